@@ -1,0 +1,48 @@
+# make run  — set up and serve the API on the embedded defaults (SQLite under instance/)
+# make test — set up, lint, and run the whole suite on SQLite and on a throwaway PostgreSQL
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: install run test test-sqlite test-postgres lint bench demo worker clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/market db upgrade
+	$(BIN)/market serve --host $(HOST) --port $(PORT)
+
+demo: install
+	$(BIN)/market db upgrade
+	$(BIN)/market demo
+
+worker: install
+	$(BIN)/market worker
+
+lint: install
+	$(BIN)/ruff check market tests bench migrations wsgi.py
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test-sqlite: install
+	env -u MARKET_TEST_DATABASE_URL $(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-postgres: install
+	scripts/with-postgres $(BIN)/python -m pytest -q -p no:cacheprovider
+
+test: lint test-sqlite test-postgres
+
+bench: install
+	@for b in bench/*.py; do [ -e "$$b" ] && $(BIN)/python "$$b" || true; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

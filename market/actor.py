@@ -1,0 +1,42 @@
+"""Who is acting: the principal behind a request, a CLI command or the worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The caller of a service.
+
+    ``kind`` is ``user`` for API-key holders, ``system`` for the CLI and the worker and
+    ``anonymous`` for unauthenticated requests. ``roles`` are the roles of the user's
+    organisation; ``org_status`` its admission state.
+    """
+
+    kind: str
+    label: str
+    user_id: str | None = None
+    org_id: str | None = None
+    roles: frozenset[str] = field(default_factory=frozenset)
+    org_status: str | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    key_id: str | None = None
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    @property
+    def is_system(self) -> bool:
+        return self.kind == "system"
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.kind == "anonymous"
+
+
+ANONYMOUS = Actor(kind="anonymous", label="anonymous")
+
+
+def system_actor(label: str = "system") -> Actor:
+    return Actor(kind="system", label=label)

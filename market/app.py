@@ -1,0 +1,130 @@
+"""The application factory: ``create_app(settings=None)`` and its ``register_*`` steps."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import swagger_ui_bundle
+from flask import Flask, send_from_directory
+from flask_babel import Babel
+from sqlalchemy.orm import Session, sessionmaker
+
+from market import migrate
+from market.clock import Clock, SystemClock
+from market.config import Settings, load_settings
+from market.db import make_engine, make_session_factory
+from market.errors import DatabaseNotMigrated
+from market.idempotency import IdempotencyStore
+from market.kernel_api import audit_bp, health_bp
+from market.participants import services as participant_services
+from market.participants.api import bp as participants_bp
+from market.web import Api, MarketState, register_request_hooks, select_locale
+
+API_PREFIX = "/api/v1"
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+SWAGGER_ASSETS = "/api/v1/docs/assets"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    session_factory: sessionmaker[Session] | None = None,
+    clock: Clock | None = None,
+) -> Flask:
+    """Build the application.
+
+    ``settings`` defaults to the ``MARKET_*`` environment read now. Tests may pass their own
+    ``session_factory`` (bound to a connection they roll back) and a pinned ``clock``.
+
+    Raises:
+        DatabaseNotMigrated: ``settings.check_schema`` is on and the database is not at the
+            current migration.
+    """
+    settings = settings or load_settings()
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        TESTING=settings.testing,
+        JSON_SORT_KEYS=False,
+    )
+    logging.getLogger("market").setLevel(settings.log_level)
+    if session_factory is None:
+        engine = make_engine(settings.database_url)
+        if settings.check_schema and not migrate.is_current(engine):
+            current = migrate.current_revision(engine)
+            raise DatabaseNotMigrated(
+                f"database {engine.url.render_as_string(hide_password=True)} is at revision "
+                f"{current or 'none'}, expected {migrate.head_revision()}: "
+                "run `market db upgrade` first"
+            )
+        session_factory = make_session_factory(engine)
+    register_extensions(app, settings, session_factory, clock or SystemClock())
+    register_api(app)
+    return app
+
+
+def register_extensions(
+    app: Flask, settings: Settings, session_factory: sessionmaker[Session], clock: Clock
+) -> None:
+    Babel(app, locale_selector=select_locale,
+          default_translation_directories=str(TRANSLATIONS))
+
+    def authenticate(token: str) -> Any:
+        return participant_services.authenticate(token, session_factory=session_factory,
+                                                 clock=clock)
+
+    app.extensions["market"] = MarketState(
+        settings=settings,
+        session_factory=session_factory,
+        clock=clock,
+        authenticate=authenticate,
+        idempotency=IdempotencyStore(
+            session_factory, clock, settings.secret_key,
+            lease_seconds=settings.idempotency_lease_seconds,
+            ttl_seconds=settings.idempotency_ttl_seconds,
+        ),
+    )
+    register_request_hooks(app)
+
+
+def register_api(app: Flask) -> None:
+    app.config.update(
+        API_TITLE="market",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX=API_PREFIX,
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL=SWAGGER_ASSETS + "/",
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": (
+                    "Data exchange (数据交易所) API: participants, rights, listings, orders, "
+                    "settlement, compliance and receipts. Errors are "
+                    "application/problem+json with a stable `code`; send "
+                    "`Accept-Language: zh-CN` for Chinese messages."
+                ),
+            },
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer",
+                                   "description": "API key: mk.<key id>.<secret>"},
+                },
+            },
+        },
+    )
+    api = Api(app)
+    api.register_blueprint(participants_bp, url_prefix=API_PREFIX)
+    api.register_blueprint(audit_bp, url_prefix=API_PREFIX)
+    api.register_blueprint(health_bp)
+
+    assets = swagger_ui_bundle.swagger_ui_path
+
+    @app.get(SWAGGER_ASSETS + "/<path:filename>")
+    def swagger_assets(filename: str) -> Any:
+        return send_from_directory(assets, filename)
+
+    swagger_assets._market_public_asset = True  # type: ignore[attr-defined]

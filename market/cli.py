@@ -1,0 +1,298 @@
+"""The ``market`` console command.
+
+Commands that create things take ``--json`` and then print exactly one JSON object. Every
+failure exits non-zero with a one-line message on standard error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import click
+
+from market import audit, migrate
+from market.actor import system_actor
+from market.clock import SystemClock
+from market.config import Settings, load_settings
+from market.db import make_engine, make_session_factory
+from market.errors import MarketError
+from market.outbox import Consumer, Worker, noop_consumer
+from market.participants import services as participants
+from market.participants.domain import Role, random_credit_code
+from market.uow import UnitOfWork
+
+# Topics the worker knows; their consumers do nothing yet beyond acknowledging delivery.
+CONSUMERS: dict[str, Consumer] = {
+    f"participant.{status}": noop_consumer
+    for status in ("applied", "admitted", "suspended", "exited", "blacklisted")
+}
+
+
+class MarketGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MarketError as exc:
+            click.echo(f"error: {exc.code}: {exc}", err=True)
+            sys.exit(1)
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _uow(settings: Settings, label: str = "cli") -> UnitOfWork:
+    engine = make_engine(settings.database_url)
+    if not migrate.is_current(engine):
+        from market.errors import DatabaseNotMigrated
+
+        raise DatabaseNotMigrated("run `market db upgrade` first")
+    return UnitOfWork(make_session_factory(engine), SystemClock(), system_actor(label))
+
+
+def _emit(as_json: bool, data: dict[str, Any], text: Callable[[], None]) -> None:
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, default=str))
+    else:
+        text()
+
+
+@click.group(cls=MarketGroup)
+def main() -> None:
+    """market: a data exchange backend."""
+
+
+# -- db ----------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply Alembic migrations."""
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    migrate.upgrade(engine, revision)
+    click.echo(f"database at revision {migrate.current_revision(engine)}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the database's revision and whether it is current."""
+    engine = make_engine(_settings().database_url)
+    current = migrate.current_revision(engine)
+    head = migrate.head_revision()
+    click.echo(f"current {current or 'none'}, head {head}")
+    if current != head:
+        sys.exit(1)
+
+
+# -- serve ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--debug", is_flag=True)
+def serve(host: str, port: int, debug: bool) -> None:
+    """Run the development server (use gunicorn with wsgi:app in production)."""
+    from market.app import create_app
+
+    app = create_app(_settings())
+    click.echo(f"market on http://{host}:{port}/api/v1/docs")
+    app.run(host=host, port=port, debug=debug, use_reloader=False)
+
+
+# -- participants ----------------------------------------------------------------------------
+
+
+@main.group("participants")
+def participants_group() -> None:
+    """Organisations."""
+
+
+@participants_group.command("create")
+@click.option("--name", required=True)
+@click.option("--credit-code", required=True, help="统一社会信用代码 (18 characters)")
+@click.option("--operator", is_flag=True, help="Create the venue operator (bootstrap)")
+@click.option("--role", "roles", multiple=True,
+              type=click.Choice([r.value for r in Role if r is not Role.OPERATOR]))
+@click.option("--contact-name", default=None)
+@click.option("--contact-email", default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object")
+def participants_create(
+    name: str, credit_code: str, operator: bool, roles: tuple[str, ...],
+    contact_name: str | None, contact_email: str | None, as_json: bool,
+) -> None:
+    """Register an admitted organisation with a first user and API key."""
+    if operator and roles:
+        raise click.UsageError("an operator organisation holds no other role")
+    if not operator and not roles:
+        raise click.UsageError("give --operator or at least one --role")
+    settings = _settings()
+    code = credit_code.strip().upper()
+    data = participants.OrganisationInput(
+        name=name, credit_code=code, contact_name=contact_name or name,
+        contact_email=(contact_email or f"admin+{code.lower()}@market.local").lower(),
+        roles=frozenset([Role.OPERATOR.value] if operator else roles),
+    )
+    reg = participants.register_organisation(
+        data, uow=_uow(settings), key_ttl=timedelta(days=settings.api_key_default_ttl_days),
+        reason="registered from the command line",
+    )
+    out = {"organisation_id": reg.organisation.id, "user_id": reg.user.id,
+           "roles": reg.organisation.roles, "api_key_id": reg.api_key.key.id,
+           "api_key": reg.api_key.token}
+    _emit(as_json, out, lambda: click.echo(
+        f"organisation {reg.organisation.id} ({', '.join(reg.organisation.roles)})\n"
+        f"user {reg.user.id}\napi key (shown once): {reg.api_key.token}"
+    ))
+
+
+# -- keys --------------------------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """API keys."""
+
+
+@keys.command("create")
+@click.option("--user-id", required=True)
+@click.option("--name", default="cli key", show_default=True)
+@click.option("--scope", "scopes", multiple=True, type=click.Choice(["read", "write"]))
+@click.option("--expires-in-days", type=click.IntRange(1, 3650), default=None)
+@click.option("--json", "as_json", is_flag=True)
+def keys_create(user_id: str, name: str, scopes: tuple[str, ...], expires_in_days: int | None,
+                as_json: bool) -> None:
+    """Issue an API key to a user (its secret is printed once)."""
+    settings = _settings()
+    expires = (datetime.now(UTC) + timedelta(days=expires_in_days)) if expires_in_days else None
+    issued = participants.create_api_key(
+        uow=_uow(settings), user_id=user_id, name=name,
+        scopes=frozenset(scopes or ("read", "write")), expires_at=expires,
+        default_ttl=timedelta(days=settings.api_key_default_ttl_days),
+    )
+    out = {"api_key_id": issued.key.id, "user_id": issued.key.user_id,
+           "organisation_id": issued.key.organisation_id, "scopes": issued.key.scopes,
+           "expires_at": issued.key.expires_at.isoformat() if issued.key.expires_at else None,
+           "api_key": issued.token}
+    _emit(as_json, out, lambda: click.echo(f"api key {issued.key.id} (shown once): {issued.token}"))
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke an API key."""
+    key = participants.revoke_api_key(key_id, uow=_uow(_settings()))
+    click.echo(f"api key {key.id} revoked at {key.revoked_at}")
+
+
+# -- audit -------------------------------------------------------------------------------------
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The audit log."""
+
+
+@audit_group.command("verify")
+@click.option("--json", "as_json", is_flag=True)
+def audit_verify(as_json: bool) -> None:
+    """Recompute the audit hash chain; exit 1 and name the first bad entry if broken."""
+    uow = _uow(_settings())
+    with uow:
+        result = audit.verify_chain(uow.session)
+    _emit(as_json, result.as_dict(), lambda: click.echo(
+        f"audit chain ok: {result.checked} entries" if result.ok
+        else f"audit chain BROKEN at entry {result.first_broken_seq}: {result.reason}"
+    ))
+    if not result.ok:
+        sys.exit(1)
+
+
+# -- worker ------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Drain what is due, then exit")
+@click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 10000))
+@click.option("--interval", default=1.0, show_default=True, type=click.FloatRange(0.05, 3600))
+def worker(once: bool, batch: int, interval: float) -> None:
+    """Drain the outbox: deliver due messages to their consumers, with retries."""
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    if not migrate.is_current(engine):
+        raise click.ClickException("database not migrated: run `market db upgrade` first")
+    w = Worker(make_session_factory(engine), SystemClock(), CONSUMERS,
+               lease_seconds=settings.outbox_lease_seconds,
+               max_attempts=settings.outbox_max_attempts,
+               backoff_base_seconds=settings.outbox_backoff_base_seconds)
+    click.echo(f"worker {w.worker_id} draining the outbox")
+    while True:
+        result = w.drain_once(batch)
+        if result.claimed:
+            click.echo(f"claimed {result.claimed}: done {result.done}, retried {result.retried}, "
+                       f"dead {result.dead}")
+        if once and result.claimed < batch:
+            return
+        if result.claimed < batch:
+            time.sleep(interval)
+
+
+# -- demo --------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True)
+def demo(as_json: bool, base_url: str) -> None:
+    """Create an operator, a merchant and a buyer and print their keys and example calls."""
+    settings = _settings()
+    ttl = timedelta(days=settings.api_key_default_ttl_days)
+    made: dict[str, Any] = {}
+    for label, roles, name in (
+        ("operator", ["operator"], "示例数据交易所运营方"),
+        ("merchant", ["merchant"], "示例数据商有限公司"),
+        ("buyer", ["buyer"], "示例需求方科技有限公司"),
+    ):
+        code = random_credit_code()
+        reg = participants.register_organisation(
+            participants.OrganisationInput(
+                name=name, credit_code=code, contact_name=f"{label} admin",
+                contact_email=f"{label}+{code.lower()}@market.local", roles=frozenset(roles),
+            ),
+            uow=_uow(settings, "demo"), key_ttl=ttl, reason="demo",
+        )
+        made[label] = {"organisation_id": reg.organisation.id, "api_key": reg.api_key.token}
+    api = f"{base_url}/api/v1"
+    made["examples"] = [
+        f"curl -s {api}/me -H 'Authorization: Bearer {made['merchant']['api_key']}'",
+        f"curl -s '{api}/participants?status=admitted' "
+        f"-H 'Authorization: Bearer {made['operator']['api_key']}'",
+        f"curl -s -X POST {api}/participants -H 'Content-Type: application/json' "
+        f"-d '{{\"name\": \"申请方\", \"credit_code\": \"{random_credit_code()}\", "
+        f"\"contact_name\": \"张三\", \"contact_email\": \"zhang@example.cn\", "
+        f"\"roles\": [\"buyer\"]}}'",
+        f"curl -s {api}/audit/verification -H 'Authorization: Bearer "
+        f"{made['operator']['api_key']}'",
+    ]
+
+    def text() -> None:
+        for label in ("operator", "merchant", "buyer"):
+            click.echo(f"{label:9} {made[label]['organisation_id']}  key: {made[label]['api_key']}")
+        click.echo("\ntry:")
+        for line in made["examples"]:
+            click.echo("  " + line)
+        click.echo(f"\ndocs: {api}/docs")
+
+    _emit(as_json, made, text)

@@ -1,0 +1,127 @@
+"""Settings read from ``MARKET_*`` environment variables when :func:`load_settings` is called.
+
+Nothing is read at import time: ``create_app`` calls :func:`load_settings` (or takes a
+:class:`Settings` from a test) so every application instance sees the environment of the
+moment it was built.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from market.errors import ConfigurationError
+
+PREFIX = "MARKET_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable about one application instance."""
+
+    instance_path: Path
+    database_url: str
+    secret_key: str
+    max_body_bytes: int = 1024 * 1024
+    idempotency_ttl_seconds: int = 24 * 3600
+    idempotency_lease_seconds: int = 60
+    api_key_default_ttl_days: int = 365
+    outbox_max_attempts: int = 10
+    outbox_lease_seconds: int = 60
+    outbox_backoff_base_seconds: float = 2.0
+    log_level: str = "INFO"
+    check_schema: bool = True
+    testing: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def with_changes(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{PREFIX}{name} must be an integer, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigurationError(f"{PREFIX}{name} must be positive, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{PREFIX}{name} must be a number, got {raw!r}") from None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigurationError(f"{PREFIX}{name} must be true or false, got {raw!r}")
+
+
+def _instance_secret(instance_path: Path) -> str:
+    """The secret kept in the instance folder, generated on first use (mode 0600)."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build :class:`Settings` from ``MARKET_*`` variables (``os.environ`` by default).
+
+    Raises:
+        ConfigurationError: a variable is present but malformed.
+    """
+    env = os.environ if environ is None else environ
+    instance_path = Path(env.get(PREFIX + "INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+    database_url = env.get(PREFIX + "DATABASE_URL") or f"sqlite:///{instance_path / 'market.db'}"
+    if database_url.startswith("postgres://") or database_url.startswith("postgresql://"):
+        # psycopg 3 is the driver shipped with market; accept the common short forms.
+        database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
+    if database_url.startswith("sqlite:///"):
+        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    secret_key = env.get(PREFIX + "SECRET_KEY") or _instance_secret(instance_path)
+    if len(secret_key) < 16:
+        raise ConfigurationError(f"{PREFIX}SECRET_KEY must be at least 16 characters")
+    return Settings(
+        instance_path=instance_path,
+        database_url=database_url,
+        secret_key=secret_key,
+        max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
+        idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
+        idempotency_lease_seconds=_int(env, "IDEMPOTENCY_LEASE_SECONDS", 60),
+        api_key_default_ttl_days=_int(env, "API_KEY_TTL_DAYS", 365),
+        outbox_max_attempts=_int(env, "OUTBOX_MAX_ATTEMPTS", 10),
+        outbox_lease_seconds=_int(env, "OUTBOX_LEASE_SECONDS", 60),
+        outbox_backoff_base_seconds=_float(env, "OUTBOX_BACKOFF_BASE_SECONDS", 2.0),
+        log_level=(env.get(PREFIX + "LOG_LEVEL") or "INFO").upper(),
+        check_schema=_bool(env, "CHECK_SCHEMA", True),
+    )

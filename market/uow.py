@@ -1,0 +1,87 @@
+"""Unit of work: one use case, one transaction, rolled back unless ``commit()`` is called.
+
+The unit of work carries what every service needs besides its arguments: the session, the
+clock, the audit log and the outbox bound to the same transaction, the acting principal and
+the request id. Callers may register ``before_commit`` hooks that run inside the
+transaction just before it commits (the web layer uses one to mark an idempotent request
+as done atomically with its effect).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from market.actor import Actor
+from market.audit import AuditLog
+from market.clock import Clock
+from market.outbox import Outbox
+
+Hook = Callable[[Session], None]
+
+
+class UnitOfWork:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        clock: Clock,
+        actor: Actor,
+        *,
+        request_id: str | None = None,
+        before_commit: list[Hook] | None = None,
+    ) -> None:
+        self._session_factory = session_factory
+        self.clock = clock
+        self.actor = actor
+        self.request_id = request_id
+        self._before_commit = list(before_commit or [])
+        self._session: Session | None = None
+        self.committed = False
+
+    def __enter__(self) -> Self:
+        if self._session is not None:
+            raise RuntimeError("unit of work is already open")
+        self._session = self._session_factory()
+        self.audit = AuditLog(self._session, self.clock, self.request_id)
+        self.outbox = Outbox(self._session, self.clock)
+        self.committed = False
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session = self.session
+        try:
+            if exc_type is not None and not self.committed:
+                session.rollback()
+        finally:
+            # close() ends any open transaction without expiring loaded objects, so a
+            # read-only use case can hand its results back detached but intact.
+            session.close()
+            self._session = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("unit of work is not open; use it in a with block")
+        return self._session
+
+    def add_before_commit(self, hook: Hook) -> None:
+        self._before_commit.append(hook)
+
+    def commit(self) -> None:
+        session = self.session
+        session.flush()
+        for hook in self._before_commit:
+            hook(session)
+        session.commit()
+        self.committed = True
+
+    def rollback(self) -> None:
+        self.session.rollback()

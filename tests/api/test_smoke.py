@@ -1,0 +1,28 @@
+from tests.conftest import problem
+
+
+def test_application_then_admission_lets_the_key_work(client, operator, make_party):
+    body = {"name": "申请方科技", "credit_code": "91350100M000100Y43", "contact_name": "张三",
+            "contact_email": "zhang@example.cn", "roles": ["buyer", "merchant"]}
+    created = client.post("/api/v1/participants", json=body)
+    assert created.status_code == 201
+    org_id = created.json["organisation"]["id"]
+    headers = {"Authorization": f"Bearer {created.json['api_key']['token']}"}
+    assert created.json["organisation"]["status"] == "applied"
+    assert client.get("/api/v1/keys", headers=headers).status_code == 403
+    assert client.get(f"/api/v1/participants/{org_id}", headers=headers).status_code == 200
+
+    decided = client.post(f"/api/v1/participants/{org_id}/status-changes",
+                          json={"status": "admitted", "reason": "材料齐全"},
+                          headers=operator.headers)
+    assert decided.status_code == 200, decided.json
+    assert decided.json["status"] == "admitted"
+    assert client.get("/api/v1/keys", headers=headers).status_code == 200
+
+
+def test_invalid_credit_code_is_refused(client):
+    body = {"name": "x", "credit_code": "91350100M000100Y44", "contact_name": "a",
+            "contact_email": "a@example.cn", "roles": ["buyer"]}
+    response = client.post("/api/v1/participants", json=body)
+    assert response.status_code == 422
+    assert problem(response)["code"] == "invalid_credit_code"

@@ -1,0 +1,187 @@
+"""Shared fixtures.
+
+Integration and API tests run on PostgreSQL when ``MARKET_TEST_DATABASE_URL`` is set (CI
+sets it) and on a throwaway SQLite file otherwise. The schema is built once per session
+with the real Alembic migrations; each test runs inside a transaction that is rolled back
+(the application's commits become savepoint releases), so tests never see each other.
+Tests that need real commits across connections (concurrency) use ``committed_engine``,
+which empties the tables afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from market import migrate
+from market.actor import system_actor
+from market.app import create_app
+from market.audit import GENESIS_HASH
+from market.clock import FixedClock
+from market.config import Settings
+from market.db import make_engine, make_session_factory
+from market.models import metadata
+from market.participants import services as participants
+from market.participants.domain import Status, random_credit_code
+from market.uow import UnitOfWork
+
+TEST_SECRET = "test-secret-key-0123456789abcdef"
+START = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+
+
+def _postgres_url() -> str | None:
+    return os.environ.get("MARKET_TEST_DATABASE_URL") or None
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = _postgres_url()
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'market-test.db'}"
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = make_engine(database_url)
+    if eng.dialect.name == "postgresql":
+        with eng.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    migrate.upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    conn = engine.connect()
+    outer = conn.begin()
+    try:
+        yield conn
+    finally:
+        outer.rollback()
+        conn.close()
+
+
+@pytest.fixture
+def session_factory(connection: Connection) -> sessionmaker[Session]:
+    return make_session_factory(connection, join_transaction_mode="create_savepoint")
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(instance_path=tmp_path, database_url=database_url, secret_key=TEST_SECRET,
+                    testing=True, check_schema=False)
+
+
+@pytest.fixture
+def app(settings: Settings, session_factory: sessionmaker[Session], clock: FixedClock) -> Flask:
+    return create_app(settings, session_factory=session_factory, clock=clock)
+
+
+@pytest.fixture
+def system_uow(session_factory: sessionmaker[Session], clock: FixedClock) -> Callable[[], UnitOfWork]:
+    return lambda: UnitOfWork(session_factory, clock, system_actor("test"))
+
+
+@dataclass(frozen=True)
+class Party:
+    """An organisation made for a test, with its first user's API key."""
+
+    org_id: str
+    user_id: str
+    key_id: str
+    token: str
+    roles: tuple[str, ...]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+def make_party(system_uow: Callable[[], UnitOfWork]) -> Callable[..., Party]:
+    """Register an organisation through the services (admitted unless told otherwise)."""
+
+    counter = iter(range(10_000))
+
+    def make(*roles: str, status: str = Status.ADMITTED.value, name: str | None = None) -> Party:
+        n = next(counter)
+        code = random_credit_code()
+        data = participants.OrganisationInput(
+            name=name or f"{'/'.join(roles)} org {n}", credit_code=code,
+            contact_name=f"contact {n}", contact_email=f"c{n}-{code.lower()}@example.cn",
+            roles=frozenset(roles),
+        )
+        if status == Status.APPLIED.value:
+            reg = participants.apply_for_admission(data, uow=system_uow(),
+                                                   key_ttl=timedelta(days=30))
+        else:
+            reg = participants.register_organisation(data, uow=system_uow(),
+                                                     key_ttl=timedelta(days=30), reason="test")
+            if status != Status.ADMITTED.value:
+                participants.change_status(reg.organisation.id, Status(status), "test",
+                                           uow=system_uow())
+        return Party(reg.organisation.id, reg.user.id, reg.api_key.key.id, reg.api_key.token,
+                     tuple(sorted(roles)))
+
+    return make
+
+
+@pytest.fixture
+def operator(make_party: Callable[..., Party]) -> Party:
+    return make_party("operator")
+
+
+@pytest.fixture
+def committed_engine(engine: Engine) -> Iterator[Engine]:
+    """The real engine, for tests whose transactions must commit; tables are emptied after."""
+    yield engine
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(tables) + " CASCADE"))
+        else:
+            conn.execute(text("DROP TRIGGER IF EXISTS audit_log_no_delete"))
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))
+            conn.execute(text(
+                "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+                "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
+            ))
+        conn.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"),
+                     {"h": GENESIS_HASH})
+
+
+@pytest.fixture
+def committed_session_factory(committed_engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(committed_engine)
+
+
+def problem(response: Any) -> dict[str, Any]:
+    """The problem+json body of an error response, checking its media type."""
+    assert response.mimetype == "application/problem+json", response.get_data(as_text=True)
+    body: dict[str, Any] = response.get_json(force=True)
+    assert body["status"] == response.status_code
+    return body

@@ -1,0 +1,2 @@
+from market.app import create_app
+app = create_app()
