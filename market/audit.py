@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import rfc8785
 from sqlalchemy import BigInteger, Integer, String, insert, select, update
@@ -98,7 +98,7 @@ def entry_hash(
         "request_id": request_id,
         "prev_hash": prev_hash,
     }
-    return hashlib.sha256(rfc8785.dumps(body)).hexdigest()
+    return hashlib.sha256(rfc8785.dumps(cast(Any, body))).hexdigest()
 
 
 class AuditLog:

@@ -10,7 +10,14 @@ from sqlalchemy import text
 
 from market import audit, migrate
 from market.errors import InvalidCursor
-from market.web import ApiBlueprint, PageQuery, decode_cursor, encode_cursor, problem_response, state
+from market.web import (
+    ApiBlueprint,
+    PageQuery,
+    decode_cursor,
+    encode_cursor,
+    problem_response,
+    state,
+)
 
 health_bp = ApiBlueprint("health", __name__, description="Liveness and readiness probes")
 audit_bp = ApiBlueprint("audit", __name__, description="The hash-chained audit log")

@@ -183,7 +183,7 @@ def _render_http_exception(error: HTTPException) -> Response:
     return problem_response(status, f"http_{status}", error.name)
 
 
-class Api(flask_smorest.Api):
+class Api(flask_smorest.Api):  # type: ignore[misc]
     """flask-smorest's Api answering problem+json for every error."""
 
     ERROR_SCHEMA = ProblemSchema
@@ -294,7 +294,7 @@ def access_of(view: Callable[..., Any]) -> Access | None:
     return cast(Access | None, getattr(view, "_market_access", None))
 
 
-class ApiBlueprint(flask_smorest.Blueprint):
+class ApiBlueprint(flask_smorest.Blueprint):  # type: ignore[misc]
     """A flask-smorest blueprint whose views declare access and idempotency."""
 
     def access(

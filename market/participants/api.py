@@ -33,7 +33,9 @@ from market.web import (
     unit_of_work,
 )
 
-bp = ApiBlueprint("participants", __name__, description="Organisations, admission, users and API keys")
+bp = ApiBlueprint(
+    "participants", __name__, description="Organisations, admission, users and API keys"
+)
 
 OPERATOR = Role.OPERATOR.value
 REGULATOR = Role.REGULATOR.value

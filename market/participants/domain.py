@@ -43,7 +43,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 
 def credit_code_check_char(first17: str) -> str:
     """The GB 32100 check character for the first 17 characters of a credit code."""
-    total = sum(CREDIT_CODE_ALPHABET.index(c) * w for c, w in zip(first17, _CREDIT_WEIGHTS, strict=True))
+    pairs = zip(first17, _CREDIT_WEIGHTS, strict=True)
+    total = sum(CREDIT_CODE_ALPHABET.index(c) * w for c, w in pairs)
     return CREDIT_CODE_ALPHABET[(31 - total % 31) % 31]
 
 
@@ -75,7 +76,10 @@ def is_valid_credit_code(code: str) -> bool:
 
 
 def roles_problem(roles: frozenset[str]) -> str | None:
-    """Why a role set is not allowed, or None. The venue never trades (venue/merchant separation)."""
+    """Why a role set is not allowed, or None.
+
+    The venue never trades (venue/merchant separation); regulators hold no other role.
+    """
     if not roles:
         return "at least one role is required"
     unknown = roles - {r.value for r in Role}

@@ -37,7 +37,7 @@ class Organisation(Base):
         order_by="OrganisationRole.role",
     )
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
     @property
     def roles(self) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
@@ -20,13 +22,15 @@ class ParticipantRepository:
 
     # -- organisations --------------------------------------------------------------------
 
-    def _visible_orgs(self, actor: Actor) -> Select[tuple[Organisation]]:
+    def _visible_orgs(self, actor: Actor) -> Select[Any]:
         stmt = select(Organisation)
         if actor.is_system or actor.has_role(*SEE_ALL_ORGANISATIONS):
             return stmt
         return stmt.where(Organisation.id == (actor.org_id or ""))
 
-    def get_org(self, org_id: str, actor: Actor, *, for_update: bool = False) -> Organisation | None:
+    def get_org(
+        self, org_id: str, actor: Actor, *, for_update: bool = False
+    ) -> Organisation | None:
         stmt = self._visible_orgs(actor).where(Organisation.id == org_id)
         if for_update:
             stmt = stmt.with_for_update()

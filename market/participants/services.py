@@ -140,7 +140,9 @@ def _create_org(
     return Registration(org, user, issued)
 
 
-def apply_for_admission(data: OrganisationInput, *, uow: UnitOfWork, key_ttl: timedelta) -> Registration:
+def apply_for_admission(
+    data: OrganisationInput, *, uow: UnitOfWork, key_ttl: timedelta
+) -> Registration:
     """An organisation applies to join; its key can only follow the application until admitted.
 
     Raises:
