@@ -1,0 +1,113 @@
+"""The console command end to end on a fresh SQLite database (the embedded default)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from market.cli import main
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {"MARKET_INSTANCE_PATH": str(tmp_path / "instance")}
+
+
+def run(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+@pytest.fixture
+def migrated(env: dict[str, str]) -> dict[str, str]:
+    result = run(env, "db", "upgrade")
+    assert result.exit_code == 0, result.output
+    return env
+
+
+def test_db_upgrade_creates_the_sqlite_file_under_instance(env, tmp_path):
+    assert run(env, "db", "current").exit_code == 1
+    assert run(env, "db", "upgrade").exit_code == 0
+    assert (tmp_path / "instance" / "market.db").exists()
+    current = run(env, "db", "current")
+    assert current.exit_code == 0
+    assert "current 0001" in current.output
+
+
+def test_bootstrap_operator_prints_one_json_object_with_a_working_key(migrated):
+    result = run(migrated, "participants", "create", "--operator", "--name", "运营方",
+                 "--credit-code", "91350100M000100Y43", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["roles"] == ["operator"]
+    assert out["api_key"].startswith(f"mk.{out['api_key_id']}.")
+    assert out["organisation_id"].startswith("org_")
+
+
+def test_invalid_credit_code_exits_non_zero_with_a_message(migrated):
+    result = CliRunner().invoke(main, ["participants", "create", "--operator", "--name", "x",
+                                       "--credit-code", "91350100M000100Y44", "--json"],
+                                env=migrated)
+    assert result.exit_code == 1
+    assert "invalid_credit_code" in result.output
+    assert "check character" in result.output
+
+
+def test_operator_cannot_also_take_trading_roles_from_the_cli(migrated):
+    result = CliRunner().invoke(main, ["participants", "create", "--operator", "--role", "buyer",
+                                       "--name", "x", "--credit-code", "91350100M000100Y43"],
+                                env=migrated)
+    assert result.exit_code != 0
+    assert "no other role" in result.output
+
+
+def test_keys_create_issues_a_scoped_key_for_a_user(migrated):
+    created = json.loads(run(migrated, "participants", "create", "--role", "merchant",
+                             "--name", "数据商", "--credit-code", "91110000802100433B",
+                             "--json").output)
+    result = run(migrated, "keys", "create", "--user-id", created["user_id"], "--scope", "read",
+                 "--expires-in-days", "7", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["scopes"] == ["read"]
+    assert out["organisation_id"] == created["organisation_id"]
+    revoked = run(migrated, "keys", "revoke", out["api_key_id"])
+    assert revoked.exit_code == 0
+    assert "revoked" in revoked.output
+
+
+def test_keys_create_for_unknown_user_fails(migrated):
+    result = CliRunner().invoke(main, ["keys", "create", "--user-id", "usr_nope"], env=migrated)
+    assert result.exit_code == 1
+    assert "user_not_found" in result.output
+
+
+def test_demo_creates_three_parties_and_the_audit_chain_verifies(migrated):
+    result = run(migrated, "demo", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert {"operator", "merchant", "buyer"} <= set(out)
+    assert all(line.startswith("curl ") for line in out["examples"])
+    verify = run(migrated, "audit", "verify", "--json")
+    assert verify.exit_code == 0
+    report = json.loads(verify.output)
+    assert report["ok"] is True
+    assert report["checked"] == report["head_seq"] > 0
+
+
+def test_worker_once_drains_participant_events(migrated):
+    run(migrated, "demo")
+    result = run(migrated, "worker", "--once")
+    assert result.exit_code == 0, result.output
+    assert "done 3" in result.output
+    again = run(migrated, "worker", "--once")
+    assert "claimed" not in again.output
+
+
+def test_commands_refuse_an_unmigrated_database(env):
+    result = CliRunner().invoke(main, ["participants", "create", "--operator", "--name", "x",
+                                       "--credit-code", "91350100M000100Y43"], env=env)
+    assert result.exit_code == 1
+    assert "market db upgrade" in result.output
