@@ -167,19 +167,26 @@ class ChainVerification:
         }
 
 
-def _entries(session: Session) -> Iterator[AuditEntry]:
-    stmt = select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=1000)
-    yield from session.scalars(stmt)
-
-
 def verify_chain(session: Session) -> ChainVerification:
     """Recompute the whole chain and name the first entry that does not fit."""
     head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
     head_seq, head_hash = int(head[0]), str(head[1])
+    stmt = select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=1000)
+    # A streamed result holds a server-side cursor on PostgreSQL; close it on early return.
+    with session.scalars(stmt) as entries:
+        return _verify_entries(entries, head_seq, head_hash)
+
+
+def _verify_entries(
+    entries: Iterator[AuditEntry], head_seq: int, head_hash: str
+) -> ChainVerification:
     expected_seq = 1
     prev = GENESIS_HASH
     checked = 0
-    for entry in _entries(session):
+    for entry in entries:
+        if entry.seq > head_seq:
+            return ChainVerification(False, checked, head_seq, entry.seq,
+                                     f"entry {entry.seq} lies beyond the chain head")
         if entry.seq != expected_seq:
             return ChainVerification(False, checked, head_seq, expected_seq,
                                      f"entry {expected_seq} is missing")
@@ -200,7 +207,7 @@ def verify_chain(session: Session) -> ChainVerification:
         prev = entry.hash
         expected_seq += 1
         checked += 1
-    if checked != head_seq:
+    if checked < head_seq:
         return ChainVerification(False, checked, head_seq, checked + 1,
                                  f"entry {checked + 1} is missing")
     if head_seq and prev != head_hash:

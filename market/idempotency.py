@@ -108,6 +108,15 @@ class IdempotencyStore:
             IdempotencyKeyReused: the key was used with another request.
             IdempotencyRequestInFlight: the first request with this key is still running.
         """
+        for _ in range(3):
+            claim = self._try_claim(principal, key, method, path, fingerprint)
+            if claim is not None:
+                return claim
+        raise IdempotencyRequestInFlight()
+
+    def _try_claim(
+        self, principal: str, key: str, method: str, path: str, fingerprint: str
+    ) -> Claim | None:
         now = self._clock.now()
         record_id = new_id("idem")
         try:
@@ -126,8 +135,8 @@ class IdempotencyStore:
                     IdempotencyRecord.principal == principal, IdempotencyRecord.key == key
                 )
             ).one_or_none()
-            if existing is None:  # deleted in between (failed first attempt): claim again
-                raise IdempotencyRequestInFlight()
+            if existing is None:  # released in between (its request failed): claim again
+                return None
             if existing.expires_at <= now:
                 return self._take_over(session, existing, now, fingerprint, method, path)
             if existing.request_hash != fingerprint:

@@ -29,6 +29,8 @@ from market.ids import new_id
 log = logging.getLogger(__name__)
 
 PENDING, DONE, DEAD = "pending", "done", "dead"
+# Outcome when the lease ran out mid-delivery and another worker claimed the message.
+LOST = "lost"
 MAX_BACKOFF_SECONDS = 3600.0
 
 
@@ -146,15 +148,17 @@ class Worker:
         deliveries = [Delivery(r[0], r[1], r[2], r[3]) for r in rows]
         return sorted(deliveries, key=lambda d: d.id)
 
-    def _finish(self, delivery: Delivery, values: dict[str, Any]) -> None:
+    def _finish(self, delivery: Delivery, values: dict[str, Any]) -> bool:
+        """Record the outcome if this worker still holds the message; False if it lost it."""
         with self._sessions() as session, session.begin():
-            session.execute(
+            result = session.execute(
                 update(OutboxMessage)
                 .where(and_(OutboxMessage.id == delivery.id,
                             OutboxMessage.claimed_by == self.worker_id))
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def process(self, delivery: Delivery) -> str:
         """Run the consumer for one claimed message; returns its new status."""
@@ -174,8 +178,9 @@ class Worker:
             self._finish(delivery, {"available_at": now + timedelta(seconds=delay),
                                     "lease_until": None, "last_error": repr(exc)[:2000]})
             return "retry"
-        self._finish(delivery, {"status": DONE, "lease_until": None,
-                                "processed_at": self._clock.now(), "last_error": None})
+        if not self._finish(delivery, {"status": DONE, "lease_until": None,
+                                       "processed_at": self._clock.now(), "last_error": None}):
+            return LOST
         return DONE
 
     def drain_once(self, batch: int = 100) -> DrainResult:

@@ -163,13 +163,15 @@ def committed_engine(engine: Engine) -> Iterator[Engine]:
         if engine.dialect.name == "postgresql":
             conn.execute(text("TRUNCATE " + ", ".join(tables) + " CASCADE"))
         else:
-            conn.execute(text("DROP TRIGGER IF EXISTS audit_log_no_delete"))
+            for table in ("audit_log", "audit_head"):
+                conn.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_delete"))
             for table in tables:
                 conn.execute(text(f"DELETE FROM {table}"))
-            conn.execute(text(
-                "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
-                "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
-            ))
+            for table in ("audit_log", "audit_head"):
+                conn.execute(text(
+                    f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+                ))
         conn.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"),
                      {"h": GENESIS_HASH})
 

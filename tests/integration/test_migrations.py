@@ -1,0 +1,244 @@
+"""Alembic migrations: build, tear down and rebuild the schema; refuse a stale database."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, select, text
+from sqlalchemy.engine import Engine
+
+from market import migrate
+from market.actor import system_actor
+from market.app import create_app
+from market.audit import GENESIS_HASH, AuditHead, verify_chain
+from market.clock import FixedClock
+from market.config import Settings
+from market.db import make_engine, make_session_factory
+from market.errors import DatabaseNotMigrated
+from market.models import metadata
+from market.uow import UnitOfWork
+from tests.conftest import START, TEST_SECRET, problem
+
+requires_postgres = pytest.mark.skipif(
+    not os.environ.get("MARKET_TEST_DATABASE_URL"),
+    reason="no PostgreSQL server (set MARKET_TEST_DATABASE_URL, e.g. scripts/with-postgres); "
+           "the SQLite variant still runs",
+)
+
+APPEND_ONLY_TRIGGERS = {
+    "sqlite": {"audit_log_no_update", "audit_log_no_delete", "audit_head_no_delete"},
+    "postgresql": {"audit_log_append_only", "audit_head_append_only"},
+}
+
+
+def downgrade(engine: Engine, revision: str = "base") -> None:
+    config = migrate.alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
+
+
+def tables(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names())
+
+
+def triggers(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            rows = conn.execute(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"))
+        else:
+            rows = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+        return set(rows.scalars())
+
+
+@pytest.fixture(params=[
+    "sqlite",
+    pytest.param("postgresql", marks=[requires_postgres, pytest.mark.postgres]),
+])
+def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a brand-new, empty database (a file, or a database created here)."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+        yield engine
+        engine.dispose()
+        return
+    server: Engine = request.getfixturevalue("committed_engine")
+    admin = server.execution_options(isolation_level="AUTOCOMMIT")
+    name = f"market_migrations_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(server.url.set(database=name).render_as_string(hide_password=False))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def unmigrated_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'unmigrated.db'}"
+
+
+def settings_for(tmp_path: Path, url: str, *, check_schema: bool) -> Settings:
+    return Settings(instance_path=tmp_path, database_url=url, secret_key=TEST_SECRET,
+                    testing=True, check_schema=check_schema)
+
+
+# -- upgrade and downgrade -----------------------------------------------------------------
+
+
+def test_upgrade_from_empty_builds_the_whole_schema_at_head(fresh_engine: Engine) -> None:
+    assert migrate.current_revision(fresh_engine) is None
+    assert not migrate.is_current(fresh_engine)
+
+    migrate.upgrade(fresh_engine)
+
+    assert migrate.current_revision(fresh_engine) == migrate.head_revision()
+    assert migrate.is_current(fresh_engine)
+    assert tables(fresh_engine) == set(metadata.tables) | {"alembic_version"}
+    assert triggers(fresh_engine) == APPEND_ONLY_TRIGGERS[fresh_engine.dialect.name]
+    with make_session_factory(fresh_engine)() as session:
+        head = session.execute(select(AuditHead.id, AuditHead.seq, AuditHead.hash)).all()
+        assert [tuple(h) for h in head] == [(1, 0, GENESIS_HASH)]
+        assert verify_chain(session).ok
+
+
+def test_upgrade_at_head_is_a_no_op(fresh_engine: Engine) -> None:
+    migrate.upgrade(fresh_engine)
+    migrate.upgrade(fresh_engine)
+
+    assert migrate.is_current(fresh_engine)
+    with fresh_engine.connect() as conn:
+        assert conn.execute(select(AuditHead.seq)).scalars().all() == [0]
+
+
+def test_downgrade_to_base_removes_everything_and_upgrade_rebuilds_it(
+    fresh_engine: Engine,
+) -> None:
+    migrate.upgrade(fresh_engine)
+
+    downgrade(fresh_engine, "base")
+
+    assert migrate.current_revision(fresh_engine) is None
+    assert tables(fresh_engine) == {"alembic_version"}
+    assert triggers(fresh_engine) == set()
+    if fresh_engine.dialect.name == "postgresql":
+        with fresh_engine.connect() as conn:
+            functions = conn.execute(text(
+                "SELECT proname FROM pg_proc WHERE proname LIKE '%append_only'"
+            )).scalars().all()
+        assert functions == []
+
+    migrate.upgrade(fresh_engine)
+
+    assert migrate.is_current(fresh_engine)
+    assert tables(fresh_engine) == set(metadata.tables) | {"alembic_version"}
+    assert triggers(fresh_engine) == APPEND_ONLY_TRIGGERS[fresh_engine.dialect.name]
+    clock = FixedClock(START)
+    factory = make_session_factory(fresh_engine)
+    with UnitOfWork(factory, clock, system_actor("test")) as uow:
+        assert uow.audit.record(uow.actor, "schema.rebuilt", "schema", "1", {}) == 1
+        uow.commit()
+    with factory() as session:
+        result = verify_chain(session)
+    assert (result.ok, result.checked) == (True, 1)
+
+
+def test_migrated_schema_matches_the_models(fresh_engine: Engine) -> None:
+    migrate.upgrade(fresh_engine)
+
+    with fresh_engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                         "compare_server_default": True})
+        differences = compare_metadata(context, metadata)
+
+    assert differences == []
+
+
+def test_test_database_schema_matches_the_models(engine: Engine) -> None:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+    assert migrate.is_current(engine)
+
+
+# -- refusing a database that is not migrated ----------------------------------------------
+
+
+def test_create_app_refuses_an_unmigrated_database(tmp_path: Path, unmigrated_url: str) -> None:
+    with pytest.raises(DatabaseNotMigrated) as raised:
+        create_app(settings_for(tmp_path, unmigrated_url, check_schema=True))
+
+    message = str(raised.value)
+    assert "run `market db upgrade`" in message
+    assert "revision none" in message
+    assert f"expected {migrate.head_revision()}" in message
+    assert raised.value.code == "database_not_migrated"
+
+
+def test_create_app_accepts_a_current_database(tmp_path: Path, unmigrated_url: str) -> None:
+    engine = make_engine(unmigrated_url)
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+
+    app = create_app(settings_for(tmp_path, unmigrated_url, check_schema=True))
+
+    answer = app.test_client().get("/readyz")
+    assert answer.status_code == 200
+    assert answer.get_json()["schema_revision"] == migrate.head_revision()
+    app.extensions["market"].session_factory.kw["bind"].dispose()
+
+
+def test_readyz_reports_a_database_behind_head_until_it_is_upgraded(
+    tmp_path: Path, unmigrated_url: str
+) -> None:
+    engine = make_engine(unmigrated_url)
+    try:
+        app = create_app(settings_for(tmp_path, unmigrated_url, check_schema=False),
+                         session_factory=make_session_factory(engine))
+        client = app.test_client()
+
+        behind = client.get("/readyz")
+        assert behind.status_code == 503
+        body = problem(behind)
+        assert body["code"] == "database_not_migrated"
+        assert body["detail"] == "run `market db upgrade`"
+
+        migrate.upgrade(engine)
+        ready = client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.get_json() == {"status": "ok", "database": "ok",
+                                    "schema_revision": migrate.head_revision()}
+
+        downgrade(engine, "base")  # the version table stays, empty
+        again = client.get("/readyz")
+        assert again.status_code == 503
+        assert problem(again)["code"] == "database_not_migrated"
+    finally:
+        engine.dispose()
+
+
+def test_readyz_reports_an_unreachable_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'no-such-dir' / 'market.db'}"
+    engine = make_engine(url)
+    try:
+        app = create_app(settings_for(tmp_path, url, check_schema=False),
+                         session_factory=make_session_factory(engine))
+        answer = app.test_client().get("/readyz")
+    finally:
+        engine.dispose()
+
+    assert answer.status_code == 503
+    assert problem(answer)["code"] == "database_unavailable"
+
