@@ -101,7 +101,9 @@ def app(settings: Settings, session_factory: sessionmaker[Session], clock: Fixed
 
 
 @pytest.fixture
-def system_uow(session_factory: sessionmaker[Session], clock: FixedClock) -> Callable[[], UnitOfWork]:
+def system_uow(
+    session_factory: sessionmaker[Session], clock: FixedClock
+) -> Callable[[], UnitOfWork]:
     return lambda: UnitOfWork(session_factory, clock, system_actor("test"))
 
 
