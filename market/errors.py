@@ -68,12 +68,26 @@ class InvalidInput(MarketError):
     title = "Invalid input"
 
 
+class InvalidQuery(InvalidInput):
+    """A query parameter is missing, malformed or out of range."""
+
+    code = "invalid_query"
+    title = "Invalid query parameters"
+
+
 class MalformedRequest(InvalidInput):
     """The body is not parseable (e.g. not JSON)."""
 
     status = 400
     code = "malformed_request"
     title = "Malformed request"
+
+
+class MalformedJson(MalformedRequest):
+    """The body is not valid JSON, nests too deeply, or holds text no database can store."""
+
+    code = "malformed_json"
+    title = "Malformed JSON body"
 
 
 class InvalidCursor(InvalidInput):

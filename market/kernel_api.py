@@ -49,8 +49,7 @@ def readyz() -> Any:
     try:
         with st.session_factory() as session:
             session.execute(text("SELECT 1"))
-            engine = session.get_bind()
-        revision = migrate.current_revision(engine)  # type: ignore[arg-type]
+            revision = migrate.current_revision(session.connection())
     except Exception:  # any database failure means not ready
         return problem_response(503, "database_unavailable", "Database unavailable")
     if revision != migrate.head_revision():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import http
 import json
 import logging
 import re
@@ -22,16 +23,22 @@ from typing import Any, TypeVar, cast
 import flask_smorest
 import marshmallow as ma
 from flask import Flask, Response, current_app, g, request
-from flask_babel import gettext
+from flask_babel import gettext, refresh
+from flask_smorest.utils import prepare_response
 from sqlalchemy.orm import Session, sessionmaker
+from webargs import core as webargs_core
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import HTTPException
 
 from market.actor import ANONYMOUS, Actor
 from market.clock import Clock
 from market.config import Settings
 from market.errors import (
+    InvalidApiKey,
     InvalidCursor,
     InvalidInput,
+    InvalidQuery,
+    MalformedJson,
     MalformedRequest,
     MarketError,
     MethodNotAllowed,
@@ -169,15 +176,18 @@ def _render_http_exception(error: HTTPException) -> Response:
     if status == 422 and messages is not None:
         location, flat = _flatten_webargs(messages)
         if location == "query":
-            return problem_response(422, "invalid_query", "Invalid query parameters",
-                                    errors=flat)
+            return problem_response(422, InvalidQuery.code, InvalidQuery.title, errors=flat)
         return problem_response(422, InvalidInput.code, InvalidInput.title, errors=flat)
     if status == 400 and messages is not None:
         _, flat = _flatten_webargs(messages)
-        return problem_response(400, "malformed_json", "Malformed JSON body", errors=flat)
+        return problem_response(400, MalformedJson.code, MalformedJson.title, errors=flat)
     known = _HTTP_PROBLEMS.get(status)
     if known is not None:
-        return _render_market_error(known())
+        response = _render_market_error(known())
+        allow = dict(error.get_headers()).get("Allow")
+        if allow:
+            response.headers["Allow"] = allow
+        return response
     if status >= 500:
         return problem_response(status, "internal_error", "Internal error")
     return problem_response(status, f"http_{status}", error.name)
@@ -196,12 +206,16 @@ class Api(flask_smorest.Api):  # type: ignore[misc]
         app.register_error_handler(Exception, _render_unexpected)
 
     def _register_responses(self) -> None:
-        super()._register_responses()
-        # flask-smorest registers error responses as application/json; ours are problem+json.
-        for response in self.spec.components.responses.values():
-            content = response.get("content")
-            if content and "application/json" in content:
-                response["content"] = {PROBLEM_JSON: content.pop("application/json")}
+        """Like flask-smorest's, but error responses are documented as problem+json."""
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
 def _render_unexpected(error: Exception) -> Response:
@@ -209,6 +223,61 @@ def _render_unexpected(error: Exception) -> Response:
         return _render_http_exception(error)
     log.exception("unhandled error (request %s)", getattr(g, "request_id", "-"))
     return problem_response(500, "internal_error", "Internal error")
+
+
+# -- request parsing -----------------------------------------------------------------
+
+
+UNSTORABLE_TEXT = "must not contain NUL characters or unpaired surrogates"
+
+
+def unstorable_text(value: str) -> bool:
+    """True when ``value`` holds NUL or a lone surrogate.
+
+    Neither can be stored as text by PostgreSQL (nor encoded as UTF-8), so such input is
+    refused at the edge instead of failing deep inside a transaction.
+    """
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def unstorable_fields(value: Any, path: str = "") -> list[str]:
+    """Dotted paths of the strings in a JSON value that :func:`unstorable_text` refuses."""
+    if isinstance(value, str):
+        return [path or "_schema"] if unstorable_text(value) else []
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            found += [name] if unstorable_text(str(key)) else unstorable_fields(item, name)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += unstorable_fields(item, f"{path}.{index}" if path else str(index))
+    return found
+
+
+class MarketParser(FlaskParser):
+    """webargs' parser, stricter about bodies: JSON only, bounded nesting, storable text."""
+
+    def _raw_load_json(self, req: Any) -> Any:
+        body = req.get_data(cache=True)
+        if not is_json_request(req):
+            if body:
+                raise UnsupportedMediaType("send the body as application/json")
+            return webargs_core.missing
+        try:
+            data = webargs_core.parse_json(body)
+        except RecursionError:
+            raise MalformedJson("the body nests too deeply") from None
+        bad = unstorable_fields(data)
+        if bad:
+            raise InvalidInput(errors={name: [UNSTORABLE_TEXT] for name in bad})
+        return data
 
 
 # -- request ids, body limits, language ------------------------------------------------
@@ -220,6 +289,12 @@ def _begin_request() -> None:
     # g can outlive a request when an app context was already pushed (tests, CLI).
     g.market_actor = None
     g.idempotency_record_id = None
+    refresh()  # Flask-Babel caches the locale on g: choose it again for this request
+    if unstorable_text(request.path):
+        raise NotFound()
+    bad = [name for name, value in request.args.items(multi=True) if unstorable_text(value)]
+    if bad:
+        raise InvalidQuery(errors={name: [UNSTORABLE_TEXT] for name in bad})
 
 
 def _end_request(response: Response) -> Response:
@@ -256,6 +331,8 @@ def current_actor() -> Actor:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("use: Authorization: Bearer <api key>")
+        if unstorable_text(token):
+            raise InvalidApiKey()
         actor = state().authenticate(token.strip())
     g.market_actor = actor
     return actor
@@ -275,6 +352,11 @@ class Access:
     anonymous: bool
     unadmitted: bool
     scope: str | None
+
+    @property
+    def public(self) -> bool:
+        """Open to everyone: credentials, if any are sent, are not even looked at."""
+        return self.anonymous and self.roles is None and not self.unadmitted
 
     def check(self, actor: Actor, method: str) -> None:
         if actor.is_anonymous:
@@ -297,6 +379,8 @@ def access_of(view: Callable[..., Any]) -> Access | None:
 class ApiBlueprint(flask_smorest.Blueprint):  # type: ignore[misc]
     """A flask-smorest blueprint whose views declare access and idempotency."""
 
+    ARGUMENTS_PARSER = MarketParser()
+
     def access(
         self,
         *,
@@ -314,7 +398,8 @@ class ApiBlueprint(flask_smorest.Blueprint):  # type: ignore[misc]
         def decorator(func: F) -> F:
             @functools.wraps(func)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
-                rule.check(current_actor(), request.method)
+                if not rule.public:
+                    rule.check(current_actor(), request.method)
                 return func(*args, **kwargs)
 
             wrapper._market_access = rule  # type: ignore[attr-defined]
@@ -408,7 +493,7 @@ def decode_cursor(cursor: str | None) -> str | None:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
         after = data["after"]
-        if not isinstance(after, str):
+        if not isinstance(after, str) or unstorable_text(after):
             raise TypeError
         return after
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError):

@@ -15,7 +15,7 @@ _STATUS_CHOICES = [s.value for s in Status]
 class OrganisationIn(ma.Schema):
     name = fields.String(required=True, validate=validate.Length(1, 200))
     credit_code = fields.String(
-        required=True, validate=validate.Length(18, 18),
+        required=True, validate=validate.Length(equal=18),
         metadata={"description": "统一社会信用代码 (GB 32100, 18 characters)",
                   "example": "91350100M000100Y43"},
     )

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from market.actor import Actor
 from market.clock import Clock
-from market.errors import InvalidApiKey, ParticipantNotAdmitted, RoleNotAllowed
+from market.errors import InvalidApiKey, InvalidInput, ParticipantNotAdmitted, RoleNotAllowed
 from market.ids import new_id
 from market.pagination import Page
 from market.participants.domain import Role, Status, credit_code_problem, roles_problem
@@ -36,6 +36,7 @@ from market.uow import UnitOfWork
 
 SCOPES = frozenset({"read", "write"})
 KEY_PREFIX = "mk"
+MAX_KEY_LIFETIME = timedelta(days=3650)
 
 
 @dataclass(frozen=True)
@@ -315,7 +316,7 @@ def create_api_key(
     Raises:
         UserNotFound: the user is not in the caller's organisation.
         ScopesNotAllowed: unknown scopes, or more than the creating key holds.
-        InvalidInput: the expiry is in the past.
+        InvalidInput: the expiry is not in the future, or more than ten years ahead.
     """
     unknown = scopes - SCOPES
     if unknown or not scopes:
@@ -327,8 +328,11 @@ def create_api_key(
         if expires_at is None:
             expires_at = now + default_ttl
         if expires_at <= now:
-            raise ScopesNotAllowed("expiry must be in the future",
-                                   errors={"expires_at": ["must be in the future"]})
+            raise InvalidInput("expiry must be in the future",
+                               errors={"expires_at": ["must be in the future"]})
+        if expires_at > now + MAX_KEY_LIFETIME:
+            raise InvalidInput("expiry must be at most ten years ahead",
+                               errors={"expires_at": ["must be at most ten years ahead"]})
         repo = ParticipantRepository(uow.session)
         target = user_id or uow.actor.user_id
         user = repo.get_user(target, uow.actor) if target else None

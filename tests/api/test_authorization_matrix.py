@@ -1,0 +1,593 @@
+"""Authorization matrix: every endpoint × every kind of caller × own or foreign object.
+
+The expected answers below are written by hand from the product rules, not derived from the
+``@bp.access`` declarations (that would only test the declarations against themselves):
+
+* no key → 401 ``unauthorized``, except where the public may call (applications, probes;
+  probes do not even look at a key);
+* organisations not admitted (applied, suspended) may only follow their own application:
+  GET their organisation, its admission history, ``/participants`` (themselves) and ``/me``;
+  anything else → 403 ``participant_not_admitted``;
+* a role that may not call an endpoint → 403 ``role_not_allowed``; a read-only key on a write
+  → 403 ``scope_not_allowed``. These denials do not depend on the object, so they come first
+  and reveal nothing about it;
+* the operator and regulators see every organisation, everyone else only their own; an object
+  the caller may not see answers 404, never 403;
+* regulators read but never change participants; only the operator decides admission, and
+  never about an operator organisation; users and keys are managed by their own organisation.
+
+A denied request must leave no trace: the organisations, their users and admission history
+and the audit head are compared before and after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from market.participants.domain import random_credit_code
+from market.web import access_of
+from tests.conftest import Party, problem
+
+API = "/api/v1"
+
+CALLERS = ("anonymous", "operator", "merchant", "buyer", "assessor", "broker", "regulator",
+           "applicant", "suspended", "read_only")
+
+# Which object an endpoint with an id in its path is called on.
+NO_OBJECT, OWN, FOREIGN = "no object", "own", "foreign"
+
+Expected = int | tuple[int, str] | None
+
+OK, NEW = 200, 201
+NA = None  # no such cell: the anonymous caller owns nothing
+UNAUTH = (401, "unauthorized")
+ROLE = (403, "role_not_allowed")
+NOTADM = (403, "participant_not_admitted")
+SCOPE = (403, "scope_not_allowed")
+FIXED = (403, "operator_status_fixed")
+NO_ORG = (404, "organisation_not_found")
+NO_KEY = (404, "api_key_not_found")
+
+# fmt: off
+MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
+    #            anon    oper    merch   buyer   assess  broker  regul   applic  susp    read_only
+    ("POST", f"{API}/participants"): {
+        NO_OBJECT: (NEW,    NEW,    ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
+    },
+    ("GET", f"{API}/participants"): {
+        NO_OBJECT: (UNAUTH, OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    },
+    ("GET", f"{API}/participants/<org_id>"): {
+        OWN:       (NA,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+        FOREIGN:   (UNAUTH, OK,     NO_ORG, NO_ORG, NO_ORG, NO_ORG, OK,     NO_ORG, NO_ORG, NO_ORG),
+    },
+    ("PATCH", f"{API}/participants/<org_id>"): {
+        OWN:       (NA,     OK,     OK,     OK,     OK,     OK,     ROLE,   NOTADM, NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, OK,     NO_ORG, NO_ORG, NO_ORG, NO_ORG, ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    ("POST", f"{API}/participants/<org_id>/status-changes"): {
+        OWN:       (NA,     FIXED,  ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
+        FOREIGN:   (UNAUTH, OK,     ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
+    },
+    ("GET", f"{API}/participants/<org_id>/status-changes"): {
+        OWN:       (NA,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+        FOREIGN:   (UNAUTH, OK,     NO_ORG, NO_ORG, NO_ORG, NO_ORG, OK,     NO_ORG, NO_ORG, NO_ORG),
+    },
+    ("POST", f"{API}/participants/<org_id>/users"): {
+        OWN:       (NA,     NEW,    NEW,    NEW,    NEW,    NEW,    NEW,    NOTADM, NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, NO_ORG, NO_ORG, NO_ORG, NO_ORG, NO_ORG, NO_ORG, NOTADM, NOTADM, SCOPE),
+    },
+    ("GET", f"{API}/participants/<org_id>/users"): {
+        OWN:       (NA,     OK,     OK,     OK,     OK,     OK,     OK,     NOTADM, NOTADM, OK),
+        FOREIGN:   (UNAUTH, OK,     NO_ORG, NO_ORG, NO_ORG, NO_ORG, OK,     NOTADM, NOTADM, NO_ORG),
+    },
+    ("GET", f"{API}/me"): {
+        NO_OBJECT: (UNAUTH, OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    },
+    ("POST", f"{API}/keys"): {
+        NO_OBJECT: (UNAUTH, NEW,    NEW,    NEW,    NEW,    NEW,    NEW,    NOTADM, NOTADM, SCOPE),
+    },
+    ("GET", f"{API}/keys"): {
+        NO_OBJECT: (UNAUTH, OK,     OK,     OK,     OK,     OK,     OK,     NOTADM, NOTADM, OK),
+    },
+    ("POST", f"{API}/keys/<key_id>/revoke"): {
+        OWN:       (NA,     OK,     OK,     OK,     OK,     OK,     OK,     NOTADM, NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, NO_KEY, NO_KEY, NO_KEY, NO_KEY, NO_KEY, NO_KEY, NOTADM, NOTADM, SCOPE),
+    },
+    ("GET", f"{API}/audit/entries"): {
+        NO_OBJECT: (UNAUTH, OK,     ROLE,   ROLE,   ROLE,   ROLE,   OK,     NOTADM, NOTADM, ROLE),
+    },
+    ("GET", f"{API}/audit/verification"): {
+        NO_OBJECT: (UNAUTH, OK,     ROLE,   ROLE,   ROLE,   ROLE,   OK,     NOTADM, NOTADM, ROLE),
+    },
+    # Probes are public: credentials, if sent, are not looked at.
+    ("GET", "/healthz"): {
+        NO_OBJECT: (OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    },
+    ("GET", "/readyz"): {
+        NO_OBJECT: (OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    },
+}
+# fmt: on
+
+# Routes that are documentation, not API: flask-smorest's OpenAPI document and Swagger UI.
+UNDECLARED_ENDPOINTS = {"static", "swagger_assets"}
+UNDECLARED_PREFIXES = ("api-docs.",)
+IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
+
+
+def _cases() -> list[Any]:
+    cases = []
+    for (method, rule), rows in MATRIX.items():
+        for obj, row in rows.items():
+            for caller, expected in zip(CALLERS, row, strict=True):
+                if expected is NA:
+                    continue
+                label = f"{method} {rule} [{obj}] as {caller}"
+                cases.append(pytest.param(method, rule, obj, caller, expected, id=label))
+    return cases
+
+
+# -- the world a matrix cell runs in ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class World:
+    observer: Party  # an operator, distinct from every caller, who inspects the aftermath
+    target: Party  # the foreign organisation: an admitted merchant nobody else belongs to
+    caller: Party | None  # None for the anonymous caller
+
+
+def _read_only_key_of(client: FlaskClient, owner: Party) -> Party:
+    created = client.post(f"{API}/keys", json={"name": "read only", "scopes": ["read"]},
+                          headers=owner.headers)
+    assert created.status_code == 201, created.get_json()
+    assert created.json["scopes"] == ["read"]
+    return Party(owner.org_id, owner.user_id, created.json["id"], created.json["token"],
+                 owner.roles)
+
+
+@pytest.fixture
+def make_caller(
+    client: FlaskClient, make_party: Callable[..., Party]
+) -> Callable[[str], Party | None]:
+    def make(name: str) -> Party | None:
+        if name == "anonymous":
+            return None
+        if name == "applicant":
+            return make_party("buyer", status="applied")
+        if name == "suspended":
+            return make_party("merchant", status="suspended")
+        if name == "read_only":
+            return _read_only_key_of(client, make_party("merchant"))
+        return make_party(name)
+
+    return make
+
+
+@pytest.fixture
+def world_for(make_party: Callable[..., Party],
+              make_caller: Callable[[str], Party | None]) -> Callable[[str], World]:
+    def build(caller: str) -> World:
+        observer = make_party("operator", name="observing operator")
+        target = make_party("merchant", name="foreign merchant")
+        return World(observer, target, make_caller(caller))
+
+    return build
+
+
+def _url(rule: str, obj: str, world: World) -> str:
+    owner = world.target if obj == FOREIGN else world.caller
+    if obj == NO_OBJECT:
+        return rule
+    assert owner is not None
+    return rule.replace("<org_id>", owner.org_id).replace("<key_id>", owner.key_id)
+
+
+def _valid_body(method: str, rule: str) -> dict[str, Any] | None:
+    """A body the endpoint accepts, so that only authorization can refuse the request."""
+    if (method, rule) == ("POST", f"{API}/participants"):
+        code = random_credit_code()
+        return {"name": "新申请方", "credit_code": code, "contact_name": "李四",
+                "contact_email": f"new-{code.lower()}@example.cn", "roles": ["buyer"]}
+    if (method, rule) == ("PATCH", f"{API}/participants/<org_id>"):
+        return {"contact_phone": "+86 10 5555 0100"}
+    if rule.endswith("/status-changes") and method == "POST":
+        return {"status": "suspended", "reason": "matrix test"}
+    if rule.endswith("/users") and method == "POST":
+        return {"name": "New colleague", "email": "new.colleague@example.cn"}
+    if (method, rule) == ("POST", f"{API}/keys"):
+        return {"name": "matrix key", "scopes": ["read"]}
+    return None
+
+
+def _everything_visible(client: FlaskClient, observer: Party) -> dict[str, Any]:
+    """What the operator can see: the audit head, every organisation, users and history."""
+    verification = client.get(f"{API}/audit/verification", headers=observer.headers)
+    assert verification.status_code == 200
+    assert verification.json["ok"] is True, verification.json
+    orgs = client.get(f"{API}/participants?limit=200", headers=observer.headers)
+    assert orgs.status_code == 200
+    assert orgs.json["next_cursor"] is None
+    seen: dict[str, Any] = {"head_seq": verification.json["head_seq"], "orgs": orgs.json["items"]}
+    for org in orgs.json["items"]:
+        for part in ("users", "status-changes"):
+            listed = client.get(f"{API}/participants/{org['id']}/{part}?limit=200",
+                                headers=observer.headers)
+            assert listed.status_code == 200
+            seen[f"{org['id']}/{part}"] = listed.json["items"]
+    return seen
+
+
+def _assert_key_still_works(client: FlaskClient, key_owner: Party) -> None:
+    me = client.get(f"{API}/me", headers=key_owner.headers)
+    assert me.status_code == 200, me.get_json()
+    assert me.json["key_id"] == key_owner.key_id
+
+
+# -- the matrix ------------------------------------------------------------------------
+
+
+def test_every_endpoint_declares_access_and_appears_in_the_matrix(app: Flask) -> None:
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in UNDECLARED_ENDPOINTS or rule.endpoint.startswith(UNDECLARED_PREFIXES):
+            continue
+        view = app.view_functions[rule.endpoint]
+        assert access_of(view) is not None, f"{rule.endpoint} ({rule.rule}) declares no access"
+        for method in sorted((rule.methods or set()) - IMPLICIT_METHODS):
+            routes.add((method, rule.rule))
+
+    missing = routes - set(MATRIX)
+    stale = set(MATRIX) - routes
+    assert not missing, f"endpoints missing from the authorization matrix: {sorted(missing)}"
+    assert not stale, f"matrix rows for endpoints that do not exist: {sorted(stale)}"
+
+
+def test_matrix_rows_name_the_objects_each_endpoint_has() -> None:
+    for (method, rule), rows in MATRIX.items():
+        expected_objects = {OWN, FOREIGN} if "<" in rule else {NO_OBJECT}
+        assert set(rows) == expected_objects, (method, rule)
+        for row in rows.values():
+            assert len(row) == len(CALLERS), (method, rule)
+
+
+@pytest.mark.parametrize(("method", "rule", "obj", "caller", "expected"), _cases())
+def test_endpoint_answers_each_caller_as_the_matrix_says(
+    client: FlaskClient, world_for: Callable[[str], World],
+    method: str, rule: str, obj: str, caller: str, expected: int | tuple[int, str],
+) -> None:
+    world = world_for(caller)
+    url = _url(rule, obj, world)
+    headers = world.caller.headers if world.caller else {}
+    before = _everything_visible(client, world.observer)
+
+    response = client.open(url, method=method, json=_valid_body(method, rule), headers=headers)
+
+    after = _everything_visible(client, world.observer)
+    if isinstance(expected, int):
+        assert response.status_code == expected, response.get_json()
+        assert response.mimetype == "application/json"
+        if method != "GET":
+            assert after["head_seq"] > before["head_seq"], "an allowed write left no audit entry"
+        return
+
+    status, code = expected
+    assert response.status_code == status, response.get_json()
+    body = problem(response)
+    assert body["code"] == code
+    if status == 401:
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert after == before, "a refused request changed something"
+    if rule.endswith("/revoke"):
+        key_owner = world.target if obj == FOREIGN else world.caller
+        assert key_owner is not None
+        _assert_key_still_works(client, key_owner)
+
+
+# -- what lists show -------------------------------------------------------------------
+
+
+def _listed_ids(client: FlaskClient, url: str, party: Party) -> set[str]:
+    response = client.get(url, headers=party.headers)
+    assert response.status_code == 200, response.get_json()
+    assert response.json["next_cursor"] is None
+    return {item["id"] for item in response.json["items"]}
+
+
+@pytest.fixture
+def population(make_party: Callable[..., Party], operator: Party) -> dict[str, Party]:
+    return {
+        "operator": operator,
+        "merchant": make_party("merchant"),
+        "buyer": make_party("buyer"),
+        "assessor": make_party("assessor"),
+        "broker": make_party("broker"),
+        "regulator": make_party("regulator"),
+        "applicant": make_party("buyer", status="applied"),
+        "suspended": make_party("merchant", status="suspended"),
+        "exited": make_party("merchant", status="exited"),
+    }
+
+
+def test_merchant_listing_participants_sees_only_itself(
+    client: FlaskClient, population: dict[str, Party]
+) -> None:
+    merchant = population["merchant"]
+    assert _listed_ids(client, f"{API}/participants", merchant) == {merchant.org_id}
+
+
+@pytest.mark.parametrize("who", ["buyer", "assessor", "broker", "applicant", "suspended"])
+def test_other_participants_list_only_themselves(
+    client: FlaskClient, population: dict[str, Party], who: str
+) -> None:
+    party = population[who]
+    assert _listed_ids(client, f"{API}/participants", party) == {party.org_id}
+
+
+@pytest.mark.parametrize("who", ["operator", "regulator"])
+def test_operator_and_regulator_list_every_organisation(
+    client: FlaskClient, population: dict[str, Party], who: str
+) -> None:
+    everyone = {party.org_id for party in population.values()}
+    assert _listed_ids(client, f"{API}/participants?limit=200", population[who]) == everyone
+
+
+@pytest.mark.parametrize("query", ["status=admitted", "role=buyer", "status=applied&role=buyer",
+                                   "status=suspended", "role=regulator"])
+def test_filters_never_widen_what_a_merchant_sees(
+    client: FlaskClient, population: dict[str, Party], query: str
+) -> None:
+    merchant = population["merchant"]
+    assert _listed_ids(client, f"{API}/participants?{query}", merchant) <= {merchant.org_id}
+
+
+def test_a_cursor_from_the_operators_listing_does_not_widen_a_merchants(
+    client: FlaskClient, population: dict[str, Party]
+) -> None:
+    operator, merchant = population["operator"], population["merchant"]
+    first = client.get(f"{API}/participants?limit=1", headers=operator.headers)
+    assert first.status_code == 200
+    cursor = first.json["next_cursor"]
+    assert cursor is not None
+    response = client.get(f"{API}/participants", query_string={"cursor": cursor},
+                          headers=merchant.headers)
+    assert response.status_code == 200
+    assert {o["id"] for o in response.json["items"]} <= {merchant.org_id}
+
+
+def test_key_listing_shows_only_own_organisation_keys(
+    client: FlaskClient, population: dict[str, Party]
+) -> None:
+    merchant, buyer = population["merchant"], population["buyer"]
+    extra = client.post(f"{API}/keys", json={"name": "second"}, headers=merchant.headers)
+    assert extra.status_code == 201
+    colleague = client.post(f"{API}/participants/{merchant.org_id}/users",
+                            json={"name": "Colleague", "email": "colleague@example.cn"},
+                            headers=merchant.headers)
+    assert colleague.status_code == 201
+    colleague_key = client.post(f"{API}/keys", json={"name": "for colleague",
+                                                     "user_id": colleague.json["id"]},
+                                headers=merchant.headers)
+    assert colleague_key.status_code == 201
+
+    response = client.get(f"{API}/keys", headers=merchant.headers)
+    assert response.status_code == 200
+    keys = response.json["items"]
+    assert {k["id"] for k in keys} == {merchant.key_id, extra.json["id"],
+                                       colleague_key.json["id"]}
+    assert {k["organisation_id"] for k in keys} == {merchant.org_id}
+    assert all("token" not in k and "secret_hash" not in k for k in keys)
+    assert _listed_ids(client, f"{API}/keys", buyer) == {buyer.key_id}
+
+
+@pytest.mark.parametrize("who", ["operator", "regulator"])
+def test_key_listing_is_own_organisation_even_for_those_who_see_everything(
+    client: FlaskClient, population: dict[str, Party], who: str
+) -> None:
+    party = population[who]
+    assert _listed_ids(client, f"{API}/keys", party) == {party.key_id}
+
+
+def test_merchant_cannot_list_users_of_a_foreign_organisation(
+    client: FlaskClient, population: dict[str, Party]
+) -> None:
+    merchant, buyer = population["merchant"], population["buyer"]
+    response = client.get(f"{API}/participants/{buyer.org_id}/users", headers=merchant.headers)
+    assert response.status_code == 404
+    assert problem(response)["code"] == "organisation_not_found"
+
+
+def test_foreign_and_unknown_organisations_look_the_same(
+    client: FlaskClient, population: dict[str, Party]
+) -> None:
+    merchant, buyer = population["merchant"], population["buyer"]
+    foreign = client.get(f"{API}/participants/{buyer.org_id}", headers=merchant.headers)
+    unknown = client.get(f"{API}/participants/org_00000000000000000000000000",
+                         headers=merchant.headers)
+    assert foreign.status_code == unknown.status_code == 404
+    assert problem(foreign)["code"] == problem(unknown)["code"] == "organisation_not_found"
+    assert problem(foreign)["title"] == problem(unknown)["title"]
+
+
+def test_users_listed_are_those_of_the_organisation_asked_for(
+    client: FlaskClient, population: dict[str, Party]
+) -> None:
+    merchant, regulator = population["merchant"], population["regulator"]
+    assert _listed_ids(client, f"{API}/participants/{merchant.org_id}/users",
+                       regulator) == {merchant.user_id}
+    assert _listed_ids(client, f"{API}/participants/{merchant.org_id}/users",
+                       merchant) == {merchant.user_id}
+
+
+def test_admission_history_of_a_foreign_organisation_is_hidden(
+    client: FlaskClient, population: dict[str, Party]
+) -> None:
+    applicant, suspended = population["applicant"], population["suspended"]
+    response = client.get(f"{API}/participants/{suspended.org_id}/status-changes",
+                          headers=applicant.headers)
+    assert response.status_code == 404
+    assert problem(response)["code"] == "organisation_not_found"
+    own = client.get(f"{API}/participants/{applicant.org_id}/status-changes",
+                     headers=applicant.headers)
+    assert own.status_code == 200
+    assert {c["organisation_id"] for c in own.json["items"]} == {applicant.org_id}
+
+
+def test_me_describes_the_caller_only(client: FlaskClient, population: dict[str, Party]) -> None:
+    applicant = population["applicant"]
+    me = client.get(f"{API}/me", headers=applicant.headers)
+    assert me.status_code == 200
+    assert me.json["organisation"]["id"] == applicant.org_id
+    assert me.json["organisation"]["status"] == "applied"
+    assert me.json["user"]["id"] == applicant.user_id
+    assert me.json["key_id"] == applicant.key_id
+
+
+# -- denied writes around admission and keys -------------------------------------------
+
+
+def _status_of(client: FlaskClient, operator: Party, org_id: str) -> str:
+    response = client.get(f"{API}/participants/{org_id}", headers=operator.headers)
+    assert response.status_code == 200
+    return str(response.json["status"])
+
+
+def _head_seq(client: FlaskClient, operator: Party) -> int:
+    response = client.get(f"{API}/audit/verification", headers=operator.headers)
+    assert response.status_code == 200
+    return int(response.json["head_seq"])
+
+
+def test_applicant_cannot_admit_itself(client: FlaskClient, population: dict[str, Party]) -> None:
+    applicant, operator = population["applicant"], population["operator"]
+    head = _head_seq(client, operator)
+    response = client.post(f"{API}/participants/{applicant.org_id}/status-changes",
+                           json={"status": "admitted", "reason": "trust me"},
+                           headers=applicant.headers)
+    assert response.status_code == 403
+    assert problem(response)["code"] == "participant_not_admitted"
+    assert _status_of(client, operator, applicant.org_id) == "applied"
+    assert _head_seq(client, operator) == head
+
+
+def test_suspended_merchant_cannot_reinstate_itself(
+    client: FlaskClient, population: dict[str, Party]
+) -> None:
+    suspended, operator = population["suspended"], population["operator"]
+    head = _head_seq(client, operator)
+    response = client.post(f"{API}/participants/{suspended.org_id}/status-changes",
+                           json={"status": "admitted", "reason": "we are fine"},
+                           headers=suspended.headers)
+    assert response.status_code == 403
+    assert problem(response)["code"] == "participant_not_admitted"
+    assert _status_of(client, operator, suspended.org_id) == "suspended"
+    assert _head_seq(client, operator) == head
+
+
+@pytest.mark.parametrize("who", ["merchant", "regulator", "broker"])
+def test_only_the_operator_decides_admission(
+    client: FlaskClient, population: dict[str, Party], who: str
+) -> None:
+    operator, applicant = population["operator"], population["applicant"]
+    head = _head_seq(client, operator)
+    response = client.post(f"{API}/participants/{applicant.org_id}/status-changes",
+                           json={"status": "admitted", "reason": "looks good"},
+                           headers=population[who].headers)
+    assert response.status_code == 403
+    assert problem(response)["code"] == "role_not_allowed"
+    assert _status_of(client, operator, applicant.org_id) == "applied"
+    assert _head_seq(client, operator) == head
+
+
+def test_regulator_cannot_change_contact_details(
+    client: FlaskClient, population: dict[str, Party]
+) -> None:
+    operator, regulator, merchant = (population["operator"], population["regulator"],
+                                     population["merchant"])
+    before = client.get(f"{API}/participants/{merchant.org_id}", headers=operator.headers).json
+    for org_id in (merchant.org_id, regulator.org_id):
+        response = client.patch(f"{API}/participants/{org_id}",
+                                json={"contact_name": "Regulator was here"},
+                                headers=regulator.headers)
+        assert response.status_code == 403
+        assert problem(response)["code"] == "role_not_allowed"
+    after = client.get(f"{API}/participants/{merchant.org_id}", headers=operator.headers).json
+    assert after == before
+
+
+@pytest.mark.parametrize("status", ["exited", "blacklisted"])
+@pytest.mark.parametrize("endpoint", [f"{API}/me", f"{API}/participants"])
+def test_keys_of_exited_or_blacklisted_organisations_are_refused(
+    client: FlaskClient, make_party: Callable[..., Party], status: str, endpoint: str
+) -> None:
+    gone = make_party("merchant", status=status)
+    response = client.get(endpoint, headers=gone.headers)
+    assert response.status_code == 403
+    assert problem(response)["code"] == "participant_not_admitted"
+    own = client.get(f"{API}/participants/{gone.org_id}", headers=gone.headers)
+    assert own.status_code == 403
+    assert problem(own)["code"] == "participant_not_admitted"
+
+
+def test_key_cannot_be_issued_to_a_user_of_another_organisation(
+    client: FlaskClient, population: dict[str, Party]
+) -> None:
+    operator, merchant, buyer = population["operator"], population["merchant"], population["buyer"]
+    head = _head_seq(client, operator)
+    response = client.post(f"{API}/keys", json={"name": "stolen", "user_id": buyer.user_id},
+                           headers=merchant.headers)
+    assert response.status_code == 404
+    assert problem(response)["code"] == "user_not_found"
+    assert _head_seq(client, operator) == head
+    assert _listed_ids(client, f"{API}/keys", buyer) == {buyer.key_id}
+
+
+def test_operator_cannot_create_users_in_another_organisation(
+    client: FlaskClient, population: dict[str, Party]
+) -> None:
+    operator, merchant = population["operator"], population["merchant"]
+    response = client.post(f"{API}/participants/{merchant.org_id}/users",
+                           json={"name": "Planted", "email": "planted@example.cn"},
+                           headers=operator.headers)
+    assert response.status_code == 404
+    assert problem(response)["code"] == "organisation_not_found"
+    assert _listed_ids(client, f"{API}/participants/{merchant.org_id}/users",
+                       operator) == {merchant.user_id}
+
+
+def test_read_only_key_cannot_mint_a_key_with_write_scope(
+    client: FlaskClient, population: dict[str, Party]
+) -> None:
+    operator, merchant = population["operator"], population["merchant"]
+    read_only = _read_only_key_of(client, merchant)
+    head = _head_seq(client, operator)
+    response = client.post(f"{API}/keys", json={"name": "escalate", "scopes": ["read", "write"]},
+                           headers=read_only.headers)
+    assert response.status_code == 403
+    assert problem(response)["code"] == "scope_not_allowed"
+    assert _head_seq(client, operator) == head
+
+
+@pytest.mark.parametrize("roles", [["operator"], ["operator", "broker"]])
+def test_nobody_creates_an_operator_organisation_through_the_api(
+    client: FlaskClient, population: dict[str, Party], roles: list[str]
+) -> None:
+    operator = population["operator"]
+    head = _head_seq(client, operator)
+    orgs = _listed_ids(client, f"{API}/participants?limit=200", operator)
+    for headers in ({}, operator.headers):
+        code = random_credit_code()
+        response = client.post(f"{API}/participants", headers=headers, json={
+            "name": "Second venue", "credit_code": code, "contact_name": "王五",
+            "contact_email": f"venue-{code.lower()}@example.cn", "roles": roles})
+        assert response.status_code == 403, response.get_json()
+        assert problem(response)["code"] == "operator_role_reserved"
+    assert _head_seq(client, operator) == head
+    assert _listed_ids(client, f"{API}/participants?limit=200", operator) == orgs
