@@ -7,6 +7,7 @@ moment it was built.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Mapping
@@ -64,9 +65,12 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     if raw is None or raw == "":
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise ConfigurationError(f"{PREFIX}{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigurationError(f"{PREFIX}{name} must be a positive number, got {raw!r}")
+    return value
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -81,14 +85,30 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigurationError(f"{PREFIX}{name} must be true or false, got {raw!r}")
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(env: Mapping[str, str]) -> str:
+    level = (env.get(PREFIX + "LOG_LEVEL") or "INFO").strip().upper()
+    if level not in LOG_LEVELS:
+        raise ConfigurationError(f"{PREFIX}LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
 def _instance_secret(instance_path: Path) -> str:
     """The secret kept in the instance folder, generated on first use (mode 0600)."""
     path = instance_path / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
     instance_path.mkdir(parents=True, exist_ok=True)
     value = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # made earlier, or by another process starting at the same time
+        stored = path.read_text().strip()
+        if len(stored) < 16:
+            raise ConfigurationError(
+                f"{path} holds no usable secret (under 16 characters): delete it to regenerate"
+            ) from None
+        return stored
     with os.fdopen(fd, "w") as fh:
         fh.write(value)
     return value
@@ -122,6 +142,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         outbox_max_attempts=_int(env, "OUTBOX_MAX_ATTEMPTS", 10),
         outbox_lease_seconds=_int(env, "OUTBOX_LEASE_SECONDS", 60),
         outbox_backoff_base_seconds=_float(env, "OUTBOX_BACKOFF_BASE_SECONDS", 2.0),
-        log_level=(env.get(PREFIX + "LOG_LEVEL") or "INFO").upper(),
+        log_level=_log_level(env),
         check_schema=_bool(env, "CHECK_SCHEMA", True),
     )
