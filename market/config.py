@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from market.errors import ConfigurationError
 
 PREFIX = "MARKET_"
+_SIGNING_KEY_RE = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class Settings:
     instance_path: Path
     database_url: str
     secret_key: str
+    signing_key: str = ""
     max_body_bytes: int = 1024 * 1024
     idempotency_ttl_seconds: int = 24 * 3600
     idempotency_lease_seconds: int = 60
@@ -95,11 +98,13 @@ def _log_level(env: Mapping[str, str]) -> str:
     return level
 
 
-def _instance_secret(instance_path: Path) -> str:
-    """The secret kept in the instance folder, generated on first use (mode 0600)."""
-    path = instance_path / "secret_key"
+def _instance_secret(
+    instance_path: Path, name: str = "secret_key", make: Callable[[], str] | None = None
+) -> str:
+    """A secret kept in the instance folder, generated on first use (mode 0600)."""
+    path = instance_path / name
     instance_path.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(48)
+    value = (make or (lambda: secrets.token_urlsafe(48)))()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # made earlier, or by another process starting at the same time
@@ -131,10 +136,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     secret_key = env.get(PREFIX + "SECRET_KEY") or _instance_secret(instance_path)
     if len(secret_key) < 16:
         raise ConfigurationError(f"{PREFIX}SECRET_KEY must be at least 16 characters")
+    signing_key = env.get(PREFIX + "SIGNING_KEY") or _instance_secret(
+        instance_path, "signing_key", lambda: "0x" + secrets.token_hex(32)
+    )
+    if not _SIGNING_KEY_RE.match(signing_key):
+        raise ConfigurationError(
+            f"{PREFIX}SIGNING_KEY must be a secp256k1 private key: 64 hex digits, 0x optional"
+        )
     return Settings(
         instance_path=instance_path,
         database_url=database_url,
         secret_key=secret_key,
+        signing_key=signing_key,
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
         idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
         idempotency_lease_seconds=_int(env, "IDEMPOTENCY_LEASE_SECONDS", 60),

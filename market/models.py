@@ -5,10 +5,23 @@ from market.db import Base
 from market.idempotency import IdempotencyRecord
 from market.outbox import OutboxMessage
 from market.participants.models import ApiKey, Organisation, OrganisationRole, StatusChange, User
+from market.rights.models import (
+    Certificate,
+    CertificateCounter,
+    DataResource,
+    Evidence,
+    Grant,
+    ResourceDispute,
+    Right,
+    RightEvent,
+    RightParent,
+)
 
 metadata = Base.metadata
 
 __all__ = [
-    "ApiKey", "AuditEntry", "AuditHead", "IdempotencyRecord", "Organisation",
-    "OrganisationRole", "OutboxMessage", "StatusChange", "User", "metadata",
+    "ApiKey", "AuditEntry", "AuditHead", "Certificate", "CertificateCounter", "DataResource",
+    "Evidence", "Grant", "IdempotencyRecord", "Organisation", "OrganisationRole",
+    "OutboxMessage", "ResourceDispute", "Right", "RightEvent", "RightParent", "StatusChange",
+    "User", "metadata",
 ]

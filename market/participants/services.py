@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -416,3 +417,26 @@ def whoami(*, uow: UnitOfWork) -> tuple[User, Organisation]:
         if user is None or org is None:
             raise UserNotFound()
         return user, org
+
+
+@dataclass(frozen=True)
+class OrganisationFacts:
+    """What other contexts may know of an organisation: public name, state and roles."""
+
+    id: str
+    name: str
+    status: str
+    roles: frozenset[str]
+
+    @property
+    def admitted(self) -> bool:
+        return self.status == Status.ADMITTED.value
+
+
+def organisation_facts(session: Session, org_ids: Iterable[str]) -> dict[str, OrganisationFacts]:
+    """Facts about organisations for other contexts' rules, in their own transaction."""
+    wanted = sorted(set(org_ids))
+    if not wanted:
+        return {}
+    orgs = session.scalars(select(Organisation).where(Organisation.id.in_(wanted)))
+    return {o.id: OrganisationFacts(o.id, o.name, o.status, frozenset(o.roles)) for o in orgs}

@@ -1,0 +1,292 @@
+"""Rights tables: resources, evidence, rights and their parents and history, grants,
+disputes and certificates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from market.db import Base, JSONType, UTCDateTime
+from market.errors import InvalidTransition
+from market.rights.domain import (
+    Classification,
+    EvidenceKind,
+    Origin,
+    PILevel,
+    RightKind,
+    RightStatus,
+    Scope,
+    Term,
+    Territory,
+    can_transition,
+)
+
+
+def _values(enum: Any) -> str:
+    return ", ".join(f"'{member.value}'" for member in enum)
+
+
+class DataResource(Base):
+    """A data resource (数据资源) registered by the organisation that holds it."""
+
+    __tablename__ = "data_resources"
+    __table_args__ = (
+        CheckConstraint(f"origin IN ({_values(Origin)})", name="origin"),
+        CheckConstraint(f"classification IN ({_values(Classification)})", name="classification"),
+        CheckConstraint(f"pi_level IN ({_values(PILevel)})", name="pi_level"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder_org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False,
+                                               index=True)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    origin: Mapped[str] = mapped_column(String(24), nullable=False)
+    classification: Mapped[str] = mapped_column(String(16), nullable=False)
+    pi_level: Mapped[str] = mapped_column(String(24), nullable=False)
+    collection_method: Mapped[str] = mapped_column(String(200), nullable=False)
+    collection_source: Mapped[str] = mapped_column(String(500), nullable=False)
+    scenarios: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    update_frequency: Mapped[str] = mapped_column(String(40), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "holder_org_id": self.holder_org_id, "title": self.title,
+            "description": self.description, "origin": self.origin,
+            "classification": self.classification, "pi_level": self.pi_level,
+            "collection_method": self.collection_method,
+            "collection_source": self.collection_source, "scenarios": self.scenarios,
+            "update_frequency": self.update_frequency,
+        }
+
+
+class Evidence(Base):
+    """A document backing a resource, right or grant, identified by its SHA-256."""
+
+    __tablename__ = "rights_evidence"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_values(EvidenceKind)})", name="kind"),
+        CheckConstraint("owner_type IN ('resource', 'right', 'grant')", name="owner_type"),
+        Index("ix_rights_evidence_owner", "owner_type", "owner_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    owner_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    kind: Mapped[str] = mapped_column(String(24), nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    media_type: Mapped[str] = mapped_column(String(100), nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    size: Mapped[int | None] = mapped_column(Integer)
+    stored: Mapped[bool] = mapped_column(nullable=False, default=False)
+    added_by_org_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    def state(self) -> dict[str, Any]:
+        return {"id": self.id, "owner_type": self.owner_type, "owner_id": self.owner_id,
+                "kind": self.kind, "name": self.name, "media_type": self.media_type,
+                "sha256": self.sha256, "size": self.size}
+
+
+class Right(Base):
+    """A right registration: one of the three separated rights over a resource or product."""
+
+    __tablename__ = "rights"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_values(RightKind)})", name="kind"),
+        CheckConstraint(f"status IN ({_values(RightStatus)})", name="status"),
+        CheckConstraint(f"territory IN ({_values(Territory)})", name="territory"),
+        CheckConstraint(
+            "(kind = 'product_operation' AND product_id IS NOT NULL AND resource_id IS NULL) OR "
+            "(kind <> 'product_operation' AND resource_id IS NOT NULL AND product_id IS NULL)",
+            name="subject",
+        ),
+        Index("ix_rights_status_valid_to", "status", "valid_to"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24), nullable=False)
+    holder_org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False,
+                                               index=True)
+    resource_id: Mapped[str | None] = mapped_column(ForeignKey("data_resources.id"), index=True)
+    product_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    subject_title: Mapped[str] = mapped_column(String(200), nullable=False)
+    grant_id: Mapped[str | None] = mapped_column(ForeignKey("grants.id", use_alter=True),
+                                                 index=True)
+    purposes: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    scenarios: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    territory: Mapped[str] = mapped_column(String(16), nullable=False)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    # Set when the suspension comes from elsewhere (a parent right, a dispute) so that
+    # lifting that cause restores exactly what it suspended.
+    suspended_by: Mapped[str | None] = mapped_column(String(40), index=True)
+    reviewer_org_id: Mapped[str | None] = mapped_column(String(40))
+    certificate_number: Mapped[str | None] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(frozenset(self.purposes), frozenset(self.scenarios),
+                     Territory(self.territory))
+
+    @property
+    def term(self) -> Term:
+        return Term(self.valid_from, self.valid_to)
+
+    def move(self, target: RightStatus, *, reason: str | None, at: datetime) -> str:
+        """Move along the right's state machine; returns the previous status.
+
+        Raises:
+            InvalidTransition: the lifecycle does not allow ``target`` from here.
+        """
+        current = RightStatus(self.status)
+        if not can_transition(current, target):
+            raise InvalidTransition(current=current.value, target=target.value)
+        self.status = target.value
+        self.status_reason = reason
+        self.updated_at = at
+        if target is RightStatus.REGISTERED:
+            self.suspended_by = None
+            if self.registered_at is None:
+                self.registered_at = at
+        return current.value
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "kind": self.kind, "holder_org_id": self.holder_org_id,
+            "resource_id": self.resource_id, "product_id": self.product_id,
+            "grant_id": self.grant_id, "purposes": sorted(self.purposes),
+            "scenarios": sorted(self.scenarios), "territory": self.territory,
+            "valid_from": self.valid_from, "valid_to": self.valid_to, "status": self.status,
+            "status_reason": self.status_reason, "certificate_number": self.certificate_number,
+        }
+
+
+class RightParent(Base):
+    """The derivation chain: a right rests on its parents."""
+
+    __tablename__ = "right_parents"
+
+    right_id: Mapped[str] = mapped_column(ForeignKey("rights.id"), primary_key=True)
+    parent_id: Mapped[str] = mapped_column(ForeignKey("rights.id"), primary_key=True, index=True)
+
+
+class RightEvent(Base):
+    """The full history of a right: every status change and why."""
+
+    __tablename__ = "right_events"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    right_id: Mapped[str] = mapped_column(ForeignKey("rights.id"), nullable=False, index=True)
+    action: Mapped[str] = mapped_column(String(40), nullable=False)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor_org_id: Mapped[str | None] = mapped_column(String(40))
+    actor_label: Mapped[str] = mapped_column(String(200), nullable=False)
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class Grant(Base):
+    """A grant (授权) of processing use by a resource holder to another organisation."""
+
+    __tablename__ = "grants"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'revoked')", name="status"),
+        CheckConstraint(f"territory IN ({_values(Territory)})", name="territory"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holding_right_id: Mapped[str] = mapped_column(ForeignKey("rights.id"), nullable=False,
+                                                  index=True)
+    resource_id: Mapped[str] = mapped_column(ForeignKey("data_resources.id"), nullable=False)
+    grantor_org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False,
+                                                index=True)
+    grantee_org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False,
+                                                index=True)
+    purposes: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    scenarios: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    territory: Mapped[str] = mapped_column(String(16), nullable=False)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    revoked_reason: Mapped[str | None] = mapped_column(Text)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(frozenset(self.purposes), frozenset(self.scenarios),
+                     Territory(self.territory))
+
+    @property
+    def term(self) -> Term:
+        return Term(self.valid_from, self.valid_to)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "holding_right_id": self.holding_right_id,
+            "resource_id": self.resource_id, "grantor_org_id": self.grantor_org_id,
+            "grantee_org_id": self.grantee_org_id, "purposes": sorted(self.purposes),
+            "scenarios": sorted(self.scenarios), "territory": self.territory,
+            "valid_from": self.valid_from, "valid_to": self.valid_to, "status": self.status,
+            "revoked_reason": self.revoked_reason,
+        }
+
+
+class ResourceDispute(Base):
+    """A dispute over who holds a resource; rights on it are suspended while it is open."""
+
+    __tablename__ = "resource_disputes"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'upheld', 'dismissed')", name="status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(ForeignKey("data_resources.id"), nullable=False,
+                                             index=True)
+    claimant_org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    resolution: Mapped[str | None] = mapped_column(Text)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def state(self) -> dict[str, Any]:
+        return {"id": self.id, "resource_id": self.resource_id,
+                "claimant_org_id": self.claimant_org_id, "reason": self.reason,
+                "status": self.status, "resolution": self.resolution}
+
+
+class CertificateCounter(Base):
+    """Per-year sequence of certificate numbers (DR-2026-000123)."""
+
+    __tablename__ = "certificate_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class Certificate(Base):
+    """A registration certificate (登记证书): the signed public document of a right."""
+
+    __tablename__ = "certificates"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    right_id: Mapped[str] = mapped_column(ForeignKey("rights.id"), nullable=False, unique=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    digest: Mapped[str] = mapped_column(String(64), nullable=False)
+    signer: Mapped[str] = mapped_column(String(42), nullable=False)
+    signature: Mapped[str] = mapped_column(String(132), nullable=False)
+    issued_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
