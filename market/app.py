@@ -15,11 +15,13 @@ from market import migrate
 from market.clock import Clock, SystemClock
 from market.config import Settings, load_settings
 from market.db import make_engine, make_session_factory
-from market.errors import DatabaseNotMigrated
+from market.errors import ConfigurationError, DatabaseNotMigrated
 from market.idempotency import IdempotencyStore
 from market.kernel_api import audit_bp, health_bp
 from market.participants import services as participant_services
 from market.participants.api import bp as participants_bp
+from market.receipts.signing import Signer
+from market.rights.api import bp as rights_bp
 from market.web import Api, MarketState, register_request_hooks, select_locale
 
 API_PREFIX = "/api/v1"
@@ -69,6 +71,9 @@ def create_app(
 def register_extensions(
     app: Flask, settings: Settings, session_factory: sessionmaker[Session], clock: Clock
 ) -> None:
+    if not settings.signing_key:
+        raise ConfigurationError("no signing key: set MARKET_SIGNING_KEY")
+    app.extensions["market.signer"] = Signer(settings.signing_key)
     Babel(app, locale_selector=select_locale,
           default_translation_directories=str(TRANSLATIONS))
 
@@ -118,6 +123,7 @@ def register_api(app: Flask) -> None:
     )
     api = Api(app)
     api.register_blueprint(participants_bp, url_prefix=API_PREFIX)
+    api.register_blueprint(rights_bp, url_prefix=API_PREFIX)
     api.register_blueprint(audit_bp, url_prefix=API_PREFIX)
     api.register_blueprint(health_bp)
 

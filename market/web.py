@@ -261,6 +261,22 @@ def unstorable_fields(value: Any, path: str = "") -> list[str]:
     return found
 
 
+MAX_JSON_DEPTH = 32
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of a parsed JSON value, computed without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 class MarketParser(FlaskParser):
     """webargs' parser, stricter about bodies: JSON only, bounded nesting, storable text."""
 
@@ -273,7 +289,12 @@ class MarketParser(FlaskParser):
         try:
             data = webargs_core.parse_json(body)
         except RecursionError:
-            raise MalformedJson("the body nests too deeply") from None
+            data = None
+            too_deep = True
+        else:
+            too_deep = json_depth(data) > MAX_JSON_DEPTH
+        if too_deep:
+            raise MalformedJson("the body nests too deeply")
         bad = unstorable_fields(data)
         if bad:
             raise InvalidInput(errors={name: [UNSTORABLE_TEXT] for name in bad})

@@ -36,6 +36,7 @@ from market.participants.domain import Status, random_credit_code
 from market.uow import UnitOfWork
 
 TEST_SECRET = "test-secret-key-0123456789abcdef"
+TEST_SIGNING_KEY = "0x" + "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
 START = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 
@@ -92,7 +93,7 @@ def clock() -> FixedClock:
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(instance_path=tmp_path, database_url=database_url, secret_key=TEST_SECRET,
-                    testing=True, check_schema=False)
+                    signing_key=TEST_SIGNING_KEY, testing=True, check_schema=False)
 
 
 @pytest.fixture

@@ -796,7 +796,7 @@ def open_dispute(resource_id: str, reason: str, *, uow: UnitOfWork) -> ResourceD
 
 
 def resolve_dispute(dispute_id: str, upheld: bool, resolution: str, *,
-                    uow: UnitOfWork) -> ResourceDispute:
+                    uow: UnitOfWork, resource_id: str | None = None) -> ResourceDispute:
     """The operator resolves a dispute: dismissed restores the suspended rights, upheld
     revokes them (what rests on them stays suspended).
 
@@ -809,7 +809,7 @@ def resolve_dispute(dispute_id: str, upheld: bool, resolution: str, *,
     with uow:
         repo = RightsRepository(uow.session)
         dispute = repo.get_dispute(dispute_id, for_update=True)
-        if dispute is None:
+        if dispute is None or (resource_id is not None and dispute.resource_id != resource_id):
             raise DisputeNotFound()
         if dispute.status != "open":
             raise DisputeClosed()

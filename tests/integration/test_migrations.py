@@ -24,7 +24,7 @@ from market.db import make_engine, make_session_factory
 from market.errors import DatabaseNotMigrated
 from market.models import metadata
 from market.uow import UnitOfWork
-from tests.conftest import START, TEST_SECRET, problem
+from tests.conftest import START, TEST_SECRET, TEST_SIGNING_KEY, problem
 
 requires_postgres = pytest.mark.skipif(
     not os.environ.get("MARKET_TEST_DATABASE_URL"),
@@ -90,6 +90,7 @@ def unmigrated_url(tmp_path: Path) -> str:
 
 def settings_for(tmp_path: Path, url: str, *, check_schema: bool) -> Settings:
     return Settings(instance_path=tmp_path, database_url=url, secret_key=TEST_SECRET,
+                    signing_key=TEST_SIGNING_KEY,
                     testing=True, check_schema=check_schema)
 
 

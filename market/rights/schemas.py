@@ -1,0 +1,338 @@
+"""HTTP edge schemas for rights."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from market.rights.domain import (
+    Classification,
+    EvidenceKind,
+    Origin,
+    PILevel,
+    RightKind,
+    RightStatus,
+    Territory,
+)
+from market.web import PageQuery
+
+
+def _choices(enum: Any) -> list[str]:
+    return [member.value for member in enum]
+
+
+_SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits")
+
+
+def _labels(required: bool = True) -> fields.List:
+    return fields.List(fields.String(validate=validate.Length(1, 100)), required=required,
+                       validate=validate.Length(1, 50))
+
+
+class EvidenceIn(ma.Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(_choices(EvidenceKind)))
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    media_type = fields.String(load_default="application/octet-stream",
+                               validate=validate.Length(1, 100))
+    sha256 = fields.String(required=True, validate=_SHA256,
+                           metadata={"description": "SHA-256 of the document, hex"})
+    content_base64 = fields.String(
+        load_default=None,
+        metadata={"description": "The document itself (optional); stored by its SHA-256"},
+    )
+
+
+class EvidenceOut(ma.Schema):
+    id = fields.String()
+    kind = fields.String()
+    name = fields.String()
+    media_type = fields.String()
+    sha256 = fields.String()
+    size = fields.Integer(allow_none=True)
+    stored = fields.Boolean()
+    added_at = fields.DateTime()
+
+
+class EvidenceListIn(ma.Schema):
+    evidence = fields.List(fields.Nested(EvidenceIn), required=True,
+                           validate=validate.Length(1, 20))
+
+
+class EvidenceListOut(ma.Schema):
+    items = fields.List(fields.Nested(EvidenceOut))
+
+
+class ResourceIn(ma.Schema):
+    title = fields.String(required=True, validate=validate.Length(1, 200))
+    description = fields.String(required=True, validate=validate.Length(1, 5000))
+    origin = fields.String(required=True, validate=validate.OneOf(_choices(Origin)),
+                           metadata={"description": "public_authorised: 公共数据授权运营"})
+    classification = fields.String(
+        required=True, validate=validate.OneOf(_choices(Classification)),
+        metadata={"description": "GB/T 43697: general 一般 / important 重要 / core 核心"},
+    )
+    pi_level = fields.String(required=True, validate=validate.OneOf(_choices(PILevel)),
+                             metadata={"description": "personal-information level"})
+    collection_method = fields.String(required=True, validate=validate.Length(1, 200))
+    collection_source = fields.String(required=True, validate=validate.Length(1, 500))
+    scenarios = _labels()
+    update_frequency = fields.String(required=True, validate=validate.Length(1, 40))
+    evidence = fields.List(fields.Nested(EvidenceIn), load_default=list,
+                           validate=validate.Length(0, 20))
+
+
+class ResourceOut(ma.Schema):
+    id = fields.String()
+    holder_org_id = fields.String()
+    title = fields.String()
+    description = fields.String()
+    origin = fields.String()
+    classification = fields.String()
+    pi_level = fields.String()
+    collection_method = fields.String()
+    collection_source = fields.String()
+    scenarios = fields.List(fields.String())
+    update_frequency = fields.String()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    evidence = fields.List(fields.Nested(EvidenceOut))
+
+
+class ResourceSummaryOut(ResourceOut):
+    class Meta:
+        exclude = ("evidence",)
+
+
+class ResourceQuery(PageQuery):
+    holder = fields.String(load_default=None, validate=validate.Length(1, 40))
+
+
+class ScopeTermIn(ma.Schema):
+    purposes = _labels()
+    scenarios = _labels()
+    territory = fields.String(load_default=Territory.DOMESTIC.value,
+                              validate=validate.OneOf(_choices(Territory)))
+    valid_from = fields.AwareDateTime(required=True)
+    valid_to = fields.AwareDateTime(load_default=None,
+                                    metadata={"description": "omit for no end date"})
+
+    @ma.validates_schema
+    def term_order(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("valid_to") and data.get("valid_from") and (
+            data["valid_to"] <= data["valid_from"]
+        ):
+            raise ma.ValidationError("must be after valid_from", "valid_to")
+
+
+class RightIn(ScopeTermIn):
+    kind = fields.String(required=True, validate=validate.OneOf(_choices(RightKind)))
+    resource_id = fields.String(load_default=None, validate=validate.Length(1, 40),
+                                metadata={"description": "subject of a resource right"})
+    product_id = fields.String(
+        load_default=None, validate=validate.Length(1, 40),
+        metadata={"description": "subject of a product operation right; generated if omitted"},
+    )
+    product_title = fields.String(load_default=None, validate=validate.Length(1, 200))
+    parent_ids = fields.List(fields.String(validate=validate.Length(1, 40)), load_default=list,
+                             validate=validate.Length(0, 50))
+    grant_id = fields.String(load_default=None, validate=validate.Length(1, 40),
+                             metadata={"description": "basis of a processing-use right held "
+                                                      "by someone other than the resource holder"})
+    evidence = fields.List(fields.Nested(EvidenceIn), load_default=list,
+                           validate=validate.Length(0, 20))
+
+    @ma.validates_schema
+    def subject(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("kind") == RightKind.PRODUCT_OPERATION.value:
+            if data.get("resource_id"):
+                raise ma.ValidationError("a product operation right has a product as subject",
+                                         "resource_id")
+            if not data.get("product_title"):
+                raise ma.ValidationError("required for a product operation right",
+                                         "product_title")
+        elif data.get("kind"):
+            if not data.get("resource_id"):
+                raise ma.ValidationError("required for a resource right", "resource_id")
+            if data.get("product_id") or data.get("product_title"):
+                raise ma.ValidationError("only product operation rights name a product",
+                                         "product_id")
+
+
+class RightOut(ma.Schema):
+    id = fields.String()
+    kind = fields.String()
+    holder_org_id = fields.String()
+    resource_id = fields.String(allow_none=True)
+    product_id = fields.String(allow_none=True)
+    subject_title = fields.String()
+    grant_id = fields.String(allow_none=True)
+    parent_ids = fields.List(fields.String())
+    purposes = fields.List(fields.String())
+    scenarios = fields.List(fields.String())
+    territory = fields.String()
+    valid_from = fields.DateTime()
+    valid_to = fields.DateTime(allow_none=True)
+    status = fields.String(metadata={"enum": _choices(RightStatus)})
+    status_reason = fields.String(allow_none=True)
+    reviewer_org_id = fields.String(allow_none=True)
+    certificate_number = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    registered_at = fields.DateTime(allow_none=True)
+    evidence = fields.List(fields.Nested(EvidenceOut))
+
+
+class RightSummaryOut(RightOut):
+    class Meta:
+        exclude = ("evidence", "parent_ids")
+
+
+class RightQuery(PageQuery):
+    kind = fields.String(load_default=None, validate=validate.OneOf(_choices(RightKind)))
+    status = fields.String(load_default=None, validate=validate.OneOf(_choices(RightStatus)))
+    resource_id = fields.String(load_default=None, validate=validate.Length(1, 40))
+    product_id = fields.String(load_default=None, validate=validate.Length(1, 40))
+    holder = fields.String(load_default=None, validate=validate.Length(1, 40))
+
+
+class ReviewIn(ma.Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
+    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class RightStatusIn(ma.Schema):
+    status = fields.String(required=True, validate=validate.OneOf(
+        [RightStatus.SUSPENDED.value, RightStatus.REGISTERED.value, RightStatus.REVOKED.value]))
+    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class RightEventOut(ma.Schema):
+    id = fields.String()
+    right_id = fields.String()
+    action = fields.String()
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String()
+    reason = fields.String(allow_none=True)
+    actor_org_id = fields.String(allow_none=True)
+    actor_label = fields.String()
+    snapshot = fields.Dict()
+    at = fields.DateTime()
+
+
+class GrantIn(ScopeTermIn):
+    holding_right_id = fields.String(required=True, validate=validate.Length(1, 40))
+    grantee_org_id = fields.String(required=True, validate=validate.Length(1, 40))
+    evidence = fields.List(fields.Nested(EvidenceIn), load_default=list,
+                           validate=validate.Length(0, 20),
+                           metadata={"description": "consent and authorisation documents"})
+
+
+class GrantOut(ma.Schema):
+    id = fields.String()
+    holding_right_id = fields.String()
+    resource_id = fields.String()
+    grantor_org_id = fields.String()
+    grantee_org_id = fields.String()
+    purposes = fields.List(fields.String())
+    scenarios = fields.List(fields.String())
+    territory = fields.String()
+    valid_from = fields.DateTime()
+    valid_to = fields.DateTime(allow_none=True)
+    status = fields.String(metadata={"enum": ["active", "revoked"]})
+    revoked_reason = fields.String(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    evidence = fields.List(fields.Nested(EvidenceOut))
+
+
+class GrantSummaryOut(GrantOut):
+    class Meta:
+        exclude = ("evidence",)
+
+
+class GrantQuery(PageQuery):
+    status = fields.String(load_default=None, validate=validate.OneOf(["active", "revoked"]))
+
+
+class ReasonIn(ma.Schema):
+    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class DisputeOut(ma.Schema):
+    id = fields.String()
+    resource_id = fields.String()
+    claimant_org_id = fields.String()
+    reason = fields.String()
+    status = fields.String(metadata={"enum": ["open", "upheld", "dismissed"]})
+    resolution = fields.String(allow_none=True)
+    opened_at = fields.DateTime()
+    resolved_at = fields.DateTime(allow_none=True)
+
+
+class ResolutionIn(ma.Schema):
+    outcome = fields.String(required=True, validate=validate.OneOf(["upheld", "dismissed"]))
+    resolution = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class SignatureOut(ma.Schema):
+    scheme = fields.String()
+    kind = fields.String()
+    subject = fields.String()
+    digest = fields.String(metadata={"description": "SHA-256 of the RFC 8785 document, hex"})
+    issued_at = fields.Integer(metadata={"description": "unix seconds, as signed"})
+    signer = fields.String(metadata={"description": "the platform's address"})
+    signature = fields.String()
+
+
+class CertificateOut(ma.Schema):
+    number = fields.String()
+    kind = fields.String()
+    holder_name = fields.String()
+    subject_title = fields.String()
+    valid_from = fields.String()
+    valid_to = fields.String(allow_none=True)
+    issued_at = fields.String()
+    status = fields.String(metadata={"description": "live status (not part of the signature)"})
+    document = fields.Dict(metadata={"description": "the signed document"})
+    signature = fields.Nested(SignatureOut)
+
+
+class CertificateVerificationOut(ma.Schema):
+    number = fields.String()
+    valid = fields.Boolean()
+    signer = fields.String()
+    digest = fields.String()
+
+
+class ChainQuery(ma.Schema):
+    at = fields.AwareDateTime(load_default=None, metadata={"description": "default: now"})
+
+
+class ChainLinkOut(ma.Schema):
+    right_id = fields.String()
+    kind = fields.String()
+    holder_org_id = fields.String()
+    status = fields.String()
+    resource_id = fields.String(allow_none=True)
+    product_id = fields.String(allow_none=True)
+    grant_id = fields.String(allow_none=True)
+    certificate_number = fields.String(allow_none=True)
+    valid_from = fields.DateTime()
+    valid_to = fields.DateTime(allow_none=True)
+    parent_ids = fields.List(fields.String())
+
+
+class ViolationOut(ma.Schema):
+    code = fields.String()
+    message = fields.String()
+    right_id = fields.String(allow_none=True)
+
+
+class ChainOut(ma.Schema):
+    product_id = fields.String()
+    at = fields.DateTime()
+    ok = fields.Boolean()
+    links = fields.List(fields.Nested(ChainLinkOut))
+    broken = fields.Nested(ViolationOut, allow_none=True)
