@@ -26,7 +26,7 @@ def _choices(enum: Any) -> list[str]:
 _SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits")
 
 
-def _labels(required: bool = True) -> fields.List:
+def _labels(required: bool = True) -> fields.List[str]:
     return fields.List(fields.String(validate=validate.Length(1, 100)), required=required,
                        validate=validate.Length(1, 50))
 
