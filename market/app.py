@@ -46,6 +46,7 @@ def create_app(
     """
     settings = settings or load_settings()
     app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,

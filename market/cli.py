@@ -14,23 +14,30 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
+from sqlalchemy.orm import Session, sessionmaker
 
 from market import audit, migrate
 from market.actor import system_actor
 from market.clock import SystemClock
 from market.config import Settings, load_settings
 from market.db import make_engine, make_session_factory
-from market.errors import MarketError
+from market.demo import CAST, run_demo
+from market.errors import DatabaseNotMigrated, MarketError
 from market.outbox import Consumer, Worker, noop_consumer
 from market.participants import services as participants
 from market.participants.domain import Role, random_credit_code
+from market.receipts.signing import Signer
+from market.rights import services as rights
 from market.uow import UnitOfWork
 
-# Topics the worker knows; their consumers do nothing yet beyond acknowledging delivery.
-CONSUMERS: dict[str, Consumer] = {
-    f"participant.{status}": noop_consumer
-    for status in ("applied", "admitted", "suspended", "exited", "blacklisted")
-}
+# Topics the worker knows; their consumers do nothing yet beyond acknowledging delivery
+# (webhooks and receipts will consume them).
+TOPICS = (
+    *(f"participant.{s}" for s in ("applied", "admitted", "suspended", "exited", "blacklisted")),
+    *(f"right.{s}" for s in ("registered", "suspended", "reinstated", "revoked")),
+    "grant.created", "grant.revoked",
+)
+CONSUMERS: dict[str, Consumer] = dict.fromkeys(TOPICS, noop_consumer)
 
 
 class MarketGroup(click.Group):
@@ -46,13 +53,16 @@ def _settings() -> Settings:
     return load_settings()
 
 
-def _uow(settings: Settings, label: str = "cli") -> UnitOfWork:
+def _sessions(settings: Settings) -> sessionmaker[Session]:
+    """Sessions on the configured database, which must be migrated."""
     engine = make_engine(settings.database_url)
     if not migrate.is_current(engine):
-        from market.errors import DatabaseNotMigrated
-
         raise DatabaseNotMigrated("run `market db upgrade` first")
-    return UnitOfWork(make_session_factory(engine), SystemClock(), system_actor(label))
+    return make_session_factory(engine)
+
+
+def _uow(settings: Settings, label: str = "cli") -> UnitOfWork:
+    return UnitOfWork(_sessions(settings), SystemClock(), system_actor(label))
 
 
 def _emit(as_json: bool, data: dict[str, Any], text: Callable[[], None]) -> None:
@@ -223,22 +233,51 @@ def audit_verify(as_json: bool) -> None:
 # -- worker ------------------------------------------------------------------------------------
 
 
+def _sweep(sessions: sessionmaker[Session]) -> list[str]:
+    """Periodic duties: rights whose term has ended expire, and what rests on them is
+    suspended."""
+    return rights.expire_due_rights(
+        uow=UnitOfWork(sessions, SystemClock(), system_actor("worker"))
+    )
+
+
+@main.group("rights")
+def rights_group() -> None:
+    """Data rights."""
+
+
+@rights_group.command("expire")
+def rights_expire() -> None:
+    """Expire rights whose term has ended (the worker also does this periodically)."""
+    expired = _sweep(_sessions(_settings()))
+    click.echo(f"expired {len(expired)} rights" + (": " + ", ".join(expired) if expired else ""))
+
+
 @main.command()
 @click.option("--once", is_flag=True, help="Drain what is due, then exit")
 @click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 10000))
 @click.option("--interval", default=1.0, show_default=True, type=click.FloatRange(0.05, 3600))
-def worker(once: bool, batch: int, interval: float) -> None:
-    """Drain the outbox: deliver due messages to their consumers, with retries."""
+@click.option("--sweep-interval", default=60.0, show_default=True,
+              type=click.FloatRange(1, 86400), help="Seconds between periodic duties")
+def worker(once: bool, batch: int, interval: float, sweep_interval: float) -> None:
+    """Drain the outbox (with retries) and run periodic duties such as rights expiry."""
     settings = _settings()
     engine = make_engine(settings.database_url)
     if not migrate.is_current(engine):
         raise click.ClickException("database not migrated: run `market db upgrade` first")
-    w = Worker(make_session_factory(engine), SystemClock(), CONSUMERS,
+    sessions = make_session_factory(engine)
+    w = Worker(sessions, SystemClock(), CONSUMERS,
                lease_seconds=settings.outbox_lease_seconds,
                max_attempts=settings.outbox_max_attempts,
                backoff_base_seconds=settings.outbox_backoff_base_seconds)
     click.echo(f"worker {w.worker_id} draining the outbox")
+    next_sweep = 0.0
     while True:
+        if time.monotonic() >= next_sweep:
+            expired = _sweep(sessions)
+            if expired:
+                click.echo(f"expired {len(expired)} rights")
+            next_sweep = time.monotonic() + sweep_interval
         result = w.drain_once(batch)
         if result.claimed:
             click.echo(f"claimed {result.claimed}: done {result.done}, retried {result.retried}, "
@@ -256,40 +295,36 @@ def worker(once: bool, batch: int, interval: float) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--base-url", default="http://127.0.0.1:5000", show_default=True)
 def demo(as_json: bool, base_url: str) -> None:
-    """Create an operator, a merchant and a buyer and print their keys and example calls."""
+    """Create a demo cast and a registered rights chain; print keys, certificates and calls."""
     settings = _settings()
-    ttl = timedelta(days=settings.api_key_default_ttl_days)
-    made: dict[str, Any] = {}
-    for label, roles, name in (
-        ("operator", ["operator"], "示例数据交易所运营方"),
-        ("merchant", ["merchant"], "示例数据商有限公司"),
-        ("buyer", ["buyer"], "示例需求方科技有限公司"),
-    ):
-        code = random_credit_code()
-        reg = participants.register_organisation(
-            participants.OrganisationInput(
-                name=name, credit_code=code, contact_name=f"{label} admin",
-                contact_email=f"{label}+{code.lower()}@market.local", roles=frozenset(roles),
-            ),
-            uow=_uow(settings, "demo"), key_ttl=ttl, reason="demo",
-        )
-        made[label] = {"organisation_id": reg.organisation.id, "api_key": reg.api_key.token}
+    lines: list[str] = []
+    made = run_demo(_sessions(settings), SystemClock(), Signer(settings.signing_key),
+                    key_ttl=timedelta(days=settings.api_key_default_ttl_days),
+                    say=lines.append)
     api = f"{base_url}/api/v1"
+    operator_key, merchant_key = made["operator"]["api_key"], made["merchant"]["api_key"]
+    certificate = made["rights"]["certificates"][0]
     made["examples"] = [
-        f"curl -s {api}/me -H 'Authorization: Bearer {made['merchant']['api_key']}'",
-        f"curl -s '{api}/participants?status=admitted' "
-        f"-H 'Authorization: Bearer {made['operator']['api_key']}'",
+        f"curl -s {api}/me -H 'Authorization: Bearer {merchant_key}'",
+        f"curl -s {api}/certificates/{certificate}",
+        f"curl -s {api}/certificates/{certificate}/verification",
+        f"curl -s {api}/products/{made['rights']['product_id']}/rights-chain "
+        f"-H 'Authorization: Bearer {merchant_key}'",
+        f"curl -s '{api}/participants?status=admitted' -H 'Authorization: Bearer {operator_key}'",
         f"curl -s -X POST {api}/participants -H 'Content-Type: application/json' "
         f"-d '{{\"name\": \"申请方\", \"credit_code\": \"{random_credit_code()}\", "
         f"\"contact_name\": \"张三\", \"contact_email\": \"zhang@example.cn\", "
         f"\"roles\": [\"buyer\"]}}'",
-        f"curl -s {api}/audit/verification -H 'Authorization: Bearer "
-        f"{made['operator']['api_key']}'",
+        f"curl -s {api}/audit/verification -H 'Authorization: Bearer {operator_key}'",
     ]
 
     def text() -> None:
-        for label in ("operator", "merchant", "buyer"):
-            click.echo(f"{label:9} {made[label]['organisation_id']}  key: {made[label]['api_key']}")
+        for line in lines:
+            click.echo(line)
+        click.echo("\nAPI keys (shown once):")
+        for label, _, _ in CAST:
+            click.echo(f"  {label:9} {made[label]['api_key']}")
+        click.echo("certificates: " + ", ".join(made["rights"]["certificates"]))
         click.echo("\ntry:")
         for line in made["examples"]:
             click.echo("  " + line)

@@ -577,7 +577,6 @@ def certificate_document(*, number: str, right: Right, holder_name: str,
 
     return {
         "number": number,
-        "right_id": right.id,
         "kind": right.kind,
         "holder_name": holder_name,
         "subject_title": right.subject_title,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -85,11 +86,11 @@ def test_keys_create_for_unknown_user_fails(migrated):
     assert "user_not_found" in result.output
 
 
-def test_demo_creates_three_parties_and_the_audit_chain_verifies(migrated):
+def test_demo_creates_the_cast_and_the_audit_chain_verifies(migrated):
     result = run(migrated, "demo", "--json")
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
-    assert {"operator", "merchant", "buyer"} <= set(out)
+    assert {"operator", "merchant", "processor", "buyer"} <= set(out)
     assert all(line.startswith("curl ") for line in out["examples"])
     verify = run(migrated, "audit", "verify", "--json")
     assert verify.exit_code == 0
@@ -98,13 +99,36 @@ def test_demo_creates_three_parties_and_the_audit_chain_verifies(migrated):
     assert report["checked"] == report["head_seq"] > 0
 
 
-def test_worker_once_drains_participant_events(migrated):
+def test_demo_registers_a_rights_chain_with_three_certificates(migrated):
+    out = json.loads(run(migrated, "demo", "--json").output)
+    certificates = out["rights"]["certificates"]
+    assert len(certificates) == 3
+    assert all(re.fullmatch(r"DR-\d{4}-\d{6}", number) for number in certificates)
+    assert len(set(certificates)) == 3
+    assert out["rights"]["chain_ok"] is True
+    assert out["rights"]["product_id"].startswith("prd_")
+    text = run(migrated, "demo")
+    assert "DR-" in text.output
+    assert "/certificates/DR-" in text.output
+
+
+def test_worker_once_delivers_every_event_of_the_demo(migrated):
     run(migrated, "demo")
     result = run(migrated, "worker", "--once")
     assert result.exit_code == 0, result.output
-    assert "done 3" in result.output
+    claimed = int(re.search(r"claimed (\d+)", result.output).group(1))
+    assert claimed >= 4
+    assert f"done {claimed}," in result.output
+    assert "dead 0" in result.output
     again = run(migrated, "worker", "--once")
     assert "claimed" not in again.output
+
+
+def test_rights_expire_reports_what_it_expired(migrated):
+    run(migrated, "demo")
+    result = run(migrated, "rights", "expire")
+    assert result.exit_code == 0, result.output
+    assert "expired 0 rights" in result.output
 
 
 def test_commands_refuse_an_unmigrated_database(env):
