@@ -200,6 +200,13 @@ class RightsRepository:
             stmt = stmt.with_for_update()
         return self.session.scalars(stmt).one_or_none()
 
+    def other_open_dispute(self, resource_id: str, besides: str) -> str | None:
+        stmt = (select(ResourceDispute.id)
+                .where(ResourceDispute.resource_id == resource_id,
+                       ResourceDispute.status == "open", ResourceDispute.id != besides)
+                .order_by(ResourceDispute.id).limit(1))
+        return self.session.scalar(stmt)
+
     def disputes_of(self, resource_id: str, *, after: str | None,
                     limit: int) -> Page[ResourceDispute]:
         stmt = select(ResourceDispute).where(ResourceDispute.resource_id == resource_id)

@@ -819,15 +819,17 @@ def resolve_dispute(dispute_id: str, upheld: bool, resolution: str, *,
         uow.audit.record(uow.actor, f"dispute.{dispute.status}", "resource_dispute", dispute.id,
                          dispute.state())
         held = repo.rights_suspended_by(dispute.id)
-        still_disputed = dispute.resource_id in repo.open_disputes([dispute.resource_id])
+        other = repo.other_open_dispute(dispute.resource_id, dispute.id)
         for right in held:
             if upheld:
                 _move(uow, right, RightStatus.REVOKED, "revoked",
                       f"dispute {dispute.id} upheld: {resolution}")
-            elif not still_disputed:
+            elif other is not None:
+                right.suspended_by = other  # the other open dispute now holds it
+            else:
                 _move(uow, right, RightStatus.REGISTERED, "restored",
                       f"dispute {dispute.id} dismissed")
-        if not upheld and not still_disputed:
+        if not upheld and other is None:
             _restore_dependents(uow, [r.id for r in held])
         uow.commit()
         return dispute
