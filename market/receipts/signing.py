@@ -91,15 +91,40 @@ class Signer:
                          "0x" + bytes(signed.signature).hex())
 
 
+# secp256k1 group order: a canonical signature has s in the lower half (EIP-2).
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+def _canonical_signature(signature: str) -> bytes | None:
+    """The 65 signature bytes if they are in the one form this platform issues."""
+    try:
+        raw = bytes.fromhex(signature.removeprefix("0x"))
+    except (ValueError, AttributeError):
+        return None
+    if len(raw) != 65 or raw[64] not in (27, 28):
+        return None
+    r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:64], "big")
+    if not (0 < r < SECP256K1_N and 0 < s <= SECP256K1_N // 2):
+        return None
+    return raw
+
+
 def recover_signer(
     kind: str, subject: str, document: Mapping[str, Any], issued_at: int, signature: str
 ) -> str | None:
-    """The address that signed this document, or None if the signature is malformed."""
+    """The address that signed this document, or None if the signature is malformed.
+
+    Only the canonical form is accepted (65 bytes, v of 27 or 28, low s), so a signature the
+    platform issued cannot be rewritten into another one that also verifies.
+    """
+    raw = _canonical_signature(signature)
+    if raw is None or not isinstance(issued_at, int) or not 0 <= issued_at < 2**64:
+        return None
     digest = document_digest(document)
     signable = encode_typed_data(DOMAIN, TYPES, _message(kind, subject, digest, issued_at))
     try:
-        return str(Account.recover_message(signable, signature=signature))
-    except (ValueError, TypeError):
+        return str(Account.recover_message(signable, signature=raw))
+    except Exception:  # eth-keys raises its own types for unrecoverable signatures
         return None
 
 

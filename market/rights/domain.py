@@ -181,6 +181,9 @@ class Application:
     grant: GrantFacts | None
     evidence: frozenset[EvidenceKind]
     at: datetime
+    # Parents that exist but are held by another organisation without a grant naming the
+    # applicant: only their holder is a fact the applicant may learn.
+    foreign_parents: Sequence[str] = ()
 
 
 Rule = Callable[[Application], list[Violation]]
@@ -239,7 +242,11 @@ def parents_must_exist(app: Application) -> list[Violation]:
              for p in app.missing_parents]
     if app.kind is RightKind.RESOURCE_HOLDING and (app.parents or app.missing_parents):
         found.append(Violation("wrong_parent_kind", "a resource holding right has no parent"))
-    if app.kind is not RightKind.RESOURCE_HOLDING and not (app.parents or app.missing_parents):
+    if app.kind is RightKind.RESOURCE_HOLDING and app.foreign_parents:
+        found.append(Violation("wrong_parent_kind", "a resource holding right has no parent"))
+    if app.kind is not RightKind.RESOURCE_HOLDING and not (
+        app.parents or app.missing_parents or app.foreign_parents
+    ):
         found.append(Violation("parent_missing", f"a {app.kind.value} right needs a parent right"))
     return found
 
@@ -297,7 +304,9 @@ def parents_must_fit_the_kind(app: Application) -> list[Violation]:
 
 
 def parents_must_be_held_or_granted(app: Application) -> list[Violation]:
-    found: list[Violation] = []
+    found = [Violation("wrong_holder", f"parent right {p} is held by another organisation "
+                                       "and no grant of it names you", p)
+             for p in app.foreign_parents]
     for p in app.parents:
         if p.holder_org_id == app.holder_org_id:
             continue

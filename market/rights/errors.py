@@ -57,6 +57,13 @@ class RightRefused(RuleViolation):
         )
 
 
+class ProductHeldByOther(Conflict):
+    """Another organisation holds (or has applied for) the product operation right."""
+
+    code = "product_held_by_other"
+    title = "Another organisation operates this product"
+
+
 class NotTheHolder(Forbidden):
     """Only the holder of the right (or the operator) may do this."""
 

@@ -159,9 +159,17 @@ class RightsRepository:
         return list(self.session.scalars(stmt))
 
     def product_operation_rights(self, product_id: str) -> list[Right]:
+        """Most recently registered first; never-registered ones last (on every backend)."""
         stmt = (select(Right).where(Right.product_id == product_id)
-                .order_by(Right.registered_at.desc(), Right.id.desc()))
+                .order_by(Right.registered_at.desc().nulls_last(), Right.id.desc()))
         return list(self.session.scalars(stmt))
+
+    def product_held_by_other(self, product_id: str, holder: str) -> bool:
+        ended = [RightStatus.REJECTED.value, RightStatus.REVOKED.value, RightStatus.EXPIRED.value]
+        stmt = select(Right.id).where(Right.product_id == product_id,
+                                      Right.holder_org_id != holder,
+                                      Right.status.not_in(ended)).limit(1)
+        return self.session.scalar(stmt) is not None
 
     def history(self, right_id: str, *, after: str | None, limit: int) -> Page[RightEvent]:
         stmt = select(RightEvent).where(RightEvent.right_id == right_id)

@@ -50,6 +50,7 @@ from market.rights.errors import (
     GranteeNotAdmitted,
     GrantNotFound,
     NotTheHolder,
+    ProductHeldByOther,
     ResourceNotFound,
     ReviewClaimedByOther,
     RightNotFound,
@@ -364,9 +365,12 @@ def _application(
     resource_id: str | None, parent_ids: Sequence[str], grant_id: str | None,
     evidence: frozenset[EvidenceKind], at: datetime,
 ) -> Application:
-    parents = repo.rights_by_id(parent_ids)
-    missing = [p for p in parent_ids if p not in parents]
+    found = repo.rights_by_id(parent_ids)
+    missing = [p for p in parent_ids if p not in found]
     grant = repo.grant_by_id(grant_id) if grant_id else None
+    granted = grant.holding_right_id if grant and grant.grantee_org_id == holder else None
+    parents = {i: r for i, r in found.items() if r.holder_org_id == holder or i == granted}
+    foreign = [p for p in parent_ids if p in found and p not in parents]
     if kind is RightKind.PRODUCT_OPERATION:
         resource_ids = {p.resource_id for p in parents.values() if p.resource_id}
     else:
@@ -384,7 +388,7 @@ def _application(
         parents=[_facts(parents[p]) for p in parent_ids if p in parents],
         missing_parents=missing,
         grant=_grant_facts(repo, grant) if grant is not None else None,
-        evidence=evidence, at=at,
+        evidence=evidence, at=at, foreign_parents=foreign,
     )
 
 
@@ -400,8 +404,9 @@ def submit_right(
 
     Raises:
         RoleNotAllowed: the caller is not a merchant.
-        ResourceNotFound: the subject resource does not exist (or, for a holding right,
-            is not the caller's).
+        ResourceNotFound: the subject resource does not exist, or is neither the caller's
+            nor granted to it.
+        ProductHeldByOther: another organisation holds or seeks the product operation right.
         RightRefused: automatic refusal, naming every violation and broken link.
     """
     _require(uow.actor, MERCHANT)
@@ -412,8 +417,13 @@ def submit_right(
         resource = None
         if data.kind is not RightKind.PRODUCT_OPERATION:
             resource = repo.resources_by_id([data.resource_id or ""]).get(data.resource_id or "")
-            if resource is None:
+            grant = repo.grant_by_id(data.grant_id) if data.grant_id else None
+            granted = (grant is not None and resource is not None
+                       and grant.grantee_org_id == holder and grant.resource_id == resource.id)
+            if resource is None or (resource.holder_org_id != holder and not granted):
                 raise ResourceNotFound(errors={"resource_id": ["no such resource"]})
+        elif data.product_id and repo.product_held_by_other(data.product_id, holder):
+            raise ProductHeldByOther(errors={"product_id": ["operated by another organisation"]})
         application = _application(
             repo, kind=data.kind, holder=holder, scope=data.scope, term=data.term,
             resource_id=data.resource_id, parent_ids=list(dict.fromkeys(data.parent_ids)),
@@ -539,8 +549,8 @@ def decide_review(
         violations = refusals(application)
         if violations:
             raise RightRefused(violations)
-        _move(uow, right, RightStatus.REGISTERED, "registered", reason)
         _issue_certificate(uow, repo, right, signer)
+        _move(uow, right, RightStatus.REGISTERED, "registered", reason)
         uow.outbox.enqueue("right.registered", {"right_id": right.id,
                                                 "certificate": right.certificate_number})
         uow.commit()
@@ -907,17 +917,27 @@ def check_chain(product_id: str, at: datetime, *, uow: UnitOfWork) -> ChainCheck
         links: list[ChainLink] = []
         seen: set[str] = set()
         frontier = [root]
-        broken: Violation | None = None
-        while frontier and broken is None:
+        problems: list[tuple[Right, list[str], Violation]] = []
+        while frontier:
             parents = repo.parents_of([r.id for r in frontier])
             rows = repo.rights_by_id([p for ps in parents.values() for p in ps])
             next_frontier: list[Right] = []
             for right in frontier:
                 links.append(_link(right, parents[right.id]))
                 seen.add(right.id)
-                broken = broken or _link_problem(repo, right, at)
+                problem = _link_problem(repo, right, at)
+                if problem is not None:
+                    problems.append((right, parents[right.id], problem))
                 next_frontier += [rows[p] for p in parents[right.id] if p not in seen]
+                seen.update(parents[right.id])
             frontier = next_frontier
+        # Name the cause, not its echoes: a right suspended because its parent broke is
+        # skipped in favour of the link that broke first.
+        causes = [v for right, parent_ids, v in problems
+                  if not (right.status == RightStatus.SUSPENDED.value
+                          and right.suspended_by in parent_ids)]
+        ranked = causes or [v for _, _, v in problems]
+        broken: Violation | None = ranked[0] if ranked else None
         if broken is None:
             kinds = {link.kind for link in links}
             if RightKind.RESOURCE_HOLDING.value not in kinds:
@@ -933,20 +953,21 @@ def _link(right: Right, parent_ids: list[str]) -> ChainLink:
 
 
 def _link_problem(repo: RightsRepository, right: Right, at: datetime) -> Violation | None:
-    if right.status != RightStatus.REGISTERED.value:
-        return Violation("right_not_registered", f"right {right.id} is {right.status}", right.id)
-    if not right.term.contains(at):
-        return Violation("right_not_in_term", f"right {right.id} is not in term", right.id)
-    if right.grant_id:
-        grant = repo.grant_by_id(right.grant_id)
-        if grant is None or grant.status != "active" or not grant.term.contains(at):
-            return Violation("grant_invalid", f"right {right.id} rests on a lapsed grant",
-                             right.id)
+    """What is wrong with one link, most specific reason first."""
     if right.resource_id:
         resource = repo.resources_by_id([right.resource_id])[right.resource_id]
         if resource.classification == Classification.CORE.value:
             return Violation("core_data", f"resource {resource.id} is core data", right.id)
         if repo.open_disputes([resource.id]):
             return Violation("subject_disputed", f"resource {resource.id} is disputed", right.id)
+    if right.grant_id:
+        grant = repo.grant_by_id(right.grant_id)
+        if grant is None or grant.status != "active" or not grant.term.contains(at):
+            return Violation("grant_invalid", f"right {right.id} rests on a lapsed grant",
+                             right.id)
+    if right.status != RightStatus.REGISTERED.value:
+        return Violation("right_not_registered", f"right {right.id} is {right.status}", right.id)
+    if not right.term.contains(at):
+        return Violation("right_not_in_term", f"right {right.id} is not in term", right.id)
     return None
 
