@@ -16,21 +16,43 @@ The expected answers below are written by hand from the product rules, not deriv
 * regulators read but never change participants; only the operator decides admission, and
   never about an operator organisation; users and keys are managed by their own organisation.
 
-A denied request must leave no trace: the organisations, their users and admission history
-and the audit head are compared before and after it.
+Rights (resources, right registrations, grants, disputes, certificates, rights chains):
+
+* merchants register resources, rights and grants and add evidence to their own; reviews and
+  review claims are for the operator and assessors; only the operator resolves disputes;
+* status changes: the operator any, a merchant only revoking its own right (the request here
+  suspends, so the holder gets 403 ``not_the_holder``);
+* reads: merchants their own, the operator, assessors and regulators everything; a grant is
+  seen by its grantor and its grantee too; anything else answers 404;
+* certificates are public (credentials are not looked at); any admitted organisation may
+  check a product's rights chain;
+* disputes: any admitted organisation but a regulator may dispute a resource by its id, even
+  one it cannot otherwise see (what the code does; see
+  ``test_dispute_visibility_is_not_the_resource_visibility``).
+
+"Own" rights objects are the caller's as holder; only merchants hold them, so the other
+callers have no such cell, except for grants, which they can receive: an own grant is one the
+caller gave (merchants) or was given (everyone else admitted).
+
+A denied request must leave no trace: the organisations, their users and admission history,
+the resources, rights and grants and the audit head are compared before and after it.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from market.participants.domain import random_credit_code
+from market.participants import services as participants
+from market.participants.domain import Status, random_credit_code
+from market.uow import UnitOfWork
 from market.web import access_of
 from tests.conftest import Party, problem
 
@@ -45,7 +67,7 @@ NO_OBJECT, OWN, FOREIGN = "no object", "own", "foreign"
 Expected = int | tuple[int, str] | None
 
 OK, NEW = 200, 201
-NA = None  # no such cell: the anonymous caller owns nothing
+NA = None  # no such cell: the caller cannot own such an object (the anonymous caller nothing)
 UNAUTH = (401, "unauthorized")
 ROLE = (403, "role_not_allowed")
 NOTADM = (403, "participant_not_admitted")
@@ -53,6 +75,10 @@ SCOPE = (403, "scope_not_allowed")
 FIXED = (403, "operator_status_fixed")
 NO_ORG = (404, "organisation_not_found")
 NO_KEY = (404, "api_key_not_found")
+NO_RES = (404, "resource_not_found")
+NO_RGT = (404, "right_not_found")
+NO_GNT = (404, "grant_not_found")
+HOLDER = (403, "not_the_holder")
 
 # fmt: off
 MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
@@ -113,6 +139,94 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
     ("GET", "/readyz"): {
         NO_OBJECT: (OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
     },
+    # -- rights ------------------------------------------------------------------------
+    #            anon    oper    merch   buyer   assess  broker  regul   applic  susp    read_only
+    ("POST", f"{API}/resources"): {
+        NO_OBJECT: (UNAUTH, ROLE,   NEW,    ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    ("GET", f"{API}/resources"): {
+        NO_OBJECT: (UNAUTH, OK,     OK,     OK,     OK,     OK,     OK,     NOTADM, NOTADM, OK),
+    },
+    ("GET", f"{API}/resources/<resource_id>"): {
+        OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     NOTADM, OK),
+        FOREIGN:   (UNAUTH, OK,     NO_RES, NO_RES, OK,     NO_RES, OK,     NOTADM, NOTADM, NO_RES),
+    },
+    ("POST", f"{API}/resources/<resource_id>/evidence"): {
+        OWN:       (NA,     NA,     NEW,    NA,     NA,     NA,     NA,     NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, ROLE,   NO_RES, ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    # Anyone admitted but a regulator disputes any resource by id, even one it cannot see,
+    # and a holder its own: design questions, see
+    # test_dispute_visibility_is_not_the_resource_visibility.
+    ("POST", f"{API}/resources/<resource_id>/disputes"): {
+        OWN:       (NA,     NA,     NEW,    NA,     NA,     NA,     NA,     NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, NEW,    NEW,    NEW,    NEW,    NEW,    ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    ("GET", f"{API}/resources/<resource_id>/disputes"): {
+        OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     NOTADM, OK),
+        FOREIGN:   (UNAUTH, OK,     NO_RES, NO_RES, OK,     NO_RES, OK,     NOTADM, NOTADM, NO_RES),
+    },
+    ("POST", f"{API}/resources/<resource_id>/disputes/<dispute_id>/resolution"): {
+        OWN:       (NA,     NA,     ROLE,   NA,     NA,     NA,     NA,     NA,     NOTADM, ROLE),
+        FOREIGN:   (UNAUTH, OK,     ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
+    },
+    ("POST", f"{API}/rights"): {
+        NO_OBJECT: (UNAUTH, ROLE,   NEW,    ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    ("GET", f"{API}/rights"): {
+        NO_OBJECT: (UNAUTH, OK,     OK,     OK,     OK,     OK,     OK,     NOTADM, NOTADM, OK),
+    },
+    ("GET", f"{API}/rights/<right_id>"): {
+        OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     NOTADM, OK),
+        FOREIGN:   (UNAUTH, OK,     NO_RGT, NO_RGT, OK,     NO_RGT, OK,     NOTADM, NOTADM, NO_RGT),
+    },
+    ("GET", f"{API}/rights/<right_id>/history"): {
+        OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     NOTADM, OK),
+        FOREIGN:   (UNAUTH, OK,     NO_RGT, NO_RGT, OK,     NO_RGT, OK,     NOTADM, NOTADM, NO_RGT),
+    },
+    ("POST", f"{API}/rights/<right_id>/evidence"): {
+        OWN:       (NA,     NA,     NEW,    NA,     NA,     NA,     NA,     NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, ROLE,   NO_RGT, ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    ("POST", f"{API}/rights/<right_id>/review-claims"): {
+        OWN:       (NA,     NA,     ROLE,   NA,     NA,     NA,     NA,     NA,     NOTADM, ROLE),
+        FOREIGN:   (UNAUTH, OK,     ROLE,   ROLE,   OK,     ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
+    },
+    ("POST", f"{API}/rights/<right_id>/reviews"): {
+        OWN:       (NA,     NA,     ROLE,   NA,     NA,     NA,     NA,     NA,     NOTADM, ROLE),
+        FOREIGN:   (UNAUTH, OK,     ROLE,   ROLE,   OK,     ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
+    },
+    ("POST", f"{API}/rights/<right_id>/status-changes"): {
+        OWN:       (NA,     NA,     HOLDER, NA,     NA,     NA,     NA,     NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, OK,     NO_RGT, ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    ("GET", f"{API}/products/<product_id>/rights-chain"): {
+        OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     NOTADM, OK),
+        FOREIGN:   (UNAUTH, OK,     OK,     OK,     OK,     OK,     OK,     NOTADM, NOTADM, OK),
+    },
+    ("POST", f"{API}/grants"): {
+        NO_OBJECT: (UNAUTH, ROLE,   NEW,    ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    ("GET", f"{API}/grants"): {
+        NO_OBJECT: (UNAUTH, OK,     OK,     OK,     OK,     OK,     OK,     NOTADM, NOTADM, OK),
+    },
+    ("GET", f"{API}/grants/<grant_id>"): {
+        OWN:       (NA,     OK,     OK,     OK,     OK,     OK,     OK,     NA,     NOTADM, OK),
+        FOREIGN:   (UNAUTH, OK,     NO_GNT, NO_GNT, OK,     NO_GNT, OK,     NOTADM, NOTADM, NO_GNT),
+    },
+    ("POST", f"{API}/grants/<grant_id>/revoke"): {
+        OWN:       (NA,     OK,     OK,     ROLE,   ROLE,   ROLE,   ROLE,   NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, OK,     NO_GNT, ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    # Certificates are public: credentials, if sent, are not looked at.
+    ("GET", f"{API}/certificates/<number>"): {
+        OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     OK,     OK),
+        FOREIGN:   (OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    },
+    ("GET", f"{API}/certificates/<number>/verification"): {
+        OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     OK,     OK),
+        FOREIGN:   (OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    },
 }
 # fmt: on
 
@@ -142,6 +256,10 @@ class World:
     observer: Party  # an operator, distinct from every caller, who inspects the aftermath
     target: Party  # the foreign organisation: an admitted merchant nobody else belongs to
     caller: Party | None  # None for the anonymous caller
+    # Rights objects by path parameter (resource_id, right_id, grant_id, dispute_id, number,
+    # product_id): the caller's own (also what a request body names) and the target's.
+    own: dict[str, str] = field(default_factory=dict)
+    foreign: dict[str, str] = field(default_factory=dict)
 
 
 def _read_only_key_of(client: FlaskClient, owner: Party) -> Party:
@@ -171,26 +289,167 @@ def make_caller(
     return make
 
 
+# What a rights endpoint is called on, built for the owner before the request: a resource
+# (with source-legality evidence), a dispute over one, a holding right submitted, claimed
+# for review, registered (with its certificate), a product operation right resting on one,
+# or a grant of one. POST /rights and /grants name the caller's resource or holding right.
+RIGHTS_OBJECTS: dict[tuple[str, str], str] = {
+    ("POST", f"{API}/rights"): "resource",
+    ("POST", f"{API}/grants"): "registered",
+    ("GET", f"{API}/resources/<resource_id>"): "resource",
+    ("POST", f"{API}/resources/<resource_id>/evidence"): "resource",
+    ("POST", f"{API}/resources/<resource_id>/disputes"): "resource",
+    ("GET", f"{API}/resources/<resource_id>/disputes"): "dispute",
+    ("POST", f"{API}/resources/<resource_id>/disputes/<dispute_id>/resolution"): "dispute",
+    ("GET", f"{API}/rights/<right_id>"): "submitted",
+    ("GET", f"{API}/rights/<right_id>/history"): "submitted",
+    ("POST", f"{API}/rights/<right_id>/evidence"): "submitted",
+    ("POST", f"{API}/rights/<right_id>/review-claims"): "submitted",
+    ("POST", f"{API}/rights/<right_id>/reviews"): "claimed",
+    ("POST", f"{API}/rights/<right_id>/status-changes"): "registered",
+    ("GET", f"{API}/products/<product_id>/rights-chain"): "product",
+    ("GET", f"{API}/grants/<grant_id>"): "grant",
+    ("POST", f"{API}/grants/<grant_id>/revoke"): "grant",
+    ("GET", f"{API}/certificates/<number>"): "registered",
+    ("GET", f"{API}/certificates/<number>/verification"): "registered",
+}
+HOLDERS = ("merchant", "suspended", "read_only")  # callers that hold rights objects
+REVIEWERS = ("operator", "assessor")
+MATRIX_SCOPE = {"purposes": ["matrix"], "scenarios": ["matrix"], "territory": "domestic"}
+
+
+def _evidence(kind: str) -> dict[str, Any]:
+    content = f"matrix {kind} evidence".encode()
+    return {"kind": kind, "name": f"{kind}.txt", "media_type": "text/plain",
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "content_base64": base64.b64encode(content).decode()}
+
+
+def _resource_body() -> dict[str, Any]:
+    return {"title": "矩阵测试数据", "description": "authorization matrix",
+            "origin": "enterprise", "classification": "general", "pi_level": "none",
+            "collection_method": "自有系统日志", "collection_source": "自有业务系统",
+            "scenarios": ["matrix"], "update_frequency": "daily",
+            "evidence": [_evidence("source_legality")]}
+
+
+def _holding_body(resource_id: str) -> dict[str, Any]:
+    return {"kind": "resource_holding", "resource_id": resource_id,
+            "valid_from": "2026-01-01T00:00:00+00:00", **MATRIX_SCOPE}
+
+
+def _grant_body(holding_right_id: str, grantee_org_id: str) -> dict[str, Any]:
+    return {"holding_right_id": holding_right_id, "grantee_org_id": grantee_org_id,
+            "valid_from": "2026-11-01T00:00:00+00:00", "valid_to": "2027-11-01T00:00:00+00:00",
+            **MATRIX_SCOPE}
+
+
+@dataclass(frozen=True)
+class Estates:
+    """Builds rights objects over HTTP; the observing operator reviews and disputes."""
+
+    client: FlaskClient
+    observer: Party
+
+    def _post(self, party: Party, path: str, body: Any, expect: int = 201) -> dict[str, Any]:
+        response = self.client.post(f"{API}{path}", json=body, headers=party.headers)
+        assert response.status_code == expect, response.get_json()
+        return dict(response.json)
+
+    def build(self, need: str, *, holder: Party, claimer: Party,
+              grantee: Party) -> dict[str, str]:
+        ids = {"resource_id": self._post(holder, "/resources", _resource_body())["id"]}
+        if need == "dispute":
+            ids["dispute_id"] = self._post(self.observer,
+                                           f"/resources/{ids['resource_id']}/disputes",
+                                           {"reason": "matrix dispute"})["id"]
+        if need in ("resource", "dispute"):
+            return ids
+        ids["right_id"] = self._post(holder, "/rights", _holding_body(ids["resource_id"]))["id"]
+        if need == "submitted":
+            return ids
+        right = self._review(ids["right_id"], claimer if need == "claimed" else self.observer,
+                             decide=need != "claimed")
+        if need == "claimed":
+            return ids
+        ids["number"] = right["certificate_number"]
+        if need == "product":
+            product = self._post(holder, "/rights", {
+                "kind": "product_operation", "product_title": "矩阵产品",
+                "parent_ids": [ids["right_id"]], "valid_from": "2026-11-01T00:00:00+00:00",
+                **MATRIX_SCOPE})
+            ids["product_id"] = self._review(product["id"], self.observer)["product_id"]
+        ids["grantee"] = grantee.org_id
+        if need == "grant":
+            ids["grant_id"] = self._post(holder, "/grants",
+                                         _grant_body(ids["right_id"], grantee.org_id))["id"]
+        return ids
+
+    def _review(self, right_id: str, reviewer: Party, decide: bool = True) -> dict[str, Any]:
+        right = self._post(reviewer, f"/rights/{right_id}/review-claims", None, 200)
+        if decide:
+            right = self._post(reviewer, f"/rights/{right_id}/reviews",
+                               {"decision": "approve", "reason": "matrix"}, 200)
+            assert right["status"] == "registered", right
+        return right
+
+
 @pytest.fixture
-def world_for(make_party: Callable[..., Party],
-              make_caller: Callable[[str], Party | None]) -> Callable[[str], World]:
-    def build(caller: str) -> World:
+def world_for(
+    client: FlaskClient, make_party: Callable[..., Party],
+    make_caller: Callable[[str], Party | None], system_uow: Callable[[], UnitOfWork],
+) -> Callable[..., World]:
+    def build(caller: str, method: str = "", rule: str = "", obj: str = NO_OBJECT) -> World:
         observer = make_party("operator", name="observing operator")
         target = make_party("merchant", name="foreign merchant")
-        return World(observer, target, make_caller(caller))
+        need = RIGHTS_OBJECTS.get((method, rule))
+        if need is None:
+            return World(observer, target, make_caller(caller))
+
+        estates = Estates(client, observer)
+        own: dict[str, str] = {}
+        party: Party | None
+        if caller in HOLDERS:
+            # Own objects are made while the merchant is admitted and holds a write key.
+            party = make_party("merchant")
+            if obj in (OWN, NO_OBJECT):
+                own = estates.build(need, holder=party, claimer=observer, grantee=target)
+            if caller == "suspended":
+                participants.change_status(party.org_id, Status.SUSPENDED, "matrix",
+                                           uow=system_uow())
+            elif caller == "read_only":
+                party = _read_only_key_of(client, party)
+        else:
+            party = make_caller(caller)
+            if obj == OWN:  # only a grant can be the caller's without being a merchant
+                assert need == "grant", (caller, rule)
+                assert party is not None
+                own = estates.build(need, holder=target, claimer=observer, grantee=party)
+            elif obj == NO_OBJECT:  # a body naming the target's objects
+                own = estates.build(need, holder=target, claimer=observer, grantee=observer)
+        foreign: dict[str, str] = {}
+        if obj == FOREIGN:
+            claimer = party if caller in REVIEWERS and party is not None else observer
+            bystander = make_party("merchant", name="bystander")
+            foreign = estates.build(need, holder=target, claimer=claimer, grantee=bystander)
+        return World(observer, target, party, own, foreign)
 
     return build
 
 
 def _url(rule: str, obj: str, world: World) -> str:
-    owner = world.target if obj == FOREIGN else world.caller
     if obj == NO_OBJECT:
         return rule
+    owner = world.target if obj == FOREIGN else world.caller
     assert owner is not None
-    return rule.replace("<org_id>", owner.org_id).replace("<key_id>", owner.key_id)
+    url = rule.replace("<org_id>", owner.org_id).replace("<key_id>", owner.key_id)
+    for name, value in (world.foreign if obj == FOREIGN else world.own).items():
+        url = url.replace(f"<{name}>", value)
+    assert "<" not in url, url
+    return url
 
 
-def _valid_body(method: str, rule: str) -> dict[str, Any] | None:
+def _valid_body(method: str, rule: str, world: World) -> dict[str, Any] | None:
     """A body the endpoint accepts, so that only authorization can refuse the request."""
     if (method, rule) == ("POST", f"{API}/participants"):
         code = random_credit_code()
@@ -204,24 +463,49 @@ def _valid_body(method: str, rule: str) -> dict[str, Any] | None:
         return {"name": "New colleague", "email": "new.colleague@example.cn"}
     if (method, rule) == ("POST", f"{API}/keys"):
         return {"name": "matrix key", "scopes": ["read"]}
+    if (method, rule) == ("POST", f"{API}/resources"):
+        return _resource_body()
+    if (method, rule) == ("POST", f"{API}/rights"):
+        return _holding_body(world.own["resource_id"])
+    if (method, rule) == ("POST", f"{API}/grants"):
+        return _grant_body(world.own["right_id"], world.own["grantee"])
+    if rule.endswith("/evidence"):
+        return {"evidence": [_evidence("other")]}
+    if rule.endswith("/disputes") and method == "POST":
+        return {"reason": "matrix test"}
+    if rule.endswith("/resolution"):
+        return {"outcome": "dismissed", "resolution": "matrix test"}
+    if rule.endswith("/reviews"):
+        return {"decision": "approve", "reason": "matrix test"}
+    if rule == f"{API}/grants/<grant_id>/revoke":
+        return {"reason": "matrix test"}
     return None
 
 
+def _listing(client: FlaskClient, observer: Party, path: str) -> list[dict[str, Any]]:
+    listed = client.get(f"{API}{path}?limit=200", headers=observer.headers)
+    assert listed.status_code == 200, listed.get_json()
+    assert listed.json["next_cursor"] is None
+    return list(listed.json["items"])
+
+
 def _everything_visible(client: FlaskClient, observer: Party) -> dict[str, Any]:
-    """What the operator can see: the audit head, every organisation, users and history."""
+    """What the operator can see: the audit head, every organisation, users and history,
+    every resource with its disputes, every right and every grant."""
     verification = client.get(f"{API}/audit/verification", headers=observer.headers)
     assert verification.status_code == 200
     assert verification.json["ok"] is True, verification.json
-    orgs = client.get(f"{API}/participants?limit=200", headers=observer.headers)
-    assert orgs.status_code == 200
-    assert orgs.json["next_cursor"] is None
-    seen: dict[str, Any] = {"head_seq": verification.json["head_seq"], "orgs": orgs.json["items"]}
-    for org in orgs.json["items"]:
+    orgs = _listing(client, observer, "/participants")
+    seen: dict[str, Any] = {"head_seq": verification.json["head_seq"], "orgs": orgs}
+    for org in orgs:
         for part in ("users", "status-changes"):
-            listed = client.get(f"{API}/participants/{org['id']}/{part}?limit=200",
-                                headers=observer.headers)
-            assert listed.status_code == 200
-            seen[f"{org['id']}/{part}"] = listed.json["items"]
+            seen[f"{org['id']}/{part}"] = _listing(client, observer,
+                                                   f"/participants/{org['id']}/{part}")
+    for part in ("resources", "rights", "grants"):
+        seen[part] = _listing(client, observer, f"/{part}")
+    for resource in seen["resources"]:
+        seen[f"{resource['id']}/disputes"] = _listing(
+            client, observer, f"/resources/{resource['id']}/disputes")
     return seen
 
 
@@ -260,15 +544,16 @@ def test_matrix_rows_name_the_objects_each_endpoint_has() -> None:
 
 @pytest.mark.parametrize(("method", "rule", "obj", "caller", "expected"), _cases())
 def test_endpoint_answers_each_caller_as_the_matrix_says(
-    client: FlaskClient, world_for: Callable[[str], World],
+    client: FlaskClient, world_for: Callable[..., World],
     method: str, rule: str, obj: str, caller: str, expected: int | tuple[int, str],
 ) -> None:
-    world = world_for(caller)
+    world = world_for(caller, method, rule, obj)
     url = _url(rule, obj, world)
     headers = world.caller.headers if world.caller else {}
     before = _everything_visible(client, world.observer)
 
-    response = client.open(url, method=method, json=_valid_body(method, rule), headers=headers)
+    response = client.open(url, method=method, json=_valid_body(method, rule, world),
+                           headers=headers)
 
     after = _everything_visible(client, world.observer)
     if isinstance(expected, int):
@@ -285,7 +570,7 @@ def test_endpoint_answers_each_caller_as_the_matrix_says(
     if status == 401:
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert after == before, "a refused request changed something"
-    if rule.endswith("/revoke"):
+    if rule == f"{API}/keys/<key_id>/revoke":
         key_owner = world.target if obj == FOREIGN else world.caller
         assert key_owner is not None
         _assert_key_still_works(client, key_owner)
@@ -448,6 +733,159 @@ def test_me_describes_the_caller_only(client: FlaskClient, population: dict[str,
     assert me.json["organisation"]["status"] == "applied"
     assert me.json["user"]["id"] == applicant.user_id
     assert me.json["key_id"] == applicant.key_id
+
+
+# -- what rights lists show ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Holdings:
+    merchant_resource: str
+    merchant_right: str
+    grant: str  # from the population's merchant to its buyer
+    other: Party  # a second merchant
+    other_resource: str
+    other_right: str  # submitted only
+
+
+@pytest.fixture
+def holdings(client: FlaskClient, population: dict[str, Party],
+             make_party: Callable[..., Party]) -> Holdings:
+    estates = Estates(client, population["operator"])
+    merchant, buyer = population["merchant"], population["buyer"]
+    mine = estates.build("grant", holder=merchant, claimer=population["operator"],
+                         grantee=buyer)
+    other = make_party("merchant")
+    theirs = estates.build("submitted", holder=other, claimer=population["operator"],
+                           grantee=buyer)
+    return Holdings(mine["resource_id"], mine["right_id"], mine["grant_id"], other,
+                    theirs["resource_id"], theirs["right_id"])
+
+
+def _rights_lists(client: FlaskClient, party: Party, query: str = "") -> dict[str, set[str]]:
+    return {part: _listed_ids(client, f"{API}/{part}?limit=200{query}", party)
+            for part in ("resources", "rights", "grants")}
+
+
+def test_merchants_list_only_their_own_resources_rights_and_grants(
+    client: FlaskClient, population: dict[str, Party], holdings: Holdings
+) -> None:
+    h = holdings
+    assert _rights_lists(client, population["merchant"]) == {
+        "resources": {h.merchant_resource}, "rights": {h.merchant_right}, "grants": {h.grant}}
+    assert _rights_lists(client, h.other) == {
+        "resources": {h.other_resource}, "rights": {h.other_right}, "grants": set()}
+
+
+@pytest.mark.parametrize("who", ["buyer", "broker"])
+def test_participants_without_holdings_list_only_grants_they_received(
+    client: FlaskClient, population: dict[str, Party], holdings: Holdings, who: str
+) -> None:
+    grants = {holdings.grant} if who == "buyer" else set()
+    assert _rights_lists(client, population[who]) == {
+        "resources": set(), "rights": set(), "grants": grants}
+
+
+@pytest.mark.parametrize("who", ["operator", "assessor", "regulator"])
+def test_operator_assessors_and_regulators_list_every_resource_right_and_grant(
+    client: FlaskClient, population: dict[str, Party], holdings: Holdings, who: str
+) -> None:
+    h = holdings
+    assert _rights_lists(client, population[who]) == {
+        "resources": {h.merchant_resource, h.other_resource},
+        "rights": {h.merchant_right, h.other_right}, "grants": {h.grant}}
+
+
+@pytest.mark.parametrize("who", ["applicant", "suspended"])
+def test_organisations_not_admitted_list_nothing_of_rights(
+    client: FlaskClient, population: dict[str, Party], holdings: Holdings, who: str
+) -> None:
+    for part in ("resources", "rights", "grants"):
+        response = client.get(f"{API}/{part}", headers=population[who].headers)
+        assert response.status_code == 403
+        assert problem(response)["code"] == "participant_not_admitted"
+
+
+def test_rights_filters_never_widen_what_a_merchant_sees(
+    client: FlaskClient, population: dict[str, Party], holdings: Holdings
+) -> None:
+    h, merchant = holdings, population["merchant"]
+    filters = {
+        "resources": [f"holder={merchant.org_id}"],
+        "rights": [f"holder={merchant.org_id}", f"resource_id={h.merchant_resource}",
+                   "status=registered", "kind=resource_holding"],
+        "grants": ["status=active"],
+    }
+    for part, queries in filters.items():
+        for query in queries:
+            seen = _listed_ids(client, f"{API}/{part}?{query}", h.other)
+            assert seen <= {h.other_resource, h.other_right}, (part, query)
+
+
+def test_a_cursor_from_the_operators_rights_listing_does_not_widen_a_merchants(
+    client: FlaskClient, population: dict[str, Party], holdings: Holdings
+) -> None:
+    for part in ("resources", "rights"):
+        first = client.get(f"{API}/{part}?limit=1", headers=population["operator"].headers)
+        assert first.status_code == 200
+        cursor = first.json["next_cursor"]
+        assert cursor is not None
+        response = client.get(f"{API}/{part}", query_string={"cursor": cursor},
+                              headers=holdings.other.headers)
+        assert response.status_code == 200
+        assert {item["id"] for item in response.json["items"]} <= {
+            holdings.other_resource, holdings.other_right}
+
+
+def test_foreign_and_unknown_rights_objects_look_the_same(
+    client: FlaskClient, population: dict[str, Party], holdings: Holdings
+) -> None:
+    other = holdings.other
+    unknown = "00000000000000000000000000"
+    pairs = ((f"resources/{holdings.merchant_resource}", f"resources/res_{unknown}"),
+             (f"rights/{holdings.merchant_right}", f"rights/rgt_{unknown}"),
+             (f"grants/{holdings.grant}", f"grants/gnt_{unknown}"))
+    for foreign, missing in pairs:
+        a = client.get(f"{API}/{foreign}", headers=other.headers)
+        b = client.get(f"{API}/{missing}", headers=other.headers)
+        assert a.status_code == b.status_code == 404
+        assert problem(a)["code"] == problem(b)["code"]
+        assert problem(a)["title"] == problem(b)["title"]
+
+
+def test_dispute_visibility_is_not_the_resource_visibility(
+    client: FlaskClient, population: dict[str, Party], holdings: Holdings
+) -> None:
+    """What the code does today (a design question, not a verdict): a resource a buyer cannot
+    see can still be disputed by its id, which suspends the holder's rights; the buyer then
+    cannot list the dispute it opened; an unknown id answers 404, a foreign one 201."""
+    h, buyer, operator = holdings, population["buyer"], population["operator"]
+    hidden = client.get(f"{API}/resources/{h.other_resource}", headers=buyer.headers)
+    assert hidden.status_code == 404
+    assert problem(hidden)["code"] == "resource_not_found"
+
+    opened = client.post(f"{API}/resources/{h.other_resource}/disputes",
+                         json={"reason": "这份数据是我们的"}, headers=buyer.headers)
+    assert opened.status_code == 201, opened.get_json()
+    assert opened.json["claimant_org_id"] == buyer.org_id
+
+    listed = client.get(f"{API}/resources/{h.other_resource}/disputes", headers=buyer.headers)
+    assert listed.status_code == 404
+    assert problem(listed)["code"] == "resource_not_found"
+
+    unknown = client.post(f"{API}/resources/res_00000000000000000000000000/disputes",
+                          json={"reason": "探测"}, headers=buyer.headers)
+    assert unknown.status_code == 404
+    assert problem(unknown)["code"] == "resource_not_found"
+
+    # The holder may dispute its own resource, suspending its own right, which it may not do
+    # through a status change (only revoking is its own to do).
+    merchant = population["merchant"]
+    own = client.post(f"{API}/resources/{h.merchant_resource}/disputes",
+                      json={"reason": "自我争议"}, headers=merchant.headers)
+    assert own.status_code == 201, own.get_json()
+    right = client.get(f"{API}/rights/{h.merchant_right}", headers=operator.headers)
+    assert right.json["status"] == "suspended"
 
 
 # -- denied writes around admission and keys -------------------------------------------
