@@ -26,6 +26,7 @@ from market.rights.schemas import (
     CertificateVerificationOut,
     ChainOut,
     ChainQuery,
+    DisputeIn,
     DisputeOut,
     EvidenceListIn,
     EvidenceListOut,
@@ -62,7 +63,6 @@ bp = ApiBlueprint("rights", __name__,
 
 MERCHANT, OPERATOR, ASSESSOR, REGULATOR = "merchant", "operator", "assessor", "regulator"
 REVIEWERS = [OPERATOR, ASSESSOR]
-NOT_REGULATOR = [MERCHANT, "buyer", OPERATOR, ASSESSOR, "broker"]
 
 
 def signer() -> Signer:
@@ -151,13 +151,16 @@ def add_resource_evidence(body: dict[str, Any], resource_id: str) -> tuple[dict[
 
 
 @bp.route("/resources/<resource_id>/disputes", methods=["POST"])
-@bp.access(roles=NOT_REGULATOR, object_scoped=True)
+@bp.access(roles=[OPERATOR], object_scoped=True)
 @bp.idempotent
-@bp.arguments(ReasonIn)
+@bp.arguments(DisputeIn)
 @bp.response(201, DisputeOut)
 def open_dispute(body: dict[str, Any], resource_id: str) -> tuple[Any, int]:
-    """Dispute who holds a resource; its rights are suspended until the operator decides."""
-    return services.open_dispute(resource_id, body["reason"], uow=unit_of_work()), 201
+    """The operator records an objection (登记异议) lodged by a claimant; the rights on the
+    resource are suspended until the operator resolves it."""
+    dispute = services.open_dispute(resource_id, body["reason"], uow=unit_of_work(),
+                                    claimant_org_id=body["claimant_org_id"])
+    return dispute, 201
 
 
 @bp.route("/resources/<resource_id>/disputes", methods=["GET"])

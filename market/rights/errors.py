@@ -57,6 +57,13 @@ class RightRefused(RuleViolation):
         )
 
 
+class ReviewerIsHolder(Forbidden):
+    """An organisation may not review a registration of its own (conflict of interest)."""
+
+    code = "reviewer_is_holder"
+    title = "You may not review your own registration"
+
+
 class ProductHeldByOther(Conflict):
     """Another organisation holds (or has applied for) the product operation right."""
 

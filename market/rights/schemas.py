@@ -260,6 +260,12 @@ class ReasonIn(ma.Schema):
     reason = fields.String(required=True, validate=validate.Length(1, 2000))
 
 
+class DisputeIn(ma.Schema):
+    claimant_org_id = fields.String(required=True, validate=validate.Length(1, 40),
+                                    metadata={"description": "who lodged the objection"})
+    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
 class DisputeOut(ma.Schema):
     id = fields.String()
     resource_id = fields.String()
@@ -311,9 +317,11 @@ class ChainQuery(ma.Schema):
 
 
 class ChainLinkOut(ma.Schema):
+    """A link as anyone may see it: holders by their public name, as on certificates."""
+
     right_id = fields.String()
     kind = fields.String()
-    holder_org_id = fields.String()
+    holder_name = fields.String()
     status = fields.String()
     resource_id = fields.String(allow_none=True)
     product_id = fields.String(allow_none=True)

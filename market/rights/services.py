@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ from market.rights.errors import (
     ProductHeldByOther,
     ResourceNotFound,
     ReviewClaimedByOther,
+    ReviewerIsHolder,
     RightNotFound,
     RightRefused,
 )
@@ -136,6 +137,7 @@ class ChainLink:
     valid_from: datetime
     valid_to: datetime | None
     parent_ids: list[str]
+    holder_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -500,12 +502,15 @@ def claim_review(right_id: str, *, uow: UnitOfWork) -> Right:
         RoleNotAllowed: not the operator or an assessor.
         RightNotFound: unknown right.
         InvalidTransition: the right is not waiting for review.
+        ReviewerIsHolder: an organisation may not review its own registration.
     """
     _require(uow.actor, OPERATOR, ASSESSOR)
     with uow:
         right = RightsRepository(uow.session).get_right(right_id, uow.actor, for_update=True)
         if right is None:
             raise RightNotFound()
+        if right.holder_org_id == uow.actor.org_id:
+            raise ReviewerIsHolder()
         right.reviewer_org_id = uow.actor.org_id
         _move(uow, right, RightStatus.UNDER_REVIEW, "review_claimed", None)
         uow.commit()
@@ -524,6 +529,7 @@ def decide_review(
         RoleNotAllowed: not the operator or an assessor.
         RightNotFound: unknown right.
         ReviewClaimedByOther: another organisation claimed the review.
+        ReviewerIsHolder: an organisation may not review its own registration.
         InvalidTransition: the right is not under review.
         RightRefused: approval would register a right that breaks a rule.
     """
@@ -533,6 +539,8 @@ def decide_review(
         right = repo.get_right(right_id, uow.actor, for_update=True)
         if right is None:
             raise RightNotFound()
+        if right.holder_org_id == uow.actor.org_id:
+            raise ReviewerIsHolder()
         if (right.status == RightStatus.UNDER_REVIEW.value and not uow.actor.is_system
                 and right.reviewer_org_id != uow.actor.org_id):
             raise ReviewClaimedByOther()
@@ -611,6 +619,7 @@ def change_right_status(
         RightNotFound: unknown or not visible.
         NotTheHolder: a non-operator acts on another's right or asks for more than revoking.
         InvalidTransition: the lifecycle does not allow it.
+        RightRefused: reinstating a right whose parent is not registered.
     """
     if uow.actor.has_role(REGULATOR) and not uow.actor.has_role(OPERATOR):
         raise RoleNotAllowed()
@@ -628,6 +637,12 @@ def change_right_status(
         action = {RightStatus.SUSPENDED: "suspended", RightStatus.REGISTERED: "reinstated",
                   RightStatus.REVOKED: "revoked"}[target]
         if target is RightStatus.REGISTERED:
+            parents = repo.rights_by_id(repo.parent_ids(right.id))
+            broken = [Violation("parent_not_registered", f"parent right {p.id} is {p.status}",
+                                p.id)
+                      for p in parents.values() if p.status != RightStatus.REGISTERED.value]
+            if broken:
+                raise RightRefused(broken)
             right.suspended_by = None
         _move(uow, right, target, action, reason)
         if target is RightStatus.REGISTERED:
@@ -769,25 +784,34 @@ def revoke_grant(grant_id: str, reason: str, *, uow: UnitOfWork) -> Grant:
 # -- disputes ----------------------------------------------------------------------------
 
 
-def open_dispute(resource_id: str, reason: str, *, uow: UnitOfWork) -> ResourceDispute:
-    """Any admitted participant (not a regulator) disputes who holds a resource; the rights
-    on it are suspended until the operator resolves the dispute.
+def open_dispute(
+    resource_id: str, reason: str, *, uow: UnitOfWork, claimant_org_id: str
+) -> ResourceDispute:
+    """The operator records an objection (登记异议) lodged by a claimant against who holds a
+    resource; the rights on it are suspended until the operator resolves it.
+
+    Filing goes through the venue so that a stranger cannot suspend a holder's rights, or
+    learn which resources exist, by posting a dispute.
 
     Raises:
-        RoleNotAllowed: a regulator tries.
+        RoleNotAllowed: not the operator.
         ResourceNotFound: unknown resource.
+        InvalidInput: the claimant is not an admitted organisation, or is the holder.
     """
-    if uow.actor.has_role(REGULATOR):
-        raise RoleNotAllowed()
+    _require(uow.actor, OPERATOR)
     with uow:
         repo = RightsRepository(uow.session)
         resource = repo.resources_by_id([resource_id]).get(resource_id)
         if resource is None:
             raise ResourceNotFound()
+        claimant = participants.organisation_facts(uow.session, [claimant_org_id]).get(
+            claimant_org_id)
+        if claimant is None or not claimant.admitted or claimant.id == resource.holder_org_id:
+            raise InvalidInput(errors={"claimant_org_id": [
+                "must be an admitted organisation other than the holder"]})
         dispute = ResourceDispute(
-            id=new_id("dsp"), resource_id=resource_id,
-            claimant_org_id=uow.actor.org_id or "", reason=reason, status="open",
-            opened_at=uow.clock.now(),
+            id=new_id("dsp"), resource_id=resource_id, claimant_org_id=claimant_org_id,
+            reason=reason, status="open", opened_at=uow.clock.now(),
         )
         uow.session.add(dispute)
         uow.session.flush()
@@ -936,6 +960,9 @@ def check_chain(product_id: str, at: datetime, *, uow: UnitOfWork) -> ChainCheck
         causes = [v for right, parent_ids, v in problems
                   if not (right.status == RightStatus.SUSPENDED.value
                           and right.suspended_by in parent_ids)]
+        names = participants.organisation_facts(uow.session, {x.holder_org_id for x in links})
+        links = [replace(x, holder_name=names[x.holder_org_id].name) if x.holder_org_id in names
+                 else x for x in links]
         ranked = causes or [v for _, _, v in problems]
         broken: Violation | None = ranked[0] if ranked else None
         if broken is None:

@@ -26,9 +26,8 @@ Rights (resources, right registrations, grants, disputes, certificates, rights c
   seen by its grantor and its grantee too; anything else answers 404;
 * certificates are public (credentials are not looked at); any admitted organisation may
   check a product's rights chain;
-* disputes: any admitted organisation but a regulator may dispute a resource by its id, even
-  one it cannot otherwise see (what the code does; see
-  ``test_dispute_visibility_is_not_the_resource_visibility``).
+* disputes: objections (登记异议) are lodged through the operator, who files them for a
+  claimant; nobody else can suspend a holder's rights or probe for resource ids that way.
 
 "Own" rights objects are the caller's as holder; only merchants hold them, so the other
 callers have no such cell, except for grants, which they can receive: an own grant is one the
@@ -155,12 +154,10 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
         OWN:       (NA,     NA,     NEW,    NA,     NA,     NA,     NA,     NA,     NOTADM, SCOPE),
         FOREIGN:   (UNAUTH, ROLE,   NO_RES, ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
     },
-    # Anyone admitted but a regulator disputes any resource by id, even one it cannot see,
-    # and a holder its own: design questions, see
-    # test_dispute_visibility_is_not_the_resource_visibility.
+    # Only the operator files objections, for a claimant.
     ("POST", f"{API}/resources/<resource_id>/disputes"): {
-        OWN:       (NA,     NA,     NEW,    NA,     NA,     NA,     NA,     NA,     NOTADM, SCOPE),
-        FOREIGN:   (UNAUTH, NEW,    NEW,    NEW,    NEW,    NEW,    ROLE,   NOTADM, NOTADM, SCOPE),
+        OWN:       (NA,     NA,     ROLE,   NA,     NA,     NA,     NA,     NA,     NOTADM, ROLE),
+        FOREIGN:   (UNAUTH, NEW,    ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
     },
     ("GET", f"{API}/resources/<resource_id>/disputes"): {
         OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     NOTADM, OK),
@@ -362,7 +359,8 @@ class Estates:
         if need == "dispute":
             ids["dispute_id"] = self._post(self.observer,
                                            f"/resources/{ids['resource_id']}/disputes",
-                                           {"reason": "matrix dispute"})["id"]
+                                           {"claimant_org_id": self.observer.org_id,
+                                            "reason": "matrix dispute"})["id"]
         if need in ("resource", "dispute"):
             return ids
         ids["right_id"] = self._post(holder, "/rights", _holding_body(ids["resource_id"]))["id"]
@@ -472,7 +470,7 @@ def _valid_body(method: str, rule: str, world: World) -> dict[str, Any] | None:
     if rule.endswith("/evidence"):
         return {"evidence": [_evidence("other")]}
     if rule.endswith("/disputes") and method == "POST":
-        return {"reason": "matrix test"}
+        return {"claimant_org_id": world.observer.org_id, "reason": "matrix test"}
     if rule.endswith("/resolution"):
         return {"outcome": "dismissed", "resolution": "matrix test"}
     if rule.endswith("/reviews"):
@@ -853,39 +851,27 @@ def test_foreign_and_unknown_rights_objects_look_the_same(
         assert problem(a)["title"] == problem(b)["title"]
 
 
-def test_dispute_visibility_is_not_the_resource_visibility(
+def test_a_participant_cannot_dispute_or_probe_a_resource_it_cannot_see(
     client: FlaskClient, population: dict[str, Party], holdings: Holdings
 ) -> None:
-    """What the code does today (a design question, not a verdict): a resource a buyer cannot
-    see can still be disputed by its id, which suspends the holder's rights; the buyer then
-    cannot list the dispute it opened; an unknown id answers 404, a foreign one 201."""
+    """Objections go through the operator: a buyer gets the same refusal for a hidden resource
+    and for an unknown id, so the endpoint reveals nothing, and the holder's rights stand."""
     h, buyer, operator = holdings, population["buyer"], population["operator"]
-    hidden = client.get(f"{API}/resources/{h.other_resource}", headers=buyer.headers)
-    assert hidden.status_code == 404
-    assert problem(hidden)["code"] == "resource_not_found"
-
-    opened = client.post(f"{API}/resources/{h.other_resource}/disputes",
-                         json={"reason": "这份数据是我们的"}, headers=buyer.headers)
-    assert opened.status_code == 201, opened.get_json()
-    assert opened.json["claimant_org_id"] == buyer.org_id
-
-    listed = client.get(f"{API}/resources/{h.other_resource}/disputes", headers=buyer.headers)
-    assert listed.status_code == 404
-    assert problem(listed)["code"] == "resource_not_found"
-
+    hidden = client.post(f"{API}/resources/{h.other_resource}/disputes",
+                         json={"claimant_org_id": buyer.org_id, "reason": "这份数据是我们的"},
+                         headers=buyer.headers)
     unknown = client.post(f"{API}/resources/res_00000000000000000000000000/disputes",
-                          json={"reason": "探测"}, headers=buyer.headers)
-    assert unknown.status_code == 404
-    assert problem(unknown)["code"] == "resource_not_found"
-
-    # The holder may dispute its own resource, suspending its own right, which it may not do
-    # through a status change (only revoking is its own to do).
+                          json={"claimant_org_id": buyer.org_id, "reason": "探测"},
+                          headers=buyer.headers)
+    assert hidden.status_code == unknown.status_code == 403
+    assert problem(hidden)["code"] == problem(unknown)["code"] == "role_not_allowed"
     merchant = population["merchant"]
     own = client.post(f"{API}/resources/{h.merchant_resource}/disputes",
-                      json={"reason": "自我争议"}, headers=merchant.headers)
-    assert own.status_code == 201, own.get_json()
+                      json={"claimant_org_id": buyer.org_id, "reason": "自我争议"},
+                      headers=merchant.headers)
+    assert own.status_code == 403
     right = client.get(f"{API}/rights/{h.merchant_right}", headers=operator.headers)
-    assert right.json["status"] == "suspended"
+    assert right.json["status"] == "registered"
 
 
 # -- denied writes around admission and keys -------------------------------------------

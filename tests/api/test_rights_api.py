@@ -382,7 +382,12 @@ def test_grant_lets_another_merchant_build_a_product_chain(
     assert [link["right_id"] for link in chain["links"]] == [
         estate.product["id"], estate.processing["id"], estate.holding["id"]]
     assert links[estate.processing["id"]]["grant_id"] == estate.grant["id"]
-    assert links[estate.holding["id"]]["holder_org_id"] == a.org_id
+    # Links name holders publicly, as certificates do, never by organisation id.
+    holding_link = links[estate.holding["id"]]
+    assert "holder_org_id" not in holding_link
+    certificate = desk.call("GET", f"/certificates/{holding_link['certificate_number']}",
+                            None, 200).json
+    assert holding_link["holder_name"] == certificate["holder_name"]
     assert all(link["status"] == "registered" and link["certificate_number"]
                for link in chain["links"])
 
@@ -603,8 +608,8 @@ def test_nobody_registers_a_product_another_organisation_operates(
     assert desk.written() == before
     chain = desk.chain(estate.product["product_id"])
     assert chain["ok"] is True
-    assert {link["holder_org_id"] for link in chain["links"]} == {estate.a.org_id,
-                                                                  estate.b.org_id}
+    assert {link["right_id"] for link in chain["links"]} == {
+        estate.product["id"], estate.processing["id"], estate.holding["id"]}
 
     # The operator of a product registers it again under the same id (say, a renewal).
     renewal = desk.register(estate.b, product_body(estate.processing["id"]) | {
@@ -700,13 +705,32 @@ def test_schema_errors_name_their_fields(
 # -- disputes --------------------------------------------------------------------------
 
 
+def test_participants_lodge_objections_through_the_operator(
+    desk: Desk, estate: Chain, make_party: Callable[..., Party]
+) -> None:
+    resource_id = estate.resource["id"]
+    parties = (make_party("merchant"), make_party("buyer"), estate.a)
+    before = desk.written()
+    for party in parties:
+        response = desk.call("POST", f"/resources/{resource_id}/disputes", party, 403,
+                             {"claimant_org_id": party.org_id, "reason": "权属争议"})
+        assert problem(response)["code"] == "role_not_allowed"
+    for claimant in (estate.a.org_id, "org_00000000000000000000000000"):
+        response = desk.call("POST", f"/resources/{resource_id}/disputes", desk.operator, 422,
+                             {"claimant_org_id": claimant, "reason": "权属争议"})
+        assert set(problem(response)["errors"]) == {"claimant_org_id"}
+    assert desk.written() == before
+    assert desk.right(estate.holding["id"])["status"] == "registered"
+
+
 def test_dispute_suspends_the_rights_and_dismissal_restores_them(
     desk: Desk, estate: Chain, make_party: Callable[..., Party]
 ) -> None:
     claimant = make_party("merchant")
     resource_id = estate.resource["id"]
-    response = desk.call("POST", f"/resources/{resource_id}/disputes", claimant, 201,
-                         {"reason": "该数据由我方采集，A 无权登记"})
+    response = desk.call("POST", f"/resources/{resource_id}/disputes", desk.operator, 201,
+                         {"claimant_org_id": claimant.org_id,
+                          "reason": "该数据由我方采集，A 无权登记"})
     dispute = response.json
     assert dispute["status"] == "open"
     assert dispute["claimant_org_id"] == claimant.org_id
@@ -747,8 +771,9 @@ def test_rights_come_back_once_every_dispute_is_dismissed_whatever_the_order(
     desk: Desk, estate: Chain, make_party: Callable[..., Party], order: str
 ) -> None:
     resource_id = estate.resource["id"]
-    disputes = [desk.call("POST", f"/resources/{resource_id}/disputes", make_party(role), 201,
-                          {"reason": f"{role} 主张权属"}).json["id"]
+    disputes = [desk.call("POST", f"/resources/{resource_id}/disputes", desk.operator, 201,
+                          {"claimant_org_id": make_party(role).org_id,
+                           "reason": f"{role} 主张权属"}).json["id"]
                 for role in ("merchant", "buyer")]
     if order == "last opened first":
         disputes.reverse()
@@ -770,8 +795,9 @@ def test_upheld_dispute_revokes_the_rights_on_the_resource(
     desk: Desk, estate: Chain, make_party: Callable[..., Party]
 ) -> None:
     resource_id = estate.resource["id"]
-    dispute = desk.call("POST", f"/resources/{resource_id}/disputes", make_party("merchant"),
-                        201, {"reason": "权属争议"}).json
+    claimant = make_party("merchant")
+    dispute = desk.call("POST", f"/resources/{resource_id}/disputes", desk.operator, 201,
+                        {"claimant_org_id": claimant.org_id, "reason": "权属争议"}).json
     desk.call("POST", f"/resources/{resource_id}/disputes/{dispute['id']}/resolution",
               desk.operator, 200, {"outcome": "upheld", "resolution": "A 无权持有"})
     # Every right over the resource falls with the holder's claim; the product stays suspended.
@@ -786,8 +812,9 @@ def test_dispute_resolution_must_name_the_disputed_resource(
 ) -> None:
     a = estate.a
     other = desk.resource(a)
-    dispute = desk.call("POST", f"/resources/{estate.resource['id']}/disputes",
-                        make_party("merchant"), 201, {"reason": "权属争议"}).json
+    claimant = make_party("merchant")
+    dispute = desk.call("POST", f"/resources/{estate.resource['id']}/disputes", desk.operator,
+                        201, {"claimant_org_id": claimant.org_id, "reason": "权属争议"}).json
     before = desk.written()
     response = desk.call("POST", f"/resources/{other['id']}/disputes/{dispute['id']}/resolution",
                          desk.operator, 404, {"outcome": "dismissed", "resolution": "x"})
@@ -802,8 +829,8 @@ def test_history_lists_every_change_in_order(
     desk: Desk, estate: Chain, make_party: Callable[..., Party]
 ) -> None:
     resource_id, holding_id = estate.resource["id"], estate.holding["id"]
-    dispute = desk.call("POST", f"/resources/{resource_id}/disputes", make_party("buyer"), 201,
-                        {"reason": "权属争议"}).json
+    dispute = desk.call("POST", f"/resources/{resource_id}/disputes", desk.operator, 201,
+                         {"claimant_org_id": make_party("buyer").org_id, "reason": "权属争议"}).json
     desk.call("POST", f"/resources/{resource_id}/disputes/{dispute['id']}/resolution",
               desk.operator, 200, {"outcome": "dismissed", "resolution": "证据充分"})
     desk.call("POST", f"/rights/{holding_id}/status-changes", estate.a, 200,

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from market import events
 from market.actor import system_actor
 from market.audit import verify_chain
-from market.errors import RoleNotAllowed
+from market.errors import InvalidInput, RoleNotAllowed
 from market.outbox import OutboxMessage
 from market.rights import services
 from market.rights.domain import RightKind, RightStatus
@@ -235,7 +235,8 @@ def test_a_dispute_suspends_the_rights_on_the_resource_and_what_rests_on_them(
     chain = rights.chain()
     rival = rights.party("rival")
 
-    dispute = services.open_dispute(chain.resource.id, "数据归属有争议", uow=rights.uow(rival))
+    dispute = services.open_dispute(chain.resource.id, "数据归属有争议",
+                                    uow=rights.uow(rights.operator), claimant_org_id=rival.org_id)
 
     assert (dispute.status, dispute.claimant_org_id) == ("open", rival.org_id)
     assert rights.statuses(*chain.ids) == [S.SUSPENDED] * 3
@@ -247,7 +248,8 @@ def test_a_dispute_suspends_the_rights_on_the_resource_and_what_rests_on_them(
 
 def test_a_disputed_resource_takes_no_new_rights(rights: RightsWorld) -> None:
     chain = rights.chain()
-    services.open_dispute(chain.resource.id, "ours", uow=rights.uow(rights.party("rival")))
+    services.open_dispute(chain.resource.id, "ours", uow=rights.uow(rights.operator),
+        claimant_org_id=rights.party("rival").org_id)
     before = rights.counts()
 
     with pytest.raises(RightRefused) as refused:
@@ -266,8 +268,8 @@ def test_a_dismissed_dispute_restores_the_rights(
     rights: RightsWorld, recorder: Recorder
 ) -> None:
     chain = rights.chain()
-    dispute = services.open_dispute(chain.resource.id, "ours",
-                                    uow=rights.uow(rights.party("rival")))
+    dispute = services.open_dispute(chain.resource.id, "ours", uow=rights.uow(rights.operator),
+        claimant_org_id=rights.party("rival").org_id)
 
     resolved = services.resolve_dispute(dispute.id, False, "证据不足", uow=rights.uow(
         rights.operator), resource_id=chain.resource.id)
@@ -286,8 +288,8 @@ def test_an_upheld_dispute_revokes_the_rights_and_leaves_dependents_suspended(
     rights: RightsWorld,
 ) -> None:
     chain = rights.chain()
-    dispute = services.open_dispute(chain.resource.id, "ours",
-                                    uow=rights.uow(rights.party("rival")))
+    dispute = services.open_dispute(chain.resource.id, "ours", uow=rights.uow(rights.operator),
+        claimant_org_id=rights.party("rival").org_id)
 
     services.resolve_dispute(dispute.id, True, "归属于申请人", uow=rights.uow(rights.operator))
 
@@ -301,10 +303,10 @@ def test_rights_stay_suspended_until_the_last_open_dispute_is_resolved(
     rights: RightsWorld, second_upheld: bool
 ) -> None:
     chain = rights.chain()
-    first = services.open_dispute(chain.resource.id, "ours",
-                                  uow=rights.uow(rights.party("rival")))
-    second = services.open_dispute(chain.resource.id, "no, ours",
-                                   uow=rights.uow(rights.party("other rival")))
+    first = services.open_dispute(chain.resource.id, "ours", uow=rights.uow(rights.operator),
+        claimant_org_id=rights.party("rival").org_id)
+    second = services.open_dispute(chain.resource.id, "no, ours", uow=rights.uow(rights.operator),
+        claimant_org_id=rights.party("other rival").org_id)
 
     services.resolve_dispute(first.id, False, "unfounded", uow=rights.uow(rights.operator))
     assert rights.statuses(*chain.ids) == [S.SUSPENDED] * 3  # the second is still open
@@ -320,10 +322,21 @@ def test_rights_stay_suspended_until_the_last_open_dispute_is_resolved(
 
 def test_who_may_open_and_resolve_disputes(rights: RightsWorld) -> None:
     chain = rights.chain()
+    rival = rights.party("rival")
 
-    with pytest.raises(RoleNotAllowed):
-        services.open_dispute(chain.resource.id, "x", uow=rights.uow(rights.regulator))
-    dispute = services.open_dispute(chain.resource.id, "x", uow=rights.uow(rights.assessor))
+    # Objections are filed through the venue, never directly by a participant.
+    for party in (chain.holder, rival, rights.regulator, rights.assessor):
+        with pytest.raises(RoleNotAllowed):
+            services.open_dispute(chain.resource.id, "x", uow=rights.uow(party),
+                                  claimant_org_id=rival.org_id)
+    # The claimant is an admitted organisation other than the holder.
+    for claimant in (chain.holder.org_id, "org_00000000000000000000000000"):
+        with pytest.raises(InvalidInput):
+            services.open_dispute(chain.resource.id, "x", uow=rights.uow(rights.operator),
+                                  claimant_org_id=claimant)
+    assert rights.statuses(*chain.ids) == [S.REGISTERED] * 3
+    dispute = services.open_dispute(chain.resource.id, "x", uow=rights.uow(rights.operator),
+                                    claimant_org_id=rights.assessor.org_id)
     for party in (chain.holder, rights.party("rival"), rights.regulator, rights.assessor):
         with pytest.raises(RoleNotAllowed):
             services.resolve_dispute(dispute.id, True, "x", uow=rights.uow(party))
@@ -404,7 +417,8 @@ def test_the_audit_chain_verifies_after_cascades(rights: RightsWorld) -> None:
     set_status(rights, own.id, S.SUSPENDED)
     set_status(rights, chain.holding.id, S.REGISTERED)
     set_status(rights, own.id, S.REGISTERED)
-    dispute = services.open_dispute(chain.resource.id, "x", uow=rights.uow(rights.party("r")))
+    dispute = services.open_dispute(chain.resource.id, "x", uow=rights.uow(rights.operator),
+        claimant_org_id=rights.party("r").org_id)
     services.resolve_dispute(dispute.id, False, "x", uow=rights.uow(operator))
     services.revoke_grant(chain.grant.id, "ended", uow=rights.uow(chain.holder))
     rights.clock.advance(4 * 365 * DAY)

@@ -243,7 +243,8 @@ def _no_source(w: RightsWorld) -> tuple[Party, services.RightInput, list[tuple[s
 def _disputed(w: RightsWorld) -> tuple[Party, services.RightInput, list[tuple[str, str]]]:
     holder = w.party("holder")
     resource = w.resource(holder)
-    services.open_dispute(resource.id, "this is ours", uow=w.uow(w.party("rival")))
+    services.open_dispute(resource.id, "this is ours", uow=w.uow(w.operator),
+        claimant_org_id=w.party("rival").org_id)
     return holder, _holding_input(resource), [("subject_disputed", "")]
 
 
@@ -485,7 +486,8 @@ def test_approval_refuses_a_resource_disputed_since_submission(rights: RightsWor
     right = rights.submit(holder, RightKind.RESOURCE_HOLDING, scope=WIDE, term=HOLDING_TERM,
                           resource_id=resource.id)
     rights.claim(right.id)
-    services.open_dispute(resource.id, "ours", uow=rights.uow(rights.party("rival")))
+    services.open_dispute(resource.id, "ours", uow=rights.uow(rights.operator),
+        claimant_org_id=rights.party("rival").org_id)
 
     with pytest.raises(RightRefused) as refused:
         rights.approve(right.id)
@@ -868,7 +870,8 @@ def _revoke_grant(rights: RightsWorld, chain: Chain) -> None:
 
 
 def _dispute(rights: RightsWorld, chain: Chain) -> None:
-    services.open_dispute(chain.resource.id, "ours", uow=rights.uow(rights.party("rival")))
+    services.open_dispute(chain.resource.id, "ours", uow=rights.uow(rights.operator),
+        claimant_org_id=rights.party("rival").org_id)
 
 
 def _suspend_use(rights: RightsWorld, chain: Chain) -> None:
