@@ -528,6 +528,11 @@ def encode_cursor(after: str | None) -> str | None:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def page_args(query: dict[str, Any]) -> dict[str, Any]:
+    """``after`` and ``limit`` for a repository, from a :class:`PageQuery`."""
+    return {"after": decode_cursor(query["cursor"]), "limit": query["limit"]}
+
+
 def page_body(page: Page[Any]) -> dict[str, Any]:
     return {"items": page.items, "next_cursor": encode_cursor(page.next_after)}
 

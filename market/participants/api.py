@@ -26,7 +26,7 @@ from market.web import (
     ApiBlueprint,
     PageQuery,
     current_actor,
-    decode_cursor,
+    page_args,
     page_body,
     page_of,
     state,
@@ -93,7 +93,7 @@ def list_participants(query: dict[str, Any]) -> dict[str, Any]:
     """List organisations: all of them for the operator and regulators, else your own."""
     page = services.list_organisations(
         uow=unit_of_work(), status=query["status"], role=query["role"],
-        after=decode_cursor(query["cursor"]), limit=query["limit"],
+        **page_args(query),
     )
     return page_body(page)
 
@@ -142,7 +142,7 @@ def decide_admission(body: dict[str, Any], org_id: str) -> Any:
 def list_admission_history(query: dict[str, Any], org_id: str) -> dict[str, Any]:
     """The admission history of an organisation, oldest first."""
     page = services.list_status_changes(org_id, uow=unit_of_work(),
-                                        after=decode_cursor(query["cursor"]), limit=query["limit"])
+                                        **page_args(query))
     return page_body(page)
 
 
@@ -164,7 +164,7 @@ def create_user(body: dict[str, Any], org_id: str) -> tuple[Any, int, dict[str, 
 def list_users(query: dict[str, Any], org_id: str) -> dict[str, Any]:
     """Users of an organisation (yours; the operator and regulators see any)."""
     page = services.list_users(org_id, uow=unit_of_work(),
-                               after=decode_cursor(query["cursor"]), limit=query["limit"])
+                               **page_args(query))
     return page_body(page)
 
 
@@ -200,8 +200,7 @@ def create_key(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str
 @bp.response(200, page_of(ApiKeyOut))
 def list_keys(query: dict[str, Any]) -> dict[str, Any]:
     """Your organisation's API keys (never their secrets)."""
-    page = services.list_api_keys(uow=unit_of_work(), after=decode_cursor(query["cursor"]),
-                                  limit=query["limit"])
+    page = services.list_api_keys(uow=unit_of_work(), **page_args(query))
     return page_body(page)
 
 

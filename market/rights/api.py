@@ -51,7 +51,7 @@ from market.rights.schemas import (
 from market.web import (
     ApiBlueprint,
     PageQuery,
-    decode_cursor,
+    page_args,
     page_body,
     page_of,
     state,
@@ -126,8 +126,7 @@ def register_resource(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[s
 def list_resources(query: dict[str, Any]) -> dict[str, Any]:
     """Resources: your own; every one for the operator, assessors and regulators."""
     return page_body(services.list_resources(uow=unit_of_work(), holder=query["holder"],
-                                             after=decode_cursor(query["cursor"]),
-                                             limit=query["limit"]))
+                                             **page_args(query)))
 
 
 @bp.route("/resources/<resource_id>", methods=["GET"])
@@ -170,8 +169,7 @@ def open_dispute(body: dict[str, Any], resource_id: str) -> tuple[Any, int]:
 def list_disputes(query: dict[str, Any], resource_id: str) -> dict[str, Any]:
     """Disputes over a resource you can see."""
     return page_body(services.list_disputes(resource_id, uow=unit_of_work(),
-                                            after=decode_cursor(query["cursor"]),
-                                            limit=query["limit"]))
+                                            **page_args(query)))
 
 
 @bp.route("/resources/<resource_id>/disputes/<dispute_id>/resolution", methods=["POST"])
@@ -226,7 +224,7 @@ def list_rights(query: dict[str, Any]) -> dict[str, Any]:
     return page_body(services.list_rights(
         uow=unit_of_work(), kind=query["kind"], status=query["status"],
         resource_id=query["resource_id"], product_id=query["product_id"],
-        holder=query["holder"], after=decode_cursor(query["cursor"]), limit=query["limit"],
+        holder=query["holder"], **page_args(query),
     ))
 
 
@@ -245,8 +243,7 @@ def get_right(right_id: str) -> dict[str, Any]:
 def right_history(query: dict[str, Any], right_id: str) -> dict[str, Any]:
     """Every change of the right, oldest first, each with a snapshot of the right."""
     return page_body(services.right_history(right_id, uow=unit_of_work(),
-                                            after=decode_cursor(query["cursor"]),
-                                            limit=query["limit"]))
+                                            **page_args(query)))
 
 
 @bp.route("/rights/<right_id>/evidence", methods=["POST"])
@@ -333,8 +330,7 @@ def create_grant(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, s
 def list_grants(query: dict[str, Any]) -> dict[str, Any]:
     """Grants you gave or received; every grant for the operator, assessors and regulators."""
     return page_body(services.list_grants(uow=unit_of_work(), status=query["status"],
-                                          after=decode_cursor(query["cursor"]),
-                                          limit=query["limit"]))
+                                          **page_args(query)))
 
 
 @bp.route("/grants/<grant_id>", methods=["GET"])
