@@ -11,13 +11,14 @@ from flask import Flask, send_from_directory
 from flask_babel import Babel
 from sqlalchemy.orm import Session, sessionmaker
 
-from market import migrate
+from market import migrate, wiring
 from market.clock import Clock, SystemClock
 from market.config import Settings, load_settings
 from market.db import make_engine, make_session_factory
 from market.errors import ConfigurationError, DatabaseNotMigrated
 from market.idempotency import IdempotencyStore
 from market.kernel_api import audit_bp, health_bp
+from market.listing.api import bp as listing_bp
 from market.participants import services as participant_services
 from market.participants.api import bp as participants_bp
 from market.receipts.signing import Signer
@@ -45,6 +46,7 @@ def create_app(
             current migration.
     """
     settings = settings or load_settings()
+    wiring.connect()
     app = Flask(__name__, instance_path=str(settings.instance_path))
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.config.update(
@@ -125,6 +127,7 @@ def register_api(app: Flask) -> None:
     api = Api(app)
     api.register_blueprint(participants_bp, url_prefix=API_PREFIX)
     api.register_blueprint(rights_bp, url_prefix=API_PREFIX)
+    api.register_blueprint(listing_bp, url_prefix=API_PREFIX)
     api.register_blueprint(audit_bp, url_prefix=API_PREFIX)
     api.register_blueprint(health_bp)
 

@@ -16,7 +16,7 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session, sessionmaker
 
-from market import audit, migrate
+from market import audit, migrate, wiring
 from market.actor import system_actor
 from market.clock import SystemClock
 from market.config import Settings, load_settings
@@ -75,6 +75,7 @@ def _emit(as_json: bool, data: dict[str, Any], text: Callable[[], None]) -> None
 @click.group(cls=MarketGroup)
 def main() -> None:
     """market: a data exchange backend."""
+    wiring.connect()
 
 
 # -- db ----------------------------------------------------------------------------------

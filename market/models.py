@@ -3,6 +3,7 @@
 from market.audit import AuditEntry, AuditHead
 from market.db import Base
 from market.idempotency import IdempotencyRecord
+from market.listing.models import ListingEvent, Offer, Product, ProductVersion
 from market.outbox import OutboxMessage
 from market.participants.models import ApiKey, Organisation, OrganisationRole, StatusChange, User
 from market.rights.models import (
@@ -20,8 +21,27 @@ from market.rights.models import (
 metadata = Base.metadata
 
 __all__ = [
-    "ApiKey", "AuditEntry", "AuditHead", "Certificate", "CertificateCounter", "DataResource",
-    "Evidence", "Grant", "IdempotencyRecord", "Organisation", "OrganisationRole",
-    "OutboxMessage", "ResourceDispute", "Right", "RightEvent", "RightParent", "StatusChange",
-    "User", "metadata",
+    "ApiKey",
+    "AuditEntry",
+    "AuditHead",
+    "Certificate",
+    "CertificateCounter",
+    "DataResource",
+    "Evidence",
+    "Grant",
+    "IdempotencyRecord",
+    "ListingEvent",
+    "Offer",
+    "Organisation",
+    "OrganisationRole",
+    "OutboxMessage",
+    "Product",
+    "ProductVersion",
+    "ResourceDispute",
+    "Right",
+    "RightEvent",
+    "RightParent",
+    "StatusChange",
+    "User",
+    "metadata",
 ]

@@ -85,3 +85,36 @@ class UnitOfWork:
 
     def rollback(self) -> None:
         self.session.rollback()
+
+    def joined(self) -> UnitOfWork:
+        """A unit of work sharing this one's open transaction, for a service of another
+        context called inside this use case; entering it opens nothing and it never
+        commits."""
+        return _JoinedUnitOfWork(self)
+
+
+class _JoinedUnitOfWork(UnitOfWork):
+    def __init__(self, outer: UnitOfWork) -> None:
+        super().__init__(outer._session_factory, outer.clock, outer.actor,
+                         request_id=outer.request_id)
+        self._outer = outer
+
+    def __enter__(self) -> Self:
+        self.audit = self._outer.audit
+        self.outbox = self._outer.outbox
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    @property
+    def session(self) -> Session:
+        return self._outer.session
+
+    def commit(self) -> None:
+        raise RuntimeError("a joined unit of work commits with the one it joined")

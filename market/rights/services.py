@@ -998,3 +998,24 @@ def _link_problem(repo: RightsRepository, right: Right, at: datetime) -> Violati
         return Violation("right_not_in_term", f"right {right.id} is not in term", right.id)
     return None
 
+
+
+def operated_products(right_ids: Sequence[str], *, session: Any) -> dict[str, str]:
+    """Product id → product operation right id, for the product operation rights among
+    ``right_ids`` (how contexts above find the products a rights event touches)."""
+    rows = RightsRepository(session).rights_by_id(right_ids)
+    return {r.product_id: r.id for r in rows.values()
+            if r.kind == RightKind.PRODUCT_OPERATION.value and r.product_id}
+
+
+def holds_product_operation(product_id: str, org_id: str, *, session: Any) -> bool:
+    """Whether ``org_id`` holds or seeks the product operation right over ``product_id``."""
+    ended = {RightStatus.REJECTED.value, RightStatus.REVOKED.value, RightStatus.EXPIRED.value}
+    return any(r.holder_org_id == org_id and r.status not in ended
+               for r in RightsRepository(session).product_operation_rights(product_id))
+
+
+def resource_classifications(resource_ids: Sequence[str], *, session: Any) -> dict[str, str]:
+    """Classification (general / important / core) of each resource."""
+    return {r.id: r.classification
+            for r in RightsRepository(session).resources_by_id(resource_ids).values()}

@@ -1,0 +1,170 @@
+"""Listing tables: products, their versions (each with its own listing lifecycle), offers and
+the history of every version."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from market.db import Base, JSONType, UTCDateTime
+from market.errors import InvalidTransition
+from market.listing.domain import (
+    DevelopmentLevel,
+    ListingStatus,
+    OfferKind,
+    ProductType,
+    can_transition,
+)
+
+
+def _values(enum: Any) -> str:
+    return ", ".join(f"'{member.value}'" for member in enum)
+
+
+class Product(Base):
+    """A data product: identity and owner; its content lives in versions."""
+
+    __tablename__ = "products"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    merchant_org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False,
+                                                 index=True)
+    listed_version_id: Mapped[str | None] = mapped_column(String(40))
+    latest_version_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class ProductVersion(Base):
+    """One version of a product's content, reviewed and listed as a whole."""
+
+    __tablename__ = "product_versions"
+    __table_args__ = (
+        UniqueConstraint("product_id", "number", name="number"),
+        CheckConstraint(f"status IN ({_values(ListingStatus)})", name="status"),
+        CheckConstraint(f"type IN ({_values(ProductType)})", name="type"),
+        CheckConstraint(f"development_level IN ({_values(DevelopmentLevel)})",
+                        name="development_level"),
+        Index("ix_product_versions_status", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), nullable=False,
+                                            index=True)
+    merchant_org_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    number: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    # Set when a rights problem suspended the version, so restoring the rights sends
+    # exactly these back to review.
+    suspended_by_rights: Mapped[bool] = mapped_column(nullable=False, default=False)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    type: Mapped[str] = mapped_column(String(16), nullable=False)
+    development_level: Mapped[str] = mapped_column(String(16), nullable=False)
+    sector: Mapped[str] = mapped_column(String(60), nullable=False)
+    tags: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    region: Mapped[str] = mapped_column(String(60), nullable=False)
+    spatial_coverage: Mapped[str | None] = mapped_column(String(200))
+    temporal_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    temporal_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    update_frequency: Mapped[str] = mapped_column(String(40), nullable=False)
+    formats: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    field_schema: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, nullable=False)
+    scenarios: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    delivery_modes: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    derived_from: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    quality_reports: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    assessment_reports: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    terms: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    sample_sha256: Mapped[str | None] = mapped_column(String(64))
+    sample_name: Mapped[str | None] = mapped_column(String(200))
+    sample_media_type: Mapped[str | None] = mapped_column(String(100))
+    sample_size: Mapped[int | None] = mapped_column(Integer)
+    declaration: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    declaration_sha256: Mapped[str | None] = mapped_column(String(64))
+    declared_by_user_id: Mapped[str | None] = mapped_column(String(40))
+    declared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    classification: Mapped[str | None] = mapped_column(String(16))
+    reviewer_org_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    listed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def move(self, target: ListingStatus, *, reason: str | None, at: datetime) -> str:
+        """Move along the listing lifecycle; returns the previous status.
+
+        Raises:
+            InvalidTransition: the lifecycle does not allow ``target`` from here.
+        """
+        current = ListingStatus(self.status)
+        if not can_transition(current, target):
+            raise InvalidTransition(current=current.value, target=target.value)
+        self.status = target.value
+        self.status_reason = reason
+        self.updated_at = at
+        if target is ListingStatus.LISTED:
+            self.listed_at = at
+            self.suspended_by_rights = False
+        return current.value
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "product_id": self.product_id, "number": self.number,
+            "status": self.status, "status_reason": self.status_reason, "title": self.title,
+            "type": self.type, "sector": self.sector, "scenarios": self.scenarios,
+            "terms": self.terms, "declaration_sha256": self.declaration_sha256,
+        }
+
+
+class Offer(Base):
+    """A pricing plan of a version; price in integer minor units."""
+
+    __tablename__ = "offers"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_values(OfferKind)})", name="kind"),
+        CheckConstraint("amount IS NULL OR amount >= 0", name="amount"),
+        CheckConstraint("quantity IS NULL OR (quantity >= 1 AND sold <= quantity)",
+                        name="quantity"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version_id: Mapped[str] = mapped_column(ForeignKey("product_versions.id"), nullable=False,
+                                            index=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    period: Mapped[str | None] = mapped_column(String(16))
+    unit: Mapped[str | None] = mapped_column(String(8))
+    cap_amount: Mapped[int | None] = mapped_column(BigInteger)
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    sold: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class ListingEvent(Base):
+    """History of a version: every status change, who made it and why."""
+
+    __tablename__ = "listing_events"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version_id: Mapped[str] = mapped_column(ForeignKey("product_versions.id"), nullable=False,
+                                            index=True)
+    action: Mapped[str] = mapped_column(String(40), nullable=False)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor_org_id: Mapped[str | None] = mapped_column(String(40))
+    actor_label: Mapped[str] = mapped_column(String(200), nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -1,0 +1,236 @@
+"""HTTP edge schemas for products, versions, offers, usage terms and listings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from market.listing.domain import (
+    PERIODS,
+    UNITS,
+    DeliveryMode,
+    DevelopmentLevel,
+    ListingStatus,
+    OfferKind,
+    ProductType,
+)
+from market.web import PageQuery
+
+
+def _choices(enum: Any) -> list[str]:
+    return [member.value for member in enum]
+
+
+def _words(minimum: int = 0, maximum: int = 50) -> fields.List[str]:
+    return fields.List(fields.String(validate=validate.Length(1, 100)),
+                       validate=validate.Length(minimum, maximum),
+                       load_default=list if minimum == 0 else ma.missing,
+                       required=minimum > 0)
+
+
+class OfferIn(ma.Schema):
+    name = fields.String(required=True, validate=validate.Length(1, 100))
+    kind = fields.String(required=True, validate=validate.OneOf(_choices(OfferKind)))
+    currency = fields.String(load_default="CNY", validate=validate.Regexp(r"^[A-Z]{3}$"))
+    amount = fields.Integer(load_default=None, strict=True,
+                            validate=validate.Range(0, 10**15),
+                            metadata={"description": "integer minor units (分 for CNY)"})
+    period = fields.String(load_default=None, validate=validate.OneOf(PERIODS))
+    unit = fields.String(load_default=None, validate=validate.OneOf(UNITS))
+    cap_amount = fields.Integer(load_default=None, strict=True,
+                                validate=validate.Range(0, 10**15))
+    quantity = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, 10**6),
+                              metadata={"description": "limited offers: how many can be sold"})
+
+
+class OfferOut(ma.Schema):
+    id = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    currency = fields.String()
+    amount = fields.Integer(allow_none=True)
+    period = fields.String(allow_none=True)
+    unit = fields.String(allow_none=True)
+    cap_amount = fields.Integer(allow_none=True)
+    quantity = fields.Integer(allow_none=True)
+    sold = fields.Integer()
+
+
+class TermsIn(ma.Schema):
+    purposes = _words(1)
+    scenarios = _words(1)
+    territory = fields.String(load_default="domestic",
+                              validate=validate.OneOf(["domestic", "cross_border"]))
+    duration_days = fields.Integer(load_default=None, strict=True,
+                                   validate=validate.Range(1, 36500))
+    onward_transfer = fields.Boolean(load_default=False)
+    resale = fields.Boolean(load_default=False)
+    max_users = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, 10**6))
+    attribution = fields.String(load_default=None, validate=validate.Length(1, 500))
+
+
+class TermsOut(ma.Schema):
+    purposes = fields.List(fields.String())
+    scenarios = fields.List(fields.String())
+    territory = fields.String()
+    duration_days = fields.Integer(allow_none=True)
+    onward_transfer = fields.Boolean()
+    resale = fields.Boolean()
+    max_users = fields.Integer(allow_none=True)
+    attribution = fields.String(allow_none=True)
+
+
+class FieldIn(ma.Schema):
+    name = fields.String(required=True, validate=validate.Length(1, 100))
+    type = fields.String(required=True, validate=validate.Length(1, 40))
+    description = fields.String(load_default=None, validate=validate.Length(1, 500))
+
+
+class SampleIn(ma.Schema):
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    media_type = fields.String(load_default="application/octet-stream",
+                               validate=validate.Length(1, 100))
+    content_base64 = fields.String(required=True, validate=validate.Length(1, 700_000))
+
+
+class ProductIn(ma.Schema):
+    product_id = fields.String(load_default=None, validate=validate.Length(1, 40),
+                               metadata={"description": "adopt the id your product operation "
+                                                        "right names"})
+    title = fields.String(required=True, validate=validate.Length(1, 200))
+    description = fields.String(required=True, validate=validate.Length(1, 10000))
+    type = fields.String(required=True, validate=validate.OneOf(_choices(ProductType)))
+    development_level = fields.String(required=True,
+                                      validate=validate.OneOf(_choices(DevelopmentLevel)))
+    sector = fields.String(required=True, validate=validate.Length(1, 60))
+    region = fields.String(required=True, validate=validate.Length(1, 60))
+    update_frequency = fields.String(required=True, validate=validate.Length(1, 40))
+    scenarios = _words(1)
+    delivery_modes = fields.List(fields.String(validate=validate.OneOf(_choices(DeliveryMode))),
+                                 required=True, validate=validate.Length(1, 3))
+    derived_from = fields.List(fields.String(validate=validate.Length(1, 40)), required=True,
+                               validate=validate.Length(1, 50))
+    terms = fields.Nested(TermsIn, required=True)
+    offers = fields.List(fields.Nested(OfferIn), required=True, validate=validate.Length(1, 10))
+    tags = _words()
+    formats = _words(0, 20)
+    field_schema = fields.List(fields.Nested(FieldIn), load_default=list,
+                               validate=validate.Length(0, 500))
+    spatial_coverage = fields.String(load_default=None, validate=validate.Length(1, 200))
+    temporal_from = fields.AwareDateTime(load_default=None)
+    temporal_to = fields.AwareDateTime(load_default=None)
+    quality_reports = fields.List(fields.String(validate=validate.Length(1, 200)),
+                                  load_default=list, validate=validate.Length(0, 20))
+    assessment_reports = fields.List(fields.String(validate=validate.Length(1, 200)),
+                                     load_default=list, validate=validate.Length(0, 20))
+    sample = fields.Nested(SampleIn, load_default=None)
+
+
+class ProductRevisionIn(ProductIn):
+    class Meta:
+        exclude = ("product_id",)
+
+
+class VersionOut(ma.Schema):
+    id = fields.String()
+    number = fields.Integer()
+    status = fields.String(metadata={"enum": _choices(ListingStatus)})
+    status_reason = fields.String(allow_none=True)
+    title = fields.String()
+    description = fields.String()
+    type = fields.String()
+    development_level = fields.String()
+    sector = fields.String()
+    tags = fields.List(fields.String())
+    region = fields.String()
+    spatial_coverage = fields.String(allow_none=True)
+    temporal_from = fields.DateTime(allow_none=True)
+    temporal_to = fields.DateTime(allow_none=True)
+    update_frequency = fields.String()
+    formats = fields.List(fields.String())
+    field_schema = fields.List(fields.Dict())
+    scenarios = fields.List(fields.String())
+    delivery_modes = fields.List(fields.String())
+    derived_from = fields.List(fields.String())
+    quality_reports = fields.List(fields.String())
+    assessment_reports = fields.List(fields.String())
+    terms = fields.Nested(TermsOut)
+    classification = fields.String(allow_none=True)
+    sample_sha256 = fields.String(allow_none=True)
+    sample_name = fields.String(allow_none=True)
+    sample_size = fields.Integer(allow_none=True)
+    declaration_sha256 = fields.String(allow_none=True)
+    declared_at = fields.DateTime(allow_none=True)
+    listed_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    offers = fields.List(fields.Nested(OfferOut))
+
+
+class ProductOut(ma.Schema):
+    id = fields.String()
+    merchant_org_id = fields.String()
+    created_at = fields.DateTime()
+    latest = fields.Nested(VersionOut, metadata={"description": "the version being worked on"})
+    listed = fields.Nested(VersionOut, allow_none=True,
+                           metadata={"description": "the version on sale, if any"})
+
+
+class ProductQuery(PageQuery):
+    status = fields.String(load_default=None, validate=validate.OneOf(_choices(ListingStatus)))
+
+
+class DeclarationIn(ma.Schema):
+    """The seller's listing declaration (数据流通交易声明); stored with its SHA-256."""
+
+    statement = fields.String(required=True, validate=validate.Length(1, 5000))
+    source_is_lawful = fields.Boolean(required=True)
+    contains_personal_information = fields.Boolean(required=True)
+    contains_important_data = fields.Boolean(required=True)
+    contains_core_data = fields.Boolean(required=True)
+    commitments = fields.List(fields.String(validate=validate.Length(1, 500)),
+                              load_default=list, validate=validate.Length(0, 20))
+
+    @ma.validates_schema
+    def truthful(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("source_is_lawful") is False:
+            raise ma.ValidationError("a listing needs a lawful source", "source_is_lawful")
+        if data.get("contains_core_data") is True:
+            raise ma.ValidationError("core data is never tradable", "contains_core_data")
+
+
+class SubmitIn(ma.Schema):
+    declaration = fields.Nested(DeclarationIn, required=True)
+
+
+class ListingReviewIn(ma.Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(["list", "return", "reject"]))
+    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class ListingStatusIn(ma.Schema):
+    status = fields.String(required=True,
+                           validate=validate.OneOf(["suspended", "listed", "delisted"]))
+    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class ListingEventOut(ma.Schema):
+    id = fields.String()
+    version_id = fields.String()
+    action = fields.String()
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String()
+    reason = fields.String(allow_none=True)
+    actor_org_id = fields.String(allow_none=True)
+    actor_label = fields.String()
+    at = fields.DateTime()
+
+
+class CatalogEntryOut(ma.Schema):
+    """What anyone sees of a listed product."""
+
+    id = fields.String()
+    merchant_org_id = fields.String()
+    version = fields.Nested(VersionOut)

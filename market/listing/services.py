@@ -1,0 +1,588 @@
+"""Listing use cases: products and versions, offers and usage terms, submission with the
+rights chain and the seller's declaration, review, and the listing lifecycle.
+
+Rights events reach listing in the same transaction (:func:`on_rights_unavailable`,
+:func:`on_rights_restored`, subscribed by :mod:`market.wiring`): a product whose chain
+breaks has its listed version suspended; when the rights are usable again the version goes
+back to review instead of silently relisting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import rfc8785
+from sqlalchemy import select
+
+from market.actor import Actor
+from market.errors import Conflict, InvalidInput, RoleNotAllowed
+from market.ids import new_id
+from market.listing.domain import (
+    EDITABLE,
+    LIVE,
+    DevelopmentLevel,
+    ListingStatus,
+    OfferSpec,
+    ProductType,
+    UsageTerms,
+)
+from market.listing.errors import (
+    ListingRefused,
+    NotTheMerchant,
+    ProductNotFound,
+    ReviewClaimedByOther,
+    ReviewerIsMerchant,
+    VersionInReview,
+)
+from market.listing.models import ListingEvent, Offer, Product, ProductVersion
+from market.pagination import Page, keyset_page
+from market.rights import services as rights
+from market.uow import UnitOfWork
+
+MERCHANT, OPERATOR, ASSESSOR, REGULATOR = "merchant", "operator", "assessor", "regulator"
+SEE_ALL = (OPERATOR, ASSESSOR, REGULATOR)
+CLASSIFICATION_ORDER = ("general", "important", "core")
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    media_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class ProductInput:
+    title: str
+    description: str
+    type: ProductType
+    development_level: DevelopmentLevel
+    sector: str
+    region: str
+    update_frequency: str
+    scenarios: Sequence[str]
+    delivery_modes: Sequence[str]
+    derived_from: Sequence[str]
+    terms: UsageTerms
+    offers: Sequence[tuple[str, OfferSpec]]
+    tags: Sequence[str] = ()
+    formats: Sequence[str] = ()
+    field_schema: Sequence[Mapping[str, Any]] = ()
+    spatial_coverage: str | None = None
+    temporal_from: datetime | None = None
+    temporal_to: datetime | None = None
+    quality_reports: Sequence[str] = ()
+    assessment_reports: Sequence[str] = ()
+    sample: Sample | None = None
+
+
+@dataclass(frozen=True)
+class ProductView:
+    product: Product
+    version: ProductVersion
+    offers: list[Offer]
+    listed: ProductVersion | None = None
+    listed_offers: list[Offer] = field(default_factory=list)
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _require(actor: Actor, *roles: str) -> None:
+    if not (actor.is_system or actor.has_role(*roles)):
+        raise RoleNotAllowed()
+
+
+def _sees_all(actor: Actor) -> bool:
+    return actor.is_system or actor.has_role(*SEE_ALL)
+
+
+def _offers(session: Any, version_id: str) -> list[Offer]:
+    stmt = select(Offer).where(Offer.version_id == version_id).order_by(Offer.id)
+    return list(session.scalars(stmt))
+
+
+def _view(session: Any, product: Product, version: ProductVersion) -> ProductView:
+    listed = (session.get(ProductVersion, product.listed_version_id)
+              if product.listed_version_id else None)
+    return ProductView(product, version, _offers(session, version.id), listed,
+                       _offers(session, listed.id) if listed is not None else [])
+
+
+def _event(uow: UnitOfWork, version: ProductVersion, action: str, previous: str | None,
+           reason: str | None) -> None:
+    uow.session.add(ListingEvent(
+        id=new_id("lev"), version_id=version.id, action=action, from_status=previous,
+        to_status=version.status, reason=reason, actor_org_id=uow.actor.org_id,
+        actor_label=uow.actor.label, at=uow.clock.now(),
+    ))
+    uow.session.flush()
+    uow.audit.record(uow.actor, f"listing.{action}", "product_version", version.id,
+                     version.state())
+
+
+def _move(uow: UnitOfWork, version: ProductVersion, target: ListingStatus, action: str,
+          reason: str | None) -> None:
+    previous = version.move(target, reason=reason, at=uow.clock.now())
+    _event(uow, version, action, previous, reason)
+
+
+def _validate(data: ProductInput) -> None:
+    errors: dict[str, list[str]] = {}
+    if not data.offers:
+        errors["offers"] = ["at least one offer is needed"]
+    for index, (_, spec) in enumerate(data.offers):
+        for name, problem in spec.problems().items():
+            errors[f"offers.{index}.{name}"] = [problem]
+    if not data.scenarios:
+        errors["scenarios"] = ["no scenario, no trade: name at least one application scenario"]
+    if data.temporal_from and data.temporal_to and data.temporal_to < data.temporal_from:
+        errors["temporal_to"] = ["must not be before temporal_from"]
+    if errors:
+        raise InvalidInput(errors=errors)
+
+
+def _store_sample(sample: Sample, sample_dir: Path | None) -> str:
+    digest = hashlib.sha256(sample.content).hexdigest()
+    if sample_dir is not None:
+        path = sample_dir / digest[:2] / digest
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.write_bytes(sample.content)
+    return digest
+
+
+def _fill(version: ProductVersion, data: ProductInput, sample_dir: Path | None) -> None:
+    version.title = data.title
+    version.description = data.description
+    version.type = data.type.value
+    version.development_level = data.development_level.value
+    version.sector = data.sector
+    version.tags = list(data.tags)
+    version.region = data.region
+    version.spatial_coverage = data.spatial_coverage
+    version.temporal_from = data.temporal_from
+    version.temporal_to = data.temporal_to
+    version.update_frequency = data.update_frequency
+    version.formats = list(data.formats)
+    version.field_schema = [dict(f) for f in data.field_schema]
+    version.scenarios = list(data.scenarios)
+    version.delivery_modes = list(data.delivery_modes)
+    version.derived_from = list(data.derived_from)
+    version.quality_reports = list(data.quality_reports)
+    version.assessment_reports = list(data.assessment_reports)
+    version.terms = data.terms.as_dict()
+    if data.sample is not None:
+        version.sample_sha256 = _store_sample(data.sample, sample_dir)
+        version.sample_name = data.sample.name
+        version.sample_media_type = data.sample.media_type
+        version.sample_size = len(data.sample.content)
+
+
+def _replace_offers(uow: UnitOfWork, version: ProductVersion, data: ProductInput) -> None:
+    for offer in _offers(uow.session, version.id):
+        uow.session.delete(offer)
+    uow.session.flush()
+    for name, spec in data.offers:
+        uow.session.add(Offer(
+            id=new_id("ofr"), version_id=version.id, kind=spec.kind.value, name=name,
+            currency=spec.currency, amount=spec.amount, period=spec.period, unit=spec.unit,
+            cap_amount=spec.cap_amount, quantity=spec.quantity, sold=0,
+        ))
+    uow.session.flush()
+
+
+def _new_version(uow: UnitOfWork, product: Product, number: int, data: ProductInput,
+                 sample_dir: Path | None, based_on: ProductVersion | None) -> ProductVersion:
+    now = uow.clock.now()
+    version = ProductVersion(
+        id=new_id("ver"), product_id=product.id, merchant_org_id=product.merchant_org_id,
+        number=number, status=ListingStatus.DRAFT.value, created_at=now, updated_at=now,
+    )
+    if based_on is not None and data.sample is None:
+        version.sample_sha256 = based_on.sample_sha256
+        version.sample_name = based_on.sample_name
+        version.sample_media_type = based_on.sample_media_type
+        version.sample_size = based_on.sample_size
+    _fill(version, data, sample_dir)
+    uow.session.add(version)
+    uow.session.flush()
+    _replace_offers(uow, version, data)
+    product.latest_version_id = version.id
+    _event(uow, version, "drafted", None, None)
+    return version
+
+
+def _own_product(uow: UnitOfWork, product_id: str, *, for_update: bool = False) -> Product:
+    stmt = select(Product).where(Product.id == product_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    product = uow.session.scalars(stmt).one_or_none()
+    if product is None or (product.merchant_org_id != uow.actor.org_id
+                           and not uow.actor.is_system):
+        raise ProductNotFound()
+    return product
+
+
+# -- products and versions ---------------------------------------------------------------
+
+
+def create_product(
+    data: ProductInput, *, uow: UnitOfWork, product_id: str | None = None,
+    sample_dir: Path | None = None,
+) -> ProductView:
+    """A merchant drafts a product (version 1).
+
+    ``product_id`` adopts the id under which the merchant already registered the product
+    operation right; without it a new id is made (register the right under that id).
+
+    Raises:
+        RoleNotAllowed: not a merchant.
+        InvalidInput: offers, scenarios or coverage are malformed.
+        ProductNotFound: ``product_id`` is not one the merchant holds the operation right for.
+        Conflict: the product already exists.
+    """
+    _require(uow.actor, MERCHANT)
+    _validate(data)
+    with uow:
+        if product_id is not None:
+            if not rights.holds_product_operation(product_id, uow.actor.org_id or "",
+                                                  session=uow.session):
+                raise ProductNotFound(errors={"product_id": ["no product operation right of "
+                                                             "yours names this product"]})
+            if uow.session.get(Product, product_id) is not None:
+                raise Conflict("the product already exists", errors={"product_id": ["exists"]})
+        product = Product(id=product_id or new_id("prd"), merchant_org_id=uow.actor.org_id,
+                          created_at=uow.clock.now())
+        uow.session.add(product)
+        uow.session.flush()
+        version = _new_version(uow, product, 1, data, sample_dir, None)
+        uow.commit()
+        return _view(uow.session, product, version)
+
+
+def revise_product(
+    product_id: str, data: ProductInput, *, uow: UnitOfWork, sample_dir: Path | None = None
+) -> ProductView:
+    """The merchant changes its product: a draft or returned version is edited in place; a
+    listed (or suspended) product gets a new version that is reviewed while the listed one
+    stays on sale.
+
+    Raises:
+        ProductNotFound: not the caller's product.
+        VersionInReview: the latest version is waiting for review.
+        InvalidInput: as for :func:`create_product`.
+    """
+    _require(uow.actor, MERCHANT)
+    _validate(data)
+    with uow:
+        product = _own_product(uow, product_id, for_update=True)
+        latest = uow.session.get(ProductVersion, product.latest_version_id)
+        assert latest is not None
+        status = ListingStatus(latest.status)
+        if status in EDITABLE:
+            _fill(latest, data, sample_dir)
+            latest.updated_at = uow.clock.now()
+            _replace_offers(uow, latest, data)
+            _event(uow, latest, "revised", latest.status, None)
+            version = latest
+        elif status in (ListingStatus.SUBMITTED, ListingStatus.UNDER_REVIEW):
+            raise VersionInReview()
+        else:
+            version = _new_version(uow, product, latest.number + 1, data, sample_dir, latest)
+        uow.commit()
+        return _view(uow.session, product, version)
+
+
+def submit_listing(
+    product_id: str, declaration: Mapping[str, Any], *, uow: UnitOfWork
+) -> ProductView:
+    """Submit the latest version for review with the seller's signed declaration.
+
+    The product needs an unbroken, in-term rights chain now, and every resource it says it
+    derives from must be in that chain. The declaration is stored with the SHA-256 of its
+    RFC 8785 form, the signer and the time.
+
+    Raises:
+        ProductNotFound: not the caller's product.
+        ListingRefused: the rights chain is broken (the link is named) or does not cover
+            what the product derives from.
+        InvalidTransition: the version is not a draft or returned.
+    """
+    _require(uow.actor, MERCHANT)
+    with uow:
+        product = _own_product(uow, product_id, for_update=True)
+        version = uow.session.get(ProductVersion, product.latest_version_id)
+        assert version is not None
+        now = uow.clock.now()
+        chain = rights.check_chain(product.id, now, uow=uow.joined())
+        if not chain.ok:
+            assert chain.broken is not None
+            raise ListingRefused([chain.broken.as_dict()])
+        covered = {link.resource_id for link in chain.links if link.resource_id}
+        missing = sorted(set(version.derived_from) - covered)
+        if missing:
+            raise ListingRefused([{"code": "derivation_not_covered", "right_id": None,
+                                   "message": "the rights chain does not cover resources "
+                                              + ", ".join(missing)}])
+        product_right = chain.links[0]
+        if product_right.holder_org_id != product.merchant_org_id:
+            raise ListingRefused([{"code": "wrong_holder", "right_id": product_right.right_id,
+                                   "message": "the product operation right is held by "
+                                              "another organisation"}])
+        classes = rights.resource_classifications(sorted(covered), session=uow.session)
+        version.classification = max(classes.values(), key=CLASSIFICATION_ORDER.index,
+                                     default="general")
+        version.declaration = dict(declaration)
+        version.declaration_sha256 = hashlib.sha256(
+            rfc8785.dumps(dict(declaration))).hexdigest()
+        version.declared_by_user_id = uow.actor.user_id
+        version.declared_at = now
+        _move(uow, version, ListingStatus.SUBMITTED, "submitted", None)
+        uow.commit()
+        return _view(uow.session, product, version)
+
+
+def claim_review(product_id: str, *, uow: UnitOfWork) -> ProductView:
+    """The operator or an assessor takes the submitted version into review.
+
+    Raises:
+        RoleNotAllowed, ProductNotFound, ReviewerIsMerchant, InvalidTransition.
+    """
+    _require(uow.actor, OPERATOR, ASSESSOR)
+    with uow:
+        product, version = _reviewable(uow, product_id)
+        version.reviewer_org_id = uow.actor.org_id
+        _move(uow, version, ListingStatus.UNDER_REVIEW, "review_claimed", None)
+        uow.commit()
+        return _view(uow.session, product, version)
+
+
+def _reviewable(uow: UnitOfWork, product_id: str) -> tuple[Product, ProductVersion]:
+    product = uow.session.scalars(
+        select(Product).where(Product.id == product_id).with_for_update()).one_or_none()
+    if product is None:
+        raise ProductNotFound()
+    if product.merchant_org_id == uow.actor.org_id:
+        raise ReviewerIsMerchant()
+    pending = list(uow.session.scalars(
+        select(ProductVersion)
+        .where(ProductVersion.product_id == product.id,
+               ProductVersion.status.in_([ListingStatus.SUBMITTED.value,
+                                          ListingStatus.UNDER_REVIEW.value]))
+        .order_by(ProductVersion.number.desc())
+        .with_for_update()))
+    # The version on sale, sent back to review after its rights were restored, goes first.
+    version = next((v for v in pending if v.id == product.listed_version_id), None)
+    if version is None:
+        version = pending[0] if pending else uow.session.get(ProductVersion,
+                                                              product.latest_version_id)
+    assert version is not None
+    return product, version
+
+
+def decide_review(product_id: str, decision: str, reason: str, *,
+                  uow: UnitOfWork) -> ProductView:
+    """List, return for corrections, or reject the version under review.
+
+    Listing re-checks the rights chain; a newly listed version supersedes the one on sale.
+
+    Raises:
+        RoleNotAllowed, ProductNotFound, ReviewerIsMerchant, ReviewClaimedByOther,
+        InvalidTransition, ListingRefused (the chain broke since submission).
+    """
+    _require(uow.actor, OPERATOR, ASSESSOR)
+    with uow:
+        product, version = _reviewable(uow, product_id)
+        if (version.status == ListingStatus.UNDER_REVIEW.value
+                and version.reviewer_org_id != uow.actor.org_id and not uow.actor.is_system):
+            raise ReviewClaimedByOther()
+        if decision == "list":
+            chain = rights.check_chain(product.id, uow.clock.now(), uow=uow.joined())
+            if not chain.ok:
+                assert chain.broken is not None
+                raise ListingRefused([chain.broken.as_dict()])
+            previous = (uow.session.get(ProductVersion, product.listed_version_id)
+                        if product.listed_version_id else None)
+            _move(uow, version, ListingStatus.LISTED, "listed", reason)
+            if previous is not None and previous.id != version.id and (
+                ListingStatus(previous.status) in LIVE
+            ):
+                _move(uow, previous, ListingStatus.SUPERSEDED, "superseded",
+                      f"version {version.number} listed")
+            product.listed_version_id = version.id
+            uow.outbox.enqueue("listing.listed", {"product_id": product.id,
+                                                  "version_id": version.id})
+        elif decision == "return":
+            _move(uow, version, ListingStatus.RETURNED, "returned", reason)
+        else:
+            _move(uow, version, ListingStatus.REJECTED, "rejected", reason)
+        uow.commit()
+        return _view(uow.session, product, version)
+
+
+def change_listing_status(product_id: str, target: ListingStatus, reason: str, *,
+                          uow: UnitOfWork) -> ProductView:
+    """Suspend or reinstate (the operator) or delist (the merchant or the operator) the
+    version on sale.
+
+    Raises:
+        RoleNotAllowed: a regulator or another role.
+        ProductNotFound: unknown, or not the merchant's own.
+        NotTheMerchant: a merchant asks for more than delisting.
+        InvalidTransition: nothing on sale to act on, or the lifecycle forbids it.
+        ListingRefused: reinstating while the rights chain is broken.
+    """
+    is_operator = uow.actor.is_system or uow.actor.has_role(OPERATOR)
+    if not is_operator and not uow.actor.has_role(MERCHANT):
+        raise RoleNotAllowed()
+    if target not in (ListingStatus.SUSPENDED, ListingStatus.LISTED, ListingStatus.DELISTED):
+        raise InvalidInput(errors={"status": ["must be suspended, listed or delisted"]})
+    with uow:
+        if is_operator:
+            product = uow.session.scalars(select(Product).where(Product.id == product_id)
+                                          .with_for_update()).one_or_none()
+            if product is None:
+                raise ProductNotFound()
+        else:
+            product = _own_product(uow, product_id, for_update=True)
+            if target is not ListingStatus.DELISTED:
+                raise NotTheMerchant()
+        version = (uow.session.get(ProductVersion, product.listed_version_id)
+                   if product.listed_version_id else None)
+        if version is None:
+            raise ListingRefused([{"code": "not_listed", "right_id": None,
+                                   "message": "the product has no version on sale"}])
+        if target is ListingStatus.LISTED:
+            chain = rights.check_chain(product.id, uow.clock.now(), uow=uow.joined())
+            if not chain.ok:
+                assert chain.broken is not None
+                raise ListingRefused([chain.broken.as_dict()])
+        action = {ListingStatus.SUSPENDED: "suspended", ListingStatus.LISTED: "reinstated",
+                  ListingStatus.DELISTED: "delisted"}[target]
+        _move(uow, version, target, action, reason)
+        uow.outbox.enqueue(f"listing.{action}", {"product_id": product.id,
+                                                 "version_id": version.id})
+        uow.commit()
+        return _view(uow.session, product, version)
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+def get_product(product_id: str, *, uow: UnitOfWork) -> ProductView:
+    """The merchant's own product (latest version), or any for the operator, assessors and
+    regulators.
+
+    Raises:
+        ProductNotFound: unknown or not visible.
+    """
+    with uow:
+        product = uow.session.get(Product, product_id)
+        if product is None or not (_sees_all(uow.actor)
+                                   or product.merchant_org_id == uow.actor.org_id):
+            raise ProductNotFound()
+        version = uow.session.get(ProductVersion, product.latest_version_id)
+        assert version is not None
+        return _view(uow.session, product, version)
+
+
+def list_products(*, uow: UnitOfWork, status: str | None = None, after: str | None = None,
+                  limit: int = 50) -> Page[Product]:
+    """Products the caller may see in full: its own, or all by duty."""
+    with uow:
+        stmt = select(Product)
+        if not _sees_all(uow.actor):
+            stmt = stmt.where(Product.merchant_org_id == (uow.actor.org_id or ""))
+        if status:
+            stmt = stmt.join(ProductVersion, ProductVersion.id == Product.latest_version_id)
+            stmt = stmt.where(ProductVersion.status == status)
+        return keyset_page(uow.session, stmt, Product.id, after=after, limit=limit)
+
+
+def views_of(products: Sequence[Product], *, uow: UnitOfWork) -> list[ProductView]:
+    with uow:
+        found = []
+        for product in products:
+            version = uow.session.get(ProductVersion, product.latest_version_id)
+            assert version is not None
+            found.append(_view(uow.session, product, version))
+        return found
+
+
+def history(product_id: str, *, uow: UnitOfWork, after: str | None = None,
+            limit: int = 50) -> Page[ListingEvent]:
+    """Every change of every version of a product, oldest first. Raises: ProductNotFound."""
+    with uow:
+        product = uow.session.get(Product, product_id)
+        if product is None or not (_sees_all(uow.actor)
+                                   or product.merchant_org_id == uow.actor.org_id):
+            raise ProductNotFound()
+        stmt = (select(ListingEvent).join(ProductVersion,
+                                          ProductVersion.id == ListingEvent.version_id)
+                .where(ProductVersion.product_id == product_id))
+        return keyset_page(uow.session, stmt, ListingEvent.id, after=after, limit=limit)
+
+
+def listed_version(product_id: str, *, uow: UnitOfWork) -> ProductView:
+    """Public: the version on sale of a listed product.
+
+    Raises:
+        ProductNotFound: unknown, or nothing on sale.
+    """
+    with uow:
+        product = uow.session.get(Product, product_id)
+        version = (uow.session.get(ProductVersion, product.listed_version_id)
+                   if product is not None and product.listed_version_id else None)
+        if product is None or version is None or version.status != ListingStatus.LISTED.value:
+            raise ProductNotFound()
+        return _view(uow.session, product, version)
+
+
+def sample_of(version: ProductVersion) -> tuple[str, str, str] | None:
+    if version.sample_sha256 is None:
+        return None
+    return version.sample_sha256, version.sample_name or "sample", (
+        version.sample_media_type or "application/octet-stream")
+
+
+# -- reactions to rights -----------------------------------------------------------------
+
+
+def on_rights_unavailable(uow: UnitOfWork, payload: Mapping[str, Any]) -> None:
+    """Suspend the versions on sale of products whose rights chain just broke."""
+    products = rights.operated_products(payload["right_ids"], session=uow.session)
+    if not products:
+        return
+    stmt = (select(ProductVersion)
+            .where(ProductVersion.product_id.in_(sorted(products)),
+                   ProductVersion.status == ListingStatus.LISTED.value)
+            .with_for_update())
+    for version in uow.session.scalars(stmt):
+        version.suspended_by_rights = True
+        _move(uow, version, ListingStatus.SUSPENDED, "suspended",
+              f"rights chain broken: {payload.get('reason', '')}".strip())
+        uow.outbox.enqueue("listing.suspended", {"product_id": version.product_id,
+                                                 "version_id": version.id})
+
+
+def on_rights_restored(uow: UnitOfWork, payload: Mapping[str, Any]) -> None:
+    """Send versions suspended for their rights back to review once the chain holds again."""
+    products = rights.operated_products(payload["right_ids"], session=uow.session)
+    if not products:
+        return
+    stmt = (select(ProductVersion)
+            .where(ProductVersion.product_id.in_(sorted(products)),
+                   ProductVersion.status == ListingStatus.SUSPENDED.value,
+                   ProductVersion.suspended_by_rights.is_(True))
+            .with_for_update())
+    for version in uow.session.scalars(stmt):
+        if rights.check_chain(version.product_id, uow.clock.now(), uow=uow.joined()).ok:
+            version.suspended_by_rights = False
+            _move(uow, version, ListingStatus.SUBMITTED, "resubmitted",
+                  "rights restored: back to review")

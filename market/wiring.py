@@ -1,0 +1,22 @@
+"""Connect the contexts' in-transaction event handlers (see :mod:`market.events`).
+
+Called by ``create_app`` and by the command line before any use case runs, so the reactions
+happen however a change is made. Connecting twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from market import events
+from market.listing import services as listing
+from market.rights import services as rights
+
+_connected = False
+
+
+def connect() -> None:
+    global _connected
+    if _connected:
+        return
+    events.subscribe(rights.UNAVAILABLE, listing.on_rights_unavailable)
+    events.subscribe(rights.RESTORED, listing.on_rights_restored)
+    _connected = True
