@@ -3,6 +3,7 @@
 from market.audit import AuditEntry, AuditHead
 from market.db import Base
 from market.idempotency import IdempotencyRecord
+from market.listing.catalog import CatalogEntry, CatalogTerm
 from market.listing.models import ListingEvent, Offer, Product, ProductVersion
 from market.outbox import OutboxMessage
 from market.participants.models import ApiKey, Organisation, OrganisationRole, StatusChange, User
@@ -24,6 +25,8 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "AuditHead",
+    "CatalogEntry",
+    "CatalogTerm",
     "Certificate",
     "CertificateCounter",
     "DataResource",

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from pathlib import Path
 from typing import Any
 
-from flask import Response, send_file
+from flask import Response, request, send_file
 
-from market.errors import InvalidInput
-from market.listing import services
+from market.errors import InvalidCursor, InvalidInput
+from market.listing import catalog, linked_data, services
 from market.listing.domain import (
     DevelopmentLevel,
     ListingStatus,
@@ -23,6 +24,9 @@ from market.listing.domain import (
 from market.listing.errors import ProductNotFound
 from market.listing.schemas import (
     CatalogEntryOut,
+    CatalogPage,
+    CatalogQuery,
+    CatalogStatisticsOut,
     ListingEventOut,
     ListingReviewIn,
     ListingStatusIn,
@@ -32,7 +36,17 @@ from market.listing.schemas import (
     ProductRevisionIn,
     SubmitIn,
 )
-from market.web import ApiBlueprint, PageQuery, page_args, page_body, page_of, state, unit_of_work
+from market.web import (
+    ApiBlueprint,
+    PageQuery,
+    decode_cursor,
+    encode_cursor,
+    page_args,
+    page_body,
+    page_of,
+    state,
+    unit_of_work,
+)
 
 bp = ApiBlueprint("listing", __name__,
                   description="Data products, versions, offers, usage terms and listings")
@@ -206,3 +220,94 @@ def catalog_sample(product_id: str) -> Response:
     response = send_file(path, mimetype=sample[2], as_attachment=True, download_name=sample[1],
                          etag=sample[0])
     return response
+
+
+def _offset(cursor: str | None) -> int:
+    raw = decode_cursor(cursor)
+    if raw is None:
+        return 0
+    if not raw.isdigit() or int(raw) > 10**7:
+        raise InvalidCursor()
+    return int(raw)
+
+
+@bp.route("/catalog", methods=["GET"])
+@bp.access(anonymous=True)
+@bp.arguments(CatalogQuery, location="query")
+@bp.response(200, CatalogPage)
+def search_catalog(query: dict[str, Any]) -> dict[str, Any]:
+    """Search listed products in Chinese or English, filter them, count facets.
+
+    Relevance puts an exact title match first, then products matching more of the query's
+    words, then stronger matches (a word in the title counts most); ties go to the newest.
+    """
+    filters = catalog.Filters(
+        type=query["type"], sector=query["sector"], region=query["region"],
+        delivery_mode=query["delivery_mode"], development_level=query["development_level"],
+        classification=query["classification"], merchant=query["merchant"],
+        min_price=query["min_price"], max_price=query["max_price"],
+        free_only=query["free_only"],
+    )
+    result = services.search_catalog(query["q"], filters, sort=query["sort"],
+                                     offset=_offset(query["cursor"]), limit=query["limit"],
+                                     facets=query["facets"], uow=unit_of_work())
+    return {"items": result.items, "total": result.total, "facets": result.facets,
+            "next_cursor": encode_cursor(str(result.next_offset))
+            if result.next_offset is not None else None}
+
+
+@bp.route("/catalog/statistics", methods=["GET"])
+@bp.access(anonymous=True)
+@bp.response(200, CatalogStatisticsOut)
+def catalog_statistics() -> dict[str, Any]:
+    """Public disclosure (信息披露): listed products by sector and by type."""
+    return services.catalog_statistics(uow=unit_of_work())
+
+
+def _base() -> str:
+    return request.host_url.rstrip("/") + "/api/v1"
+
+
+def _jsonld(document: dict[str, Any]) -> Response:
+    return Response(json.dumps(document, ensure_ascii=False, default=str),
+                    mimetype="application/ld+json")
+
+
+@bp.route("/catalog.jsonld", methods=["GET"])
+@bp.access(anonymous=True)
+@bp.arguments(PageQuery, location="query")
+@bp.response(200, content_type="application/ld+json",
+             description="DCAT-AP 3 catalogue (JSON-LD), a page of datasets")
+def dcat_catalog(query: dict[str, Any]) -> Response:
+    """The catalogue as DCAT-AP 3 JSON-LD, a page at a time (`next` links the following)."""
+    offset = _offset(query["cursor"])
+    result = services.search_catalog(None, catalog.Filters(), sort="newest", offset=offset,
+                                     limit=query["limit"], facets=False, uow=unit_of_work())
+    views = services.listed_views([e.product_id for e in result.items], uow=unit_of_work())
+    document = linked_data.dcat_catalog(_base(), [
+        linked_data.dcat_dataset(_base(), v.product, v.version, v.offers) for v in views])
+    if result.next_offset is not None:
+        document["next"] = (f"{_base()}/catalog.jsonld?limit={query['limit']}&cursor="
+                            f"{encode_cursor(str(result.next_offset))}")
+    return _jsonld(document)
+
+
+@bp.route("/catalog/<product_id>/dcat.jsonld", methods=["GET"])
+@bp.access(anonymous=True, object_scoped=True)
+@bp.response(200, content_type="application/ld+json",
+             description="DCAT-AP 3 dataset (JSON-LD)")
+def dcat_dataset(product_id: str) -> Response:
+    """A listed product as a DCAT-AP 3 dataset."""
+    view = services.listed_version(product_id, uow=unit_of_work())
+    document = linked_data.dcat_dataset(_base(), view.product, view.version, view.offers)
+    return _jsonld({"@context": linked_data.DCAT_CONTEXT, **document})
+
+
+@bp.route("/catalog/<product_id>/terms.jsonld", methods=["GET"])
+@bp.access(anonymous=True, object_scoped=True)
+@bp.response(200, content_type="application/ld+json",
+             description="ODRL policy (JSON-LD)")
+def odrl_terms(product_id: str) -> Response:
+    """The usage terms of the version on sale as an ODRL Offer policy."""
+    view = services.listed_version(product_id, uow=unit_of_work())
+    return _jsonld(linked_data.odrl_policy(_base(), view.product, view.version))

@@ -234,3 +234,56 @@ class CatalogEntryOut(ma.Schema):
     id = fields.String()
     merchant_org_id = fields.String()
     version = fields.Nested(VersionOut)
+
+
+class CatalogQuery(PageQuery):
+    q = fields.String(load_default=None, validate=validate.Length(1, 200),
+                      metadata={"description": "words in Chinese or English, e.g. 交通 or traffic"})
+    type = fields.String(load_default=None, validate=validate.OneOf(_choices(ProductType)))
+    sector = fields.String(load_default=None, validate=validate.Length(1, 60))
+    region = fields.String(load_default=None, validate=validate.Length(1, 60))
+    delivery_mode = fields.String(load_default=None,
+                                  validate=validate.OneOf(_choices(DeliveryMode)))
+    development_level = fields.String(load_default=None,
+                                      validate=validate.OneOf(_choices(DevelopmentLevel)))
+    classification = fields.String(load_default=None,
+                                   validate=validate.OneOf(["general", "important"]))
+    merchant = fields.String(load_default=None, validate=validate.Length(1, 40))
+    min_price = fields.Integer(load_default=None, validate=validate.Range(0, 10**15))
+    max_price = fields.Integer(load_default=None, validate=validate.Range(0, 10**15))
+    free_only = fields.Boolean(load_default=False)
+    sort = fields.String(load_default="relevance",
+                         validate=validate.OneOf(["relevance", "newest", "price"]))
+    facets = fields.Boolean(load_default=True)
+
+
+class CatalogItemOut(ma.Schema):
+    product_id = fields.String()
+    version_id = fields.String()
+    merchant_org_id = fields.String()
+    title = fields.String()
+    type = fields.String()
+    sector = fields.String()
+    region = fields.String()
+    development_level = fields.String()
+    classification = fields.String()
+    delivery_modes = fields.List(fields.String())
+    min_price = fields.Integer(allow_none=True)
+    currency = fields.String(allow_none=True)
+    has_free = fields.Boolean()
+    listed_at = fields.DateTime()
+
+
+class CatalogPage(ma.Schema):
+    items = fields.List(fields.Nested(CatalogItemOut), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+    total = fields.Integer(required=True)
+    facets = fields.Dict(keys=fields.String(),
+                         values=fields.Dict(keys=fields.String(), values=fields.Integer()),
+                         metadata={"description": "counts per value over the whole result"})
+
+
+class CatalogStatisticsOut(ma.Schema):
+    by_sector = fields.Dict(keys=fields.String(), values=fields.Integer())
+    by_type = fields.Dict(keys=fields.String(), values=fields.Integer())
+    total = fields.Dict(keys=fields.String(), values=fields.Integer())

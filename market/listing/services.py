@@ -22,6 +22,7 @@ from sqlalchemy import select
 from market.actor import Actor
 from market.errors import Conflict, InvalidInput, RoleNotAllowed
 from market.ids import new_id
+from market.listing import catalog
 from market.listing.domain import (
     EDITABLE,
     LIVE,
@@ -416,6 +417,7 @@ def decide_review(product_id: str, decision: str, reason: str, *,
                 _move(uow, previous, ListingStatus.SUPERSEDED, "superseded",
                       f"version {version.number} listed")
             product.listed_version_id = version.id
+            catalog.refresh(uow.session, product.id)
             uow.outbox.enqueue("listing.listed", {"product_id": product.id,
                                                   "version_id": version.id})
         elif decision == "return":
@@ -466,6 +468,7 @@ def change_listing_status(product_id: str, target: ListingStatus, reason: str, *
         action = {ListingStatus.SUSPENDED: "suspended", ListingStatus.LISTED: "reinstated",
                   ListingStatus.DELISTED: "delisted"}[target]
         _move(uow, version, target, action, reason)
+        catalog.refresh(uow.session, product.id)
         uow.outbox.enqueue(f"listing.{action}", {"product_id": product.id,
                                                  "version_id": version.id})
         uow.commit()
@@ -567,6 +570,7 @@ def on_rights_unavailable(uow: UnitOfWork, payload: Mapping[str, Any]) -> None:
         version.suspended_by_rights = True
         _move(uow, version, ListingStatus.SUSPENDED, "suspended",
               f"rights chain broken: {payload.get('reason', '')}".strip())
+        catalog.refresh(uow.session, version.product_id)
         uow.outbox.enqueue("listing.suspended", {"product_id": version.product_id,
                                                  "version_id": version.id})
 
@@ -586,3 +590,34 @@ def on_rights_restored(uow: UnitOfWork, payload: Mapping[str, Any]) -> None:
             version.suspended_by_rights = False
             _move(uow, version, ListingStatus.SUBMITTED, "resubmitted",
                   "rights restored: back to review")
+
+
+# -- catalogue ---------------------------------------------------------------------------
+
+
+def search_catalog(
+    q: str | None, filters: catalog.Filters, *, sort: str, offset: int, limit: int,
+    facets: bool, uow: UnitOfWork,
+) -> catalog.SearchResult:
+    """Public search over listed products (see :mod:`market.listing.catalog`)."""
+    with uow:
+        return catalog.search(uow.session, q=q, filters=filters, sort=sort, offset=offset,
+                              limit=limit, facets=facets)
+
+
+def catalog_statistics(*, uow: UnitOfWork) -> dict[str, dict[str, int]]:
+    with uow:
+        return catalog.statistics(uow.session)
+
+
+def listed_views(product_ids: Sequence[str], *, uow: UnitOfWork) -> list[ProductView]:
+    """The versions on sale of these products, in the order given."""
+    with uow:
+        found = []
+        for product_id in product_ids:
+            product = uow.session.get(Product, product_id)
+            version = (uow.session.get(ProductVersion, product.listed_version_id)
+                       if product is not None and product.listed_version_id else None)
+            if product is not None and version is not None:
+                found.append(_view(uow.session, product, version))
+        return found

@@ -30,6 +30,37 @@ def upgrade() -> None:
     with op.batch_alter_table('products', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_products_merchant_org_id'), ['merchant_org_id'], unique=False)
 
+    op.create_table('catalog_entries',
+    sa.Column('product_id', sa.String(length=40), nullable=False),
+    sa.Column('version_id', sa.String(length=40), nullable=False),
+    sa.Column('merchant_org_id', sa.String(length=40), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('title_key', sa.String(length=200), nullable=False),
+    sa.Column('type', sa.String(length=16), nullable=False),
+    sa.Column('sector', sa.String(length=60), nullable=False),
+    sa.Column('region', sa.String(length=60), nullable=False),
+    sa.Column('development_level', sa.String(length=16), nullable=False),
+    sa.Column('classification', sa.String(length=16), nullable=False),
+    sa.Column('delivery_modes', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False),
+    sa.Column('delivers_file', sa.Boolean(), nullable=False),
+    sa.Column('delivers_api', sa.Boolean(), nullable=False),
+    sa.Column('delivers_sandbox', sa.Boolean(), nullable=False),
+    sa.Column('min_price', sa.BigInteger(), nullable=True),
+    sa.Column('currency', sa.String(length=3), nullable=True),
+    sa.Column('has_free', sa.Boolean(), nullable=False),
+    sa.Column('listed_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_catalog_entries_product_id_products')),
+    sa.PrimaryKeyConstraint('product_id', name=op.f('pk_catalog_entries'))
+    )
+    with op.batch_alter_table('catalog_entries', schema=None) as batch_op:
+        batch_op.create_index('ix_catalog_entries_listed_at', ['listed_at', 'product_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_catalog_entries_merchant_org_id'), ['merchant_org_id'], unique=False)
+        batch_op.create_index('ix_catalog_entries_min_price', ['min_price', 'product_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_catalog_entries_region'), ['region'], unique=False)
+        batch_op.create_index(batch_op.f('ix_catalog_entries_sector'), ['sector'], unique=False)
+        batch_op.create_index(batch_op.f('ix_catalog_entries_title_key'), ['title_key'], unique=False)
+        batch_op.create_index(batch_op.f('ix_catalog_entries_type'), ['type'], unique=False)
+
     op.create_table('product_versions',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('product_id', sa.String(length=40), nullable=False),
@@ -81,6 +112,16 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_product_versions_product_id'), ['product_id'], unique=False)
         batch_op.create_index('ix_product_versions_status', ['status'], unique=False)
 
+    op.create_table('catalog_terms',
+    sa.Column('term', sa.String(length=64), nullable=False),
+    sa.Column('product_id', sa.String(length=40), nullable=False),
+    sa.Column('weight', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['product_id'], ['catalog_entries.product_id'], name=op.f('fk_catalog_terms_product_id_catalog_entries'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('term', 'product_id', name=op.f('pk_catalog_terms'))
+    )
+    with op.batch_alter_table('catalog_terms', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_catalog_terms_product_id'), ['product_id'], unique=False)
+
     op.create_table('listing_events',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('version_id', sa.String(length=40), nullable=False),
@@ -129,11 +170,25 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_listing_events_version_id'))
 
     op.drop_table('listing_events')
+    with op.batch_alter_table('catalog_terms', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_catalog_terms_product_id'))
+
+    op.drop_table('catalog_terms')
     with op.batch_alter_table('product_versions', schema=None) as batch_op:
         batch_op.drop_index('ix_product_versions_status')
         batch_op.drop_index(batch_op.f('ix_product_versions_product_id'))
 
     op.drop_table('product_versions')
+    with op.batch_alter_table('catalog_entries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_catalog_entries_type'))
+        batch_op.drop_index(batch_op.f('ix_catalog_entries_title_key'))
+        batch_op.drop_index(batch_op.f('ix_catalog_entries_sector'))
+        batch_op.drop_index(batch_op.f('ix_catalog_entries_region'))
+        batch_op.drop_index('ix_catalog_entries_min_price')
+        batch_op.drop_index(batch_op.f('ix_catalog_entries_merchant_org_id'))
+        batch_op.drop_index('ix_catalog_entries_listed_at')
+
+    op.drop_table('catalog_entries')
     with op.batch_alter_table('products', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_products_merchant_org_id'))
 
