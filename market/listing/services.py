@@ -20,7 +20,7 @@ import rfc8785
 from sqlalchemy import select
 
 from market.actor import Actor
-from market.errors import Conflict, InvalidInput, RoleNotAllowed
+from market.errors import Conflict, InvalidInput, InvalidTransition, RoleNotAllowed
 from market.ids import new_id
 from market.listing import catalog
 from market.listing.domain import (
@@ -286,7 +286,8 @@ def revise_product(
         latest = uow.session.get(ProductVersion, product.latest_version_id)
         assert latest is not None
         status = ListingStatus(latest.status)
-        if status in EDITABLE:
+        # A version that was ever on sale may be in someone's order: it is never edited.
+        if status in EDITABLE and latest.listed_at is None:
             _fill(latest, data, sample_dir)
             latest.updated_at = uow.clock.now()
             _replace_offers(uow, latest, data)
@@ -439,6 +440,7 @@ def change_listing_status(product_id: str, target: ListingStatus, reason: str, *
         NotTheMerchant: a merchant asks for more than delisting.
         InvalidTransition: nothing on sale to act on, or the lifecycle forbids it.
         ListingRefused: reinstating while the rights chain is broken.
+        InvalidTransition: the product was never listed.
     """
     is_operator = uow.actor.is_system or uow.actor.has_role(OPERATOR)
     if not is_operator and not uow.actor.has_role(MERCHANT):
@@ -457,9 +459,10 @@ def change_listing_status(product_id: str, target: ListingStatus, reason: str, *
                 raise NotTheMerchant()
         version = (uow.session.get(ProductVersion, product.listed_version_id)
                    if product.listed_version_id else None)
-        if version is None:
-            raise ListingRefused([{"code": "not_listed", "right_id": None,
-                                   "message": "the product has no version on sale"}])
+        if version is None:  # never listed: nothing to act on
+            latest = uow.session.get(ProductVersion, product.latest_version_id)
+            raise InvalidTransition(current=latest.status if latest else "none",
+                                    target=target.value)
         if target is ListingStatus.LISTED:
             chain = rights.check_chain(product.id, uow.clock.now(), uow=uow.joined())
             if not chain.ok:
