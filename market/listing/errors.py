@@ -34,6 +34,13 @@ class VersionInReview(Conflict):
     title = "The latest version is waiting for review"
 
 
+class VersionOnceListed(Conflict):
+    """A version that was on sale keeps its declaration; revise the product for a new one."""
+
+    code = "version_once_listed"
+    title = "This version was on sale once; revise the product to change it"
+
+
 class ReviewClaimedByOther(Conflict):
     """Another reviewer has claimed this listing review."""
 

@@ -39,6 +39,7 @@ from market.listing.errors import (
     ReviewClaimedByOther,
     ReviewerIsMerchant,
     VersionInReview,
+    VersionOnceListed,
 )
 from market.listing.models import ListingEvent, Offer, Product, ProductVersion
 from market.pagination import Page, keyset_page
@@ -315,12 +316,16 @@ def submit_listing(
         ListingRefused: the rights chain is broken (the link is named) or does not cover
             what the product derives from.
         InvalidTransition: the version is not a draft or returned.
+        VersionOnceListed: the version was on sale once; revise the product instead.
     """
     _require(uow.actor, MERCHANT)
     with uow:
         product = _own_product(uow, product_id, for_update=True)
         version = uow.session.get(ProductVersion, product.latest_version_id)
         assert version is not None
+        if version.listed_at is not None and ListingStatus(version.status) in EDITABLE:
+            # Its declaration is the one it was sold under: changes make a new version.
+            raise VersionOnceListed()
         now = uow.clock.now()
         chain = rights.check_chain(product.id, now, uow=uow.joined())
         if not chain.ok:
@@ -440,7 +445,6 @@ def change_listing_status(product_id: str, target: ListingStatus, reason: str, *
         NotTheMerchant: a merchant asks for more than delisting.
         InvalidTransition: nothing on sale to act on, or the lifecycle forbids it.
         ListingRefused: reinstating while the rights chain is broken.
-        InvalidTransition: the product was never listed.
     """
     is_operator = uow.actor.is_system or uow.actor.has_role(OPERATOR)
     if not is_operator and not uow.actor.has_role(MERCHANT):

@@ -20,7 +20,7 @@ from typing import Any
 
 from market import events
 from market.actor import Actor
-from market.errors import InvalidInput, RoleNotAllowed
+from market.errors import InvalidInput, InvalidTransition, RoleNotAllowed
 from market.ids import new_id
 from market.pagination import Page
 from market.participants import services as participants
@@ -548,6 +548,8 @@ def decide_review(
             _move(uow, right, RightStatus.REJECTED, "rejected", reason)
             uow.commit()
             return right
+        if right.status != RightStatus.UNDER_REVIEW.value:
+            raise InvalidTransition(current=right.status, target=RightStatus.REGISTERED.value)
         application = _application(
             repo, kind=RightKind(right.kind), holder=right.holder_org_id, scope=right.scope,
             term=right.term, resource_id=right.resource_id,

@@ -29,12 +29,24 @@ Rights (resources, right registrations, grants, disputes, certificates, rights c
 * disputes: objections (登记异议) are lodged through the operator, who files them for a
   claimant; nobody else can suspend a holder's rights or probe for resource ids that way.
 
+Listing (products, their versions, review, the listing lifecycle, the public catalogue):
+
+* merchants draft, revise and submit their own products; a foreign product is 404 to them;
+  reviews and review claims are for the operator and assessors;
+* status changes: the operator any, a merchant only delisting its own product (the request
+  here suspends, so the merchant gets 403 ``not_the_merchant``, and 404 for a foreign one);
+* reads: merchants their own, the operator, assessors and regulators every product;
+* the catalogue (search, statistics, JSON-LD exports) and a listed product's entry, sample
+  and exports are public (credentials are not looked at).
+
 "Own" rights objects are the caller's as holder; only merchants hold them, so the other
 callers have no such cell, except for grants, which they can receive: an own grant is one the
-caller gave (merchants) or was given (everyone else admitted).
+caller gave (merchants) or was given (everyone else admitted). Products too are only ever a
+merchant's own.
 
 A denied request must leave no trace: the organisations, their users and admission history,
-the resources, rights and grants and the audit head are compared before and after it.
+the resources, rights and grants, the products with their histories, the public catalogue
+and the audit head are compared before and after it.
 """
 
 from __future__ import annotations
@@ -78,6 +90,8 @@ NO_RES = (404, "resource_not_found")
 NO_RGT = (404, "right_not_found")
 NO_GNT = (404, "grant_not_found")
 HOLDER = (403, "not_the_holder")
+NO_PRD = (404, "product_not_found")
+NOT_MERCH = (403, "not_the_merchant")
 
 # fmt: off
 MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
@@ -224,6 +238,68 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
         OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     OK,     OK),
         FOREIGN:   (OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
     },
+    # -- listing -----------------------------------------------------------------------
+    #            anon    oper    merch   buyer   assess  broker  regul   applic  susp    read_only
+    ("POST", f"{API}/products"): {
+        NO_OBJECT: (UNAUTH, ROLE,   NEW,    ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    ("GET", f"{API}/products"): {
+        NO_OBJECT: (UNAUTH, OK,     OK,     OK,     OK,     OK,     OK,     NOTADM, NOTADM, OK),
+    },
+    ("GET", f"{API}/products/<product_id>"): {
+        OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     NOTADM, OK),
+        FOREIGN:   (UNAUTH, OK,     NO_PRD, NO_PRD, OK,     NO_PRD, OK,     NOTADM, NOTADM, NO_PRD),
+    },
+    ("PUT", f"{API}/products/<product_id>"): {
+        OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, ROLE,   NO_PRD, ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    ("POST", f"{API}/products/<product_id>/submission"): {
+        OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, ROLE,   NO_PRD, ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    ("POST", f"{API}/products/<product_id>/review-claims"): {
+        OWN:       (NA,     NA,     ROLE,   NA,     NA,     NA,     NA,     NA,     NOTADM, ROLE),
+        FOREIGN:   (UNAUTH, OK,     ROLE,   ROLE,   OK,     ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
+    },
+    ("POST", f"{API}/products/<product_id>/reviews"): {
+        OWN:       (NA,     NA,     ROLE,   NA,     NA,     NA,     NA,     NA,     NOTADM, ROLE),
+        FOREIGN:   (UNAUTH, OK,     ROLE,   ROLE,   OK,     ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
+    },
+    ("POST", f"{API}/products/<product_id>/status-changes"): {
+        OWN:       (NA,     NA,     NOT_MERCH, NA,  NA,     NA,     NA,     NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, OK,     NO_PRD, ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    ("GET", f"{API}/products/<product_id>/history"): {
+        OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     NOTADM, OK),
+        FOREIGN:   (UNAUTH, OK,     NO_PRD, NO_PRD, OK,     NO_PRD, OK,     NOTADM, NOTADM, NO_PRD),
+    },
+    # The catalogue is public: credentials, if sent, are not looked at.
+    ("GET", f"{API}/catalog/<product_id>"): {
+        OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     OK,     OK),
+        FOREIGN:   (OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    },
+    ("GET", f"{API}/catalog/<product_id>/sample"): {
+        OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     OK,     OK),
+        FOREIGN:   (OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    },
+    ("GET", f"{API}/catalog/<product_id>/dcat.jsonld"): {
+        OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     OK,     OK),
+        FOREIGN:   (OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    },
+    ("GET", f"{API}/catalog/<product_id>/terms.jsonld"): {
+        OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     OK,     OK),
+        FOREIGN:   (OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    },
+    ("GET", f"{API}/catalog"): {
+        NO_OBJECT: (OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    },
+    ("GET", f"{API}/catalog/statistics"): {
+        NO_OBJECT: (OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    },
+    ("GET", f"{API}/catalog.jsonld"): {
+        NO_OBJECT: (OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    },
 }
 # fmt: on
 
@@ -310,6 +386,31 @@ RIGHTS_OBJECTS: dict[tuple[str, str], str] = {
     ("GET", f"{API}/certificates/<number>"): "registered",
     ("GET", f"{API}/certificates/<number>/verification"): "registered",
 }
+# What a listing endpoint is called on: a product (on the owner's product operation right)
+# drafted, submitted, claimed for review, listed, or listed with a sample. POST /products
+# names the caller's product operation right.
+LISTING_OBJECTS: dict[tuple[str, str], str] = {
+    ("POST", f"{API}/products"): "product",
+    ("GET", f"{API}/products/<product_id>"): "product draft",
+    ("PUT", f"{API}/products/<product_id>"): "product draft",
+    ("POST", f"{API}/products/<product_id>/submission"): "product draft",
+    ("POST", f"{API}/products/<product_id>/review-claims"): "product submitted",
+    ("POST", f"{API}/products/<product_id>/reviews"): "product claimed",
+    ("POST", f"{API}/products/<product_id>/status-changes"): "product listed",
+    ("GET", f"{API}/products/<product_id>/history"): "product draft",
+    ("GET", f"{API}/catalog/<product_id>"): "product listed",
+    ("GET", f"{API}/catalog/<product_id>/sample"): "product sample",
+    ("GET", f"{API}/catalog/<product_id>/dcat.jsonld"): "product listed",
+    ("GET", f"{API}/catalog/<product_id>/terms.jsonld"): "product listed",
+}
+OBJECTS = {**RIGHTS_OBJECTS, **LISTING_OBJECTS}
+# Media types of successful answers other than JSON.
+MEDIA_TYPES = {
+    ("GET", f"{API}/catalog/<product_id>/sample"): "text/plain",
+    ("GET", f"{API}/catalog/<product_id>/dcat.jsonld"): "application/ld+json",
+    ("GET", f"{API}/catalog/<product_id>/terms.jsonld"): "application/ld+json",
+    ("GET", f"{API}/catalog.jsonld"): "application/ld+json",
+}
 HOLDERS = ("merchant", "suspended", "read_only")  # callers that hold rights objects
 REVIEWERS = ("operator", "assessor")
 MATRIX_SCOPE = {"purposes": ["matrix"], "scenarios": ["matrix"], "territory": "domestic"}
@@ -341,6 +442,29 @@ def _grant_body(holding_right_id: str, grantee_org_id: str) -> dict[str, Any]:
             **MATRIX_SCOPE}
 
 
+def _product_body(resource_id: str, product_id: str | None = None,
+                  sample: bool = False) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "title": "矩阵产品", "description": "authorization matrix", "type": "dataset",
+        "development_level": "raw", "sector": "matrix", "region": "matrix",
+        "update_frequency": "daily", "scenarios": ["matrix"], "delivery_modes": ["file"],
+        "derived_from": [resource_id], "terms": {"purposes": ["matrix"],
+                                                 "scenarios": ["matrix"]},
+        "offers": [{"name": "matrix", "kind": "one_time", "amount": 100}],
+    }
+    if product_id is not None:
+        body["product_id"] = product_id
+    if sample:
+        body["sample"] = {"name": "matrix.txt", "media_type": "text/plain",
+                          "content_base64": base64.b64encode(b"matrix sample").decode()}
+    return body
+
+
+DECLARATION = {"statement": "matrix", "source_is_lawful": True,
+               "contains_personal_information": False, "contains_important_data": False,
+               "contains_core_data": False}
+
+
 @dataclass(frozen=True)
 class Estates:
     """Builds rights objects over HTTP; the observing operator reviews and disputes."""
@@ -355,6 +479,8 @@ class Estates:
 
     def build(self, need: str, *, holder: Party, claimer: Party,
               grantee: Party) -> dict[str, str]:
+        if need.startswith("product "):
+            return self._product(need, holder=holder, claimer=claimer, grantee=grantee)
         ids = {"resource_id": self._post(holder, "/resources", _resource_body())["id"]}
         if need == "dispute":
             ids["dispute_id"] = self._post(self.observer,
@@ -383,6 +509,28 @@ class Estates:
                                          _grant_body(ids["right_id"], grantee.org_id))["id"]
         return ids
 
+    def _product(self, need: str, *, holder: Party, claimer: Party,
+                 grantee: Party) -> dict[str, str]:
+        """A product on the holder's product operation right, taken as far as ``need``."""
+        ids = self.build("product", holder=holder, claimer=claimer, grantee=grantee)
+        product_id = ids["product_id"]
+        self._post(holder, "/products", _product_body(ids["resource_id"], product_id,
+                                                      sample=need == "product sample"))
+        if need == "product draft":
+            return ids
+        self._post(holder, f"/products/{product_id}/submission",
+                   {"declaration": DECLARATION}, 200)
+        if need == "product submitted":
+            return ids
+        reviewer = claimer if need == "product claimed" else self.observer
+        self._post(reviewer, f"/products/{product_id}/review-claims", None, 200)
+        if need == "product claimed":
+            return ids
+        listed = self._post(reviewer, f"/products/{product_id}/reviews",
+                            {"decision": "list", "reason": "matrix"}, 200)
+        assert listed["listed"]["status"] == "listed", listed
+        return ids
+
     def _review(self, right_id: str, reviewer: Party, decide: bool = True) -> dict[str, Any]:
         right = self._post(reviewer, f"/rights/{right_id}/review-claims", None, 200)
         if decide:
@@ -400,7 +548,7 @@ def world_for(
     def build(caller: str, method: str = "", rule: str = "", obj: str = NO_OBJECT) -> World:
         observer = make_party("operator", name="observing operator")
         target = make_party("merchant", name="foreign merchant")
-        need = RIGHTS_OBJECTS.get((method, rule))
+        need = OBJECTS.get((method, rule))
         if need is None:
             return World(observer, target, make_caller(caller))
 
@@ -473,6 +621,15 @@ def _valid_body(method: str, rule: str, world: World) -> dict[str, Any] | None:
         return {"claimant_org_id": world.observer.org_id, "reason": "matrix test"}
     if rule.endswith("/resolution"):
         return {"outcome": "dismissed", "resolution": "matrix test"}
+    if (method, rule) == ("POST", f"{API}/products"):
+        return _product_body(world.own["resource_id"], world.own["product_id"])
+    if (method, rule) == ("PUT", f"{API}/products/<product_id>"):
+        resource_id = (world.own or world.foreign).get("resource_id", "res_matrix")
+        return _product_body(resource_id)
+    if rule == f"{API}/products/<product_id>/submission":
+        return {"declaration": DECLARATION}
+    if rule == f"{API}/products/<product_id>/reviews":
+        return {"decision": "list", "reason": "matrix test"}
     if rule.endswith("/reviews"):
         return {"decision": "approve", "reason": "matrix test"}
     if rule == f"{API}/grants/<grant_id>/revoke":
@@ -504,6 +661,11 @@ def _everything_visible(client: FlaskClient, observer: Party) -> dict[str, Any]:
     for resource in seen["resources"]:
         seen[f"{resource['id']}/disputes"] = _listing(
             client, observer, f"/resources/{resource['id']}/disputes")
+    seen["products"] = _listing(client, observer, "/products")
+    for product in seen["products"]:
+        seen[f"{product['id']}/history"] = _listing(client, observer,
+                                                    f"/products/{product['id']}/history")
+    seen["catalog"] = _listing(client, observer, "/catalog")
     return seen
 
 
@@ -551,12 +713,12 @@ def test_endpoint_answers_each_caller_as_the_matrix_says(
     before = _everything_visible(client, world.observer)
 
     response = client.open(url, method=method, json=_valid_body(method, rule, world),
-                           headers=headers)
+                           headers=headers, buffered=True)
 
     after = _everything_visible(client, world.observer)
     if isinstance(expected, int):
         assert response.status_code == expected, response.get_json()
-        assert response.mimetype == "application/json"
+        assert response.mimetype == MEDIA_TYPES.get((method, rule), "application/json")
         if method != "GET":
             assert after["head_seq"] > before["head_seq"], "an allowed write left no audit entry"
         return
