@@ -18,6 +18,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any, TypeVar, cast
 
 import flask_smorest
@@ -497,6 +498,27 @@ def unit_of_work() -> UnitOfWork:
     if record_id is not None:
         uow.add_before_commit(lambda session: IdempotencyStore.mark_committed(session, record_id))
     return uow
+
+
+# -- fields -----------------------------------------------------------------------------
+
+
+class UtcDateTime(ma.fields.AwareDateTime):
+    """An ISO 8601 date-time with an offset, loaded as UTC.
+
+    Refuses instants that have no UTC equivalent (such as 0001-01-01T00:00:00+14:00), which
+    would otherwise pass as valid and fail when stored or compared.
+    """
+
+    default_error_messages = {  # noqa: RUF012  (marshmallow merges it along the MRO)
+        "utc_range": "Not a date-time that exists in UTC."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        loaded = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return loaded.astimezone(UTC)
+        except OverflowError as exc:
+            raise self.make_error("utc_range") from exc
 
 
 # -- pagination -----------------------------------------------------------------------

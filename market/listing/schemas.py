@@ -16,7 +16,7 @@ from market.listing.domain import (
     OfferKind,
     ProductType,
 )
-from market.web import PageQuery
+from market.web import PageQuery, UtcDateTime
 
 
 def _choices(enum: Any) -> list[str]:
@@ -119,8 +119,8 @@ class ProductIn(ma.Schema):
     field_schema = fields.List(fields.Nested(FieldIn), load_default=list,
                                validate=validate.Length(0, 500))
     spatial_coverage = fields.String(load_default=None, validate=validate.Length(1, 200))
-    temporal_from = fields.AwareDateTime(load_default=None)
-    temporal_to = fields.AwareDateTime(load_default=None)
+    temporal_from = UtcDateTime(load_default=None)
+    temporal_to = UtcDateTime(load_default=None)
     quality_reports = fields.List(fields.String(validate=validate.Length(1, 200)),
                                   load_default=list, validate=validate.Length(0, 20))
     assessment_reports = fields.List(fields.String(validate=validate.Length(1, 200)),

@@ -6,7 +6,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from market.participants.domain import Role, Status
-from market.web import PageQuery
+from market.web import PageQuery, UtcDateTime
 
 _ROLE_CHOICES = [r.value for r in Role]
 _STATUS_CHOICES = [s.value for s in Status]
@@ -111,7 +111,7 @@ class ApiKeyIn(ma.Schema):
                             metadata={"description": "A user of your organisation; you by default"})
     scopes = fields.List(fields.String(validate=validate.OneOf(["read", "write"])),
                          load_default=["read", "write"], validate=validate.Length(1, 2))
-    expires_at = fields.AwareDateTime(load_default=None,
+    expires_at = UtcDateTime(load_default=None,
                                       metadata={"description": "Default: one year from now"})
 
 

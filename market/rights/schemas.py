@@ -16,7 +16,7 @@ from market.rights.domain import (
     RightStatus,
     Territory,
 )
-from market.web import PageQuery
+from market.web import PageQuery, UtcDateTime
 
 
 def _choices(enum: Any) -> list[str]:
@@ -114,8 +114,8 @@ class ScopeTermIn(ma.Schema):
     scenarios = _labels()
     territory = fields.String(load_default=Territory.DOMESTIC.value,
                               validate=validate.OneOf(_choices(Territory)))
-    valid_from = fields.AwareDateTime(required=True)
-    valid_to = fields.AwareDateTime(load_default=None,
+    valid_from = UtcDateTime(required=True)
+    valid_to = UtcDateTime(load_default=None,
                                     metadata={"description": "omit for no end date"})
 
     @ma.validates_schema
@@ -313,7 +313,7 @@ class CertificateVerificationOut(ma.Schema):
 
 
 class ChainQuery(ma.Schema):
-    at = fields.AwareDateTime(load_default=None, metadata={"description": "default: now"})
+    at = UtcDateTime(load_default=None, metadata={"description": "default: now"})
 
 
 class ChainLinkOut(ma.Schema):

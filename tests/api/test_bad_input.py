@@ -821,3 +821,27 @@ def test_unusable_request_id_is_replaced(client: FlaskClient, incoming: str) -> 
     response = client.get(f"{API}/me", headers={"X-Request-Id": incoming})
     body = assert_problem(response, 401, "unauthorized")
     assert body["request_id"] != incoming
+
+
+NO_UTC_EQUIVALENT = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]
+
+
+@pytest.mark.parametrize("value", NO_UTC_EQUIVALENT)
+@pytest.mark.parametrize(("method", "path", "field"), [
+    ("post", "/rights", "valid_from"),
+    ("post", "/rights", "valid_to"),
+    ("post", "/grants", "valid_to"),
+    ("post", "/products", "temporal_from"),
+    ("post", "/products", "temporal_to"),
+    ("put", "/products/prd_00000000000000000000000000", "temporal_to"),
+])
+def test_date_time_without_a_utc_equivalent_is_refused_naming_the_field(
+    client: FlaskClient, merchant: Party, writes_nothing: Callable[[], Any],
+    method: str, path: str, field: str, value: str,
+) -> None:
+    # Well-formed and offset-aware, but before year 1 or after year 9999 once in UTC.
+    with writes_nothing():
+        response = getattr(client, method)(f"{API}{path}", json={field: value},
+                                           headers=merchant.headers)
+    body = assert_problem(response, 422, "invalid_input")
+    assert body["errors"][field] == ["Not a date-time that exists in UTC."]
