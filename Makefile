@@ -33,11 +33,14 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# One pytest-xdist worker per core (at most 4), each with a database of its own.
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider -n auto --maxprocesses 4
+
 test-sqlite: install
-	env -u MARKET_TEST_DATABASE_URL $(BIN)/python -m pytest -q -p no:cacheprovider
+	env -u MARKET_TEST_DATABASE_URL $(PYTEST)
 
 test-postgres: install
-	scripts/with-postgres $(BIN)/python -m pytest -q -p no:cacheprovider
+	scripts/with-postgres $(PYTEST)
 
 test: lint test-sqlite test-postgres
 

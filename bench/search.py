@@ -10,8 +10,11 @@ term weights :func:`market.listing.catalog.refresh` would compute.
 
 A fixed query mix (Chinese words, longer Chinese, English, mixed, filters only, query plus
 filters, sorts) then goes through :func:`catalog.search` with facets, a fresh session per
-call as a request would have, ``--rounds`` times after a warm-up. The baseline is a lookup
-of one catalogue entry by primary key, timed the same way.
+call as a request would have, ``--rounds`` times after a warm-up. ``search`` is the steady
+state, where totals and facet counts come from the per-process cache (keyed by the catalogue
+token, so valid until the catalogue changes); ``search_cold`` empties that cache before every
+search, as the first search after a change would find it. The baseline is a lookup of one
+catalogue entry by primary key, timed the same way.
 
     scripts/with-postgres python bench/search.py                 # SQLite and PostgreSQL
     python bench/search.py --listings 5000 --rounds 10            # SQLite only, quick
@@ -26,6 +29,7 @@ import gc
 import json
 import os
 import random
+import secrets
 import shutil
 import statistics
 import sys
@@ -37,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,7 +49,13 @@ import market.models  # noqa: F401  (every table, so foreign keys resolve)
 from market import migrate
 from market.db import make_engine, make_session_factory
 from market.listing import catalog
-from market.listing.catalog import CatalogEntry, CatalogTerm, Filters
+from market.listing.catalog import (
+    CatalogEntry,
+    CatalogState,
+    CatalogTerm,
+    CatalogTermCount,
+    Filters,
+)
 from market.listing.models import Product
 from market.participants.models import Organisation
 
@@ -265,7 +275,7 @@ class Seed:
     organisations: list[dict[str, Any]] = field(default_factory=list)
     products: list[dict[str, Any]] = field(default_factory=list)
     entries: list[dict[str, Any]] = field(default_factory=list)
-    terms: list[tuple[str, str, int]] = field(default_factory=list)
+    terms: list[tuple[str, str, int, datetime]] = field(default_factory=list)
 
 
 def _listing(rng: random.Random, sector: str) -> dict[str, Any]:
@@ -345,14 +355,10 @@ def _prices(rng: random.Random, kind: str) -> tuple[int | None, bool]:
 
 
 def term_weights(item: dict[str, Any], sector: str) -> Counter[str]:
-    """Exactly refresh()'s weighting: each field counts a term once, weights add up."""
-    weights: Counter[str] = Counter()
-    for name, value in (("title", item["title"]), ("tags", " ".join(item["tags"])),
-                        ("scenarios", " ".join(item["scenarios"])), ("sector", sector),
-                        ("description", item["description"])):
-        for term in set(catalog.terms(value)):
-            weights[term] += catalog.WEIGHTS[name]
-    return weights
+    """Exactly refresh()'s weighting."""
+    return catalog.term_weights(title=item["title"], tags=item["tags"],
+                                scenarios=item["scenarios"], sector=sector,
+                                description=item["description"])
 
 
 def generate(n: int, seed: int) -> Seed:
@@ -401,7 +407,8 @@ def generate(n: int, seed: int) -> Seed:
             "has_free": has_free, "listed_at": at,
         })
         weights = term_weights(item, sector)
-        out.terms.extend((interned.setdefault(t, t), product_id, w) for t, w in weights.items())
+        out.terms.extend((interned.setdefault(t, t), product_id, w, at)
+                         for t, w in weights.items())
     return out
 
 
@@ -445,7 +452,7 @@ def seed(engine: Engine, data: Seed) -> dict[str, float]:
                 conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
             raw = conn.connection.driver_connection
             with raw.cursor() as cursor, cursor.copy(
-                    "COPY catalog_terms (term, product_id, weight) FROM STDIN") as copy:
+                    "COPY catalog_terms (term, product_id, weight, listed_at) FROM STDIN") as copy:
                 for row in data.terms:
                     copy.write_row(row)
     else:
@@ -453,9 +460,20 @@ def seed(engine: Engine, data: Seed) -> dict[str, float]:
             table = CatalogTerm.__table__
             for batch in _batches(data.terms, 20_000):
                 session.execute(insert(table), [
-                    {"term": term, "product_id": pid, "weight": w} for term, pid, w in batch])
+                    {"term": term, "product_id": pid, "weight": w, "listed_at": at}
+                    for term, pid, w, at in batch])
             session.commit()
     timings["catalog_terms"] = time.perf_counter() - t
+    t = time.perf_counter()
+    with engine.begin() as conn:  # what refresh() keeps up to date, computed in bulk
+        conn.execute(delete(CatalogTermCount))
+        conn.execute(insert(CatalogTermCount).from_select(
+            ["term", "listings"],
+            select(CatalogTerm.term, func.count()).group_by(CatalogTerm.term)))
+        conn.execute(update(CatalogState).values(
+            token=secrets.token_hex(16),
+            listings=select(func.count()).select_from(CatalogEntry).scalar_subquery()))
+    timings["catalog_term_counts"] = time.perf_counter() - t
     if engine.dialect.name == "postgresql":
         t = time.perf_counter()
         # VACUUM as well as ANALYZE: autovacuum would otherwise start on the freshly loaded
@@ -506,7 +524,9 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
 
 
 def _timed_search(factory: sessionmaker[Session], q: str | None, f: Filters,
-                  sort: str) -> tuple[float, int]:
+                  sort: str, *, cold: bool = False) -> tuple[float, int]:
+    if cold:
+        catalog.facet_cache.clear()
     with factory() as session:
         t = time.perf_counter()
         result = catalog.search(session, q=q, filters=f, sort=sort, offset=0, limit=20,
@@ -533,9 +553,11 @@ def measure(engine: Engine, ids: list[str], rounds: int, seed_value: int) -> dic
     for product_id in rng.sample(ids, min(len(ids), 50)):
         _timed_lookup(factory, product_id)
     per_query: dict[str, list[float]] = {label: [] for label, *_ in QUERIES}
+    per_query_cold: dict[str, list[float]] = {label: [] for label, *_ in QUERIES}
     searches: list[float] = []
+    cold: list[float] = []
     lookups: list[float] = []
-    for _ in range(rounds):
+    for _ in range(rounds):  # steady state: totals and facets come from the cache
         rng.shuffle(order)
         for i in order:
             label, q, f, sort = QUERIES[i]
@@ -543,16 +565,29 @@ def measure(engine: Engine, ids: list[str], rounds: int, seed_value: int) -> dic
             per_query[label].append(elapsed)
             searches.append(elapsed)
             lookups.append(_timed_lookup(factory, rng.choice(ids)))
+    for _ in range(rounds):  # cold: the cache is emptied before every search
+        rng.shuffle(order)
+        for i in order:
+            label, q, f, sort = QUERIES[i]
+            elapsed, _total = _timed_search(factory, q, f, sort, cold=True)
+            per_query_cold[label].append(elapsed)
+            cold.append(elapsed)
     search_stats = _percentiles(searches)
+    cold_stats = _percentiles(cold)
     lookup_stats = _percentiles(lookups)
     by_query = {label: {"total": totals[label],
                         "p50_ms": round(statistics.median(v), 2),
-                        "p95_ms": round(_percentiles(v)["p95_ms"], 2) if len(v) > 1 else None}
+                        "p95_ms": round(_percentiles(v)["p95_ms"], 2) if len(v) > 1 else None,
+                        "cold_p50_ms": round(statistics.median(per_query_cold[label]), 2),
+                        "cold_p95_ms": (round(_percentiles(per_query_cold[label])["p95_ms"], 2)
+                                        if len(v) > 1 else None)}
                 for label, v in per_query.items()}
     return {
-        "search": search_stats, "lookup_by_id": lookup_stats,
+        "search": search_stats, "search_cold": cold_stats, "lookup_by_id": lookup_stats,
         "ratio_p95_search_to_lookup": round(search_stats["p95_ms"] / lookup_stats["p95_ms"], 1),
-        "by_query": dict(sorted(by_query.items(), key=lambda kv: -kv[1]["p50_ms"])),
+        "ratio_p95_cold_search_to_lookup": round(cold_stats["p95_ms"] / lookup_stats["p95_ms"],
+                                                 1),
+        "by_query": dict(sorted(by_query.items(), key=lambda kv: -(kv[1]["cold_p50_ms"] or 0))),
     }
 
 
@@ -617,7 +652,9 @@ def main(argv: list[str] | None = None) -> int:
             **results,
             "target": {"postgresql_search_p95_ms": TARGET_PG_P95_MS,
                        "met": None if pg is None
-                       else pg["search"]["p95_ms"] <= TARGET_PG_P95_MS},
+                       else pg["search"]["p95_ms"] <= TARGET_PG_P95_MS,
+                       "met_cold": None if pg is None
+                       else pg["search_cold"]["p95_ms"] <= TARGET_PG_P95_MS},
         }
         if args.keep:
             report["sqlite_path"] = f"{tmp}/catalog.db"

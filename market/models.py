@@ -3,7 +3,7 @@
 from market.audit import AuditEntry, AuditHead
 from market.db import Base
 from market.idempotency import IdempotencyRecord
-from market.listing.catalog import CatalogEntry, CatalogTerm
+from market.listing.catalog import CatalogEntry, CatalogState, CatalogTerm, CatalogTermCount
 from market.listing.models import ListingEvent, Offer, Product, ProductVersion
 from market.outbox import OutboxMessage
 from market.participants.models import ApiKey, Organisation, OrganisationRole, StatusChange, User
@@ -26,7 +26,9 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "CatalogEntry",
+    "CatalogState",
     "CatalogTerm",
+    "CatalogTermCount",
     "Certificate",
     "CertificateCounter",
     "DataResource",

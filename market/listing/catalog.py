@@ -2,22 +2,32 @@
 
 Text is segmented with jieba (search mode, so 交通运输 also yields 交通) plus CJK bigrams,
 and English is lower-cased into words. Terms go into ``catalog_terms`` with a weight by field
-(title counts most), so ranking is plain SQL that gives the same answers on SQLite and
-PostgreSQL: an exact title match first, then the number of query terms matched, then the
-summed weight, then the newest, then the id. The index is refreshed in the transaction that
-lists, suspends, supersedes or delists a version.
+(title counts most) and the listing time, so ranking is plain SQL that gives the same answers
+on SQLite and PostgreSQL: an exact title match first, then the number of query terms matched,
+then the summed weight, then the newest, then the id. An exact title match is itself a term
+(a hash of the whole normalised title), so it ranks through the same count.
+
+The index is refreshed in the transaction that lists, suspends, supersedes or delists a
+version. The refresh also keeps how many listings contain each term (``catalog_term_counts``)
+and gives the catalogue a new random token (``catalog_state``). Searches use the counts to
+leave out query words that most listings contain when a more selective word remains (数据 in
+"医疗影像数据"), and the token to cache totals and facet counts, the expensive part of a
+search over a large catalogue: a cached answer is used only while the catalogue is unchanged.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
+import threading
 import unicodedata
-from collections import Counter
-from collections.abc import Iterable
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -26,12 +36,17 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    case,
     delete,
     func,
+    insert,
     literal,
+    null,
     select,
+    union_all,
+    update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from market.db import Base, JSONType, UTCDateTime
@@ -39,6 +54,9 @@ from market.listing.domain import ListingStatus, OfferKind
 
 WEIGHTS = {"title": 8, "tags": 4, "scenarios": 3, "sector": 3, "description": 1}
 MAX_QUERY_TERMS = 12
+COMMON_SHARE = 0.25  # a query word in more than this share of listings is "common" …
+COMMON_MIN_LISTINGS = 1000  # … once the catalogue has at least this many listings
+FACET_CACHE_SIZE = 1024
 _WORD = re.compile(r"[0-9a-z]+(?:[-_.][0-9a-z]+)*")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 
@@ -49,7 +67,7 @@ class CatalogEntry(Base):
     __tablename__ = "catalog_entries"
     __table_args__ = (
         Index("ix_catalog_entries_listed_at", "listed_at", "product_id"),
-        Index("ix_catalog_entries_min_price", "min_price", "product_id"),
+        Index("ix_catalog_entries_price_order", "min_price", "listed_at", "product_id"),
     )
 
     product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), primary_key=True)
@@ -73,15 +91,39 @@ class CatalogEntry(Base):
 
 
 class CatalogTerm(Base):
-    """Inverted index: which listed products contain a term, and how strongly."""
+    """Inverted index: which listed products contain a term, how strongly, and since when."""
 
     __tablename__ = "catalog_terms"
+    __table_args__ = (
+        # Covers the search: the postings of a term with everything ranking needs.
+        Index("ix_catalog_terms_postings", "term", "weight", "listed_at", "product_id"),
+    )
 
     term: Mapped[str] = mapped_column(String(64), primary_key=True)
     product_id: Mapped[str] = mapped_column(ForeignKey("catalog_entries.product_id",
                                                        ondelete="CASCADE"),
                                             primary_key=True, index=True)
     weight: Mapped[int] = mapped_column(Integer, nullable=False)
+    listed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class CatalogTermCount(Base):
+    """How many listed products contain a term (document frequency)."""
+
+    __tablename__ = "catalog_term_counts"
+
+    term: Mapped[str] = mapped_column(String(64), primary_key=True)
+    listings: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class CatalogState(Base):
+    """One row: the number of listed products and a token that changes with every refresh."""
+
+    __tablename__ = "catalog_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(32), nullable=False)
+    listings: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
 # -- text ----------------------------------------------------------------------------------
@@ -125,6 +167,25 @@ def query_terms(text: str) -> list[str]:
     return list(dict.fromkeys(t[:64] for t in found))[:MAX_QUERY_TERMS]
 
 
+def exact_term(text: str) -> str:
+    """The term standing for a whole title: no segmented text yields it (it starts with =)."""
+    return "=" + hashlib.blake2b(normalise(text).encode(), digest_size=16).hexdigest()
+
+
+def term_weights(*, title: str, tags: Sequence[str], scenarios: Sequence[str], sector: str,
+                 description: str) -> Counter[str]:
+    """The indexed terms of a listing: each field counts a term once, weights add up; plus
+    the exact-title term, with no weight of its own."""
+    weights: Counter[str] = Counter()
+    for name, text in (("title", title), ("tags", " ".join(tags)),
+                       ("scenarios", " ".join(scenarios)), ("sector", sector),
+                       ("description", description)):
+        for term in set(terms(text)):
+            weights[term] += WEIGHTS[name]
+    weights[exact_term(title)] += 0
+    return weights
+
+
 # -- index ---------------------------------------------------------------------------------
 
 
@@ -132,6 +193,10 @@ def refresh(session: Session, product_id: str) -> None:
     """Make the catalogue show exactly the product's listed version (or nothing)."""
     from market.listing.models import Offer, Product, ProductVersion
 
+    old_terms = set(session.scalars(select(CatalogTerm.term)
+                                    .where(CatalogTerm.product_id == product_id)))
+    was_listed = session.scalar(select(func.count()).select_from(CatalogEntry)
+                                .where(CatalogEntry.product_id == product_id)) or 0
     session.execute(delete(CatalogTerm).where(CatalogTerm.product_id == product_id))
     session.execute(delete(CatalogEntry).where(CatalogEntry.product_id == product_id))
     product = session.get(Product, product_id)
@@ -139,11 +204,13 @@ def refresh(session: Session, product_id: str) -> None:
                if product is not None and product.listed_version_id else None)
     if product is None or version is None or version.status != ListingStatus.LISTED.value:
         session.flush()
+        _account(session, removed=old_terms, added=set(), listings=-was_listed)
         return
     offers = list(session.scalars(select(Offer).where(Offer.version_id == version.id)))
     priced = [o for o in offers if o.amount is not None and o.kind != OfferKind.NEGOTIABLE.value]
     cheapest = min(priced, key=lambda o: o.amount or 0, default=None)
     modes = set(version.delivery_modes)
+    listed_at = version.listed_at or version.updated_at
     session.add(CatalogEntry(
         product_id=product.id, version_id=version.id, merchant_org_id=product.merchant_org_id,
         title=version.title, title_key=normalise(version.title)[:200], type=version.type,
@@ -155,18 +222,40 @@ def refresh(session: Session, product_id: str) -> None:
         min_price=cheapest.amount if cheapest else None,
         currency=cheapest.currency if cheapest else None,
         has_free=any(o.kind == OfferKind.FREE.value for o in offers),
-        listed_at=version.listed_at or version.updated_at,
+        listed_at=listed_at,
     ))
     session.flush()
-    weights: Counter[str] = Counter()
-    for name, text in (("title", version.title), ("tags", " ".join(version.tags)),
-                       ("scenarios", " ".join(version.scenarios)), ("sector", version.sector),
-                       ("description", version.description)):
-        for term in set(terms(text)):
-            weights[term] += WEIGHTS[name]
-    session.add_all(CatalogTerm(term=t, product_id=product.id, weight=w)
+    weights = term_weights(title=version.title, tags=version.tags, scenarios=version.scenarios,
+                           sector=version.sector, description=version.description)
+    session.add_all(CatalogTerm(term=t, product_id=product.id, weight=w, listed_at=listed_at)
                     for t, w in weights.items())
     session.flush()
+    _account(session, removed=old_terms, added=set(weights), listings=1 - was_listed)
+
+
+def _account(session: Session, *, removed: set[str], added: set[str], listings: int) -> None:
+    """Keep the term counts and the catalogue state in step with a refresh."""
+    changed = session.execute(
+        update(CatalogState).where(CatalogState.id == 1)
+        .values(token=secrets.token_hex(16), listings=CatalogState.listings + listings))
+    if not cast(CursorResult[Any], changed).rowcount:
+        session.execute(insert(CatalogState).values(
+            id=1, token=secrets.token_hex(16),
+            listings=select(func.count()).select_from(CatalogEntry).scalar_subquery()))
+    gone = sorted(removed - added)
+    if gone:
+        session.execute(update(CatalogTermCount).where(CatalogTermCount.term.in_(gone))
+                        .values(listings=CatalogTermCount.listings - 1))
+        session.execute(delete(CatalogTermCount).where(CatalogTermCount.term.in_(gone),
+                                                       CatalogTermCount.listings <= 0))
+    new = sorted(added - removed)
+    if new:
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(CatalogTermCount)
+        session.execute(stmt.on_conflict_do_update(
+            index_elements=[CatalogTermCount.term],
+            set_={"listings": CatalogTermCount.listings + stmt.excluded.listings},
+        ), [{"term": t, "listings": 1} for t in new])
 
 
 # -- search --------------------------------------------------------------------------------
@@ -218,6 +307,81 @@ def _filtered(stmt: Any, f: Filters) -> Any:
     return stmt
 
 
+class _FacetCache:
+    """Totals and facet counts by (catalogue token, query words, filters), least recently
+    used first out. The token changes with every refresh, so an entry is never stale."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[Any, tuple[int, dict[str, dict[str, int]]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> tuple[int, dict[str, dict[str, int]]] | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: Any, value: tuple[int, dict[str, dict[str, int]]]) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+facet_cache = _FacetCache(FACET_CACHE_SIZE)
+
+
+def _selective(session: Session, words: list[str], listings: int) -> list[str]:
+    """Leave out words most listings contain when a word that matches fewer remains."""
+    if listings < COMMON_MIN_LISTINGS:
+        return words
+    counts = dict(session.execute(select(CatalogTermCount.term, CatalogTermCount.listings)
+                                  .where(CatalogTermCount.term.in_(words))).all())
+    common = {w for w in words if counts.get(w, 0) > COMMON_SHARE * listings}
+    if common and any(counts.get(w, 0) > 0 and w not in common for w in words):
+        return [w for w in words if w not in common]
+    return words
+
+
+def _totals(session: Session, words: list[str], filters: Filters,
+            ) -> tuple[int, dict[str, dict[str, int]]]:
+    """The number of matching listings and the facet counts, in one statement."""
+    matched = _filtered(select(*(CatalogEntry.__table__.c[name] for name in FACETS),
+                               CatalogEntry.delivers_file, CatalogEntry.delivers_api,
+                               CatalogEntry.delivers_sandbox, CatalogEntry.has_free), filters)
+    if words:
+        matched = matched.where(CatalogEntry.product_id.in_(
+            select(CatalogTerm.product_id).where(CatalogTerm.term.in_(words))))
+    m = matched.cte("matched").prefix_with("MATERIALIZED")
+    parts: list[Any] = [
+        select(literal(name), m.c[name], func.count()).group_by(m.c[name]) for name in FACETS]
+    parts.append(select(literal("total"), null(), func.count()).select_from(m))
+    parts += [select(literal(f"delivery_mode:{mode}"), null(), func.count())
+              .where(m.c[f"delivers_{mode}"].is_(True)) for mode in DELIVERY]
+    parts.append(select(literal("free"), null(), func.count()).where(m.c.has_free.is_(True)))
+    total = 0
+    found: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+    found["delivery_mode"] = {}
+    for name, value, n in session.execute(union_all(*parts)):
+        if name == "total":
+            total = int(n)
+        elif name == "free":
+            found["free"] = {"true": int(n)}
+        elif name.startswith("delivery_mode:"):
+            found["delivery_mode"][name.partition(":")[2]] = int(n)
+        else:
+            found[name][str(value)] = int(n)
+    return total, {name: dict(sorted(counts.items())) if name in FACETS else counts
+                   for name, counts in found.items()}
+
+
 def search(
     session: Session, *, q: str | None, filters: Filters, sort: str, offset: int, limit: int,
     facets: bool = True,
@@ -226,54 +390,78 @@ def search(
 
     ``sort``: relevance (default with a query), newest, price (cheapest first).
     """
+    state = session.get(CatalogState, 1)
     words = query_terms(q) if q else []
-    base = _filtered(select(CatalogEntry.product_id), filters)
     if words:
-        hits = (select(CatalogTerm.product_id.label("product_id"),
-                       func.count().label("matched"),
-                       func.sum(CatalogTerm.weight).label("score"))
-                .where(CatalogTerm.term.in_(words))
-                .group_by(CatalogTerm.product_id)
-                .subquery())
-        exact = case((CatalogEntry.title_key == normalise(q or ""), 1), else_=0)
-        stmt = _filtered(
-            select(CatalogEntry, exact.label("exact"), hits.c.matched, hits.c.score)
-            .join(hits, hits.c.product_id == CatalogEntry.product_id), filters)
-        base = _filtered(select(CatalogEntry.product_id)
-                         .join(hits, hits.c.product_id == CatalogEntry.product_id), filters)
-        order: list[Any] = []
-        if sort in ("relevance", ""):
-            order = [exact.desc(), hits.c.matched.desc(), hits.c.score.desc()]
+        words = [*_selective(session, words, state.listings if state else 0),
+                 exact_term(q or "")]
+        items, more = _ranked(session, words, filters, sort, offset, limit)
     else:
-        stmt = _filtered(select(CatalogEntry, literal(0), literal(0), literal(0)), filters)
-        order = []
+        items, more = _browsed(session, filters, sort, offset, limit)
+    key = (state.token, tuple(words), filters) if state is not None else None
+    cached = facet_cache.get(key) if key is not None else None
+    if cached is None:
+        cached = _totals(session, words, filters)
+        if key is not None:
+            facet_cache.put(key, cached)
+    total, found_facets = cached
+    return SearchResult(items, total, offset + limit if more else None,
+                        found_facets if facets else {})
+
+
+def _has_filters(f: Filters) -> bool:
+    return f != Filters()
+
+
+def _ranked(session: Session, words: list[str], filters: Filters, sort: str, offset: int,
+            limit: int) -> tuple[list[CatalogEntry], bool]:
+    """A page of the listings matching ``words``: ranked on the postings alone when no filter
+    or price needs the entries, so only the page's entries are read."""
+    hits = (select(CatalogTerm.product_id.label("product_id"),
+                   func.count().label("matched"),
+                   func.sum(CatalogTerm.weight).label("score"),
+                   func.max(CatalogTerm.listed_at).label("listed_at"))
+            .where(CatalogTerm.term.in_(words))
+            .group_by(CatalogTerm.product_id))
+    order: list[Any] = []
+    if not _has_filters(filters) and sort != "price":
+        sub = hits.subquery()
+        if sort in ("relevance", ""):
+            order = [sub.c.matched.desc(), sub.c.score.desc()]
+        order += [sub.c.listed_at.desc(), sub.c.product_id.asc()]
+        ids = list(session.scalars(select(sub.c.product_id).order_by(*order)
+                                   .offset(offset).limit(limit + 1)))
+        found = entries(session, ids[:limit])
+        return [found[i] for i in ids[:limit] if i in found], len(ids) > limit
+    if sort in ("relevance", ""):
+        sub = hits.subquery()
+        stmt = _filtered(select(CatalogEntry)
+                         .join(sub, sub.c.product_id == CatalogEntry.product_id), filters)
+        order = [sub.c.matched.desc(), sub.c.score.desc()]
+    else:  # newest or price: no score needed, so the entries' own order can lead
+        stmt = _filtered(select(CatalogEntry), filters).where(
+            select(CatalogTerm.product_id)
+            .where(CatalogTerm.term.in_(words),
+                   CatalogTerm.product_id == CatalogEntry.product_id).exists())
+    rows = list(session.scalars(stmt.order_by(*order, *_entry_order(sort))
+                                .offset(offset).limit(limit + 1)))
+    return rows[:limit], len(rows) > limit
+
+
+def _entry_order(sort: str) -> list[Any]:
+    """Newest first, or cheapest first (no price last) then newest: index orders both."""
+    order: list[Any] = []
     if sort == "price":
-        order += [case((CatalogEntry.min_price.is_(None), 1), else_=0),
-                  CatalogEntry.min_price.asc()]
-    order += [CatalogEntry.listed_at.desc(), CatalogEntry.product_id.asc()]
-    rows = session.execute(stmt.order_by(*order).offset(offset).limit(limit + 1)).all()
-    more = len(rows) > limit
-    items = [row[0] for row in rows[:limit]]
-    ids = base.subquery()
-    total = int(session.scalar(select(func.count()).select_from(ids)) or 0)
-    found_facets: dict[str, dict[str, int]] = {}
-    if facets:
-        matched = select(CatalogEntry).where(CatalogEntry.product_id.in_(select(ids.c.product_id)))
-        matched_sub = matched.subquery()
-        for name in FACETS:
-            column = matched_sub.c[name]
-            counts = session.execute(
-                select(column, func.count()).group_by(column).order_by(column)).all()
-            found_facets[name] = {str(value): int(n) for value, n in counts}
-        found_facets["delivery_mode"] = {
-            mode: int(session.scalar(select(func.count()).select_from(matched_sub)
-                                     .where(matched_sub.c[f"delivers_{mode}"].is_(True))) or 0)
-            for mode in DELIVERY
-        }
-        found_facets["free"] = {"true": int(session.scalar(
-            select(func.count()).select_from(matched_sub)
-            .where(matched_sub.c.has_free.is_(True))) or 0)}
-    return SearchResult(items, total, offset + limit if more else None, found_facets)
+        order = [CatalogEntry.min_price.asc().nulls_last()]
+    return [*order, CatalogEntry.listed_at.desc(), CatalogEntry.product_id.asc()]
+
+
+def _browsed(session: Session, filters: Filters, sort: str, offset: int,
+             limit: int) -> tuple[list[CatalogEntry], bool]:
+    """A page of every listing passing the filters, newest or cheapest first."""
+    rows = list(session.scalars(_filtered(select(CatalogEntry), filters)
+                                .order_by(*_entry_order(sort)).offset(offset).limit(limit + 1)))
+    return rows[:limit], len(rows) > limit
 
 
 def statistics(session: Session) -> dict[str, dict[str, int]]:

@@ -56,7 +56,8 @@ class ListingStatus(StrEnum):
 S = ListingStatus
 TRANSITIONS: dict[ListingStatus, frozenset[ListingStatus]] = {
     S.DRAFT: frozenset({S.SUBMITTED}),
-    S.RETURNED: frozenset({S.SUBMITTED}),
+    # A once-listed version returned after a review gives way when a newer one is listed.
+    S.RETURNED: frozenset({S.SUBMITTED, S.SUPERSEDED}),
     S.SUBMITTED: frozenset({S.UNDER_REVIEW}),
     S.UNDER_REVIEW: frozenset({S.LISTED, S.RETURNED, S.REJECTED, S.SUBMITTED}),
     S.LISTED: frozenset({S.SUSPENDED, S.DELISTED, S.SUPERSEDED}),
@@ -71,6 +72,7 @@ TRANSITIONS: dict[ListingStatus, frozenset[ListingStatus]] = {
 EDITABLE = frozenset({S.DRAFT, S.RETURNED})
 ON_SALE = frozenset({S.LISTED})
 LIVE = frozenset({S.LISTED, S.SUSPENDED})
+SUPERSEDABLE = frozenset({S.LISTED, S.SUSPENDED, S.RETURNED})
 OPEN = frozenset({S.DRAFT, S.RETURNED, S.SUBMITTED, S.UNDER_REVIEW})
 
 

@@ -25,7 +25,7 @@ from market.ids import new_id
 from market.listing import catalog
 from market.listing.domain import (
     EDITABLE,
-    LIVE,
+    SUPERSEDABLE,
     DevelopmentLevel,
     ListingStatus,
     OfferSpec,
@@ -414,12 +414,17 @@ def decide_review(product_id: str, decision: str, reason: str, *,
             if not chain.ok:
                 assert chain.broken is not None
                 raise ListingRefused([chain.broken.as_dict()])
-            previous = (uow.session.get(ProductVersion, product.listed_version_id)
-                        if product.listed_version_id else None)
             _move(uow, version, ListingStatus.LISTED, "listed", reason)
-            if previous is not None and previous.id != version.id and (
-                ListingStatus(previous.status) in LIVE
-            ):
+            # Every older version that was on sale and is not closed yet (on sale, suspended,
+            # or returned after a review) gives way to this one.
+            earlier = uow.session.scalars(
+                select(ProductVersion)
+                .where(ProductVersion.product_id == product.id,
+                       ProductVersion.id != version.id,
+                       ProductVersion.listed_at.is_not(None),
+                       ProductVersion.status.in_([s.value for s in SUPERSEDABLE]))
+                .order_by(ProductVersion.number))
+            for previous in earlier:
                 _move(uow, previous, ListingStatus.SUPERSEDED, "superseded",
                       f"version {version.number} listed")
             product.listed_version_id = version.id

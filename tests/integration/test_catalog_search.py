@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 from pyld import jsonld
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from market.ids import new_id
 from market.listing import catalog
+from market.listing.catalog import CatalogEntry, CatalogState, CatalogTerm, CatalogTermCount
 from market.listing.models import Offer, Product, ProductVersion
 from tests.conftest import START, Party
 
@@ -231,3 +233,93 @@ def test_unlisted_products_have_no_public_exports(client, publish):
         response = client.get(f"{API}{path}")
         assert response.status_code == 404
         assert response.json["code"] == "product_not_found"
+
+
+# -- the index's bookkeeping: term counts, state token, common words, cached facets ------
+
+
+def _counts_agree_with_postings(session_factory: sessionmaker[Session]) -> None:
+    with session_factory() as session:
+        kept = dict(session.execute(select(CatalogTermCount.term, CatalogTermCount.listings)).all())
+        actual = dict(session.execute(select(CatalogTerm.term, func.count())
+                                      .group_by(CatalogTerm.term)).all())
+        assert kept == actual
+        state = session.get(CatalogState, 1)
+        assert state is not None
+        assert state.listings == session.scalar(select(func.count()).select_from(CatalogEntry))
+
+
+def _relist(session_factory: sessionmaker[Session], product_id: str, *, title: str | None,
+            status: str = "listed") -> None:
+    with session_factory() as session:
+        product = session.get(Product, product_id)
+        assert product is not None
+        version = session.get(ProductVersion, product.latest_version_id)
+        assert version is not None
+        version.status = status
+        if title is not None:
+            version.title = version.description = title
+        session.flush()
+        catalog.refresh(session, product_id)
+        session.commit()
+
+
+def test_term_counts_and_listing_count_follow_every_refresh(session_factory, publish):
+    with session_factory() as session:
+        before = session.get(CatalogState, 1)
+        tokens = {before.token if before else None}
+    first = publish("城市交通流量")
+    second = publish("医疗影像", sector="医疗卫生")
+    publish("未挂牌交通", status="draft")
+    _counts_agree_with_postings(session_factory)
+
+    _relist(session_factory, first, title="气象观测 weather")  # words change
+    _counts_agree_with_postings(session_factory)
+    _relist(session_factory, second, title=None, status="delisted")
+    _counts_agree_with_postings(session_factory)
+    with session_factory() as session:
+        assert session.scalar(select(CatalogTermCount.listings)
+                              .where(CatalogTermCount.term == "医疗")) is None
+        tokens.add(session.get(CatalogState, 1).token)
+    _relist(session_factory, second, title=None)  # listed again
+    _counts_agree_with_postings(session_factory)
+    with session_factory() as session:
+        tokens.add(session.get(CatalogState, 1).token)
+    assert len(tokens) == 3
+
+
+def test_a_word_most_listings_contain_is_left_out_when_a_selective_word_remains(
+    client, publish, monkeypatch,
+):
+    monkeypatch.setattr(catalog, "COMMON_MIN_LISTINGS", 1)
+    for i in range(6):
+        publish(f"企业信用数据 {i}", sector="商务")
+    publish("交通流量数据")
+
+    # 数据 is in every listing, 交通 in one: the query means 交通.
+    assert titles(search(client, q="交通数据")) == ["交通流量数据"]
+    # Alone, or beside a word no listing contains, the common word still counts.
+    assert search(client, q="数据")["total"] == 7
+    assert search(client, q="数据 区块链")["total"] == 7
+    # Below the catalogue size where this starts, every word counts.
+    monkeypatch.setattr(catalog, "COMMON_MIN_LISTINGS", 1000)
+    assert search(client, q="交通数据")["total"] == 7
+
+
+def test_cached_totals_and_facets_equal_fresh_ones_and_follow_changes(
+    client, publish, session_factory,
+):
+    for i in range(4):
+        publish(f"交通数据 {i}", type=("dataset", "report")[i % 2])
+    catalog.facet_cache.clear()
+    fresh = search(client, q="交通", type="dataset")
+    cached = search(client, q="交通", type="dataset")
+    assert cached == fresh
+    assert fresh["total"] == 2
+
+    added = publish("交通数据 新", type="dataset")
+    after = search(client, q="交通", type="dataset")
+    assert after["total"] == 3
+    assert after["facets"]["type"] == {"dataset": 3}
+    _relist(session_factory, added, title=None, status="suspended")
+    assert search(client, q="交通", type="dataset")["total"] == 2

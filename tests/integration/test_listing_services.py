@@ -919,6 +919,13 @@ def test_a_once_listed_version_returned_after_its_rights_came_back_is_never_edit
     assert (kept.id, kept.title, kept.terms) == (v1.id, "企业用电风险指数", TERMS.as_dict())
     assert shop.offers(v1.id) == [("标准版", "one_time", 100_000)]
 
+    # Once the correction is listed, the returned version is superseded, not left open.
+    shop.submit(chain)
+    listed = shop.review(chain.product_id)
+    assert listed.version.number == 2
+    assert shop.statuses(chain.product_id) == ["superseded", "listed"]
+    assert shop.versions(chain.product_id)[0].status_reason == "version 2 listed"
+
 
 def test_the_declaration_of_a_once_listed_version_is_never_replaced(shop: Shop) -> None:
     """The declaration a version was sold under stays as it was, whatever the merchant does

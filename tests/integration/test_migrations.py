@@ -243,3 +243,41 @@ def test_readyz_reports_an_unreachable_database(tmp_path: Path) -> None:
     assert answer.status_code == 503
     assert problem(answer)["code"] == "database_unavailable"
 
+
+
+def test_catalog_search_revision_backfills_an_existing_catalogue(fresh_engine: Engine) -> None:
+    from market.listing import catalog
+
+    migrate.upgrade(fresh_engine, "0003")
+    at = "2026-11-20 08:00:00.000000"
+    with fresh_engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO organisations (id, credit_code, name, contact_name, contact_email, "
+            "status, created_at, updated_at, version) VALUES ('org_1', '91420100000000000X', "
+            "'示例', 'a', 'a@example.cn', 'admitted', :at, :at, 1)"), {"at": at})
+        conn.execute(text(
+            "INSERT INTO products (id, merchant_org_id, created_at) VALUES ('prd_1', 'org_1', "
+            ":at)"), {"at": at})
+        conn.execute(text(
+            "INSERT INTO catalog_entries (product_id, version_id, merchant_org_id, title, "
+            "title_key, type, sector, region, development_level, classification, "
+            "delivery_modes, delivers_file, delivers_api, delivers_sandbox, has_free, "
+            "listed_at) VALUES ('prd_1', 'ver_1', 'org_1', 'Traffic 交通', 'traffic 交通', "
+            "'dataset', '交通运输', '武汉市', 'raw', 'general', '[]', true, false, false, "
+            "false, :at)"), {"at": at})
+        conn.execute(text(
+            "INSERT INTO catalog_terms (term, product_id, weight) VALUES ('交通', 'prd_1', 8), "
+            "('traffic', 'prd_1', 8)"))
+
+    migrate.upgrade(fresh_engine)
+
+    with fresh_engine.connect() as conn:
+        postings = conn.execute(text(
+            "SELECT term, weight FROM catalog_terms ORDER BY term")).all()
+        assert [tuple(p) for p in postings] == [
+            (catalog.exact_term("Traffic 交通"), 0), ("traffic", 8), ("交通", 8)]
+        assert conn.execute(text(
+            "SELECT COUNT(*) FROM catalog_terms WHERE listed_at IS NULL")).scalar() == 0
+        assert dict(conn.execute(text("SELECT term, listings FROM catalog_term_counts")).all()) \
+            == {term: 1 for term, _ in postings}
+        assert conn.execute(text("SELECT listings FROM catalog_state")).scalar() == 1

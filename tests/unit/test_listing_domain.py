@@ -31,7 +31,7 @@ K = OfferKind
 # The lifecycle as the product rules state it, written out by hand.
 EXPECTED = {
     S.DRAFT: {S.SUBMITTED},
-    S.RETURNED: {S.SUBMITTED},
+    S.RETURNED: {S.SUBMITTED, S.SUPERSEDED},
     S.SUBMITTED: {S.UNDER_REVIEW},
     S.UNDER_REVIEW: {S.LISTED, S.RETURNED, S.REJECTED, S.SUBMITTED},
     S.LISTED: {S.SUSPENDED, S.DELISTED, S.SUPERSEDED},
