@@ -33,8 +33,9 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# One pytest-xdist worker per core (at most 4), each with a database of its own.
-PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider -n auto --maxprocesses 4
+# One pytest-xdist worker per core (at most 4), each with a database of its own; one hash
+# seed for all, so every worker collects the same test ids.
+PYTEST := env PYTHONHASHSEED=0 $(BIN)/python -m pytest -q -p no:cacheprovider -n auto --maxprocesses 4
 
 test-sqlite: install
 	env -u MARKET_TEST_DATABASE_URL $(PYTEST)
