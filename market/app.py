@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from market import migrate, wiring
 from market.clock import Clock, SystemClock
+from market.compliance.api import bp as compliance_bp
 from market.config import Settings, load_settings
 from market.db import make_engine, make_session_factory
 from market.errors import ConfigurationError, DatabaseNotMigrated
@@ -128,6 +129,7 @@ def register_api(app: Flask) -> None:
     api.register_blueprint(participants_bp, url_prefix=API_PREFIX)
     api.register_blueprint(rights_bp, url_prefix=API_PREFIX)
     api.register_blueprint(listing_bp, url_prefix=API_PREFIX)
+    api.register_blueprint(compliance_bp, url_prefix=API_PREFIX)
     api.register_blueprint(audit_bp, url_prefix=API_PREFIX)
     api.register_blueprint(health_bp)
 

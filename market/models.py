@@ -1,6 +1,7 @@
 """Every mapped table, imported in one place so Alembic and tests see the whole schema."""
 
 from market.audit import AuditEntry, AuditHead
+from market.compliance.models import Decision, Declaration, DeclarationBreach
 from market.db import Base
 from market.idempotency import IdempotencyRecord
 from market.listing.catalog import CatalogEntry, CatalogState, CatalogTerm, CatalogTermCount
@@ -32,6 +33,9 @@ __all__ = [
     "Certificate",
     "CertificateCounter",
     "DataResource",
+    "Decision",
+    "Declaration",
+    "DeclarationBreach",
     "Evidence",
     "Grant",
     "IdempotencyRecord",

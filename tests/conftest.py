@@ -178,15 +178,15 @@ def committed_engine(engine: Engine) -> Iterator[Engine]:
         if engine.dialect.name == "postgresql":
             conn.execute(text("TRUNCATE " + ", ".join(tables) + " CASCADE"))
         else:
-            for table in ("audit_log", "audit_head"):
-                conn.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_delete"))
+            guarded = conn.execute(text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                "AND name LIKE '%_no_delete'")).all()
+            for name, _ in guarded:
+                conn.execute(text(f"DROP TRIGGER {name}"))
             for table in tables:
                 conn.execute(text(f"DELETE FROM {table}"))
-            for table in ("audit_log", "audit_head"):
-                conn.execute(text(
-                    f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-                ))
+            for _, sql in guarded:
+                conn.execute(text(sql))
         conn.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"),
                      {"h": GENESIS_HASH})
 

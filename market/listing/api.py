@@ -147,12 +147,16 @@ def revise_product(body: dict[str, Any], product_id: str) -> dict[str, Any]:
 @bp.arguments(SubmitIn)
 @bp.response(200, ProductOut)
 def submit_listing(body: dict[str, Any], product_id: str) -> dict[str, Any]:
-    """Submit the latest version for review with your signed listing declaration.
+    """Submit the latest version for review with your listing declaration (listing@1).
 
-    Refused (422 `listing_refused`, the broken link named) without an unbroken, in-term
-    rights chain covering every resource the product derives from.
+    The compliance rules judge the submission and the decision is kept (`GET /decisions`).
+    Refused (422 `listing_refused`) when a rule blocks: each violation names its rule; the
+    rights chain's violation also names the broken link (code and right). Nothing but the
+    decision is written then. Otherwise the declaration is signed and kept
+    (`GET /declarations`), with your organisation key's signature if you send one.
     """
-    return _out(services.submit_listing(product_id, body["declaration"], uow=unit_of_work()))
+    return _out(services.submit_listing(product_id, body["declaration"], uow=unit_of_work(),
+                                        signature=body["signature"]))
 
 
 @bp.route("/products/<product_id>/review-claims", methods=["POST"])

@@ -7,6 +7,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from market.compliance.schemas import ListingDeclarationIn, SignatureIn
 from market.listing.domain import (
     PERIODS,
     UNITS,
@@ -182,27 +183,10 @@ class ProductQuery(PageQuery):
     status = fields.String(load_default=None, validate=validate.OneOf(_choices(ListingStatus)))
 
 
-class DeclarationIn(ma.Schema):
-    """The seller's listing declaration (数据流通交易声明); stored with its SHA-256."""
-
-    statement = fields.String(required=True, validate=validate.Length(1, 5000))
-    source_is_lawful = fields.Boolean(required=True)
-    contains_personal_information = fields.Boolean(required=True)
-    contains_important_data = fields.Boolean(required=True)
-    contains_core_data = fields.Boolean(required=True)
-    commitments = fields.List(fields.String(validate=validate.Length(1, 500)),
-                              load_default=list, validate=validate.Length(0, 20))
-
-    @ma.validates_schema
-    def truthful(self, data: dict[str, Any], **_: Any) -> None:
-        if data.get("source_is_lawful") is False:
-            raise ma.ValidationError("a listing needs a lawful source", "source_is_lawful")
-        if data.get("contains_core_data") is True:
-            raise ma.ValidationError("core data is never tradable", "contains_core_data")
-
-
-class SubmitIn(ma.Schema):
-    declaration = fields.Nested(DeclarationIn, required=True)
+class SubmitIn(SignatureIn):
+    declaration = fields.Nested(
+        ListingDeclarationIn, required=True,
+        metadata={"description": "answers of the current listing declaration template"})
 
 
 class ListingReviewIn(ma.Schema):

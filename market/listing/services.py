@@ -16,10 +16,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import rfc8785
 from sqlalchemy import select
 
 from market.actor import Actor
+from market.compliance import services as compliance
+from market.compliance.domain import (
+    PERSONAL_LEVELS,
+    PI_ORDER,
+    DeclarationKind,
+    Facts,
+    Outcome,
+    PartyFacts,
+    ProductFacts,
+    Stage,
+)
 from market.errors import Conflict, InvalidInput, InvalidTransition, RoleNotAllowed
 from market.ids import new_id
 from market.listing import catalog
@@ -31,6 +41,7 @@ from market.listing.domain import (
     OfferSpec,
     ProductType,
     UsageTerms,
+    can_transition,
 )
 from market.listing.errors import (
     ListingRefused,
@@ -43,6 +54,7 @@ from market.listing.errors import (
 )
 from market.listing.models import ListingEvent, Offer, Product, ProductVersion
 from market.pagination import Page, keyset_page
+from market.participants import services as participants
 from market.rights import services as rights
 from market.uow import UnitOfWork
 
@@ -303,20 +315,26 @@ def revise_product(
 
 
 def submit_listing(
-    product_id: str, declaration: Mapping[str, Any], *, uow: UnitOfWork
+    product_id: str, declaration: Mapping[str, Any], *, uow: UnitOfWork,
+    signature: str | None = None,
 ) -> ProductView:
-    """Submit the latest version for review with the seller's signed declaration.
+    """Submit the latest version for review with the seller's listing declaration.
 
-    The product needs an unbroken, in-term rights chain now, and every resource it says it
-    derives from must be in that chain. The declaration is stored with the SHA-256 of its
-    RFC 8785 form, the signer and the time.
+    The compliance rules judge the submission: the rights chain (unbroken and in term now,
+    held by the seller, covering every resource the product derives from), what the rights
+    registrations record about the data (classification, personal information, evidence),
+    the seller's admission, and the declaration's answers. The decision is kept whatever it
+    says. A blocking decision refuses the submission and writes nothing else; otherwise the
+    declaration is signed (listing@1, RFC 8785 SHA-256, optionally with the organisation's
+    key signature) and the version is submitted; a decision that needs review or an
+    assessment is there for the reviewer.
 
     Raises:
         ProductNotFound: not the caller's product.
-        ListingRefused: the rights chain is broken (the link is named) or does not cover
-            what the product derives from.
+        ListingRefused: blocking rules, each named (the broken link of the chain with it).
         InvalidTransition: the version is not a draft or returned.
         VersionOnceListed: the version was on sale once; revise the product instead.
+        InvalidDeclarationSignature: a signature was given and does not verify.
     """
     _require(uow.actor, MERCHANT)
     with uow:
@@ -326,33 +344,89 @@ def submit_listing(
         if version.listed_at is not None and ListingStatus(version.status) in EDITABLE:
             # Its declaration is the one it was sold under: changes make a new version.
             raise VersionOnceListed()
+        if not can_transition(ListingStatus(version.status), ListingStatus.SUBMITTED):
+            raise InvalidTransition(current=version.status,
+                                    target=ListingStatus.SUBMITTED.value)
         now = uow.clock.now()
-        chain = rights.check_chain(product.id, now, uow=uow.joined())
-        if not chain.ok:
-            assert chain.broken is not None
-            raise ListingRefused([chain.broken.as_dict()])
-        covered = {link.resource_id for link in chain.links if link.resource_id}
-        missing = sorted(set(version.derived_from) - covered)
-        if missing:
-            raise ListingRefused([{"code": "derivation_not_covered", "right_id": None,
-                                   "message": "the rights chain does not cover resources "
-                                              + ", ".join(missing)}])
-        product_right = chain.links[0]
-        if product_right.holder_org_id != product.merchant_org_id:
-            raise ListingRefused([{"code": "wrong_holder", "right_id": product_right.right_id,
-                                   "message": "the product operation right is held by "
-                                              "another organisation"}])
-        classes = rights.resource_classifications(sorted(covered), session=uow.session)
-        version.classification = max(classes.values(), key=CLASSIFICATION_ORDER.index,
-                                     default="general")
+        facts, resources = _listing_facts(uow, product, version, declaration, now)
+        if compliance.judge(facts) is Outcome.BLOCK:
+            decision = compliance.decide(facts, subject_type="product_version",
+                                         subject_id=version.id, uow=uow)
+            uow.commit()  # the decision alone: the refusal is on record
+            raise ListingRefused(_violations(decision))
+        signed = compliance.sign_declaration(
+            DeclarationKind.LISTING, declaration, subject_type="product_version",
+            subject_id=version.id, signature=signature, uow=uow)
+        compliance.decide(facts, subject_type="product_version", subject_id=version.id,
+                          declaration_id=signed.id, uow=uow)
+        version.classification = max((r.classification for r in resources.values()),
+                                     key=CLASSIFICATION_ORDER.index, default="general")
         version.declaration = dict(declaration)
-        version.declaration_sha256 = hashlib.sha256(
-            rfc8785.dumps(dict(declaration))).hexdigest()
+        version.declaration_sha256 = signed.sha256
         version.declared_by_user_id = uow.actor.user_id
         version.declared_at = now
         _move(uow, version, ListingStatus.SUBMITTED, "submitted", None)
         uow.commit()
         return _view(uow.session, product, version)
+
+
+def _listing_facts(
+    uow: UnitOfWork, product: Product, version: ProductVersion,
+    declaration: Mapping[str, Any], now: datetime,
+) -> tuple[Facts, dict[str, rights.ResourceProfile]]:
+    """What the rules judge at submission, gathered from rights and participants."""
+    chain = rights.check_chain(product.id, now, uow=uow.joined())
+    covered = {link.resource_id for link in chain.links if link.resource_id}
+    broken: dict[str, Any] | None = chain.broken.as_dict() if chain.broken else None
+    if broken is None:
+        missing = sorted(set(version.derived_from) - covered)
+        if missing:
+            broken = {"code": "derivation_not_covered", "right_id": None,
+                      "message": "the rights chain does not cover resources "
+                                 + ", ".join(missing)}
+        elif chain.links[0].holder_org_id != product.merchant_org_id:
+            broken = {"code": "wrong_holder", "right_id": chain.links[0].right_id,
+                      "message": "the product operation right is held by another "
+                                 "organisation"}
+    resources = rights.resource_profiles(sorted(covered | set(version.derived_from)),
+                                         session=uow.session)
+    seller = participants.organisation_facts(uow.session, [product.merchant_org_id])[
+        product.merchant_org_id]
+    personal = [r for r in resources.values() if r.pi_level in PERSONAL_LEVELS]
+    anonymised = [r for r in resources.values() if r.pi_level == "anonymised"]
+    product_facts = ProductFacts(
+        classification=max((r.classification for r in resources.values()),
+                           key=CLASSIFICATION_ORDER.index, default="general"),
+        pi_level=max((r.pi_level for r in resources.values()), key=PI_ORDER.index,
+                     default="none"),
+        consent_evidence=all("consent" in r.evidence_kinds for r in personal),
+        anonymisation_evidence=all("anonymisation" in r.evidence_kinds for r in anonymised),
+        security_assessment=any("security_assessment" in r.evidence_kinds
+                                for r in resources.values()),
+        scenarios=tuple(version.scenarios),
+        cross_border_allowed=version.terms.get("territory") == "cross_border",
+    )
+    facts = Facts(
+        stage=Stage.LISTING,
+        seller=PartyFacts(seller.id, seller.status, seller.roles),
+        product=product_facts, chain_ok=broken is None, broken_link=broken,
+        declaration=dict(declaration),
+    )
+    return facts, resources
+
+
+def _violations(decision: Any) -> list[dict[str, Any]]:
+    """The blocking verdicts as the refusal names them: the chain's broken link keeps its
+    own code and right; other rules are named by their rule."""
+    found: list[dict[str, Any]] = []
+    for verdict in compliance.failing(decision):
+        if verdict.outcome is not Outcome.BLOCK:
+            continue
+        detail = dict(verdict.detail or {})
+        found.append({"code": detail.get("code", "compliance_rule"), "rule": verdict.rule,
+                      "right_id": detail.get("right_id"), "message": verdict.reason,
+                      "decision_id": decision.id})
+    return found
 
 
 def claim_review(product_id: str, *, uow: UnitOfWork) -> ProductView:

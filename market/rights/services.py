@@ -1021,3 +1021,24 @@ def resource_classifications(resource_ids: Sequence[str], *, session: Any) -> di
     """Classification (general / important / core) of each resource."""
     return {r.id: r.classification
             for r in RightsRepository(session).resources_by_id(resource_ids).values()}
+
+
+
+@dataclass(frozen=True)
+class ResourceProfile:
+    """What compliance rules need to know of a registered resource."""
+
+    classification: str
+    pi_level: str
+    evidence_kinds: frozenset[str]
+
+
+def resource_profiles(resource_ids: Sequence[str], *, session: Any) -> dict[str, ResourceProfile]:
+    """Classification, personal-information level and evidence kinds of each resource."""
+    repo = RightsRepository(session)
+    resources = repo.resources_by_id(resource_ids)
+    kinds: dict[str, set[str]] = {rid: set() for rid in resources}
+    for evidence in repo.evidence_of("resource", sorted(resources)):
+        kinds[evidence.owner_id].add(evidence.kind)
+    return {rid: ResourceProfile(r.classification, r.pi_level, frozenset(kinds[rid]))
+            for rid, r in resources.items()}

@@ -92,6 +92,8 @@ NO_GNT = (404, "grant_not_found")
 HOLDER = (403, "not_the_holder")
 NO_PRD = (404, "product_not_found")
 NOT_MERCH = (403, "not_the_merchant")
+NO_DCL = (404, "declaration_not_found")
+NO_DEC = (404, "decision_not_found")
 
 # fmt: off
 MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
@@ -300,6 +302,35 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
     ("GET", f"{API}/catalog.jsonld"): {
         NO_OBJECT: (OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
     },
+    # -- compliance --------------------------------------------------------------------
+    #            anon    oper    merch   buyer   assess  broker  regul   applic  susp    read_only
+    # The templates are public: credentials, if sent, are not looked at.
+    ("GET", f"{API}/declaration-templates"): {
+        NO_OBJECT: (OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    },
+    ("GET", f"{API}/declarations"): {
+        NO_OBJECT: (UNAUTH, OK,     OK,     OK,     OK,     OK,     OK,     NOTADM, NOTADM, OK),
+    },
+    ("GET", f"{API}/declarations/<declaration_id>"): {
+        OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     NOTADM, OK),
+        FOREIGN:   (UNAUTH, OK,     NO_DCL, NO_DCL, OK,     NO_DCL, OK,     NOTADM, NOTADM, NO_DCL),
+    },
+    # Only the operator records breaches; regulators read, never write.
+    ("POST", f"{API}/declarations/<declaration_id>/breaches"): {
+        OWN:       (NA,     NA,     ROLE,   NA,     NA,     NA,     NA,     NA,     NOTADM, ROLE),
+        FOREIGN:   (UNAUTH, NEW,    ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
+    },
+    ("GET", f"{API}/participants/<org_id>/credit"): {
+        OWN:       (NA,     OK,     OK,     OK,     OK,     OK,     OK,     NOTADM, NOTADM, OK),
+        FOREIGN:   (UNAUTH, OK,     NO_ORG, NO_ORG, OK,     NO_ORG, OK,     NOTADM, NOTADM, NO_ORG),
+    },
+    ("GET", f"{API}/decisions"): {
+        NO_OBJECT: (UNAUTH, OK,     OK,     OK,     OK,     OK,     OK,     NOTADM, NOTADM, OK),
+    },
+    ("GET", f"{API}/decisions/<decision_id>"): {
+        OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     NOTADM, OK),
+        FOREIGN:   (UNAUTH, OK,     NO_DEC, NO_DEC, OK,     NO_DEC, OK,     NOTADM, NOTADM, NO_DEC),
+    },
 }
 # fmt: on
 
@@ -403,7 +434,13 @@ LISTING_OBJECTS: dict[tuple[str, str], str] = {
     ("GET", f"{API}/catalog/<product_id>/dcat.jsonld"): "product listed",
     ("GET", f"{API}/catalog/<product_id>/terms.jsonld"): "product listed",
 }
-OBJECTS = {**RIGHTS_OBJECTS, **LISTING_OBJECTS}
+# Compliance endpoints are called on the declaration and decision of a submitted product.
+COMPLIANCE_OBJECTS: dict[tuple[str, str], str] = {
+    ("GET", f"{API}/declarations/<declaration_id>"): "product submitted",
+    ("POST", f"{API}/declarations/<declaration_id>/breaches"): "product submitted",
+    ("GET", f"{API}/decisions/<decision_id>"): "product submitted",
+}
+OBJECTS = {**RIGHTS_OBJECTS, **LISTING_OBJECTS, **COMPLIANCE_OBJECTS}
 # Media types of successful answers other than JSON.
 MEDIA_TYPES = {
     ("GET", f"{API}/catalog/<product_id>/sample"): "text/plain",
@@ -461,8 +498,11 @@ def _product_body(resource_id: str, product_id: str | None = None,
 
 
 DECLARATION = {"statement": "matrix", "source_is_lawful": True,
-               "contains_personal_information": False, "contains_important_data": False,
-               "contains_core_data": False}
+               "source_basis": "self_collected", "contains_personal_information": False,
+               "personal_information_basis": "none", "contains_important_data": False,
+               "contains_core_data": False, "cross_border": False,
+               "third_party_rights_cleared": True, "security_measures": ["encryption"],
+               "scenarios": ["matrix"], "onward_transfer_commitment": True}
 
 
 @dataclass(frozen=True)
@@ -518,8 +558,15 @@ class Estates:
                                                       sample=need == "product sample"))
         if need == "product draft":
             return ids
-        self._post(holder, f"/products/{product_id}/submission",
-                   {"declaration": DECLARATION}, 200)
+        submitted = self._post(holder, f"/products/{product_id}/submission",
+                               {"declaration": DECLARATION}, 200)
+        version_id = submitted["latest"]["id"]
+        for kind in ("declaration", "decision"):
+            listed = self.client.get(f"{API}/{kind}s?subject_id={version_id}",
+                                     headers=self.observer.headers)
+            assert listed.status_code == 200, listed.get_json()
+            (item,) = listed.json["items"]
+            ids[f"{kind}_id"] = item["id"]
         if need == "product submitted":
             return ids
         reviewer = claimer if need == "product claimed" else self.observer
@@ -634,6 +681,8 @@ def _valid_body(method: str, rule: str, world: World) -> dict[str, Any] | None:
         return {"decision": "approve", "reason": "matrix test"}
     if rule == f"{API}/grants/<grant_id>/revoke":
         return {"reason": "matrix test"}
+    if rule.endswith("/breaches"):
+        return {"severity": "minor", "reason": "matrix test"}
     return None
 
 
@@ -666,6 +715,11 @@ def _everything_visible(client: FlaskClient, observer: Party) -> dict[str, Any]:
         seen[f"{product['id']}/history"] = _listing(client, observer,
                                                     f"/products/{product['id']}/history")
     seen["catalog"] = _listing(client, observer, "/catalog")
+    for part in ("declarations", "decisions"):
+        seen[part] = _listing(client, observer, f"/{part}")
+    for declaration in seen["declarations"]:
+        found = client.get(f"{API}/declarations/{declaration['id']}", headers=observer.headers)
+        seen[f"{declaration['id']}/breaches"] = found.json["breaches"]
     return seen
 
 

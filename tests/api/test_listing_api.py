@@ -43,8 +43,16 @@ DECLARATION: dict[str, Any] = {
     "statement": "本公司承诺所售数据来源合法、权属清晰，不含核心数据。",
     "source_is_lawful": True, "contains_personal_information": False,
     "contains_important_data": False, "contains_core_data": False,
+    "source_basis": "self_collected", "personal_information_basis": "none",
+    "cross_border": False, "third_party_rights_cleared": True,
+    "security_measures": ["分级访问控制", "传输加密"], "scenarios": ["企业信用评估"],
+    "onward_transfer_commitment": True,
     "commitments": ["按约定用途使用", "不向第三方转售"],
 }
+# The declaration as stored: the template's optional answers filled with their defaults.
+STORED_DECLARATION = {**DECLARATION, "source_evidence_sha256": [],
+                      "personal_information_evidence_sha256": [],
+                      "security_assessment_ref": None}
 SAMPLE = "月份,用电指数\n2026-09,98.7\n2026-10,101.2\n".encode()
 # What anyone may see of a version; nothing about the review or the declarer.
 PUBLIC_VERSION_FIELDS = {
@@ -216,6 +224,21 @@ class Desk:
         if product_id is not None:
             seen["history"] = self.history(product_id)
         return seen
+
+    def refusal_written(self, before: dict[str, Any], product_id: str,
+                        rules: set[str]) -> None:
+        """A refused submission writes its decision (and that decision's audit entry) and
+        nothing else; the decision names the blocking rules."""
+        assert self.written(product_id) == {**before, "head_seq": before["head_seq"] + 1}
+        version_id = self.product(product_id)["latest"]["id"]
+        decisions = self.call("GET", f"/decisions?subject_id={version_id}", self.operator,
+                              200).json["items"]
+        assert [d["outcome"] for d in decisions] == ["block"]
+        decision = self.call("GET", f"/decisions/{decisions[0]['id']}", self.operator, 200).json
+        assert {v["rule"] for v in decision["verdicts"] if v["outcome"] == "block"} == rules
+        declared = self.call("GET", f"/declarations?subject_id={version_id}", self.operator,
+                             200).json["items"]
+        assert declared == []
 
     def versions(self, product_id: str) -> list[ProductVersion]:
         with self.rights.session_factory() as session:
@@ -425,11 +448,15 @@ def test_submission_stores_the_declaration_digest_of_its_rfc8785_form(desk: Desk
     chain = desk.rights.chain()
     desk.create(chain)
     latest = desk.submit(chain)["latest"]
-    digest = hashlib.sha256(rfc8785.dumps(DECLARATION)).hexdigest()
-    assert latest["declaration_sha256"] == digest
+    (listed,) = desk.call("GET", f"/declarations?subject_id={latest['id']}", chain.grantee,
+                          200).json["items"]
+    declaration = desk.call("GET", f"/declarations/{listed['id']}", chain.grantee, 200).json
+    digest = hashlib.sha256(rfc8785.dumps(declaration["signed_document"])).hexdigest()
+    assert declaration["signed_document"]["answers"] == STORED_DECLARATION
+    assert latest["declaration_sha256"] == declaration["sha256"] == digest
     assert latest["classification"] == "general"
     (version,) = desk.versions(chain.product_id)
-    assert version.declaration == DECLARATION
+    assert version.declaration == STORED_DECLARATION
     assert version.declaration_sha256 == digest
     assert version.declared_by_user_id == chain.grantee.user_id
     assert desk.catalog(chain.product_id).status_code == 404
@@ -469,7 +496,7 @@ def test_submission_over_a_broken_chain_names_the_link_and_writes_nothing(
     body = desk.refused("POST", f"/products/{chain.product_id}/submission", chain.grantee,
                         422, "listing_refused", {"declaration": DECLARATION})
     assert violations(body) == [(code, right_id)]
-    assert desk.written(chain.product_id) == before
+    desk.refusal_written(before, chain.product_id, {"SellerNeedsOperationRightChain"})
     latest = desk.product(chain.product_id)["latest"]
     assert (latest["status"], latest["declaration_sha256"]) == ("draft", None)
 
@@ -484,7 +511,7 @@ def test_submission_without_a_product_operation_right_is_refused(desk: Desk) -> 
     refusal = desk.refused("POST", f"/products/{product_id}/submission", merchant, 422,
                            "listing_refused", {"declaration": DECLARATION})
     assert violations(refusal) == [("chain_missing", None)]
-    assert desk.written(product_id) == before
+    desk.refusal_written(before, product_id, {"SellerNeedsOperationRightChain"})
 
 
 def test_submission_deriving_from_a_resource_the_chain_does_not_cover_is_refused(
@@ -498,7 +525,7 @@ def test_submission_deriving_from_a_resource_the_chain_does_not_cover_is_refused
                         422, "listing_refused", {"declaration": DECLARATION})
     assert violations(body) == [("derivation_not_covered", None)]
     assert elsewhere.id in body["errors"]["violations"][0]["message"]
-    assert desk.written(chain.product_id) == before
+    desk.refusal_written(before, chain.product_id, {"SellerNeedsOperationRightChain"})
 
 
 def _without(field: str) -> dict[str, Any]:
@@ -510,15 +537,18 @@ def _without(field: str) -> dict[str, Any]:
 @pytest.mark.parametrize(("body", "field"), [
     ({}, "declaration"),
     ({"declaration": None}, "declaration"),
-    ({"declaration": {**DECLARATION, "contains_core_data": True}},
-     "declaration.contains_core_data"),
-    ({"declaration": {**DECLARATION, "source_is_lawful": False}},
-     "declaration.source_is_lawful"),
     (_without("statement"), "declaration.statement"),
     (_without("contains_personal_information"), "declaration.contains_personal_information"),
-], ids=["missing", "null", "core data", "unlawful source", "no statement",
-        "personal information unsaid"])
-def test_a_missing_or_untruthful_declaration_is_invalid_input(
+    (_without("security_measures"), "declaration.security_measures"),
+    ({"declaration": {**DECLARATION, "personal_information_basis": "trust me"}},
+     "declaration.personal_information_basis"),
+    ({"declaration": {**DECLARATION, "source_evidence_sha256": ["ABC"]}},
+     "declaration.source_evidence_sha256.0"),
+    ({"declaration": DECLARATION, "signature": "0x1234"}, "signature"),
+], ids=["missing", "null", "no statement", "personal information unsaid",
+        "no security measures", "unknown basis", "malformed evidence digest",
+        "malformed signature"])
+def test_a_missing_or_malformed_declaration_is_invalid_input(
     desk: Desk, body: dict[str, Any], field: str
 ) -> None:
     chain = desk.rights.chain()
@@ -528,6 +558,27 @@ def test_a_missing_or_untruthful_declaration_is_invalid_input(
                            422, "invalid_input", body)
     assert field in field_paths(refusal["errors"]), refusal
     assert desk.written(chain.product_id) == before
+
+
+@pytest.mark.parametrize(("answers", "rules"), [
+    ({"contains_core_data": True}, {"CoreDataIsNeverTradable"}),
+    ({"source_is_lawful": False}, {"SourceMustBeLawful"}),
+    ({"third_party_rights_cleared": False}, {"ThirdPartyRightsMustBeCleared"}),
+    ({"contains_personal_information": True}, {"PersonalInfoNeedsConsentOrAnonymisation"}),
+    ({"contains_core_data": True, "source_is_lawful": False},
+     {"CoreDataIsNeverTradable", "SourceMustBeLawful"}),
+], ids=["core data", "unlawful source", "third-party rights", "personal info, no basis",
+        "two at once"])
+def test_an_untruthful_declaration_is_refused_by_named_rules_writing_only_the_decision(
+    desk: Desk, answers: dict[str, Any], rules: set[str]
+) -> None:
+    chain = desk.rights.chain()
+    desk.create(chain)
+    before = desk.written(chain.product_id)
+    refusal = desk.refused("POST", f"/products/{chain.product_id}/submission", chain.grantee,
+                           422, "listing_refused", {"declaration": {**DECLARATION, **answers}})
+    assert {v["rule"] for v in refusal["errors"]["violations"]} == rules
+    desk.refusal_written(before, chain.product_id, rules)
 
 
 # -- versions --------------------------------------------------------------------------
@@ -915,7 +966,7 @@ def test_resubmitting_a_once_listed_version_keeps_the_declaration_it_was_sold_un
     assert response.status_code < 500, response.get_data(as_text=True)
     (old, *_) = desk.versions(chain.product_id)
     assert old.id == v1["id"]
-    assert old.declaration == DECLARATION
+    assert old.declaration == STORED_DECLARATION
     assert old.declaration_sha256 == v1["declaration_sha256"]
 
 

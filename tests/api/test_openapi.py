@@ -20,7 +20,8 @@ from market.web import PROBLEM_JSON, access_of
 API = "/api/v1"
 PROBES = ("/healthz", "/readyz")
 # Public reads that take no input at all: nothing a client sends can make them answer 4xx.
-NO_INPUT = (*PROBES, "/api/v1/catalog/statistics")
+NO_INPUT = (*PROBES, "/api/v1/catalog/statistics",
+            "/api/v1/declaration-templates")
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 NOT_API = {  # the documentation itself, not documented in it
     f"{API}/openapi.json", f"{API}/docs",
@@ -158,7 +159,8 @@ def test_anonymous_and_keyed_operations_are_the_known_ones(spec):
                          ("/api/v1/catalog", "get"), ("/api/v1/catalog/statistics", "get"),
                          ("/api/v1/catalog.jsonld", "get"),
                          ("/api/v1/catalog/{product_id}/dcat.jsonld", "get"),
-                         ("/api/v1/catalog/{product_id}/terms.jsonld", "get")}
+                         ("/api/v1/catalog/{product_id}/terms.jsonld", "get"),
+                         ("/api/v1/declaration-templates", "get")}
 
 
 def test_request_bodies_reference_component_schemas(spec):

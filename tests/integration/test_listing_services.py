@@ -10,6 +10,7 @@ listing merchant is the chain's grantee, which adopts the product id of its righ
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from sqlalchemy import func, select
 from market import events, wiring
 from market.actor import ANONYMOUS
 from market.audit import verify_chain
+from market.compliance.domain import RULESET_VERSION, rule_names
+from market.compliance.models import Decision, Declaration
 from market.errors import (
     Conflict,
     InvalidInput,
@@ -69,6 +72,10 @@ DECLARATION: dict[str, Any] = {
     "statement": "本公司承诺所售数据来源合法、权属清晰，不含核心数据。",
     "source_is_lawful": True, "contains_personal_information": False,
     "contains_important_data": False, "contains_core_data": False,
+    "source_basis": "self_collected", "personal_information_basis": "none",
+    "cross_border": False, "third_party_rights_cleared": True,
+    "security_measures": ["分级访问控制", "传输加密"], "scenarios": ["企业信用评估"],
+    "onward_transfer_commitment": True,
     "commitments": ["按约定用途使用", "不转售"],
 }
 
@@ -87,6 +94,12 @@ class Counts:
     listing_events: int
     outbox: int
     audit: int
+    declarations: int = 0
+    decisions: int = 0
+
+    def with_refusal(self) -> Counts:
+        """What a refused submission adds: its decision and that decision's audit entry."""
+        return dataclasses.replace(self, decisions=self.decisions + 1, audit=self.audit + 1)
 
 
 @dataclass
@@ -199,7 +212,8 @@ class Shop:
                 return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
             return Counts(count(Product), count(ProductVersion), count(Offer),
-                          count(ListingEvent), count(OutboxMessage), self.rights.audit_seq())
+                          count(ListingEvent), count(OutboxMessage), self.rights.audit_seq(),
+                          count(Declaration), count(Decision))
 
 
 @pytest.fixture
@@ -272,7 +286,8 @@ def test_a_product_is_drafted_submitted_reviewed_and_listed(shop: Shop) -> None:
         (1, "listed", "under_review", "listed")]
     assert shop.outbox("listing.listed") == [
         ("listing.listed", {"product_id": chain.product_id, "version_id": listed.version.id})]
-    assert shop.rights.audit_seq() == audit + 4  # one entry per step
+    # one entry per step, and the declaration and the rules' decision at submission
+    assert shop.rights.audit_seq() == audit + 6
     with shop.rights.session_factory() as session:
         assert verify_chain(session).ok
 
@@ -470,20 +485,34 @@ def test_temporal_coverage_must_not_end_before_it_starts(shop: Shop) -> None:
 # -- submission: the rights chain and the declaration -------------------------------------
 
 
-def test_submission_stores_the_declaration_with_its_rfc8785_digest(shop: Shop) -> None:
+def test_submission_signs_the_declaration_and_keeps_the_decision(shop: Shop) -> None:
     chain = shop.rights.chain()
     shop.draft(chain)
     submitted = shop.submit(chain)
     version = shop.versions(chain.product_id)[0]
-    expected = hashlib.sha256(rfc8785.dumps(DECLARATION)).hexdigest()
-    assert version.declaration == DECLARATION
-    assert version.declaration_sha256 == expected == submitted.version.declaration_sha256
-    assert version.declared_by_user_id == chain.grantee.user_id
-    assert version.declared_at == shop.rights.clock.now()
-    assert version.classification == "general"
+    with shop.rights.session_factory() as session:
+        (declaration,) = session.scalars(select(Declaration)
+                                         .where(Declaration.subject_id == version.id))
+        (decision,) = session.scalars(select(Decision).where(Decision.subject_id == version.id))
+    assert (declaration.kind, declaration.template, declaration.org_id) == (
+        "listing", "listing@1", chain.grantee.org_id)
+    assert declaration.answers == version.declaration == DECLARATION
+    document = {"kind": "listing", "template": "listing@1", "org_id": chain.grantee.org_id,
+                "subject": {"type": "product_version", "id": version.id},
+                "answers": DECLARATION}
+    expected = hashlib.sha256(rfc8785.dumps(document)).hexdigest()
+    assert declaration.sha256 == version.declaration_sha256 == expected
+    assert submitted.version.declaration_sha256 == expected
     # a key order of no meaning gives the same digest
-    reordered = dict(reversed(list(DECLARATION.items())))
-    assert hashlib.sha256(rfc8785.dumps(reordered)).hexdigest() == version.declaration_sha256
+    reordered = {**document, "answers": dict(reversed(list(DECLARATION.items())))}
+    assert hashlib.sha256(rfc8785.dumps(reordered)).hexdigest() == expected
+    assert version.declared_by_user_id == chain.grantee.user_id
+    assert version.declared_at == declaration.signed_at == shop.rights.clock.now()
+    assert version.classification == "general"
+    assert (decision.stage, decision.outcome, decision.declaration_id) == (
+        "listing", "pass", declaration.id)
+    assert {v["rule"] for v in decision.verdicts} == set(rule_names())
+    assert decision.ruleset_version == RULESET_VERSION
 
 
 def test_the_classification_is_the_highest_of_the_resources_in_the_chain(shop: Shop) -> None:
@@ -496,7 +525,7 @@ def test_the_classification_is_the_highest_of_the_resources_in_the_chain(shop: S
     chain = Chain(holder, grantee, resource, holding, rights.grant_row(use.grant_id or ""),
                   use, product)
     shop.draft(chain)
-    shop.submit(chain)
+    shop.submit(chain, {**DECLARATION, "contains_important_data": True})
     assert shop.versions(chain.product_id)[0].classification == "important"
 
 
@@ -504,7 +533,7 @@ def _refused(shop: Shop, chain: Chain) -> list[dict[str, Any]]:
     before = shop.counts()
     with pytest.raises(ListingRefused) as raised:
         shop.submit(chain)
-    assert shop.counts() == before
+    assert shop.counts() == before.with_refusal()
     version = shop.versions(chain.product_id)[-1]
     assert (version.status, version.declaration, version.declaration_sha256) == (
         "draft", None, None)
@@ -520,7 +549,7 @@ def test_submission_without_a_product_operation_right_is_refused(shop: Shop) -> 
     assert [(v["code"], v["right_id"]) for v in raised.value.violations] == [
         ("chain_missing", None)]
     assert raised.value.errors == {"violations": raised.value.violations}
-    assert shop.counts() == before
+    assert shop.counts() == before.with_refusal()
     assert shop.statuses(view.product.id) == ["draft"]
 
 

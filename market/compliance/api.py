@@ -1,0 +1,109 @@
+"""Compliance API: declaration templates, signed declarations and their breaches, credit
+records, and the rule engine's decisions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from market.compliance import services
+from market.compliance.domain import CURRENT_TEMPLATE as CURRENT
+from market.compliance.domain import RULESET_VERSION, TEMPLATES, BreachSeverity, rule_names
+from market.compliance.models import Declaration
+from market.compliance.schemas import (
+    BreachIn,
+    BreachOut,
+    CreditOut,
+    DecisionOut,
+    DecisionQuery,
+    DecisionSummaryOut,
+    DeclarationOut,
+    DeclarationQuery,
+    DeclarationSummaryOut,
+    TemplateListOut,
+)
+from market.web import ApiBlueprint, page_args, page_body, page_of, unit_of_work
+
+bp = ApiBlueprint("compliance", __name__,
+                  description="Declarations and commitments, credit records, rule decisions")
+
+OPERATOR = "operator"
+
+
+def _declaration(declaration: Declaration, breaches: list[Any]) -> dict[str, Any]:
+    data = {c.key: getattr(declaration, c.key) for c in Declaration.__table__.columns}
+    data["signed_document"] = declaration.signed_document()
+    data["breaches"] = breaches
+    return data
+
+
+@bp.route("/declaration-templates", methods=["GET"])
+@bp.access(anonymous=True)
+@bp.response(200, TemplateListOut)
+def list_templates() -> dict[str, Any]:
+    """The declaration templates (声明和承诺) and the names of the rules that check them."""
+    items = [{"id": t.id, "kind": t.kind.value, "version": t.version, "title": t.title,
+              "title_en": t.title_en, "commitments": list(t.commitments),
+              "current": CURRENT[t.kind] is t} for t in TEMPLATES.values()]
+    return {"items": items, "rules": rule_names(), "ruleset_version": RULESET_VERSION}
+
+
+@bp.route("/declarations", methods=["GET"])
+@bp.access()
+@bp.arguments(DeclarationQuery, location="query")
+@bp.response(200, page_of(DeclarationSummaryOut))
+def list_declarations(query: dict[str, Any]) -> dict[str, Any]:
+    """Your organisation's declarations; every one for the operator, assessors, regulators."""
+    return page_body(services.list_declarations(
+        uow=unit_of_work(), kind=query["kind"], org=query["org"],
+        subject_id=query["subject_id"], **page_args(query)))
+
+
+@bp.route("/declarations/<declaration_id>", methods=["GET"])
+@bp.access(object_scoped=True)
+@bp.response(200, DeclarationOut)
+def get_declaration(declaration_id: str) -> dict[str, Any]:
+    """One declaration: its answers, what its digest covers, and breaches recorded."""
+    declaration, breaches = services.get_declaration(declaration_id, uow=unit_of_work())
+    return _declaration(declaration, breaches)
+
+
+@bp.route("/declarations/<declaration_id>/breaches", methods=["POST"])
+@bp.access(roles=[OPERATOR])
+@bp.idempotent
+@bp.arguments(BreachIn)
+@bp.response(201, BreachOut)
+def record_breach(body: dict[str, Any], declaration_id: str) -> tuple[Any, int]:
+    """Record a breach of a declaration (operator); it lowers the declarant's credit."""
+    breach = services.record_breach(declaration_id, BreachSeverity(body["severity"]),
+                                    body["reason"], body["evidence_sha256"],
+                                    uow=unit_of_work())
+    return breach, 201
+
+
+@bp.route("/participants/<org_id>/credit", methods=["GET"])
+@bp.access(object_scoped=True)
+@bp.response(200, CreditOut)
+def credit(org_id: str) -> dict[str, Any]:
+    """An organisation's credit record: your own; any for the operator, assessors and
+    regulators."""
+    record = services.credit_record(org_id, uow=unit_of_work())
+    return {"org_id": record.org_id, "score": record.score, "breaches": record.breaches}
+
+
+@bp.route("/decisions", methods=["GET"])
+@bp.access()
+@bp.arguments(DecisionQuery, location="query")
+@bp.response(200, page_of(DecisionSummaryOut))
+def list_decisions(query: dict[str, Any]) -> dict[str, Any]:
+    """Rule decisions about your listings and orders; every one for staff and regulators."""
+    return page_body(services.list_decisions(
+        uow=unit_of_work(), stage=query["stage"], outcome=query["outcome"],
+        subject_id=query["subject_id"], **page_args(query)))
+
+
+@bp.route("/decisions/<decision_id>", methods=["GET"])
+@bp.access(object_scoped=True)
+@bp.response(200, DecisionOut)
+def get_decision(decision_id: str) -> Any:
+    """One decision: the outcome, every rule's verdict and reason, and the facts judged."""
+    return services.get_decision(decision_id, uow=unit_of_work())

@@ -1,0 +1,364 @@
+"""Declarations and the rule engine, as plain values.
+
+Declaration templates (数据流通交易声明和承诺制) are versioned: a signed declaration names the
+template it answers (``listing@1``), so a later template never changes what an old
+declaration meant. Rules are small named functions over :class:`Facts` that the calling
+context gathers and passes in by value; each returns a :class:`Verdict`, and the strictest
+verdict is the outcome. The rule set has a version, stored with every decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+RULESET_VERSION = "2026.11-1"
+
+
+class DeclarationKind(StrEnum):
+    LISTING = "listing"  # a seller's listing declaration (挂牌声明)
+    PURCHASE = "purchase"  # a buyer's purchase commitment (购买承诺)
+    ADMISSION = "admission"  # a participant's admission commitment (入场承诺)
+
+
+@dataclass(frozen=True)
+class Template:
+    """What a declaration of one kind asks and what the declarant commits to."""
+
+    kind: DeclarationKind
+    version: int
+    title: str
+    title_en: str
+    commitments: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind.value}@{self.version}"
+
+
+TEMPLATES: dict[str, Template] = {t.id: t for t in (
+    Template(DeclarationKind.LISTING, 1, "数据产品挂牌声明和承诺", "Listing declaration", (
+        "数据来源合法，已如实提供来源合法性证明材料。",
+        "涉及个人信息的，已取得个人同意或已作匿名化处理，并如实提供相应记录。",
+        "不包含核心数据；包含重要数据的，已如实申报，出境前已完成安全评估。",
+        "不侵犯第三方的知识产权、商业秘密等合法权益。",
+        "已采取与数据分类分级相适应的安全保护措施。",
+        "按声明的应用场景和使用条件提供数据产品，并督促买方遵守转让限制。",
+    )),
+    Template(DeclarationKind.PURCHASE, 1, "数据产品购买承诺", "Purchase commitment", (
+        "仅在声明的用途和应用场景内使用数据产品。",
+        "未经许可不转让、不转售、不向第三方提供。",
+        "不以数据产品识别特定自然人，不尝试重新识别匿名化数据。",
+        "采取与数据分类分级相适应的安全保护措施。",
+        "如需出境使用，已如实申报并完成所需的安全评估。",
+    )),
+    Template(DeclarationKind.ADMISSION, 1, "数据交易主体入场承诺", "Admission commitment", (
+        "提交的主体资格材料真实、准确、完整。",
+        "遵守数据交易场所的交易规则和数据安全、个人信息保护法律法规。",
+        "未被列入严重违法失信名单。",
+        "配合登记备案、合规审查和监管检查。",
+    )),
+)}
+
+CURRENT_TEMPLATE: dict[DeclarationKind, Template] = {}
+for _template in TEMPLATES.values():
+    _current = CURRENT_TEMPLATE.get(_template.kind)
+    if _current is None or _template.version > _current.version:
+        CURRENT_TEMPLATE[_template.kind] = _template
+
+
+class SourceBasis(StrEnum):
+    SELF_COLLECTED = "self_collected"  # 自行采集
+    PUBLIC_DATA_AUTHORISED = "public_data_authorised"  # 公共数据授权运营
+    LICENSED = "licensed"  # 经授权取得
+    PURCHASED = "purchased"  # 交易取得
+    DERIVED = "derived"  # 加工形成
+
+
+class PIBasis(StrEnum):
+    NONE = "none"  # no personal information
+    CONSENT = "consent"  # 个人同意
+    ANONYMISATION = "anonymisation"  # 匿名化处理
+
+
+class BreachSeverity(StrEnum):
+    MINOR = "minor"
+    SERIOUS = "serious"
+    GRAVE = "grave"
+
+
+# Points a breach takes from the declarant's credit record (信用记录), which starts at 100.
+BREACH_POINTS = {BreachSeverity.MINOR: 5, BreachSeverity.SERIOUS: 20, BreachSeverity.GRAVE: 50}
+FULL_CREDIT = 100
+
+
+def credit_score(severities: list[BreachSeverity]) -> int:
+    return max(0, FULL_CREDIT - sum(BREACH_POINTS[s] for s in severities))
+
+
+# -- the rule engine -----------------------------------------------------------------------
+
+
+class Stage(StrEnum):
+    LISTING = "listing"  # listing submission
+    ORDER = "order"  # order placement
+    DELIVERY = "delivery"
+
+
+class Outcome(StrEnum):
+    PASS = "pass"  # noqa: S105  (an outcome, not a password)
+    NEEDS_REVIEW = "needs_review"
+    NEEDS_ASSESSMENT = "needs_assessment"
+    BLOCK = "block"
+
+
+SEVERITY = [Outcome.PASS, Outcome.NEEDS_REVIEW, Outcome.NEEDS_ASSESSMENT, Outcome.BLOCK]
+
+PERSONAL_LEVELS = frozenset({"deidentified", "personal", "sensitive_personal"})
+CLASS_ORDER = ["general", "important", "core"]
+PI_ORDER = ["none", "anonymised", "deidentified", "personal", "sensitive_personal"]
+
+
+@dataclass(frozen=True)
+class PartyFacts:
+    org_id: str
+    status: str  # participants' status: applied, admitted, suspended, exited, blacklisted
+    roles: frozenset[str]
+
+
+@dataclass(frozen=True)
+class ProductFacts:
+    """What the rights registrations say about the data behind a product."""
+
+    classification: str  # the highest of its resources: general / important / core
+    pi_level: str  # the highest of its resources (PI_ORDER)
+    consent_evidence: bool  # every personal resource has consent evidence
+    anonymisation_evidence: bool  # every anonymised resource has anonymisation evidence
+    security_assessment: bool  # a security assessment is on record for its resources
+    scenarios: tuple[str, ...]
+    cross_border_allowed: bool  # its usage terms allow use abroad
+
+
+@dataclass(frozen=True)
+class Facts:
+    stage: Stage
+    seller: PartyFacts
+    product: ProductFacts
+    chain_ok: bool
+    broken_link: Mapping[str, Any] | None = None
+    declaration: Mapping[str, Any] = field(default_factory=dict)  # the seller's answers
+    buyer: PartyFacts | None = None
+    commitment: Mapping[str, Any] | None = None  # the buyer's answers
+
+    def as_dict(self) -> dict[str, Any]:
+        def party(p: PartyFacts | None) -> dict[str, Any] | None:
+            return None if p is None else {"org_id": p.org_id, "status": p.status,
+                                           "roles": sorted(p.roles)}
+        pf = self.product
+        return {
+            "stage": self.stage.value, "seller": party(self.seller), "buyer": party(self.buyer),
+            "product": {"classification": pf.classification, "pi_level": pf.pi_level,
+                        "consent_evidence": pf.consent_evidence,
+                        "anonymisation_evidence": pf.anonymisation_evidence,
+                        "security_assessment": pf.security_assessment,
+                        "scenarios": list(pf.scenarios),
+                        "cross_border_allowed": pf.cross_border_allowed},
+            "chain_ok": self.chain_ok,
+            "broken_link": dict(self.broken_link) if self.broken_link else None,
+            "declaration": dict(self.declaration),
+            "commitment": dict(self.commitment) if self.commitment is not None else None,
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    rule: str
+    outcome: Outcome
+    reason: str
+    detail: Mapping[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "outcome": self.outcome.value, "reason": self.reason,
+                "detail": dict(self.detail) if self.detail else None}
+
+
+Rule = Callable[[Facts], Verdict]
+RULES: list[Rule] = []
+
+
+def rule(fn: Callable[[Facts], tuple[Outcome, str] | tuple[Outcome, str, Mapping[str, Any]]],
+         ) -> Rule:
+    """Register ``fn`` as a rule named after it (CamelCase of its sentence)."""
+    name = "".join(part.capitalize() for part in fn.__name__.split("_"))
+
+    def run(facts: Facts) -> Verdict:
+        result = fn(facts)
+        detail = result[2] if len(result) == 3 else None
+        return Verdict(name, result[0], result[1], detail)
+
+    run.__name__ = name
+    run.__doc__ = fn.__doc__
+    RULES.append(run)
+    return run
+
+
+def _parties(facts: Facts) -> list[tuple[str, PartyFacts]]:
+    found = [("seller", facts.seller)]
+    if facts.buyer is not None:
+        found.append(("buyer", facts.buyer))
+    return found
+
+
+PASS = Outcome.PASS
+BLOCK = Outcome.BLOCK
+
+
+@rule
+def venue_never_trades(facts: Facts) -> tuple[Outcome, str]:
+    """The operator of the exchange never sells or buys (场内外分离: venue/merchant)."""
+    for side, party in _parties(facts):
+        if "operator" in party.roles:
+            return BLOCK, f"the {side} is the exchange operator"
+    return PASS, "neither side is the exchange operator"
+
+
+@rule
+def participants_must_be_admitted(facts: Facts) -> tuple[Outcome, str]:
+    """Only admitted participants trade."""
+    for side, party in _parties(facts):
+        if party.status not in ("admitted", "blacklisted"):  # blacklisting has its own rule
+            return BLOCK, f"the {side} is {party.status}, not admitted"
+    return PASS, "every party is admitted"
+
+
+@rule
+def blacklisted_cannot_trade(facts: Facts) -> tuple[Outcome, str]:
+    """A blacklisted participant (严重失信) never trades."""
+    for side, party in _parties(facts):
+        if party.status == "blacklisted":
+            return BLOCK, f"the {side} is blacklisted"
+    return PASS, "no party is blacklisted"
+
+
+@rule
+def seller_needs_operation_right_chain(
+    facts: Facts,
+) -> tuple[Outcome, str] | tuple[Outcome, str, Mapping[str, Any]]:
+    """The seller holds an unbroken, in-term chain of registered rights."""
+    if facts.chain_ok:
+        return PASS, "the rights chain is unbroken and in term"
+    link = dict(facts.broken_link or {})
+    return BLOCK, str(link.get("message") or "the rights chain is broken"), link
+
+
+@rule
+def core_data_is_never_tradable(facts: Facts) -> tuple[Outcome, str]:
+    """Core data (核心数据) is never traded."""
+    if facts.product.classification == "core":
+        return BLOCK, "a resource behind the product is classified as core data"
+    if facts.declaration.get("contains_core_data"):
+        return BLOCK, "the seller declares core data"
+    return PASS, "no core data"
+
+
+@rule
+def source_must_be_lawful(facts: Facts) -> tuple[Outcome, str]:
+    """The seller declares a lawful source (来源合法)."""
+    if facts.stage is Stage.LISTING and not facts.declaration.get("source_is_lawful"):
+        return BLOCK, "the seller does not declare the source lawful"
+    return PASS, "the source is declared lawful"
+
+
+@rule
+def personal_info_needs_consent_or_anonymisation(facts: Facts) -> tuple[Outcome, str]:
+    """Personal information needs consent records, or anonymisation with its evidence."""
+    pf = facts.product
+    basis = facts.declaration.get("personal_information_basis", "none")
+    if pf.pi_level in PERSONAL_LEVELS:
+        if basis != PIBasis.CONSENT.value or not pf.consent_evidence:
+            return BLOCK, (f"{pf.pi_level} information needs declared consent and consent "
+                           "evidence on the registered resources")
+        return PASS, "personal information with consent on record"
+    if pf.pi_level == "anonymised":
+        if not pf.anonymisation_evidence:
+            return BLOCK, "anonymised data needs anonymisation evidence on its resources"
+        return PASS, "anonymised with evidence on record"
+    if facts.declaration.get("contains_personal_information") and basis == PIBasis.NONE.value:
+        return BLOCK, "the seller declares personal information with no lawful basis"
+    return PASS, "no personal information"
+
+
+@rule
+def declaration_must_agree_with_registration(facts: Facts) -> tuple[Outcome, str]:
+    """What the seller declares may not understate what the rights registrations record."""
+    if facts.stage is not Stage.LISTING:
+        return PASS, "checked at listing"
+    pf, answers = facts.product, facts.declaration
+    if pf.classification == "important" and not answers.get("contains_important_data"):
+        return BLOCK, "a resource is registered as important data; the declaration says none"
+    if (pf.pi_level in PERSONAL_LEVELS and not answers.get("contains_personal_information")):
+        return BLOCK, ("a resource is registered with personal information; the declaration "
+                       "says none")
+    return PASS, "the declaration agrees with the registrations"
+
+
+@rule
+def sensitive_personal_info_needs_review(facts: Facts) -> tuple[Outcome, str]:
+    """Sensitive personal information (敏感个人信息) always goes to a human reviewer."""
+    if facts.product.pi_level == "sensitive_personal":
+        return Outcome.NEEDS_REVIEW, "sensitive personal information is reviewed by staff"
+    return PASS, "no sensitive personal information"
+
+
+@rule
+def important_data_abroad_needs_security_assessment(facts: Facts) -> tuple[Outcome, str]:
+    """Important data (重要数据) may go abroad only after a security assessment (出境安全评估)."""
+    important = (facts.product.classification == "important"
+                 or bool(facts.declaration.get("contains_important_data")))
+    abroad = (bool(facts.declaration.get("cross_border"))
+              or (facts.commitment is not None and bool(facts.commitment.get("cross_border"))))
+    if important and abroad:
+        if facts.product.security_assessment or facts.declaration.get("security_assessment_ref"):
+            return PASS, "important data abroad with a security assessment on record"
+        return Outcome.NEEDS_ASSESSMENT, "important data abroad needs a security assessment"
+    if facts.commitment is not None and facts.commitment.get("cross_border") and (
+        not facts.product.cross_border_allowed
+    ):
+        return BLOCK, "the usage terms allow domestic use only"
+    return PASS, "no important data leaves the country"
+
+
+@rule
+def third_party_rights_must_be_cleared(facts: Facts) -> tuple[Outcome, str]:
+    """The product does not infringe third parties' rights (知识产权、商业秘密)."""
+    if facts.stage is Stage.LISTING and not facts.declaration.get("third_party_rights_cleared"):
+        return BLOCK, "the seller does not declare third-party rights cleared"
+    return PASS, "third-party rights are declared cleared"
+
+
+@rule
+def buyer_purpose_must_fit_listing_scenarios(facts: Facts) -> tuple[Outcome, str]:
+    """A buyer's scenarios must be among those the listing offers (无场景不交易)."""
+    if facts.commitment is None:
+        return PASS, "no buyer at this stage"
+    wanted = set(facts.commitment.get("scenarios") or [])
+    offered = set(facts.product.scenarios)
+    outside = sorted(wanted - offered)
+    if not wanted:
+        return BLOCK, "the buyer names no scenario"
+    if outside:
+        return BLOCK, "scenarios the listing does not offer: " + ", ".join(outside)
+    return PASS, "the buyer's scenarios are offered"
+
+
+def evaluate(facts: Facts, rules: list[Rule] | None = None) -> tuple[Outcome, list[Verdict]]:
+    """Every rule's verdict, and the strictest of them as the outcome."""
+    verdicts = [r(facts) for r in (RULES if rules is None else rules)]
+    outcome = max((v.outcome for v in verdicts), key=SEVERITY.index, default=Outcome.PASS)
+    return outcome, verdicts
+
+
+def rule_names() -> list[str]:
+    return [r.__name__ for r in RULES]

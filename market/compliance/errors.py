@@ -1,0 +1,26 @@
+"""Named errors of the compliance context."""
+
+from __future__ import annotations
+
+from market.errors import InvalidInput, NotFound
+
+
+class DeclarationNotFound(NotFound):
+    """No such declaration visible to the caller."""
+
+    code = "declaration_not_found"
+    title = "Declaration not found"
+
+
+class DecisionNotFound(NotFound):
+    """No such compliance decision visible to the caller."""
+
+    code = "decision_not_found"
+    title = "Decision not found"
+
+
+class InvalidDeclarationSignature(InvalidInput):
+    """The organisation-key signature does not recover to an address over this declaration."""
+
+    code = "invalid_declaration_signature"
+    title = "The declaration's signature is not valid"

@@ -1,0 +1,119 @@
+"""Compliance tables: signed declarations (append-only), breaches recorded against them, and
+rule decisions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from market.compliance.domain import BreachSeverity, DeclarationKind, Outcome, Stage
+from market.db import Base, JSONType, UTCDateTime
+
+
+def _values(enum: Any) -> str:
+    return ", ".join(f"'{member.value}'" for member in enum)
+
+
+class Declaration(Base):
+    """A signed declaration or commitment. Never updated or deleted (database triggers)."""
+
+    __tablename__ = "declarations"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_values(DeclarationKind)})", name="kind"),
+        Index("ix_declarations_subject", "subject_type", "subject_id"),
+        Index("ix_declarations_org", "org_id", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    template: Mapped[str] = mapped_column(String(40), nullable=False)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+    user_id: Mapped[str | None] = mapped_column(String(40))
+    subject_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    subject_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    signer_address: Mapped[str | None] = mapped_column(String(42))
+    signature: Mapped[str | None] = mapped_column(String(132))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    def signed_document(self) -> dict[str, Any]:
+        """What the digest covers: who declares what, about which subject, under which
+        template (the time of signing is recorded beside it, not in it)."""
+        return signed_document(kind=self.kind, template=self.template, org_id=self.org_id,
+                               subject_type=self.subject_type, subject_id=self.subject_id,
+                               answers=self.answers)
+
+    def state(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "template": self.template,
+                "org_id": self.org_id, "user_id": self.user_id,
+                "subject_type": self.subject_type, "subject_id": self.subject_id,
+                "sha256": self.sha256, "signer_address": self.signer_address,
+                "signed_at": self.signed_at.isoformat()}
+
+
+def signed_document(*, kind: str, template: str, org_id: str, subject_type: str,
+                    subject_id: str, answers: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": kind, "template": template, "org_id": org_id,
+            "subject": {"type": subject_type, "id": subject_id}, "answers": answers}
+
+
+class DeclarationBreach(Base):
+    """A breach of a declaration, recorded by the operator; it lowers the credit record."""
+
+    __tablename__ = "declaration_breaches"
+    __table_args__ = (
+        CheckConstraint(f"severity IN ({_values(BreachSeverity)})", name="severity"),
+        Index("ix_declaration_breaches_org", "org_id", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    declaration_id: Mapped[str] = mapped_column(ForeignKey("declarations.id"), nullable=False,
+                                                index=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+    severity: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    evidence_sha256: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    recorded_by_org_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    recorded_by_user_id: Mapped[str | None] = mapped_column(String(40))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    def state(self) -> dict[str, Any]:
+        return {"id": self.id, "declaration_id": self.declaration_id, "org_id": self.org_id,
+                "severity": self.severity, "reason": self.reason,
+                "evidence_sha256": list(self.evidence_sha256),
+                "recorded_at": self.recorded_at.isoformat()}
+
+
+class Decision(Base):
+    """The rule engine's decision on one subject at one stage: every rule's verdict."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        CheckConstraint(f"stage IN ({_values(Stage)})", name="stage"),
+        CheckConstraint(f"outcome IN ({_values(Outcome)})", name="outcome"),
+        Index("ix_decisions_subject", "subject_type", "subject_id", "id"),
+        Index("ix_decisions_org", "org_id", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(16), nullable=False)
+    subject_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    subject_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+    counterparty_org_id: Mapped[str | None] = mapped_column(String(40))
+    declaration_id: Mapped[str | None] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(20), nullable=False)
+    ruleset_version: Mapped[str] = mapped_column(String(20), nullable=False)
+    verdicts: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, nullable=False)
+    facts: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    def state(self) -> dict[str, Any]:
+        return {"id": self.id, "stage": self.stage, "subject_type": self.subject_type,
+                "subject_id": self.subject_id, "org_id": self.org_id,
+                "outcome": self.outcome, "ruleset_version": self.ruleset_version,
+                "blocking": [v["rule"] for v in self.verdicts if v["outcome"] != "pass"]}

@@ -1,0 +1,184 @@
+"""HTTP edge schemas for compliance: the answers of each declaration template, and the
+declarations, breaches, credit records and decisions as clients see them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from market.compliance.domain import (
+    BreachSeverity,
+    DeclarationKind,
+    Outcome,
+    PIBasis,
+    SourceBasis,
+    Stage,
+)
+from market.web import PageQuery
+
+
+def _choices(enum: Any) -> list[str]:
+    return [member.value for member in enum]
+
+
+_SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits")
+_SIGNATURE = validate.Regexp(r"^0x[0-9a-fA-F]{130}$",
+                             error="must be a 65-byte signature as 0x and 130 hex digits")
+
+
+def _texts(minimum: int, *, required: bool = True, longest: int = 500) -> fields.List[str]:
+    extra: dict[str, Any] = {"required": True} if required else {"load_default": list}
+    return fields.List(fields.String(validate=validate.Length(1, longest)),
+                       validate=validate.Length(minimum, 20), **extra)
+
+
+def _digests() -> fields.List[str]:
+    return fields.List(fields.String(validate=_SHA256), load_default=list,
+                       validate=validate.Length(0, 20))
+
+
+class ListingDeclarationIn(ma.Schema):
+    """Answers of the listing declaration (template listing@1). Structured, so rules can
+    check them: a false commitment is kept as declared and refused by a named rule."""
+
+    statement = fields.String(required=True, validate=validate.Length(1, 5000),
+                              metadata={"description": "the declarant's own words"})
+    source_is_lawful = fields.Boolean(required=True)
+    source_basis = fields.String(required=True, validate=validate.OneOf(_choices(SourceBasis)))
+    source_evidence_sha256 = _digests()
+    contains_personal_information = fields.Boolean(required=True)
+    personal_information_basis = fields.String(
+        required=True, validate=validate.OneOf(_choices(PIBasis)),
+        metadata={"description": "none, consent records, or anonymisation"})
+    personal_information_evidence_sha256 = _digests()
+    contains_important_data = fields.Boolean(required=True)
+    contains_core_data = fields.Boolean(required=True)
+    cross_border = fields.Boolean(required=True,
+                                  metadata={"description": "the product may be used abroad"})
+    security_assessment_ref = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(1, 200),
+        metadata={"description": "reference of a data-export security assessment"})
+    third_party_rights_cleared = fields.Boolean(required=True)
+    security_measures = _texts(1)
+    scenarios = _texts(1, longest=200)
+    onward_transfer_commitment = fields.Boolean(
+        required=True, metadata={"description": "buyers are bound to the transfer limits"})
+    commitments = _texts(0, required=False)
+
+
+class PurchaseCommitmentIn(ma.Schema):
+    """Answers of the buyer's purchase commitment (template purchase@1)."""
+
+    purpose = fields.String(required=True, validate=validate.Length(1, 500))
+    scenarios = _texts(1, longest=200)
+    cross_border = fields.Boolean(required=True)
+    no_onward_transfer = fields.Boolean(required=True)
+    no_reidentification = fields.Boolean(required=True)
+    security_measures = _texts(1)
+
+
+class SignatureIn(ma.Schema):
+    signature = fields.String(
+        load_default=None, validate=_SIGNATURE,
+        metadata={"description": "optional: your organisation key's EIP-191 signature of the "
+                                 "declaration's sha256 (its 64 hex digits as the message)"})
+
+
+class TemplateOut(ma.Schema):
+    id = fields.String(metadata={"description": "kind@version"})
+    kind = fields.String()
+    version = fields.Integer()
+    title = fields.String()
+    title_en = fields.String()
+    commitments = fields.List(fields.String())
+    current = fields.Boolean()
+
+
+class TemplateListOut(ma.Schema):
+    items = fields.List(fields.Nested(TemplateOut))
+    rules = fields.List(fields.String(), metadata={"description": "names of the rules"})
+    ruleset_version = fields.String()
+
+
+class BreachIn(ma.Schema):
+    severity = fields.String(required=True, validate=validate.OneOf(_choices(BreachSeverity)))
+    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+    evidence_sha256 = _digests()
+
+
+class BreachOut(ma.Schema):
+    id = fields.String()
+    declaration_id = fields.String()
+    org_id = fields.String()
+    severity = fields.String()
+    reason = fields.String()
+    evidence_sha256 = fields.List(fields.String())
+    recorded_by_org_id = fields.String()
+    recorded_at = fields.DateTime()
+
+
+class DeclarationSummaryOut(ma.Schema):
+    id = fields.String()
+    kind = fields.String()
+    template = fields.String()
+    org_id = fields.String()
+    user_id = fields.String(allow_none=True)
+    subject_type = fields.String()
+    subject_id = fields.String()
+    sha256 = fields.String()
+    signer_address = fields.String(allow_none=True)
+    signed_at = fields.DateTime()
+
+
+class DeclarationOut(DeclarationSummaryOut):
+    answers = fields.Dict(keys=fields.String(), values=fields.Raw())
+    signature = fields.String(allow_none=True)
+    signed_document = fields.Dict(
+        keys=fields.String(), values=fields.Raw(),
+        metadata={"description": "what sha256 covers (RFC 8785 form, then SHA-256)"})
+    breaches = fields.List(fields.Nested(BreachOut))
+
+
+class DeclarationQuery(PageQuery):
+    kind = fields.String(load_default=None, validate=validate.OneOf(_choices(DeclarationKind)))
+    org = fields.String(load_default=None, validate=validate.Length(1, 40))
+    subject_id = fields.String(load_default=None, validate=validate.Length(1, 40))
+
+
+class CreditOut(ma.Schema):
+    org_id = fields.String()
+    score = fields.Integer(metadata={"description": "100 less the points of every breach"})
+    breaches = fields.List(fields.Nested(BreachOut))
+
+
+class VerdictOut(ma.Schema):
+    rule = fields.String()
+    outcome = fields.String()
+    reason = fields.String()
+    detail = fields.Dict(keys=fields.String(), values=fields.Raw(), allow_none=True)
+
+
+class DecisionSummaryOut(ma.Schema):
+    id = fields.String()
+    stage = fields.String()
+    subject_type = fields.String()
+    subject_id = fields.String()
+    org_id = fields.String()
+    counterparty_org_id = fields.String(allow_none=True)
+    declaration_id = fields.String(allow_none=True)
+    outcome = fields.String()
+    ruleset_version = fields.String()
+    decided_at = fields.DateTime()
+
+
+class DecisionOut(DecisionSummaryOut):
+    verdicts = fields.List(fields.Nested(VerdictOut))
+    facts = fields.Dict(keys=fields.String(), values=fields.Raw())
+
+
+class DecisionQuery(PageQuery):
+    stage = fields.String(load_default=None, validate=validate.OneOf(_choices(Stage)))
+    outcome = fields.String(load_default=None, validate=validate.OneOf(_choices(Outcome)))
+    subject_id = fields.String(load_default=None, validate=validate.Length(1, 40))
