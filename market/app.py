@@ -23,6 +23,7 @@ from market.listing.api import bp as listing_bp
 from market.participants import services as participant_services
 from market.participants.api import bp as participants_bp
 from market.receipts.signing import Signer
+from market.regulator.api import bp as regulator_bp
 from market.rights.api import bp as rights_bp
 from market.web import Api, MarketState, register_request_hooks, select_locale
 
@@ -130,6 +131,7 @@ def register_api(app: Flask) -> None:
     api.register_blueprint(rights_bp, url_prefix=API_PREFIX)
     api.register_blueprint(listing_bp, url_prefix=API_PREFIX)
     api.register_blueprint(compliance_bp, url_prefix=API_PREFIX)
+    api.register_blueprint(regulator_bp, url_prefix=API_PREFIX)
     api.register_blueprint(audit_bp, url_prefix=API_PREFIX)
     api.register_blueprint(health_bp)
 

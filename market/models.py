@@ -1,7 +1,13 @@
 """Every mapped table, imported in one place so Alembic and tests see the whole schema."""
 
 from market.audit import AuditEntry, AuditHead
-from market.compliance.models import Decision, Declaration, DeclarationBreach
+from market.compliance.models import (
+    Decision,
+    Declaration,
+    DeclarationBreach,
+    Filing,
+    FilingCounter,
+)
 from market.db import Base
 from market.idempotency import IdempotencyRecord
 from market.listing.catalog import CatalogEntry, CatalogState, CatalogTerm, CatalogTermCount
@@ -37,6 +43,8 @@ __all__ = [
     "Declaration",
     "DeclarationBreach",
     "Evidence",
+    "Filing",
+    "FilingCounter",
     "Grant",
     "IdempotencyRecord",
     "ListingEvent",

@@ -19,6 +19,9 @@ from market.compliance.schemas import (
     DeclarationOut,
     DeclarationQuery,
     DeclarationSummaryOut,
+    FilingOut,
+    FilingQuery,
+    OffExchangeIn,
     TemplateListOut,
 )
 from market.web import ApiBlueprint, page_args, page_body, page_of, unit_of_work
@@ -26,7 +29,7 @@ from market.web import ApiBlueprint, page_args, page_body, page_of, unit_of_work
 bp = ApiBlueprint("compliance", __name__,
                   description="Declarations and commitments, credit records, rule decisions")
 
-OPERATOR = "operator"
+OPERATOR, MERCHANT, BUYER = "operator", "merchant", "buyer"
 
 
 def _declaration(declaration: Declaration, breaches: list[Any]) -> dict[str, Any]:
@@ -107,3 +110,44 @@ def list_decisions(query: dict[str, Any]) -> dict[str, Any]:
 def get_decision(decision_id: str) -> Any:
     """One decision: the outcome, every rule's verdict and reason, and the facts judged."""
     return services.get_decision(decision_id, uow=unit_of_work())
+
+
+def filing_filters(query: dict[str, Any]) -> services.FilingFilters:
+    return services.FilingFilters(
+        concluded_from=query["concluded_from"], concluded_to=query["concluded_to"],
+        party=query["party"], product=query["product"], sector=query["sector"],
+        kind=query["kind"], currency=query["currency"], min_amount=query["min_amount"],
+        max_amount=query["max_amount"])
+
+
+@bp.route("/filings", methods=["POST"])
+@bp.access(roles=[MERCHANT, BUYER])
+@bp.idempotent
+@bp.arguments(OffExchangeIn)
+@bp.response(201, FilingOut)
+def report_off_exchange(body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
+    """Report a trade concluded off the exchange for filing (场外交易备案), with the
+    SHA-256 of its contract. Trades on the exchange are filed when they conclude."""
+    filing = services.report_off_exchange(services.OffExchangeReport(**body),
+                                          uow=unit_of_work())
+    return filing, 201, {"Location": f"/api/v1/filings/{filing.id}"}
+
+
+@bp.route("/filings", methods=["GET"])
+@bp.access()
+@bp.arguments(FilingQuery, location="query")
+@bp.response(200, page_of(FilingOut))
+def list_filings(query: dict[str, Any]) -> dict[str, Any]:
+    """Filings of trades your organisation is a party to; every one for the operator and
+    regulators (who also have `/regulator/filings` with exports)."""
+    return page_body(services.list_filings(filing_filters(query), uow=unit_of_work(),
+                                           **page_args(query)))
+
+
+@bp.route("/filings/<filing_id>", methods=["GET"])
+@bp.access(object_scoped=True)
+@bp.response(200, FilingOut)
+def get_filing(filing_id: str) -> Any:
+    """One filing: parties, product and version, rights chain, price, declarations and
+    decisions."""
+    return services.get_filing(filing_id, uow=unit_of_work())

@@ -24,3 +24,10 @@ class InvalidDeclarationSignature(InvalidInput):
 
     code = "invalid_declaration_signature"
     title = "The declaration's signature is not valid"
+
+
+class FilingNotFound(NotFound):
+    """No such filing visible to the caller."""
+
+    code = "filing_not_found"
+    title = "Filing not found"

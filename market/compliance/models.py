@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from market.compliance.domain import BreachSeverity, DeclarationKind, Outcome, Stage
@@ -117,3 +117,56 @@ class Decision(Base):
                 "subject_id": self.subject_id, "org_id": self.org_id,
                 "outcome": self.outcome, "ruleset_version": self.ruleset_version,
                 "blocking": [v["rule"] for v in self.verdicts if v["outcome"] != "pass"]}
+
+
+class Filing(Base):
+    """A trade filed for regulators (登记备案): every concluded trade on the exchange, and
+    trades concluded elsewhere that participants report (场外交易备案). Never updated or
+    deleted (database triggers)."""
+
+    __tablename__ = "filings"
+    __table_args__ = (
+        CheckConstraint("kind IN ('exchange', 'off_exchange')", name="kind"),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+        Index("ix_filings_concluded", "concluded_at", "id"),
+        Index("ix_filings_seller", "seller_org_id", "id"),
+        Index("ix_filings_buyer", "buyer_org_id", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), nullable=False, unique=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    order_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+    product_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    version_id: Mapped[str | None] = mapped_column(String(40))
+    product_title: Mapped[str] = mapped_column(String(200), nullable=False)
+    sector: Mapped[str] = mapped_column(String(60), nullable=False, index=True)
+    product_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    seller_org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+    buyer_org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    rights_chain: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, nullable=False)
+    declaration_ids: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    decision_ids: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    evidence_sha256: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    concluded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    filed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    filed_by_org_id: Mapped[str] = mapped_column(String(40), nullable=False)
+
+    def state(self) -> dict[str, Any]:
+        return {"id": self.id, "number": self.number, "kind": self.kind,
+                "order_id": self.order_id, "product_id": self.product_id,
+                "seller_org_id": self.seller_org_id, "buyer_org_id": self.buyer_org_id,
+                "amount": self.amount, "currency": self.currency,
+                "concluded_at": self.concluded_at.isoformat()}
+
+
+class FilingCounter(Base):
+    """Per-year sequence of filing numbers (FL-2026-000123)."""
+
+    __tablename__ = "filing_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, nullable=False)

@@ -16,7 +16,7 @@ from market.compliance.domain import (
     SourceBasis,
     Stage,
 )
-from market.web import PageQuery
+from market.web import PageQuery, UtcDateTime
 
 
 def _choices(enum: Any) -> list[str]:
@@ -182,3 +182,61 @@ class DecisionQuery(PageQuery):
     stage = fields.String(load_default=None, validate=validate.OneOf(_choices(Stage)))
     outcome = fields.String(load_default=None, validate=validate.OneOf(_choices(Outcome)))
     subject_id = fields.String(load_default=None, validate=validate.Length(1, 40))
+
+
+class OffExchangeIn(ma.Schema):
+    """A trade concluded off the exchange, reported for filing (场外交易备案)."""
+
+    role = fields.String(required=True, validate=validate.OneOf(["seller", "buyer"]),
+                         metadata={"description": "your side of the trade"})
+    counterparty_org_id = fields.String(required=True, validate=validate.Length(1, 40))
+    product_title = fields.String(required=True, validate=validate.Length(1, 200))
+    sector = fields.String(required=True, validate=validate.Length(1, 60))
+    product_type = fields.String(required=True, validate=validate.Length(1, 32))
+    amount = fields.Integer(required=True, strict=True,
+                            validate=validate.Range(0, 10**15),
+                            metadata={"description": "price in minor units"})
+    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
+    concluded_at = UtcDateTime(required=True)
+    evidence_sha256 = fields.List(fields.String(validate=_SHA256), required=True,
+                                  validate=validate.Length(1, 20),
+                                  metadata={"description": "SHA-256 of the contract and "
+                                                           "other evidence"})
+    note = fields.String(load_default=None, validate=validate.Length(1, 2000))
+
+
+class FilingQuery(PageQuery):
+    concluded_from = UtcDateTime(load_default=None)
+    concluded_to = UtcDateTime(load_default=None)
+    party = fields.String(load_default=None, validate=validate.Length(1, 40))
+    product = fields.String(load_default=None, validate=validate.Length(1, 40))
+    sector = fields.String(load_default=None, validate=validate.Length(1, 60))
+    kind = fields.String(load_default=None,
+                         validate=validate.OneOf(["exchange", "off_exchange"]))
+    currency = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Z]{3}$"))
+    min_amount = fields.Integer(load_default=None, validate=validate.Range(0, 10**15))
+    max_amount = fields.Integer(load_default=None, validate=validate.Range(0, 10**15))
+
+
+class FilingOut(ma.Schema):
+    id = fields.String()
+    number = fields.String(metadata={"description": "FL-YYYY-NNNNNN"})
+    kind = fields.String()
+    order_id = fields.String(allow_none=True)
+    product_id = fields.String(allow_none=True)
+    version_id = fields.String(allow_none=True)
+    product_title = fields.String()
+    sector = fields.String()
+    product_type = fields.String()
+    seller_org_id = fields.String()
+    buyer_org_id = fields.String()
+    amount = fields.Integer()
+    currency = fields.String()
+    rights_chain = fields.List(fields.Dict(keys=fields.String(), values=fields.Raw()))
+    declaration_ids = fields.List(fields.String())
+    decision_ids = fields.List(fields.String())
+    evidence_sha256 = fields.List(fields.String())
+    note = fields.String(allow_none=True)
+    concluded_at = fields.DateTime()
+    filed_at = fields.DateTime()
+    filed_by_org_id = fields.String()

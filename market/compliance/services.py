@@ -8,14 +8,16 @@ placement), so a declaration or decision commits with the business change it bel
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import rfc8785
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from market.actor import Actor
 from market.compliance.domain import (
@@ -32,10 +34,18 @@ from market.compliance.domain import (
 from market.compliance.errors import (
     DecisionNotFound,
     DeclarationNotFound,
+    FilingNotFound,
     InvalidDeclarationSignature,
 )
-from market.compliance.models import Decision, Declaration, DeclarationBreach, signed_document
-from market.errors import RoleNotAllowed
+from market.compliance.models import (
+    Decision,
+    Declaration,
+    DeclarationBreach,
+    Filing,
+    FilingCounter,
+    signed_document,
+)
+from market.errors import InvalidInput, RoleNotAllowed
 from market.ids import new_id
 from market.pagination import Page, keyset_page
 from market.participants import services as participants
@@ -266,3 +276,216 @@ def list_decisions(*, uow: UnitOfWork, stage: str | None = None, outcome: str | 
         if subject_id:
             stmt = stmt.where(Decision.subject_id == subject_id)
         return keyset_page(uow.session, stmt, Decision.id, after=after, limit=limit)
+
+
+# -- filings (登记备案) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TradeFiling:
+    """What the trading context files when a trade concludes on the exchange."""
+
+    order_id: str
+    product_id: str
+    version_id: str
+    product_title: str
+    sector: str
+    product_type: str
+    seller_org_id: str
+    buyer_org_id: str
+    amount: int
+    currency: str
+    rights_chain: list[dict[str, Any]]
+    declaration_ids: list[str]
+    decision_ids: list[str]
+    concluded_at: datetime
+
+
+@dataclass(frozen=True)
+class OffExchangeReport:
+    """A trade concluded elsewhere, reported by one of its parties (场外交易备案)."""
+
+    role: str  # the reporter's side: seller or buyer
+    counterparty_org_id: str
+    product_title: str
+    sector: str
+    product_type: str
+    amount: int
+    currency: str
+    concluded_at: datetime
+    evidence_sha256: list[str]
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class FilingFilters:
+    concluded_from: datetime | None = None
+    concluded_to: datetime | None = None
+    party: str | None = None
+    product: str | None = None
+    sector: str | None = None
+    kind: str | None = None
+    currency: str | None = None
+    min_amount: int | None = None
+    max_amount: int | None = None
+
+
+def _next_filing_number(session: Any, year: int) -> str:
+    """Take the next number of ``year``; the counter row serialises concurrent filers."""
+    bumped = session.execute(
+        update(FilingCounter).where(FilingCounter.year == year)
+        .values(last=FilingCounter.last + 1).returning(FilingCounter.last)
+    ).scalar_one_or_none()
+    if bumped is None:
+        try:
+            with session.begin_nested():
+                session.add(FilingCounter(year=year, last=1))
+            bumped = 1
+        except IntegrityError:  # another filer opened the year first: take the next one
+            return _next_filing_number(session, year)
+    return f"FL-{year}-{int(bumped):06d}"
+
+
+def _add_filing(uow: UnitOfWork, **values: Any) -> Filing:
+    now = uow.clock.now()
+    filing = Filing(id=new_id("fil"), number=_next_filing_number(uow.session, now.year),
+                    filed_at=now, filed_by_org_id=uow.actor.org_id or "system", **values)
+    uow.session.add(filing)
+    uow.session.flush()
+    uow.audit.record(uow.actor, "filing.filed", "filing", filing.id, filing.state())
+    uow.outbox.enqueue("compliance.filed", {"filing_id": filing.id, "number": filing.number})
+    return filing
+
+
+def file_trade(trade: TradeFiling, *, uow: UnitOfWork) -> Filing:
+    """File a trade concluded on the exchange, in the caller's transaction. An order is
+    filed once: filing it again returns the filing it has (the order id is unique)."""
+    existing = uow.session.scalars(select(Filing).where(Filing.order_id == trade.order_id)
+                                   ).one_or_none()
+    if existing is not None:
+        return existing
+    return _add_filing(
+        uow, kind="exchange", order_id=trade.order_id, product_id=trade.product_id,
+        version_id=trade.version_id, product_title=trade.product_title, sector=trade.sector,
+        product_type=trade.product_type, seller_org_id=trade.seller_org_id,
+        buyer_org_id=trade.buyer_org_id, amount=trade.amount, currency=trade.currency,
+        rights_chain=trade.rights_chain, declaration_ids=trade.declaration_ids,
+        decision_ids=trade.decision_ids, evidence_sha256=[], note=None,
+        concluded_at=trade.concluded_at)
+
+
+def report_off_exchange(report: OffExchangeReport, *, uow: UnitOfWork) -> Filing:
+    """A merchant or buyer reports a trade it concluded off the exchange for filing.
+
+    Raises:
+        RoleNotAllowed: the caller is neither a merchant nor a buyer.
+        InvalidInput: the counterparty is unknown, the caller itself or the exchange
+            operator; the trade is dated in the future.
+    """
+    if not uow.actor.has_role("merchant", "buyer"):
+        raise RoleNotAllowed()
+    with uow:
+        me = uow.actor.org_id
+        assert me is not None
+        found = participants.organisation_facts(uow.session, [report.counterparty_org_id])
+        other = found.get(report.counterparty_org_id)
+        if other is None or other.id == me:
+            raise InvalidInput("the off-exchange report cannot be filed", errors={
+                "counterparty_org_id": ["must be another organisation on the exchange"]})
+        if OPERATOR in other.roles:
+            raise InvalidInput("the off-exchange report cannot be filed", errors={
+                "counterparty_org_id": ["the exchange operator never trades"]})
+        if report.concluded_at > uow.clock.now():
+            raise InvalidInput("the off-exchange report cannot be filed", errors={
+                "concluded_at": ["must not be in the future"]})
+        seller, buyer = ((me, report.counterparty_org_id) if report.role == "seller"
+                         else (report.counterparty_org_id, me))
+        filing = _add_filing(
+            uow, kind="off_exchange", order_id=None, product_id=None, version_id=None,
+            product_title=report.product_title, sector=report.sector,
+            product_type=report.product_type, seller_org_id=seller, buyer_org_id=buyer,
+            amount=report.amount, currency=report.currency, rights_chain=[],
+            declaration_ids=[], decision_ids=[],
+            evidence_sha256=sorted(set(report.evidence_sha256)), note=report.note,
+            concluded_at=report.concluded_at)
+        uow.commit()
+        return filing
+
+
+def _filtered_filings(stmt: Select[Any], f: FilingFilters) -> Select[Any]:
+    if f.concluded_from is not None:
+        stmt = stmt.where(Filing.concluded_at >= f.concluded_from)
+    if f.concluded_to is not None:
+        stmt = stmt.where(Filing.concluded_at < f.concluded_to)
+    if f.party:
+        stmt = stmt.where(or_(Filing.seller_org_id == f.party, Filing.buyer_org_id == f.party))
+    for column, value in ((Filing.product_id, f.product), (Filing.sector, f.sector),
+                          (Filing.kind, f.kind), (Filing.currency, f.currency)):
+        if value:
+            stmt = stmt.where(column == value)
+    if f.min_amount is not None:
+        stmt = stmt.where(Filing.amount >= f.min_amount)
+    if f.max_amount is not None:
+        stmt = stmt.where(Filing.amount <= f.max_amount)
+    return stmt
+
+
+def _visible_filings(actor: Actor) -> Select[Any]:
+    stmt = select(Filing)
+    if not (actor.is_system or actor.has_role(OPERATOR, REGULATOR)):
+        stmt = stmt.where(or_(Filing.seller_org_id == actor.org_id,
+                              Filing.buyer_org_id == actor.org_id))
+    return stmt
+
+
+def list_filings(filters: FilingFilters, *, uow: UnitOfWork, after: str | None = None,
+                 limit: int = 50) -> Page[Filing]:
+    """Filings of trades your organisation is a party to; every one for the operator and
+    regulators."""
+    with uow:
+        stmt = _filtered_filings(_visible_filings(uow.actor), filters)
+        return keyset_page(uow.session, stmt, Filing.id, after=after, limit=limit)
+
+
+def get_filing(filing_id: str, *, uow: UnitOfWork) -> Filing:
+    """One filing.
+
+    Raises:
+        FilingNotFound: no such filing, or one of a trade between other organisations.
+    """
+    with uow:
+        filing: Filing | None = uow.session.scalars(
+            _visible_filings(uow.actor).where(Filing.id == filing_id)).one_or_none()
+        if filing is None:
+            raise FilingNotFound()
+        return filing
+
+
+def stream_filings(session: Any, filters: FilingFilters, *, batch: int = 1000,
+                   ) -> Iterator[Filing]:
+    """Every filing passing ``filters``, in id order, fetched ``batch`` rows at a time from a
+    server-side cursor, so memory stays flat however many there are. For regulators'
+    exports: no visibility filter; the caller checks the reader may see everything."""
+    stmt = (_filtered_filings(select(Filing), filters).order_by(Filing.id)
+            .execution_options(yield_per=batch))
+    for filing in session.scalars(stmt):
+        yield filing
+        session.expunge(filing)
+
+
+def filing_statistics(session: Any, filters: FilingFilters) -> dict[str, list[dict[str, Any]]]:
+    """Count and volume of filed trades by day, sector and product type (per currency)."""
+    if session.get_bind().dialect.name == "postgresql":  # the calendar day in UTC
+        day: Any = func.to_char(func.timezone("UTC", Filing.concluded_at), "YYYY-MM-DD")
+    else:  # stored as UTC text
+        day = func.substr(Filing.concluded_at, 1, 10)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, column in (("by_day", day), ("by_sector", Filing.sector),
+                         ("by_product_type", Filing.product_type)):
+        stmt = _filtered_filings(
+            select(column.label("key"), Filing.currency, func.count(), func.sum(Filing.amount))
+            .group_by(column, Filing.currency).order_by(column, Filing.currency), filters)
+        out[name] = [{"key": str(key), "currency": currency, "count": int(count),
+                      "amount": int(amount or 0)}
+                     for key, currency, count, amount in session.execute(stmt)]
+    return out

@@ -94,6 +94,7 @@ NO_PRD = (404, "product_not_found")
 NOT_MERCH = (403, "not_the_merchant")
 NO_DCL = (404, "declaration_not_found")
 NO_DEC = (404, "decision_not_found")
+NO_FIL = (404, "filing_not_found")
 
 # fmt: off
 MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
@@ -331,6 +332,28 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
         OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     NOTADM, OK),
         FOREIGN:   (UNAUTH, OK,     NO_DEC, NO_DEC, OK,     NO_DEC, OK,     NOTADM, NOTADM, NO_DEC),
     },
+    # Parties report trades concluded off the exchange; the operator never trades.
+    ("POST", f"{API}/filings"): {
+        NO_OBJECT: (UNAUTH, ROLE,   NEW,    NEW,    ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    ("GET", f"{API}/filings"): {
+        NO_OBJECT: (UNAUTH, OK,     OK,     OK,     OK,     OK,     OK,     NOTADM, NOTADM, OK),
+    },
+    ("GET", f"{API}/filings/<filing_id>"): {
+        OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     NOTADM, OK),
+        FOREIGN:   (UNAUTH, OK,     NO_FIL, NO_FIL, NO_FIL, NO_FIL, OK,     NOTADM, NOTADM, NO_FIL),
+    },
+    # -- regulator ---------------------------------------------------------------------
+    #            anon    oper    merch   buyer   assess  broker  regul   applic  susp    read_only
+    ("GET", f"{API}/regulator/filings"): {
+        NO_OBJECT: (UNAUTH, ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   OK,     NOTADM, NOTADM, ROLE),
+    },
+    ("GET", f"{API}/regulator/filings/export"): {
+        NO_OBJECT: (UNAUTH, ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   OK,     NOTADM, NOTADM, ROLE),
+    },
+    ("GET", f"{API}/regulator/statistics"): {
+        NO_OBJECT: (UNAUTH, ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   OK,     NOTADM, NOTADM, ROLE),
+    },
 }
 # fmt: on
 
@@ -439,6 +462,7 @@ COMPLIANCE_OBJECTS: dict[tuple[str, str], str] = {
     ("GET", f"{API}/declarations/<declaration_id>"): "product submitted",
     ("POST", f"{API}/declarations/<declaration_id>/breaches"): "product submitted",
     ("GET", f"{API}/decisions/<decision_id>"): "product submitted",
+    ("GET", f"{API}/filings/<filing_id>"): "filing",
 }
 OBJECTS = {**RIGHTS_OBJECTS, **LISTING_OBJECTS, **COMPLIANCE_OBJECTS}
 # Media types of successful answers other than JSON.
@@ -447,6 +471,7 @@ MEDIA_TYPES = {
     ("GET", f"{API}/catalog/<product_id>/dcat.jsonld"): "application/ld+json",
     ("GET", f"{API}/catalog/<product_id>/terms.jsonld"): "application/ld+json",
     ("GET", f"{API}/catalog.jsonld"): "application/ld+json",
+    ("GET", f"{API}/regulator/filings/export"): "text/csv",
 }
 HOLDERS = ("merchant", "suspended", "read_only")  # callers that hold rights objects
 REVIEWERS = ("operator", "assessor")
@@ -458,6 +483,13 @@ def _evidence(kind: str) -> dict[str, Any]:
     return {"kind": kind, "name": f"{kind}.txt", "media_type": "text/plain",
             "sha256": hashlib.sha256(content).hexdigest(),
             "content_base64": base64.b64encode(content).decode()}
+
+
+def _off_exchange_body(counterparty_org_id: str) -> dict[str, Any]:
+    return {"role": "seller", "counterparty_org_id": counterparty_org_id,
+            "product_title": "场外矩阵数据", "sector": "matrix", "product_type": "dataset",
+            "amount": 100, "currency": "CNY", "concluded_at": "2026-11-01T00:00:00+00:00",
+            "evidence_sha256": ["ab" * 32]}
 
 
 def _resource_body() -> dict[str, Any]:
@@ -521,6 +553,9 @@ class Estates:
               grantee: Party) -> dict[str, str]:
         if need.startswith("product "):
             return self._product(need, holder=holder, claimer=claimer, grantee=grantee)
+        if need == "filing":
+            return {"filing_id": self._post(holder, "/filings",
+                                            _off_exchange_body(grantee.org_id))["id"]}
         ids = {"resource_id": self._post(holder, "/resources", _resource_body())["id"]}
         if need == "dispute":
             ids["dispute_id"] = self._post(self.observer,
@@ -683,6 +718,8 @@ def _valid_body(method: str, rule: str, world: World) -> dict[str, Any] | None:
         return {"reason": "matrix test"}
     if rule.endswith("/breaches"):
         return {"severity": "minor", "reason": "matrix test"}
+    if (method, rule) == ("POST", f"{API}/filings"):
+        return _off_exchange_body(world.target.org_id)
     return None
 
 
@@ -715,7 +752,7 @@ def _everything_visible(client: FlaskClient, observer: Party) -> dict[str, Any]:
         seen[f"{product['id']}/history"] = _listing(client, observer,
                                                     f"/products/{product['id']}/history")
     seen["catalog"] = _listing(client, observer, "/catalog")
-    for part in ("declarations", "decisions"):
+    for part in ("declarations", "decisions", "filings"):
         seen[part] = _listing(client, observer, f"/{part}")
     for declaration in seen["declarations"]:
         found = client.get(f"{API}/declarations/{declaration['id']}", headers=observer.headers)

@@ -123,6 +123,8 @@ def test_a_signature_that_recovers_nothing_is_refused_and_nothing_is_written(
     "DELETE FROM decisions",
     "UPDATE declaration_breaches SET severity = 'minor'",
     "DELETE FROM declaration_breaches",
+    "UPDATE filings SET amount = 0",
+    "DELETE FROM filings",
 ])
 def test_declarations_decisions_and_breaches_are_append_only_in_the_database(
     shop: Shop, connection: Connection, statement: str
@@ -133,6 +135,11 @@ def test_declarations_decisions_and_breaches_are_append_only_in_the_database(
     declaration, _ = _submitted(shop, chain)
     compliance.record_breach(declaration.id, BreachSeverity.MINOR, "逾期未整改", [],
                              uow=shop.uow(shop.rights.operator))
+    compliance.report_off_exchange(compliance.OffExchangeReport(
+        role="seller", counterparty_org_id=chain.holder.org_id, product_title="场外数据",
+        sector="能源", product_type="dataset", amount=10, currency="CNY",
+        concluded_at=shop.rights.clock.now(), evidence_sha256=["ef" * 32]),
+        uow=shop.uow(chain.grantee))
     savepoint = connection.begin_nested()
     with pytest.raises(DBAPIError, match="append-only"):
         connection.execute(text(statement))

@@ -1,0 +1,80 @@
+"""Regulator API (监管): every participant's filings with filters, streamed exports and
+statistics. Only regulators call it; every successful read a regulator makes, here or on
+any other endpoint, is written to the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, g, request, stream_with_context
+
+from market.compliance.api import filing_filters
+from market.compliance.schemas import FilingOut, FilingQuery
+from market.regulator import services
+from market.regulator.schemas import ExportQuery, StatisticsOut
+from market.web import (
+    ApiBlueprint,
+    current_actor,
+    page_args,
+    page_body,
+    page_of,
+    state,
+    unit_of_work,
+)
+
+bp = ApiBlueprint("regulator", __name__,
+                  description="Read-only views for regulators: filings, exports, statistics")
+
+REGULATOR = "regulator"
+MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/jsonl; charset=utf-8"}
+
+
+@bp.route("/regulator/filings", methods=["GET"])
+@bp.access(roles=[REGULATOR])
+@bp.arguments(FilingQuery, location="query")
+@bp.response(200, page_of(FilingOut))
+def filings(query: dict[str, Any]) -> dict[str, Any]:
+    """Every filing, filtered by conclusion date range, party, product, sector, kind,
+    currency and amount."""
+    return page_body(services.filings(filing_filters(query), uow=unit_of_work(),
+                                      **page_args(query)))
+
+
+@bp.route("/regulator/filings/export", methods=["GET"])
+@bp.access(roles=[REGULATOR])
+@bp.arguments(ExportQuery, location="query")
+@bp.response(200, content_type="text/csv",
+             description="CSV with a header row, or JSON Lines; streamed")
+def export_filings(query: dict[str, Any]) -> Response:
+    """Export the filings passing the filters, streamed as they are read (any number)."""
+    fmt = query["format"]
+    actor = current_actor()
+    services.require_regulator(actor)
+    chunks = services.export_filings(filing_filters(query), fmt, actor=actor,
+                                     session_factory=state().session_factory)
+    response = Response(stream_with_context(chunks), mimetype=MEDIA[fmt].split(";")[0])
+    response.headers["Content-Type"] = MEDIA[fmt]
+    response.headers["Content-Disposition"] = f'attachment; filename="filings.{fmt}"'
+    return response
+
+
+@bp.route("/regulator/statistics", methods=["GET"])
+@bp.access(roles=[REGULATOR])
+@bp.arguments(FilingQuery, location="query")
+@bp.response(200, StatisticsOut)
+def statistics(query: dict[str, Any]) -> dict[str, Any]:
+    """Filed trades: count and volume by day, sector and product type, per currency."""
+    return services.statistics(filing_filters(query), uow=unit_of_work())
+
+
+@bp.after_app_request
+def _audit_regulator_reads(response: Response) -> Response:
+    if request.method not in ("GET", "HEAD") or response.status_code >= 400:
+        return response
+    actor = g.get("market_actor")  # only requests that looked at their key; public reads
+    if actor is None or actor.is_anonymous or not actor.has_role(REGULATOR):  # are public
+        return response
+    services.record_read(actor, method=request.method, path=request.path,
+                         query=request.query_string.decode("utf-8", "replace"),
+                         status=response.status_code, uow=unit_of_work())
+    return response

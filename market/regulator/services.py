@@ -1,0 +1,118 @@
+"""Regulator services: read-only queries over every participant's filings, streamed
+exports and statistics, and the record of what regulators read.
+
+Regulators never write business records; what they read is itself audited (one audit entry
+per successful read request, written in its own transaction).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from market.actor import Actor
+from market.compliance import services as compliance
+from market.compliance.models import Filing
+from market.errors import RoleNotAllowed
+from market.pagination import Page
+from market.uow import UnitOfWork
+
+REGULATOR = "regulator"
+
+EXPORT_COLUMNS = ("number", "kind", "concluded_at", "filed_at", "seller_org_id",
+                  "buyer_org_id", "product_id", "version_id", "product_title", "sector",
+                  "product_type", "amount", "currency", "order_id", "declaration_ids",
+                  "decision_ids", "evidence_sha256", "id")
+
+
+def require_regulator(actor: Actor) -> None:
+    if not (actor.is_system or actor.has_role(REGULATOR)):
+        raise RoleNotAllowed()
+
+
+def filings(filters: compliance.FilingFilters, *, uow: UnitOfWork, after: str | None = None,
+            limit: int = 50) -> Page[Filing]:
+    """Every participant's filings passing ``filters``, a page at a time."""
+    require_regulator(uow.actor)
+    return compliance.list_filings(filters, uow=uow, after=after, limit=limit)
+
+
+def statistics(filters: compliance.FilingFilters, *, uow: UnitOfWork,
+               ) -> dict[str, list[dict[str, Any]]]:
+    require_regulator(uow.actor)
+    with uow:
+        return compliance.filing_statistics(uow.session, filters)
+
+
+def _row(filing: Filing) -> dict[str, Any]:
+    return {
+        "number": filing.number, "kind": filing.kind,
+        "concluded_at": filing.concluded_at.isoformat(),
+        "filed_at": filing.filed_at.isoformat(), "seller_org_id": filing.seller_org_id,
+        "buyer_org_id": filing.buyer_org_id, "product_id": filing.product_id,
+        "version_id": filing.version_id, "product_title": filing.product_title,
+        "sector": filing.sector, "product_type": filing.product_type,
+        "amount": filing.amount, "currency": filing.currency, "order_id": filing.order_id,
+        "declaration_ids": filing.declaration_ids, "decision_ids": filing.decision_ids,
+        "evidence_sha256": filing.evidence_sha256, "id": filing.id,
+    }
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, list):
+        return " ".join(value)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value  # never a formula in a spreadsheet (CSV injection)
+    return "" if value is None else value
+
+
+def export_filings(filters: compliance.FilingFilters, fmt: str, *, actor: Actor,
+                   session_factory: sessionmaker[Session], batch: int = 1000,
+                   ) -> Iterator[str]:
+    """The filings passing ``filters`` as CSV (a header, then one row each) or JSON Lines,
+    produced a chunk at a time from a server-side cursor: memory stays flat.
+
+    The caller checks access before streaming (:func:`require_regulator`); this generator
+    opens its own session, which lives as long as the response is being sent.
+    """
+    require_regulator(actor)
+    with session_factory() as session:
+        rows = (_row(f) for f in compliance.stream_filings(session, filters, batch=batch))
+        if fmt == "csv":
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow(EXPORT_COLUMNS)
+            pending = 0
+            for row in rows:
+                writer.writerow([_csv_cell(row[c]) for c in EXPORT_COLUMNS])
+                pending += 1
+                if pending >= batch:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+                    pending = 0
+            yield buffer.getvalue()
+        else:
+            chunk: list[str] = []
+            for row in rows:
+                chunk.append(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
+                if len(chunk) >= batch:
+                    yield "\n".join(chunk) + "\n"
+                    chunk = []
+            if chunk:
+                yield "\n".join(chunk) + "\n"
+
+
+def record_read(actor: Actor, *, method: str, path: str, query: str, status: int,
+                uow: UnitOfWork) -> None:
+    """Audit one read by a regulator (its own transaction)."""
+    with uow:
+        uow.audit.record(actor, "regulator.read", "request", path[:64],
+                         {"method": method, "path": path, "query": query[:2000],
+                          "status": status})
+        uow.commit()
