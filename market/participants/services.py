@@ -9,12 +9,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from market.actor import Actor
-from market.clock import Clock
+from market.clock import Clock, as_utc
 from market.errors import InvalidApiKey, InvalidInput, ParticipantNotAdmitted, RoleNotAllowed
 from market.ids import new_id
 from market.pagination import Page
@@ -440,3 +440,33 @@ def organisation_facts(session: Session, org_ids: Iterable[str]) -> dict[str, Or
         return {}
     orgs = session.scalars(select(Organisation).where(Organisation.id.in_(wanted)))
     return {o.id: OrganisationFacts(o.id, o.name, o.status, frozenset(o.roles)) for o in orgs}
+
+
+@dataclass(frozen=True)
+class Sanction:
+    """A participant barred from trading, as the public disclosure shows it."""
+
+    org_id: str
+    name: str
+    credit_code: str
+    status: str
+    reason: str | None
+    since: datetime
+
+
+def sanctioned(session: Session) -> list[Sanction]:
+    """Every suspended or blacklisted organisation, most recent first, with the time and
+    reason of the change that put it there (public disclosure, 信息披露)."""
+    barred = (Status.SUSPENDED.value, Status.BLACKLISTED.value)
+    orgs = list(session.scalars(select(Organisation).where(Organisation.status.in_(barred))))
+    since: dict[str, datetime] = {}
+    if orgs:
+        rows = session.execute(
+            select(StatusChange.organisation_id, func.max(StatusChange.at))
+            .where(StatusChange.organisation_id.in_([o.id for o in orgs]),
+                   StatusChange.to_status.in_(barred))
+            .group_by(StatusChange.organisation_id))
+        since = {org_id: as_utc(at) for org_id, at in rows}
+    found = [Sanction(o.id, o.name, o.credit_code, o.status, o.status_reason,
+                      since.get(o.id, as_utc(o.updated_at))) for o in orgs]
+    return sorted(found, key=lambda s: (s.since, s.org_id), reverse=True)

@@ -11,7 +11,12 @@ from flask import Response, g, request, stream_with_context
 from market.compliance.api import filing_filters
 from market.compliance.schemas import FilingOut, FilingQuery
 from market.regulator import services
-from market.regulator.schemas import ExportQuery, StatisticsOut
+from market.regulator.schemas import (
+    ExportQuery,
+    MarketStatisticsOut,
+    SanctionListOut,
+    StatisticsOut,
+)
 from market.web import (
     ApiBlueprint,
     current_actor,
@@ -65,6 +70,23 @@ def export_filings(query: dict[str, Any]) -> Response:
 def statistics(query: dict[str, Any]) -> dict[str, Any]:
     """Filed trades: count and volume by day, sector and product type, per currency."""
     return services.statistics(filing_filters(query), uow=unit_of_work())
+
+
+@bp.route("/disclosure/market-statistics", methods=["GET"])
+@bp.access(anonymous=True)
+@bp.response(200, MarketStatisticsOut)
+def market_statistics() -> dict[str, Any]:
+    """Public disclosure: filed trades by month, sector and product type (no parties; no
+    volume for a cell of fewer than three trades)."""
+    return services.market_statistics(uow=unit_of_work())
+
+
+@bp.route("/disclosure/sanctions", methods=["GET"])
+@bp.access(anonymous=True)
+@bp.response(200, SanctionListOut)
+def sanctions() -> dict[str, Any]:
+    """Public disclosure: participants suspended or blacklisted, with since when and why."""
+    return {"items": services.sanctions(uow=unit_of_work())}
 
 
 @bp.after_app_request

@@ -24,3 +24,31 @@ class StatisticsOut(ma.Schema):
     by_day = fields.List(fields.Nested(StatisticsRowOut))
     by_sector = fields.List(fields.Nested(StatisticsRowOut))
     by_product_type = fields.List(fields.Nested(StatisticsRowOut))
+
+
+class DisclosedRowOut(ma.Schema):
+    key = fields.String(metadata={"description": "the month (YYYY-MM, UTC), sector or type"})
+    currency = fields.String()
+    count = fields.Integer()
+    amount = fields.Integer(allow_none=True,
+                            metadata={"description": "total in minor units; null when the "
+                                                     "cell has fewer than three trades"})
+
+
+class MarketStatisticsOut(ma.Schema):
+    by_month = fields.List(fields.Nested(DisclosedRowOut))
+    by_sector = fields.List(fields.Nested(DisclosedRowOut))
+    by_product_type = fields.List(fields.Nested(DisclosedRowOut))
+
+
+class SanctionOut(ma.Schema):
+    org_id = fields.String()
+    name = fields.String()
+    credit_code = fields.String(metadata={"description": "unified social credit code"})
+    status = fields.String(metadata={"description": "suspended or blacklisted"})
+    reason = fields.String(allow_none=True)
+    since = fields.DateTime()
+
+
+class SanctionListOut(ma.Schema):
+    items = fields.List(fields.Nested(SanctionOut))

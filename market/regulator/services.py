@@ -20,6 +20,7 @@ from market.compliance import services as compliance
 from market.compliance.models import Filing
 from market.errors import RoleNotAllowed
 from market.pagination import Page
+from market.participants import services as participants
 from market.uow import UnitOfWork
 
 REGULATOR = "regulator"
@@ -116,3 +117,39 @@ def record_read(actor: Actor, *, method: str, path: str, query: str, status: int
                          {"method": method, "path": path, "query": query[:2000],
                           "status": status})
         uow.commit()
+
+
+# -- public disclosure (信息披露) ----------------------------------------------------------
+
+SMALL_CELL = 3  # fewer trades than this in a cell: the volume is not disclosed
+
+
+def market_statistics(*, uow: UnitOfWork) -> dict[str, Any]:
+    """Filed trades for the public: count and volume by month, sector and product type.
+    No party appears, and a cell of fewer than three trades shows no volume (one trade's
+    price would be its volume)."""
+    with uow:
+        stats = compliance.filing_statistics(uow.session, compliance.FilingFilters())
+    by_month: dict[tuple[str, str], list[int]] = {}
+    for row in stats["by_day"]:
+        cell = by_month.setdefault((row["key"][:7], row["currency"]), [0, 0])
+        cell[0] += row["count"]
+        cell[1] += row["amount"]
+
+    def shown(key: str, currency: str, count: int, amount: int) -> dict[str, Any]:
+        return {"key": key, "currency": currency, "count": count,
+                "amount": amount if count >= SMALL_CELL else None}
+
+    return {
+        "by_month": [shown(k, c, n, a) for (k, c), (n, a) in sorted(by_month.items())],
+        "by_sector": [shown(r["key"], r["currency"], r["count"], r["amount"])
+                      for r in stats["by_sector"]],
+        "by_product_type": [shown(r["key"], r["currency"], r["count"], r["amount"])
+                            for r in stats["by_product_type"]],
+    }
+
+
+def sanctions(*, uow: UnitOfWork) -> list[Any]:
+    """Participants suspended or blacklisted, for the public."""
+    with uow:
+        return participants.sanctioned(uow.session)

@@ -354,6 +354,13 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
     ("GET", f"{API}/regulator/statistics"): {
         NO_OBJECT: (UNAUTH, ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   OK,     NOTADM, NOTADM, ROLE),
     },
+    # Public disclosure: credentials, if sent, are not looked at.
+    ("GET", f"{API}/disclosure/market-statistics"): {
+        NO_OBJECT: (OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    },
+    ("GET", f"{API}/disclosure/sanctions"): {
+        NO_OBJECT: (OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    },
 }
 # fmt: on
 

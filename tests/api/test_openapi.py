@@ -21,7 +21,8 @@ API = "/api/v1"
 PROBES = ("/healthz", "/readyz")
 # Public reads that take no input at all: nothing a client sends can make them answer 4xx.
 NO_INPUT = (*PROBES, "/api/v1/catalog/statistics",
-            "/api/v1/declaration-templates")
+            "/api/v1/declaration-templates", "/api/v1/disclosure/market-statistics",
+            "/api/v1/disclosure/sanctions")
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 NOT_API = {  # the documentation itself, not documented in it
     f"{API}/openapi.json", f"{API}/docs",
@@ -160,7 +161,9 @@ def test_anonymous_and_keyed_operations_are_the_known_ones(spec):
                          ("/api/v1/catalog.jsonld", "get"),
                          ("/api/v1/catalog/{product_id}/dcat.jsonld", "get"),
                          ("/api/v1/catalog/{product_id}/terms.jsonld", "get"),
-                         ("/api/v1/declaration-templates", "get")}
+                         ("/api/v1/declaration-templates", "get"),
+                         ("/api/v1/disclosure/market-statistics", "get"),
+                         ("/api/v1/disclosure/sanctions", "get")}
 
 
 def test_request_bodies_reference_component_schemas(spec):

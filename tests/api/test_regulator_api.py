@@ -223,3 +223,46 @@ def test_every_regulator_read_is_audited_and_nothing_else_is(client, parties,
         assert last is not None
         assert last.actor_org_id == regulator.org_id
         assert (last.object_type, last.object_id) == ("request", f"{API}/regulator/filings/export")
+
+
+# -- public disclosure -----------------------------------------------------------------
+
+
+def test_sanctioned_participants_are_disclosed_with_since_when_and_why(
+    client, parties, make_party, system_uow, clock,
+) -> None:
+    from market.participants import services as participants
+    from market.participants.domain import Status
+
+    barred = make_party("merchant", name="失信数据公司")
+    participants.change_status(barred.org_id, Status.BLACKLISTED, "伪造数据来源证明",
+                               uow=system_uow())
+    clock.advance(timedelta(hours=1))
+    participants.change_status(parties["stranger"].org_id, Status.SUSPENDED, "逾期未整改",
+                               uow=system_uow())
+    items = client.get(f"{API}/disclosure/sanctions").json["items"]
+    assert [(i["org_id"], i["status"], i["reason"]) for i in items] == [
+        (parties["stranger"].org_id, "suspended", "逾期未整改"),
+        (barred.org_id, "blacklisted", "伪造数据来源证明")]
+    assert items[1]["name"] == "失信数据公司"
+    assert items[0]["since"] == "2026-11-21T10:00:00+00:00"
+    participants.change_status(parties["stranger"].org_id, Status.ADMITTED, "整改完毕",
+                               uow=system_uow())
+    assert [i["org_id"] for i in client.get(f"{API}/disclosure/sanctions").json["items"]] == [
+        barred.org_id]
+
+
+def test_market_statistics_name_no_party_and_hide_the_volume_of_small_cells(
+    client, parties,
+) -> None:
+    _seed(client, parties)  # 交通运输 ×2, 金融 ×2 (seller); 医疗卫生 ×1 (stranger)
+    for _ in range(2):
+        _file(client, parties["seller"], parties["buyer"], sector="金融", amount=1_000)
+    body = client.get(f"{API}/disclosure/market-statistics").json
+    assert body["by_sector"] == [
+        {"key": "交通运输", "currency": "CNY", "count": 2, "amount": None},
+        {"key": "医疗卫生", "currency": "CNY", "count": 1, "amount": None},
+        {"key": "金融", "currency": "CNY", "count": 4, "amount": 7_007}]
+    assert body["by_month"] == [{"key": "2026-11", "currency": "CNY", "count": 7,
+                                 "amount": 7_416}]
+    assert parties["seller"].org_id not in json.dumps(body)
