@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from market import audit, migrate, wiring
 from market.actor import system_actor
 from market.clock import SystemClock
+from market.compliance import services as compliance
 from market.config import Settings, load_settings
 from market.db import make_engine, make_session_factory
 from market.demo import CAST, run_demo
@@ -36,6 +37,8 @@ TOPICS = (
     *(f"participant.{s}" for s in ("applied", "admitted", "suspended", "exited", "blacklisted")),
     *(f"right.{s}" for s in ("registered", "suspended", "reinstated", "revoked")),
     "grant.created", "grant.revoked",
+    *(f"listing.{s}" for s in ("listed", "suspended", "reinstated", "delisted")),
+    "compliance.breach_recorded", "compliance.filed", "compliance.alert",
 )
 CONSUMERS: dict[str, Consumer] = dict.fromkeys(TOPICS, noop_consumer)
 
@@ -254,6 +257,28 @@ def rights_expire() -> None:
     click.echo(f"expired {len(expired)} rights" + (": " + ", ".join(expired) if expired else ""))
 
 
+def _scan_alerts(sessions: sessionmaker[Session], hours: float) -> int:
+    """Periodic duty: run the alert rules again over recently filed trades."""
+    since = datetime.now(UTC) - timedelta(hours=hours)
+    return compliance.scan(since, uow=UnitOfWork(sessions, SystemClock(),
+                                                 system_actor("monitoring")))
+
+
+@main.group("alerts")
+def alerts_group() -> None:
+    """Risk monitoring."""
+
+
+@alerts_group.command("scan")
+@click.option("--hours", default=24.0, show_default=True, type=click.FloatRange(0.01, 24 * 366),
+              help="Look at trades filed this many hours back")
+@click.option("--json", "as_json", is_flag=True)
+def alerts_scan(hours: float, as_json: bool) -> None:
+    """Run the alert rules over recently filed trades (the worker also does this)."""
+    opened = _scan_alerts(_sessions(_settings()), hours)
+    _emit(as_json, {"opened": opened}, lambda: click.echo(f"opened {opened} alerts"))
+
+
 @main.command()
 @click.option("--once", is_flag=True, help="Drain what is due, then exit")
 @click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 10000))
@@ -261,7 +286,8 @@ def rights_expire() -> None:
 @click.option("--sweep-interval", default=60.0, show_default=True,
               type=click.FloatRange(1, 86400), help="Seconds between periodic duties")
 def worker(once: bool, batch: int, interval: float, sweep_interval: float) -> None:
-    """Drain the outbox (with retries) and run periodic duties such as rights expiry."""
+    """Drain the outbox (with retries) and run periodic duties: rights expiry and a pass of
+    the alert rules over recently filed trades."""
     settings = _settings()
     engine = make_engine(settings.database_url)
     if not migrate.is_current(engine):
@@ -278,6 +304,9 @@ def worker(once: bool, batch: int, interval: float, sweep_interval: float) -> No
             expired = _sweep(sessions)
             if expired:
                 click.echo(f"expired {len(expired)} rights")
+            opened = _scan_alerts(sessions, hours=2 * sweep_interval / 3600)
+            if opened:
+                click.echo(f"opened {opened} alerts")
             next_sweep = time.monotonic() + sweep_interval
         result = w.drain_once(batch)
         if result.claimed:

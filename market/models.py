@@ -2,11 +2,14 @@
 
 from market.audit import AuditEntry, AuditHead
 from market.compliance.models import (
+    Alert,
+    AlertNote,
     Decision,
     Declaration,
     DeclarationBreach,
     Filing,
     FilingCounter,
+    SuspensionOrder,
 )
 from market.db import Base
 from market.idempotency import IdempotencyRecord
@@ -29,6 +32,8 @@ from market.rights.models import (
 metadata = Base.metadata
 
 __all__ = [
+    "Alert",
+    "AlertNote",
     "ApiKey",
     "AuditEntry",
     "AuditHead",
@@ -59,6 +64,7 @@ __all__ = [
     "RightEvent",
     "RightParent",
     "StatusChange",
+    "SuspensionOrder",
     "User",
     "metadata",
 ]

@@ -86,16 +86,17 @@ class UnitOfWork:
     def rollback(self) -> None:
         self.session.rollback()
 
-    def joined(self) -> UnitOfWork:
+    def joined(self, actor: Actor | None = None) -> UnitOfWork:
         """A unit of work sharing this one's open transaction, for a service of another
         context called inside this use case; entering it opens nothing and it never
-        commits."""
-        return _JoinedUnitOfWork(self)
+        commits. ``actor``: act as someone else in it (a system actor carrying out an
+        order the caller gave); this one's actor by default."""
+        return _JoinedUnitOfWork(self, actor)
 
 
 class _JoinedUnitOfWork(UnitOfWork):
-    def __init__(self, outer: UnitOfWork) -> None:
-        super().__init__(outer._session_factory, outer.clock, outer.actor,
+    def __init__(self, outer: UnitOfWork, actor: Actor | None = None) -> None:
+        super().__init__(outer._session_factory, outer.clock, actor or outer.actor,
                          request_id=outer.request_id)
         self._outer = outer
 
@@ -117,4 +118,6 @@ class _JoinedUnitOfWork(UnitOfWork):
         return self._outer.session
 
     def commit(self) -> None:
-        raise RuntimeError("a joined unit of work commits with the one it joined")
+        """Nothing yet: the service called inside is done, and its changes commit (or roll
+        back) with the unit of work it joined."""
+        self.session.flush()

@@ -7,6 +7,7 @@ happen however a change is made. Connecting twice changes nothing.
 from __future__ import annotations
 
 from market import events
+from market.compliance import services as compliance
 from market.listing import services as listing
 from market.rights import services as rights
 
@@ -19,4 +20,5 @@ def connect() -> None:
         return
     events.subscribe(rights.UNAVAILABLE, listing.on_rights_unavailable)
     events.subscribe(rights.RESTORED, listing.on_rights_restored)
+    events.subscribe(compliance.LISTING_SUSPENSION_ORDERED, listing.on_suspension_ordered)
     _connected = True

@@ -8,8 +8,11 @@ from typing import Any
 from market.compliance import services
 from market.compliance.domain import CURRENT_TEMPLATE as CURRENT
 from market.compliance.domain import RULESET_VERSION, TEMPLATES, BreachSeverity, rule_names
-from market.compliance.models import Declaration
+from market.compliance.models import Alert, Declaration
 from market.compliance.schemas import (
+    AlertOut,
+    AlertQuery,
+    AlertSummaryOut,
     BreachIn,
     BreachOut,
     CreditOut,
@@ -19,9 +22,12 @@ from market.compliance.schemas import (
     DeclarationOut,
     DeclarationQuery,
     DeclarationSummaryOut,
+    DispositionIn,
     FilingOut,
     FilingQuery,
     OffExchangeIn,
+    SuspensionOrderIn,
+    SuspensionOrderOut,
     TemplateListOut,
 )
 from market.web import ApiBlueprint, page_args, page_body, page_of, unit_of_work
@@ -29,7 +35,7 @@ from market.web import ApiBlueprint, page_args, page_body, page_of, unit_of_work
 bp = ApiBlueprint("compliance", __name__,
                   description="Declarations and commitments, credit records, rule decisions")
 
-OPERATOR, MERCHANT, BUYER = "operator", "merchant", "buyer"
+OPERATOR, MERCHANT, BUYER, REGULATOR = "operator", "merchant", "buyer", "regulator"
 
 
 def _declaration(declaration: Declaration, breaches: list[Any]) -> dict[str, Any]:
@@ -151,3 +157,47 @@ def get_filing(filing_id: str) -> Any:
     """One filing: parties, product and version, rights chain, price, declarations and
     decisions."""
     return services.get_filing(filing_id, uow=unit_of_work())
+
+
+@bp.route("/alerts", methods=["GET"])
+@bp.access(roles=[OPERATOR, REGULATOR])
+@bp.arguments(AlertQuery, location="query")
+@bp.response(200, page_of(AlertSummaryOut))
+def list_alerts(query: dict[str, Any]) -> dict[str, Any]:
+    """Risk alerts raised by the monitoring rules (operator and regulators)."""
+    return page_body(services.list_alerts(uow=unit_of_work(), status=query["status"],
+                                          rule=query["rule"], **page_args(query)))
+
+
+@bp.route("/alerts/<alert_id>", methods=["GET"])
+@bp.access(roles=[OPERATOR, REGULATOR], object_scoped=True)
+@bp.response(200, AlertOut)
+def get_alert(alert_id: str) -> dict[str, Any]:
+    """One alert: its evidence and every disposition step."""
+    alert, notes = services.get_alert(alert_id, uow=unit_of_work())
+    data = {c.key: getattr(alert, c.key) for c in Alert.__table__.columns}
+    data["notes"] = notes
+    return data
+
+
+@bp.route("/alerts/<alert_id>/dispositions", methods=["POST"])
+@bp.access(roles=[OPERATOR, REGULATOR], object_scoped=True)
+@bp.idempotent
+@bp.arguments(DispositionIn)
+@bp.response(200, AlertSummaryOut)
+def dispose(body: dict[str, Any], alert_id: str) -> Any:
+    """Move an alert on (open → investigating → closed; a closed one may be reopened), with
+    a note."""
+    return services.dispose(alert_id, body["status"], body["note"], uow=unit_of_work())
+
+
+@bp.route("/suspension-orders", methods=["POST"])
+@bp.access(roles=[REGULATOR])
+@bp.idempotent
+@bp.arguments(SuspensionOrderIn)
+@bp.response(201, SuspensionOrderOut)
+def order_suspension(body: dict[str, Any]) -> tuple[Any, int]:
+    """A regulator orders a participant or a listing suspended; it is done at once."""
+    order = services.order_suspension(body["subject_type"], body["subject_id"],
+                                      body["reason"], body["alert_id"], uow=unit_of_work())
+    return order, 201

@@ -31,3 +31,10 @@ class FilingNotFound(NotFound):
 
     code = "filing_not_found"
     title = "Filing not found"
+
+
+class AlertNotFound(NotFound):
+    """No such risk alert."""
+
+    code = "alert_not_found"
+    title = "Alert not found"

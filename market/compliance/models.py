@@ -170,3 +170,71 @@ class FilingCounter(Base):
 
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class Alert(Base):
+    """A risk alert (风险预警) raised by a monitoring rule, with a disposition workflow.
+    One alert per rule and subject."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        CheckConstraint("severity IN ('low', 'medium', 'high')", name="severity"),
+        CheckConstraint("status IN ('open', 'investigating', 'closed')", name="status"),
+        Index("uq_alerts_rule_subject", "rule", "subject_id", unique=True),
+        Index("ix_alerts_status", "status", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(80), nullable=False)
+    severity: Mapped[str] = mapped_column(String(8), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    subject_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    subject_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    org_ids: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    summary: Mapped[str] = mapped_column(Text, nullable=False)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    def state(self) -> dict[str, Any]:
+        return {"id": self.id, "rule": self.rule, "severity": self.severity,
+                "status": self.status, "subject_type": self.subject_type,
+                "subject_id": self.subject_id, "org_ids": list(self.org_ids)}
+
+
+class AlertNote(Base):
+    """One step of an alert's disposition (open → investigating → closed), with its note."""
+
+    __tablename__ = "alert_notes"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), nullable=False, index=True)
+    from_status: Mapped[str] = mapped_column(String(16), nullable=False)
+    to_status: Mapped[str] = mapped_column(String(16), nullable=False)
+    note: Mapped[str] = mapped_column(Text, nullable=False)
+    by_org_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    by_user_id: Mapped[str | None] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class SuspensionOrder(Base):
+    """A regulator's order to suspend a participant or a listing, carried out at once."""
+
+    __tablename__ = "suspension_orders"
+    __table_args__ = (
+        CheckConstraint("subject_type IN ('participant', 'listing')", name="subject_type"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    subject_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    subject_id: Mapped[str] = mapped_column(String(40), nullable=False, index=True)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    alert_id: Mapped[str | None] = mapped_column(ForeignKey("alerts.id"))
+    ordered_by_org_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    ordered_by_user_id: Mapped[str | None] = mapped_column(String(40))
+    ordered_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    def state(self) -> dict[str, Any]:
+        return {"id": self.id, "subject_type": self.subject_type,
+                "subject_id": self.subject_id, "reason": self.reason,
+                "alert_id": self.alert_id}

@@ -240,3 +240,61 @@ class FilingOut(ma.Schema):
     concluded_at = fields.DateTime()
     filed_at = fields.DateTime()
     filed_by_org_id = fields.String()
+
+
+class AlertQuery(PageQuery):
+    status = fields.String(load_default=None,
+                           validate=validate.OneOf(["open", "investigating", "closed"]))
+    rule = fields.String(load_default=None, validate=validate.Length(1, 80))
+
+
+class AlertNoteOut(ma.Schema):
+    id = fields.String()
+    from_status = fields.String()
+    to_status = fields.String()
+    note = fields.String()
+    by_org_id = fields.String()
+    at = fields.DateTime()
+
+
+class AlertSummaryOut(ma.Schema):
+    id = fields.String()
+    rule = fields.String()
+    severity = fields.String()
+    status = fields.String()
+    subject_type = fields.String()
+    subject_id = fields.String()
+    org_ids = fields.List(fields.String())
+    summary = fields.String()
+    opened_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class AlertOut(AlertSummaryOut):
+    evidence = fields.Dict(keys=fields.String(), values=fields.Raw())
+    notes = fields.List(fields.Nested(AlertNoteOut))
+
+
+class DispositionIn(ma.Schema):
+    status = fields.String(required=True,
+                           validate=validate.OneOf(["open", "investigating", "closed"]))
+    note = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class SuspensionOrderIn(ma.Schema):
+    subject_type = fields.String(required=True,
+                                 validate=validate.OneOf(["participant", "listing"]))
+    subject_id = fields.String(required=True, validate=validate.Length(1, 40),
+                               metadata={"description": "an organisation or a product id"})
+    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+    alert_id = fields.String(load_default=None, validate=validate.Length(1, 40))
+
+
+class SuspensionOrderOut(ma.Schema):
+    id = fields.String()
+    subject_type = fields.String()
+    subject_id = fields.String()
+    reason = fields.String()
+    alert_id = fields.String(allow_none=True)
+    ordered_by_org_id = fields.String()
+    ordered_at = fields.DateTime()

@@ -19,7 +19,9 @@ from eth_account.messages import encode_defunct
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from market.actor import Actor
+from market import events
+from market.actor import Actor, system_actor
+from market.compliance import monitoring
 from market.compliance.domain import (
     CURRENT_TEMPLATE,
     RULESET_VERSION,
@@ -32,23 +34,28 @@ from market.compliance.domain import (
     evaluate,
 )
 from market.compliance.errors import (
+    AlertNotFound,
     DecisionNotFound,
     DeclarationNotFound,
     FilingNotFound,
     InvalidDeclarationSignature,
 )
 from market.compliance.models import (
+    Alert,
+    AlertNote,
     Decision,
     Declaration,
     DeclarationBreach,
     Filing,
     FilingCounter,
+    SuspensionOrder,
     signed_document,
 )
-from market.errors import InvalidInput, RoleNotAllowed
+from market.errors import InvalidInput, InvalidTransition, RoleNotAllowed
 from market.ids import new_id
 from market.pagination import Page, keyset_page
 from market.participants import services as participants
+from market.participants.domain import Status
 from market.participants.errors import OrganisationNotFound
 from market.uow import UnitOfWork
 
@@ -354,6 +361,7 @@ def _add_filing(uow: UnitOfWork, **values: Any) -> Filing:
     uow.session.flush()
     uow.audit.record(uow.actor, "filing.filed", "filing", filing.id, filing.state())
     uow.outbox.enqueue("compliance.filed", {"filing_id": filing.id, "number": filing.number})
+    raise_alerts(uow, filing)
     return filing
 
 
@@ -489,3 +497,155 @@ def filing_statistics(session: Any, filters: FilingFilters) -> dict[str, list[di
                       "amount": int(amount or 0)}
                      for key, currency, count, amount in session.execute(stmt)]
     return out
+
+
+# -- risk alerts (风险监测) -----------------------------------------------------------------
+
+ALERT_TRANSITIONS = {"open": {"investigating", "closed"}, "investigating": {"closed"},
+                     "closed": {"open"}}
+LISTING_SUSPENSION_ORDERED = "compliance.listing_suspension_ordered"
+
+
+def _note(uow: UnitOfWork, alert: Alert, to_status: str, note: str) -> None:
+    uow.session.add(AlertNote(id=new_id("aln"), alert_id=alert.id, from_status=alert.status,
+                              to_status=to_status, note=note,
+                              by_org_id=uow.actor.org_id or "system",
+                              by_user_id=uow.actor.user_id, at=uow.clock.now()))
+
+
+def raise_alerts(uow: UnitOfWork, filing: Filing) -> list[Alert]:
+    """Run the alert rules on a filed trade, in the filing's transaction. An alert exists
+    once per rule and subject; one that was closed is reopened when its rule fires on new
+    evidence, never for the same trades seen again."""
+    raised: list[Alert] = []
+    for found in monitoring.check(uow.session, filing):
+        alert = uow.session.scalars(select(Alert).where(
+            Alert.rule == found.rule, Alert.subject_id == found.subject_id)
+            .with_for_update()).one_or_none()
+        now = uow.clock.now()
+        if alert is None:
+            alert = Alert(id=new_id("alr"), rule=found.rule, severity=found.severity,
+                          status="open", subject_type=found.subject_type,
+                          subject_id=found.subject_id, org_ids=found.org_ids,
+                          summary=found.summary, evidence=found.evidence, opened_at=now,
+                          updated_at=now)
+            uow.session.add(alert)
+        elif alert.status == "closed" and alert.evidence != found.evidence:
+            # new evidence (not the same trades seen again by the periodic pass)
+            _note(uow, alert, "open", "the rule fired again: " + found.summary)
+            alert.status, alert.summary, alert.evidence = "open", found.summary, found.evidence
+            alert.updated_at = now
+        else:
+            continue
+        uow.session.flush()
+        uow.audit.record(uow.actor, "alert.opened", "alert", alert.id, alert.state())
+        uow.outbox.enqueue("compliance.alert", {"alert_id": alert.id, "rule": alert.rule,
+                                                "severity": alert.severity})
+        raised.append(alert)
+    return raised
+
+
+def scan(since: datetime, *, uow: UnitOfWork) -> int:
+    """Run the alert rules again over trades filed since ``since`` (the periodic pass);
+    returns how many alerts were opened or reopened."""
+    with uow:
+        filings = list(uow.session.scalars(select(Filing).where(Filing.filed_at >= since)
+                                           .order_by(Filing.id)))
+        opened = sum(len(raise_alerts(uow, f)) for f in filings)
+        uow.commit()
+        return opened
+
+
+def _require_watcher(actor: Actor) -> None:
+    if not (actor.is_system or actor.has_role(OPERATOR, REGULATOR)):
+        raise RoleNotAllowed()
+
+
+def list_alerts(*, uow: UnitOfWork, status: str | None = None, rule: str | None = None,
+                after: str | None = None, limit: int = 50) -> Page[Alert]:
+    """Alerts for the operator and regulators, oldest first."""
+    _require_watcher(uow.actor)
+    with uow:
+        stmt = select(Alert)
+        if status:
+            stmt = stmt.where(Alert.status == status)
+        if rule:
+            stmt = stmt.where(Alert.rule == rule)
+        return keyset_page(uow.session, stmt, Alert.id, after=after, limit=limit)
+
+
+def get_alert(alert_id: str, *, uow: UnitOfWork) -> tuple[Alert, list[AlertNote]]:
+    """One alert with its disposition history.
+
+    Raises:
+        RoleNotAllowed: neither the operator nor a regulator.
+        AlertNotFound: no such alert.
+    """
+    _require_watcher(uow.actor)
+    with uow:
+        alert = uow.session.get(Alert, alert_id)
+        if alert is None:
+            raise AlertNotFound()
+        notes = list(uow.session.scalars(select(AlertNote).where(AlertNote.alert_id == alert_id)
+                                         .order_by(AlertNote.id)))
+        return alert, notes
+
+
+def dispose(alert_id: str, to_status: str, note: str, *, uow: UnitOfWork) -> Alert:
+    """Move an alert along open → investigating → closed (or reopen a closed one), with a
+    note. The operator and regulators dispose of alerts.
+
+    Raises:
+        RoleNotAllowed, AlertNotFound, InvalidTransition.
+    """
+    _require_watcher(uow.actor)
+    with uow:
+        alert = uow.session.scalars(select(Alert).where(Alert.id == alert_id)
+                                    .with_for_update()).one_or_none()
+        if alert is None:
+            raise AlertNotFound()
+        if to_status not in ALERT_TRANSITIONS[alert.status]:
+            raise InvalidTransition(current=alert.status, target=to_status)
+        _note(uow, alert, to_status, note)
+        alert.status, alert.updated_at = to_status, uow.clock.now()
+        uow.session.flush()
+        uow.audit.record(uow.actor, f"alert.{to_status}", "alert", alert.id, alert.state())
+        uow.commit()
+        return alert
+
+
+def order_suspension(subject_type: str, subject_id: str, reason: str,
+                     alert_id: str | None = None, *, uow: UnitOfWork) -> SuspensionOrder:
+    """A regulator orders a participant or a listing suspended; the order is recorded and
+    carried out at once, in one transaction (by the system, on the regulator's order).
+
+    Raises:
+        RoleNotAllowed: not a regulator.
+        AlertNotFound: ``alert_id`` names no alert.
+        OrganisationNotFound / ProductNotFound: no such subject.
+        InvalidTransition: the subject is not in a state that can be suspended.
+    """
+    if not (uow.actor.is_system or uow.actor.has_role(REGULATOR)):
+        raise RoleNotAllowed()
+    with uow:
+        if alert_id is not None and uow.session.get(Alert, alert_id) is None:
+            raise AlertNotFound()
+        order = SuspensionOrder(
+            id=new_id("sso"), subject_type=subject_type, subject_id=subject_id, reason=reason,
+            alert_id=alert_id, ordered_by_org_id=uow.actor.org_id or "system",
+            ordered_by_user_id=uow.actor.user_id, ordered_at=uow.clock.now())
+        uow.session.add(order)
+        uow.session.flush()
+        uow.audit.record(uow.actor, "suspension.ordered", "suspension_order", order.id,
+                         order.state())
+        reason_text = f"regulator order {order.id}: {reason}"
+        with uow.joined(system_actor(f"suspension order {order.id}")) as executor:
+            if subject_type == "participant":
+                participants.change_status(subject_id, Status.SUSPENDED, reason_text,
+                                           uow=executor)
+            else:
+                events.publish(executor, LISTING_SUSPENSION_ORDERED,
+                               {"product_id": subject_id, "reason": reason_text,
+                                "order_id": order.id})
+        uow.commit()
+        return order

@@ -707,3 +707,26 @@ def listed_views(product_ids: Sequence[str], *, uow: UnitOfWork) -> list[Product
             if product is not None and version is not None:
                 found.append(_view(uow.session, product, version))
         return found
+
+
+def on_suspension_ordered(uow: UnitOfWork, payload: Mapping[str, Any]) -> None:
+    """Carry out a regulator's order to suspend a listing: the version on sale is suspended
+    (and leaves the catalogue) in the order's transaction.
+
+    Raises:
+        ProductNotFound: no such product.
+        InvalidTransition: nothing of it is on sale.
+    """
+    product = uow.session.scalars(select(Product).where(Product.id == payload["product_id"])
+                                  .with_for_update()).one_or_none()
+    if product is None:
+        raise ProductNotFound()
+    version = (uow.session.get(ProductVersion, product.listed_version_id)
+               if product.listed_version_id else None)
+    if version is None or version.status != ListingStatus.LISTED.value:
+        raise InvalidTransition(current=version.status if version else "none",
+                                target=ListingStatus.SUSPENDED.value)
+    _move(uow, version, ListingStatus.SUSPENDED, "suspended", str(payload["reason"]))
+    catalog.refresh(uow.session, product.id)
+    uow.outbox.enqueue("listing.suspended", {"product_id": product.id,
+                                             "version_id": version.id})

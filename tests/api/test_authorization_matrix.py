@@ -354,6 +354,22 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
     ("GET", f"{API}/regulator/statistics"): {
         NO_OBJECT: (UNAUTH, ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   OK,     NOTADM, NOTADM, ROLE),
     },
+    # Alerts are nobody's own: the operator and regulators watch and dispose of them.
+    ("GET", f"{API}/alerts"): {
+        NO_OBJECT: (UNAUTH, OK,     ROLE,   ROLE,   ROLE,   ROLE,   OK,     NOTADM, NOTADM, ROLE),
+    },
+    ("GET", f"{API}/alerts/<alert_id>"): {
+        OWN:       (NA,     NA,     NA,     NA,     NA,     NA,     NA,     NA,     NA,     NA),
+        FOREIGN:   (UNAUTH, OK,     ROLE,   ROLE,   ROLE,   ROLE,   OK,     NOTADM, NOTADM, ROLE),
+    },
+    ("POST", f"{API}/alerts/<alert_id>/dispositions"): {
+        OWN:       (NA,     NA,     NA,     NA,     NA,     NA,     NA,     NA,     NA,     NA),
+        FOREIGN:   (UNAUTH, OK,     ROLE,   ROLE,   ROLE,   ROLE,   OK,     NOTADM, NOTADM, ROLE),
+    },
+    # Only regulators order suspensions (of the target organisation here).
+    ("POST", f"{API}/suspension-orders"): {
+        NO_OBJECT: (UNAUTH, ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   NEW,    NOTADM, NOTADM, ROLE),
+    },
     # Public disclosure: credentials, if sent, are not looked at.
     ("GET", f"{API}/disclosure/market-statistics"): {
         NO_OBJECT: (OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
@@ -470,6 +486,8 @@ COMPLIANCE_OBJECTS: dict[tuple[str, str], str] = {
     ("POST", f"{API}/declarations/<declaration_id>/breaches"): "product submitted",
     ("GET", f"{API}/decisions/<decision_id>"): "product submitted",
     ("GET", f"{API}/filings/<filing_id>"): "filing",
+    ("GET", f"{API}/alerts/<alert_id>"): "alert",
+    ("POST", f"{API}/alerts/<alert_id>/dispositions"): "alert",
 }
 OBJECTS = {**RIGHTS_OBJECTS, **LISTING_OBJECTS, **COMPLIANCE_OBJECTS}
 # Media types of successful answers other than JSON.
@@ -563,6 +581,15 @@ class Estates:
         if need == "filing":
             return {"filing_id": self._post(holder, "/filings",
                                             _off_exchange_body(grantee.org_id))["id"]}
+        if need == "alert":  # trading both ways with one counterparty: CircularTrading
+            self._post(holder, "/filings", _off_exchange_body(grantee.org_id))
+            self._post(holder, "/filings", {**_off_exchange_body(grantee.org_id),
+                                            "role": "buyer"})
+            found = self.client.get(f"{API}/alerts?rule=CircularTrading&limit=200",
+                                    headers=self.observer.headers)
+            assert found.status_code == 200, found.get_json()
+            (alert,) = [a for a in found.json["items"] if holder.org_id in a["org_ids"]]
+            return {"alert_id": alert["id"]}
         ids = {"resource_id": self._post(holder, "/resources", _resource_body())["id"]}
         if need == "dispute":
             ids["dispute_id"] = self._post(self.observer,
@@ -727,6 +754,11 @@ def _valid_body(method: str, rule: str, world: World) -> dict[str, Any] | None:
         return {"severity": "minor", "reason": "matrix test"}
     if (method, rule) == ("POST", f"{API}/filings"):
         return _off_exchange_body(world.target.org_id)
+    if rule.endswith("/dispositions"):
+        return {"status": "investigating", "note": "matrix test"}
+    if (method, rule) == ("POST", f"{API}/suspension-orders"):
+        return {"subject_type": "participant", "subject_id": world.target.org_id,
+                "reason": "matrix test"}
     return None
 
 
@@ -759,7 +791,7 @@ def _everything_visible(client: FlaskClient, observer: Party) -> dict[str, Any]:
         seen[f"{product['id']}/history"] = _listing(client, observer,
                                                     f"/products/{product['id']}/history")
     seen["catalog"] = _listing(client, observer, "/catalog")
-    for part in ("declarations", "decisions", "filings"):
+    for part in ("declarations", "decisions", "filings", "alerts"):
         seen[part] = _listing(client, observer, f"/{part}")
     for declaration in seen["declarations"]:
         found = client.get(f"{API}/declarations/{declaration['id']}", headers=observer.headers)

@@ -118,3 +118,33 @@ def test_bad_breach_input_and_unknown_ids_answer_problems(desk: Desk) -> None:
         assert problem(desk.call("GET", path, desk.operator, 404))["code"] == code
     bad_filter = desk.call("GET", "/decisions?outcome=maybe", desk.operator, 422)
     assert "outcome" in problem(bad_filter)["errors"]
+
+
+def test_a_regulator_order_suspends_a_listing_at_once(desk: Desk) -> None:
+    chain = desk.listed()
+    regulator = desk.rights.party("regulator", "regulator")
+    order = desk.call("POST", "/suspension-orders", regulator, 201,
+                      {"subject_type": "listing", "subject_id": chain.product_id,
+                       "reason": "涉嫌超范围经营"}).json
+    listed = desk.product(chain.product_id)["listed"]
+    assert listed["status"] == "suspended"
+    assert order["id"] in listed["status_reason"]
+    assert desk.catalog(chain.product_id).status_code == 404
+    history = desk.call("GET", f"/products/{chain.product_id}/history", desk.operator,
+                        200).json["items"]
+    assert history[-1]["action"] == "suspended"
+
+
+def test_an_order_on_a_listing_not_on_sale_is_refused_and_not_recorded(desk: Desk) -> None:
+    chain = desk.rights.chain()
+    desk.create(chain)  # a draft
+    regulator = desk.rights.party("regulator", "regulator")
+    before = desk.written(chain.product_id)
+    refused = desk.call("POST", "/suspension-orders", regulator, 409,
+                        {"subject_type": "listing", "subject_id": chain.product_id,
+                         "reason": "核查"})
+    assert problem(refused)["code"] == "invalid_transition"
+    # the regulator's own reads are audited; nothing else was written
+    after = desk.written(chain.product_id)
+    assert after["products"] == before["products"]
+    assert after["history"] == before["history"]

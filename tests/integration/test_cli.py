@@ -136,3 +136,10 @@ def test_commands_refuse_an_unmigrated_database(env):
                                        "--credit-code", "91350100M000100Y43"], env=env)
     assert result.exit_code == 1
     assert "market db upgrade" in result.output
+
+
+def test_alerts_scan_reports_what_it_opened(migrated):
+    run(migrated, "demo")
+    result = run(migrated, "alerts", "scan", "--hours", "1", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"opened": 0}

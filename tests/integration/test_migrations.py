@@ -32,7 +32,8 @@ requires_postgres = pytest.mark.skipif(
            "the SQLite variant still runs",
 )
 
-COMPLIANCE_RECORDS = ("declarations", "declaration_breaches", "decisions", "filings")
+COMPLIANCE_RECORDS = ("declarations", "declaration_breaches", "decisions", "filings",
+                      "alert_notes", "suspension_orders")
 APPEND_ONLY_TRIGGERS = {
     "sqlite": {"audit_log_no_update", "audit_log_no_delete", "audit_head_no_delete"}
     | {f"{t}_no_{e}" for t in COMPLIANCE_RECORDS for e in ("update", "delete")},
