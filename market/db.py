@@ -81,3 +81,8 @@ def is_postgres(session_or_engine: Session | Engine) -> bool:
         session_or_engine
     )
     return bind.dialect.name == "postgresql"
+
+
+def sql_values(enum: Any) -> str:
+    """An enumeration's values as a SQL list for CHECK constraints: ``'a', 'b'``."""
+    return ", ".join(f"'{member.value}'" for member in enum)

@@ -503,6 +503,11 @@ def unit_of_work() -> UnitOfWork:
 # -- fields -----------------------------------------------------------------------------
 
 
+def choices(enum: Any) -> list[str]:
+    """An enumeration's values, for ``validate.OneOf``."""
+    return [member.value for member in enum]
+
+
 class UtcDateTime(ma.fields.AwareDateTime):
     """An ISO 8601 date-time with an offset, loaded as UTC.
 

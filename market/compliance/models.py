@@ -10,11 +10,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from market.compliance.domain import BreachSeverity, DeclarationKind, Outcome, Stage
-from market.db import Base, JSONType, UTCDateTime
-
-
-def _values(enum: Any) -> str:
-    return ", ".join(f"'{member.value}'" for member in enum)
+from market.db import Base, JSONType, UTCDateTime, sql_values
 
 
 class Declaration(Base):
@@ -22,7 +18,7 @@ class Declaration(Base):
 
     __tablename__ = "declarations"
     __table_args__ = (
-        CheckConstraint(f"kind IN ({_values(DeclarationKind)})", name="kind"),
+        CheckConstraint(f"kind IN ({sql_values(DeclarationKind)})", name="kind"),
         Index("ix_declarations_subject", "subject_type", "subject_id"),
         Index("ix_declarations_org", "org_id", "id"),
     )
@@ -66,7 +62,7 @@ class DeclarationBreach(Base):
 
     __tablename__ = "declaration_breaches"
     __table_args__ = (
-        CheckConstraint(f"severity IN ({_values(BreachSeverity)})", name="severity"),
+        CheckConstraint(f"severity IN ({sql_values(BreachSeverity)})", name="severity"),
         Index("ix_declaration_breaches_org", "org_id", "id"),
     )
 
@@ -93,8 +89,8 @@ class Decision(Base):
 
     __tablename__ = "decisions"
     __table_args__ = (
-        CheckConstraint(f"stage IN ({_values(Stage)})", name="stage"),
-        CheckConstraint(f"outcome IN ({_values(Outcome)})", name="outcome"),
+        CheckConstraint(f"stage IN ({sql_values(Stage)})", name="stage"),
+        CheckConstraint(f"outcome IN ({sql_values(Outcome)})", name="outcome"),
         Index("ix_decisions_subject", "subject_type", "subject_id", "id"),
         Index("ix_decisions_org", "org_id", "id"),
     )

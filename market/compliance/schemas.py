@@ -16,12 +16,7 @@ from market.compliance.domain import (
     SourceBasis,
     Stage,
 )
-from market.web import PageQuery, UtcDateTime
-
-
-def _choices(enum: Any) -> list[str]:
-    return [member.value for member in enum]
-
+from market.web import PageQuery, UtcDateTime, choices
 
 _SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits")
 _SIGNATURE = validate.Regexp(r"^0x[0-9a-fA-F]{130}$",
@@ -46,11 +41,11 @@ class ListingDeclarationIn(ma.Schema):
     statement = fields.String(required=True, validate=validate.Length(1, 5000),
                               metadata={"description": "the declarant's own words"})
     source_is_lawful = fields.Boolean(required=True)
-    source_basis = fields.String(required=True, validate=validate.OneOf(_choices(SourceBasis)))
+    source_basis = fields.String(required=True, validate=validate.OneOf(choices(SourceBasis)))
     source_evidence_sha256 = _digests()
     contains_personal_information = fields.Boolean(required=True)
     personal_information_basis = fields.String(
-        required=True, validate=validate.OneOf(_choices(PIBasis)),
+        required=True, validate=validate.OneOf(choices(PIBasis)),
         metadata={"description": "none, consent records, or anonymisation"})
     personal_information_evidence_sha256 = _digests()
     contains_important_data = fields.Boolean(required=True)
@@ -103,7 +98,7 @@ class TemplateListOut(ma.Schema):
 
 
 class BreachIn(ma.Schema):
-    severity = fields.String(required=True, validate=validate.OneOf(_choices(BreachSeverity)))
+    severity = fields.String(required=True, validate=validate.OneOf(choices(BreachSeverity)))
     reason = fields.String(required=True, validate=validate.Length(1, 2000))
     evidence_sha256 = _digests()
 
@@ -142,7 +137,7 @@ class DeclarationOut(DeclarationSummaryOut):
 
 
 class DeclarationQuery(PageQuery):
-    kind = fields.String(load_default=None, validate=validate.OneOf(_choices(DeclarationKind)))
+    kind = fields.String(load_default=None, validate=validate.OneOf(choices(DeclarationKind)))
     org = fields.String(load_default=None, validate=validate.Length(1, 40))
     subject_id = fields.String(load_default=None, validate=validate.Length(1, 40))
 
@@ -179,8 +174,8 @@ class DecisionOut(DecisionSummaryOut):
 
 
 class DecisionQuery(PageQuery):
-    stage = fields.String(load_default=None, validate=validate.OneOf(_choices(Stage)))
-    outcome = fields.String(load_default=None, validate=validate.OneOf(_choices(Outcome)))
+    stage = fields.String(load_default=None, validate=validate.OneOf(choices(Stage)))
+    outcome = fields.String(load_default=None, validate=validate.OneOf(choices(Outcome)))
     subject_id = fields.String(load_default=None, validate=validate.Length(1, 40))
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from market.db import Base, JSONType, UTCDateTime
+from market.db import Base, JSONType, UTCDateTime, sql_values
 from market.errors import InvalidTransition
 from market.listing.domain import (
     DevelopmentLevel,
@@ -27,10 +27,6 @@ from market.listing.domain import (
     ProductType,
     can_transition,
 )
-
-
-def _values(enum: Any) -> str:
-    return ", ".join(f"'{member.value}'" for member in enum)
 
 
 class Product(Base):
@@ -52,9 +48,9 @@ class ProductVersion(Base):
     __tablename__ = "product_versions"
     __table_args__ = (
         UniqueConstraint("product_id", "number", name="number"),
-        CheckConstraint(f"status IN ({_values(ListingStatus)})", name="status"),
-        CheckConstraint(f"type IN ({_values(ProductType)})", name="type"),
-        CheckConstraint(f"development_level IN ({_values(DevelopmentLevel)})",
+        CheckConstraint(f"status IN ({sql_values(ListingStatus)})", name="status"),
+        CheckConstraint(f"type IN ({sql_values(ProductType)})", name="type"),
+        CheckConstraint(f"development_level IN ({sql_values(DevelopmentLevel)})",
                         name="development_level"),
         Index("ix_product_versions_status", "status"),
     )
@@ -133,7 +129,7 @@ class Offer(Base):
 
     __tablename__ = "offers"
     __table_args__ = (
-        CheckConstraint(f"kind IN ({_values(OfferKind)})", name="kind"),
+        CheckConstraint(f"kind IN ({sql_values(OfferKind)})", name="kind"),
         CheckConstraint("amount IS NULL OR amount >= 0", name="amount"),
         CheckConstraint("quantity IS NULL OR (quantity >= 1 AND sold <= quantity)",
                         name="quantity"),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import marshmallow as ma
 from marshmallow import fields, validate
 
@@ -17,11 +15,7 @@ from market.listing.domain import (
     OfferKind,
     ProductType,
 )
-from market.web import PageQuery, UtcDateTime
-
-
-def _choices(enum: Any) -> list[str]:
-    return [member.value for member in enum]
+from market.web import PageQuery, UtcDateTime, choices
 
 
 def _words(minimum: int = 0, maximum: int = 50) -> fields.List[str]:
@@ -33,7 +27,7 @@ def _words(minimum: int = 0, maximum: int = 50) -> fields.List[str]:
 
 class OfferIn(ma.Schema):
     name = fields.String(required=True, validate=validate.Length(1, 100))
-    kind = fields.String(required=True, validate=validate.OneOf(_choices(OfferKind)))
+    kind = fields.String(required=True, validate=validate.OneOf(choices(OfferKind)))
     currency = fields.String(load_default="CNY", validate=validate.Regexp(r"^[A-Z]{3}$"))
     amount = fields.Integer(load_default=None, strict=True,
                             validate=validate.Range(0, 10**15),
@@ -102,14 +96,14 @@ class ProductIn(ma.Schema):
                                                         "right names"})
     title = fields.String(required=True, validate=validate.Length(1, 200))
     description = fields.String(required=True, validate=validate.Length(1, 10000))
-    type = fields.String(required=True, validate=validate.OneOf(_choices(ProductType)))
+    type = fields.String(required=True, validate=validate.OneOf(choices(ProductType)))
     development_level = fields.String(required=True,
-                                      validate=validate.OneOf(_choices(DevelopmentLevel)))
+                                      validate=validate.OneOf(choices(DevelopmentLevel)))
     sector = fields.String(required=True, validate=validate.Length(1, 60))
     region = fields.String(required=True, validate=validate.Length(1, 60))
     update_frequency = fields.String(required=True, validate=validate.Length(1, 40))
     scenarios = _words(1)
-    delivery_modes = fields.List(fields.String(validate=validate.OneOf(_choices(DeliveryMode))),
+    delivery_modes = fields.List(fields.String(validate=validate.OneOf(choices(DeliveryMode))),
                                  required=True, validate=validate.Length(1, 3))
     derived_from = fields.List(fields.String(validate=validate.Length(1, 40)), required=True,
                                validate=validate.Length(1, 50))
@@ -137,7 +131,7 @@ class ProductRevisionIn(ProductIn):
 class VersionOut(ma.Schema):
     id = fields.String()
     number = fields.Integer()
-    status = fields.String(metadata={"enum": _choices(ListingStatus)})
+    status = fields.String(metadata={"enum": choices(ListingStatus)})
     status_reason = fields.String(allow_none=True)
     title = fields.String()
     description = fields.String()
@@ -180,7 +174,7 @@ class ProductOut(ma.Schema):
 
 
 class ProductQuery(PageQuery):
-    status = fields.String(load_default=None, validate=validate.OneOf(_choices(ListingStatus)))
+    status = fields.String(load_default=None, validate=validate.OneOf(choices(ListingStatus)))
 
 
 class SubmitIn(SignatureIn):
@@ -223,13 +217,13 @@ class CatalogEntryOut(ma.Schema):
 class CatalogQuery(PageQuery):
     q = fields.String(load_default=None, validate=validate.Length(1, 200),
                       metadata={"description": "words in Chinese or English, e.g. 交通 or traffic"})
-    type = fields.String(load_default=None, validate=validate.OneOf(_choices(ProductType)))
+    type = fields.String(load_default=None, validate=validate.OneOf(choices(ProductType)))
     sector = fields.String(load_default=None, validate=validate.Length(1, 60))
     region = fields.String(load_default=None, validate=validate.Length(1, 60))
     delivery_mode = fields.String(load_default=None,
-                                  validate=validate.OneOf(_choices(DeliveryMode)))
+                                  validate=validate.OneOf(choices(DeliveryMode)))
     development_level = fields.String(load_default=None,
-                                      validate=validate.OneOf(_choices(DevelopmentLevel)))
+                                      validate=validate.OneOf(choices(DevelopmentLevel)))
     classification = fields.String(load_default=None,
                                    validate=validate.OneOf(["general", "important"]))
     merchant = fields.String(load_default=None, validate=validate.Length(1, 40))

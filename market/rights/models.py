@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from market.db import Base, JSONType, UTCDateTime
+from market.db import Base, JSONType, UTCDateTime, sql_values
 from market.errors import InvalidTransition
 from market.rights.domain import (
     Classification,
@@ -25,18 +25,14 @@ from market.rights.domain import (
 )
 
 
-def _values(enum: Any) -> str:
-    return ", ".join(f"'{member.value}'" for member in enum)
-
-
 class DataResource(Base):
     """A data resource (数据资源) registered by the organisation that holds it."""
 
     __tablename__ = "data_resources"
     __table_args__ = (
-        CheckConstraint(f"origin IN ({_values(Origin)})", name="origin"),
-        CheckConstraint(f"classification IN ({_values(Classification)})", name="classification"),
-        CheckConstraint(f"pi_level IN ({_values(PILevel)})", name="pi_level"),
+        CheckConstraint(f"origin IN ({sql_values(Origin)})", name="origin"),
+        CheckConstraint(f"classification IN ({sql_values(Classification)})", name="classification"),
+        CheckConstraint(f"pi_level IN ({sql_values(PILevel)})", name="pi_level"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -70,7 +66,7 @@ class Evidence(Base):
 
     __tablename__ = "rights_evidence"
     __table_args__ = (
-        CheckConstraint(f"kind IN ({_values(EvidenceKind)})", name="kind"),
+        CheckConstraint(f"kind IN ({sql_values(EvidenceKind)})", name="kind"),
         CheckConstraint("owner_type IN ('resource', 'right', 'grant')", name="owner_type"),
         Index("ix_rights_evidence_owner", "owner_type", "owner_id"),
     )
@@ -98,9 +94,9 @@ class Right(Base):
 
     __tablename__ = "rights"
     __table_args__ = (
-        CheckConstraint(f"kind IN ({_values(RightKind)})", name="kind"),
-        CheckConstraint(f"status IN ({_values(RightStatus)})", name="status"),
-        CheckConstraint(f"territory IN ({_values(Territory)})", name="territory"),
+        CheckConstraint(f"kind IN ({sql_values(RightKind)})", name="kind"),
+        CheckConstraint(f"status IN ({sql_values(RightStatus)})", name="status"),
+        CheckConstraint(f"territory IN ({sql_values(Territory)})", name="territory"),
         CheckConstraint(
             "(kind = 'product_operation' AND product_id IS NOT NULL AND resource_id IS NULL) OR "
             "(kind <> 'product_operation' AND resource_id IS NOT NULL AND product_id IS NULL)",
@@ -204,7 +200,7 @@ class Grant(Base):
     __tablename__ = "grants"
     __table_args__ = (
         CheckConstraint("status IN ('active', 'revoked')", name="status"),
-        CheckConstraint(f"territory IN ({_values(Territory)})", name="territory"),
+        CheckConstraint(f"territory IN ({sql_values(Territory)})", name="territory"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

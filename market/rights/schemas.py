@@ -16,12 +16,7 @@ from market.rights.domain import (
     RightStatus,
     Territory,
 )
-from market.web import PageQuery, UtcDateTime
-
-
-def _choices(enum: Any) -> list[str]:
-    return [member.value for member in enum]
-
+from market.web import PageQuery, UtcDateTime, choices
 
 _SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits")
 
@@ -32,7 +27,7 @@ def _labels(required: bool = True) -> fields.List[str]:
 
 
 class EvidenceIn(ma.Schema):
-    kind = fields.String(required=True, validate=validate.OneOf(_choices(EvidenceKind)))
+    kind = fields.String(required=True, validate=validate.OneOf(choices(EvidenceKind)))
     name = fields.String(required=True, validate=validate.Length(1, 200))
     media_type = fields.String(load_default="application/octet-stream",
                                validate=validate.Length(1, 100))
@@ -67,13 +62,13 @@ class EvidenceListOut(ma.Schema):
 class ResourceIn(ma.Schema):
     title = fields.String(required=True, validate=validate.Length(1, 200))
     description = fields.String(required=True, validate=validate.Length(1, 5000))
-    origin = fields.String(required=True, validate=validate.OneOf(_choices(Origin)),
+    origin = fields.String(required=True, validate=validate.OneOf(choices(Origin)),
                            metadata={"description": "public_authorised: 公共数据授权运营"})
     classification = fields.String(
-        required=True, validate=validate.OneOf(_choices(Classification)),
+        required=True, validate=validate.OneOf(choices(Classification)),
         metadata={"description": "GB/T 43697: general 一般 / important 重要 / core 核心"},
     )
-    pi_level = fields.String(required=True, validate=validate.OneOf(_choices(PILevel)),
+    pi_level = fields.String(required=True, validate=validate.OneOf(choices(PILevel)),
                              metadata={"description": "personal-information level"})
     collection_method = fields.String(required=True, validate=validate.Length(1, 200))
     collection_source = fields.String(required=True, validate=validate.Length(1, 500))
@@ -113,7 +108,7 @@ class ScopeTermIn(ma.Schema):
     purposes = _labels()
     scenarios = _labels()
     territory = fields.String(load_default=Territory.DOMESTIC.value,
-                              validate=validate.OneOf(_choices(Territory)))
+                              validate=validate.OneOf(choices(Territory)))
     valid_from = UtcDateTime(required=True)
     valid_to = UtcDateTime(load_default=None,
                                     metadata={"description": "omit for no end date"})
@@ -127,7 +122,7 @@ class ScopeTermIn(ma.Schema):
 
 
 class RightIn(ScopeTermIn):
-    kind = fields.String(required=True, validate=validate.OneOf(_choices(RightKind)))
+    kind = fields.String(required=True, validate=validate.OneOf(choices(RightKind)))
     resource_id = fields.String(load_default=None, validate=validate.Length(1, 40),
                                 metadata={"description": "subject of a resource right"})
     product_id = fields.String(
@@ -174,7 +169,7 @@ class RightOut(ma.Schema):
     territory = fields.String()
     valid_from = fields.DateTime()
     valid_to = fields.DateTime(allow_none=True)
-    status = fields.String(metadata={"enum": _choices(RightStatus)})
+    status = fields.String(metadata={"enum": choices(RightStatus)})
     status_reason = fields.String(allow_none=True)
     reviewer_org_id = fields.String(allow_none=True)
     certificate_number = fields.String(allow_none=True)
@@ -190,8 +185,8 @@ class RightSummaryOut(RightOut):
 
 
 class RightQuery(PageQuery):
-    kind = fields.String(load_default=None, validate=validate.OneOf(_choices(RightKind)))
-    status = fields.String(load_default=None, validate=validate.OneOf(_choices(RightStatus)))
+    kind = fields.String(load_default=None, validate=validate.OneOf(choices(RightKind)))
+    status = fields.String(load_default=None, validate=validate.OneOf(choices(RightStatus)))
     resource_id = fields.String(load_default=None, validate=validate.Length(1, 40))
     product_id = fields.String(load_default=None, validate=validate.Length(1, 40))
     holder = fields.String(load_default=None, validate=validate.Length(1, 40))
