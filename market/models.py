@@ -4,11 +4,13 @@ from market.audit import AuditEntry, AuditHead
 from market.compliance.models import (
     Alert,
     AlertNote,
+    AssessmentReport,
     Decision,
     Declaration,
     DeclarationBreach,
     Filing,
     FilingCounter,
+    ReviewItem,
     SuspensionOrder,
 )
 from market.db import Base
@@ -35,6 +37,7 @@ __all__ = [
     "Alert",
     "AlertNote",
     "ApiKey",
+    "AssessmentReport",
     "AuditEntry",
     "AuditHead",
     "CatalogEntry",
@@ -60,6 +63,7 @@ __all__ = [
     "Product",
     "ProductVersion",
     "ResourceDispute",
+    "ReviewItem",
     "Right",
     "RightEvent",
     "RightParent",

@@ -8,11 +8,13 @@ from typing import Any
 from market.compliance import services
 from market.compliance.domain import CURRENT_TEMPLATE as CURRENT
 from market.compliance.domain import RULESET_VERSION, TEMPLATES, BreachSeverity, rule_names
-from market.compliance.models import Alert, Declaration
+from market.compliance.models import Alert, Declaration, ReviewItem
 from market.compliance.schemas import (
     AlertOut,
     AlertQuery,
     AlertSummaryOut,
+    AssessmentReportIn,
+    AssessmentReportOut,
     BreachIn,
     BreachOut,
     CreditOut,
@@ -26,6 +28,9 @@ from market.compliance.schemas import (
     FilingOut,
     FilingQuery,
     OffExchangeIn,
+    ReviewItemDetailOut,
+    ReviewItemOut,
+    ReviewQuery,
     SuspensionOrderIn,
     SuspensionOrderOut,
     TemplateListOut,
@@ -35,7 +40,8 @@ from market.web import ApiBlueprint, page_args, page_body, page_of, unit_of_work
 bp = ApiBlueprint("compliance", __name__,
                   description="Declarations and commitments, credit records, rule decisions")
 
-OPERATOR, MERCHANT, BUYER, REGULATOR = "operator", "merchant", "buyer", "regulator"
+OPERATOR, MERCHANT, BUYER, REGULATOR, ASSESSOR = (
+    "operator", "merchant", "buyer", "regulator", "assessor")
 
 
 def _declaration(declaration: Declaration, breaches: list[Any]) -> dict[str, Any]:
@@ -201,3 +207,38 @@ def order_suspension(body: dict[str, Any]) -> tuple[Any, int]:
     order = services.order_suspension(body["subject_type"], body["subject_id"],
                                       body["reason"], body["alert_id"], uow=unit_of_work())
     return order, 201
+
+
+@bp.route("/reviews", methods=["GET"])
+@bp.access(roles=[OPERATOR, ASSESSOR, REGULATOR])
+@bp.arguments(ReviewQuery, location="query")
+@bp.response(200, page_of(ReviewItemOut))
+def list_reviews(query: dict[str, Any]) -> dict[str, Any]:
+    """The review queue: listing versions and right registrations waiting for or in review,
+    with what the rules said (claim and decide them on the listing and rights endpoints)."""
+    return page_body(services.list_reviews(uow=unit_of_work(), status=query["status"],
+                                           kind=query["kind"], **page_args(query)))
+
+
+@bp.route("/reviews/<item_id>", methods=["GET"])
+@bp.access(roles=[OPERATOR, ASSESSOR, REGULATOR], object_scoped=True)
+@bp.response(200, ReviewItemDetailOut)
+def get_review(item_id: str) -> dict[str, Any]:
+    """One queue item with the assessment reports attached to its subject."""
+    item, reports = services.get_review(item_id, uow=unit_of_work())
+    data = {c.key: getattr(item, c.key) for c in ReviewItem.__table__.columns}
+    data["reports"] = reports
+    return data
+
+
+@bp.route("/reviews/<item_id>/reports", methods=["POST"])
+@bp.access(roles=[OPERATOR, ASSESSOR], object_scoped=True)
+@bp.idempotent
+@bp.arguments(AssessmentReportIn)
+@bp.response(201, AssessmentReportOut)
+def attach_report(body: dict[str, Any], item_id: str) -> tuple[Any, int]:
+    """Attach a third-party assessment report (compliance, security, quality, valuation) by
+    its SHA-256. A listing whose rules need an assessment is listed only once a compliance
+    or security report is attached."""
+    return services.attach_report(item_id, body["kind"], body["name"], body["sha256"],
+                                  uow=unit_of_work()), 201

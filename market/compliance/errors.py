@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from market.errors import InvalidInput, NotFound
+from market.errors import Forbidden, InvalidInput, NotFound
 
 
 class DeclarationNotFound(NotFound):
@@ -38,3 +38,17 @@ class AlertNotFound(NotFound):
 
     code = "alert_not_found"
     title = "Alert not found"
+
+
+class ReviewItemNotFound(NotFound):
+    """No such item in the review queue."""
+
+    code = "review_item_not_found"
+    title = "Review item not found"
+
+
+class ReviewerIsParty(Forbidden):
+    """An organisation may not assess what it submitted itself."""
+
+    code = "reviewer_is_party"
+    title = "You may not assess your own submission"

@@ -234,3 +234,57 @@ class SuspensionOrder(Base):
         return {"id": self.id, "subject_type": self.subject_type,
                 "subject_id": self.subject_id, "reason": self.reason,
                 "alert_id": self.alert_id}
+
+
+class ReviewItem(Base):
+    """One piece of work in the review queue (审核队列): a listing version or a right
+    registration waiting for, or in, review. Kept in step with the subject's own lifecycle
+    by the context that owns it."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (
+        CheckConstraint("kind IN ('listing', 'right', 'order')", name="kind"),
+        CheckConstraint("status IN ('open', 'claimed', 'closed')", name="status"),
+        Index("ix_review_items_subject", "subject_id", "id"),
+        Index("ix_review_items_status", "status", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    subject_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    org_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    decision_id: Mapped[str | None] = mapped_column(String(40))
+    needs: Mapped[str] = mapped_column(String(20), nullable=False)  # the rules' outcome
+    claimed_by_org_id: Mapped[str | None] = mapped_column(String(40))
+    outcome: Mapped[str | None] = mapped_column(String(20))  # the subject's status after
+    outcome_reason: Mapped[str | None] = mapped_column(Text)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AssessmentReport(Base):
+    """A third-party assessment report (合规 / 质量 / 价值评估) attached to a subject by its
+    SHA-256. Never updated or deleted."""
+
+    __tablename__ = "assessment_reports"
+    __table_args__ = (
+        CheckConstraint("kind IN ('compliance', 'security', 'quality', 'valuation')",
+                        name="kind"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    review_item_id: Mapped[str] = mapped_column(ForeignKey("review_items.id"), nullable=False,
+                                                index=True)
+    subject_id: Mapped[str] = mapped_column(String(40), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    issuer_org_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    attached_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    def state(self) -> dict[str, Any]:
+        return {"id": self.id, "review_item_id": self.review_item_id,
+                "subject_id": self.subject_id, "kind": self.kind, "sha256": self.sha256,
+                "issuer_org_id": self.issuer_org_id}

@@ -293,3 +293,49 @@ class SuspensionOrderOut(ma.Schema):
     alert_id = fields.String(allow_none=True)
     ordered_by_org_id = fields.String()
     ordered_at = fields.DateTime()
+
+
+class ReviewQuery(PageQuery):
+    status = fields.String(load_default=None,
+                           validate=validate.OneOf(["open", "claimed", "closed"]))
+    kind = fields.String(load_default=None, validate=validate.OneOf(["listing", "right", "order"]))
+
+
+class AssessmentReportIn(ma.Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(
+        ["compliance", "security", "quality", "valuation"]))
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    sha256 = fields.String(required=True, validate=_SHA256)
+
+
+class AssessmentReportOut(ma.Schema):
+    id = fields.String()
+    review_item_id = fields.String()
+    subject_id = fields.String()
+    kind = fields.String()
+    name = fields.String()
+    sha256 = fields.String()
+    issuer_org_id = fields.String()
+    attached_at = fields.DateTime()
+
+
+class ReviewItemOut(ma.Schema):
+    id = fields.String()
+    kind = fields.String(metadata={"description": "listing (a product version) or right"})
+    subject_id = fields.String()
+    org_id = fields.String(metadata={"description": "the organisation under review"})
+    status = fields.String(metadata={"description": "open, claimed or closed"})
+    needs = fields.String(metadata={"description": "the rules' outcome: pass, needs_review, "
+                                                   "needs_assessment (review: no decision)"})
+    decision_id = fields.String(allow_none=True)
+    claimed_by_org_id = fields.String(allow_none=True)
+    outcome = fields.String(allow_none=True,
+                            metadata={"description": "the subject's status when closed"})
+    outcome_reason = fields.String(allow_none=True)
+    opened_at = fields.DateTime()
+    claimed_at = fields.DateTime(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+
+
+class ReviewItemDetailOut(ReviewItemOut):
+    reports = fields.List(fields.Nested(AssessmentReportOut))

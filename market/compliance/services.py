@@ -39,15 +39,19 @@ from market.compliance.errors import (
     DeclarationNotFound,
     FilingNotFound,
     InvalidDeclarationSignature,
+    ReviewerIsParty,
+    ReviewItemNotFound,
 )
 from market.compliance.models import (
     Alert,
     AlertNote,
+    AssessmentReport,
     Decision,
     Declaration,
     DeclarationBreach,
     Filing,
     FilingCounter,
+    ReviewItem,
     SuspensionOrder,
     signed_document,
 )
@@ -649,3 +653,133 @@ def order_suspension(subject_type: str, subject_id: str, reason: str,
                                 "order_id": order.id})
         uow.commit()
         return order
+
+
+# -- the review queue (审核队列) ------------------------------------------------------------
+
+OPEN_REVIEW = ("open", "claimed")
+ASSESSMENT_KINDS = ("compliance", "security")  # reports that answer needs_assessment
+
+
+def _open_item(session: Any, subject_id: str) -> ReviewItem | None:
+    item: ReviewItem | None = session.scalars(
+        select(ReviewItem).where(ReviewItem.subject_id == subject_id,
+                                 ReviewItem.status.in_(OPEN_REVIEW))
+        .order_by(ReviewItem.id.desc()).with_for_update()).first()
+    return item
+
+
+def latest_decision(session: Any, subject_id: str) -> Decision | None:
+    found: Decision | None = session.scalars(
+        select(Decision).where(Decision.subject_id == subject_id)
+        .order_by(Decision.id.desc())).first()
+    return found
+
+
+def track_review(kind: str, subject_id: str, org_id: str, status: str,
+                 reason: str | None, *, uow: UnitOfWork) -> None:
+    """Keep the review queue in step with a subject's lifecycle, in the caller's
+    transaction: ``submitted`` puts it in the queue, ``under_review`` marks it claimed by the
+    caller, any other status closes it with that outcome. The subject's own history is the
+    audited record; the queue is an index of the work it implies."""
+    session, now = uow.session, uow.clock.now()
+    item = _open_item(session, subject_id)
+    if status == "submitted":
+        if item is None:
+            decision = latest_decision(session, subject_id)
+            session.add(ReviewItem(
+                id=new_id("rvw"), kind=kind, subject_id=subject_id, org_id=org_id,
+                status="open", decision_id=decision.id if decision else None,
+                needs=decision.outcome if decision else "review", opened_at=now))
+    elif status == "under_review":
+        if item is None:
+            item = ReviewItem(id=new_id("rvw"), kind=kind, subject_id=subject_id,
+                              org_id=org_id, status="open", needs="review", opened_at=now)
+            session.add(item)
+        item.status, item.claimed_by_org_id, item.claimed_at = "claimed", uow.actor.org_id, now
+    elif item is not None:
+        item.status, item.outcome, item.outcome_reason, item.closed_at = (
+            "closed", status, reason, now)
+    session.flush()
+
+
+def assessment_reports(session: Any, subject_id: str) -> list[AssessmentReport]:
+    return list(session.scalars(select(AssessmentReport)
+                                .where(AssessmentReport.subject_id == subject_id)
+                                .order_by(AssessmentReport.id)))
+
+
+def missing_assessment(session: Any, subject_id: str) -> list[str]:
+    """The rules whose needs_assessment verdict no compliance or security assessment report
+    answers yet (empty: nothing is missing)."""
+    decision = latest_decision(session, subject_id)
+    if decision is None or decision.outcome != Outcome.NEEDS_ASSESSMENT.value:
+        return []
+    if any(r.kind in ASSESSMENT_KINDS for r in assessment_reports(session, subject_id)):
+        return []
+    return [v["rule"] for v in decision.verdicts
+            if v["outcome"] == Outcome.NEEDS_ASSESSMENT.value]
+
+
+def _require_reviewer(actor: Actor, *, reading: bool = False) -> None:
+    roles = (OPERATOR, ASSESSOR, REGULATOR) if reading else (OPERATOR, ASSESSOR)
+    if not (actor.is_system or actor.has_role(*roles)):
+        raise RoleNotAllowed()
+
+
+def list_reviews(*, uow: UnitOfWork, status: str | None = None, kind: str | None = None,
+                 after: str | None = None, limit: int = 50) -> Page[ReviewItem]:
+    """The review queue across contexts, oldest first (operator, assessors, regulators)."""
+    _require_reviewer(uow.actor, reading=True)
+    with uow:
+        stmt = select(ReviewItem)
+        if status:
+            stmt = stmt.where(ReviewItem.status == status)
+        if kind:
+            stmt = stmt.where(ReviewItem.kind == kind)
+        return keyset_page(uow.session, stmt, ReviewItem.id, after=after, limit=limit)
+
+
+def get_review(item_id: str, *, uow: UnitOfWork
+               ) -> tuple[ReviewItem, list[AssessmentReport]]:
+    """One queue item with the assessment reports attached to its subject.
+
+    Raises:
+        RoleNotAllowed, ReviewItemNotFound.
+    """
+    _require_reviewer(uow.actor, reading=True)
+    with uow:
+        item = uow.session.get(ReviewItem, item_id)
+        if item is None:
+            raise ReviewItemNotFound()
+        return item, assessment_reports(uow.session, item.subject_id)
+
+
+def attach_report(item_id: str, kind: str, name: str, sha256: str, *,
+                  uow: UnitOfWork) -> AssessmentReport:
+    """An assessor (or the operator) attaches an assessment report to an item under review,
+    by the SHA-256 of the document.
+
+    Raises:
+        RoleNotAllowed, ReviewItemNotFound, InvalidTransition (the review is closed),
+        ReviewerIsParty (the organisation under review assesses itself).
+    """
+    _require_reviewer(uow.actor)
+    with uow:
+        item = uow.session.get(ReviewItem, item_id, with_for_update=True)
+        if item is None:
+            raise ReviewItemNotFound()
+        if item.status not in OPEN_REVIEW:
+            raise InvalidTransition(current=item.status, target="assessed")
+        if item.org_id == uow.actor.org_id:
+            raise ReviewerIsParty()
+        report = AssessmentReport(
+            id=new_id("asr"), review_item_id=item.id, subject_id=item.subject_id, kind=kind,
+            name=name, sha256=sha256, issuer_org_id=uow.actor.org_id or "system",
+            attached_at=uow.clock.now())
+        uow.session.add(report)
+        uow.session.flush()
+        uow.audit.record(uow.actor, "assessment.attached", "assessment_report", report.id,
+                         report.state())
+        uow.commit()
+        return report

@@ -59,6 +59,7 @@ from market.rights import services as rights
 from market.uow import UnitOfWork
 
 MERCHANT, OPERATOR, ASSESSOR, REGULATOR = "merchant", "operator", "assessor", "regulator"
+REVIEW_STAGES = frozenset({ListingStatus.SUBMITTED, ListingStatus.UNDER_REVIEW})
 SEE_ALL = (OPERATOR, ASSESSOR, REGULATOR)
 CLASSIFICATION_ORDER = ("general", "important", "core")
 
@@ -144,6 +145,9 @@ def _move(uow: UnitOfWork, version: ProductVersion, target: ListingStatus, actio
           reason: str | None) -> None:
     previous = version.move(target, reason=reason, at=uow.clock.now())
     _event(uow, version, action, previous, reason)
+    if target in REVIEW_STAGES or previous in REVIEW_STAGES:
+        compliance.track_review("listing", version.id, version.merchant_org_id, target.value,
+                                reason, uow=uow)
 
 
 def _validate(data: ProductInput) -> None:
@@ -488,6 +492,12 @@ def decide_review(product_id: str, decision: str, reason: str, *,
             if not chain.ok:
                 assert chain.broken is not None
                 raise ListingRefused([chain.broken.as_dict()])
+            waiting = compliance.missing_assessment(uow.session, version.id)
+            if waiting:
+                raise ListingRefused([{
+                    "code": "assessment_missing", "rule": rule, "right_id": None,
+                    "message": "a compliance or security assessment report must be attached "
+                               "to the review first"} for rule in waiting])
             _move(uow, version, ListingStatus.LISTED, "listed", reason)
             # Every older version that was on sale and is not closed yet (on sale, suspended,
             # or returned after a review) gives way to this one.

@@ -20,6 +20,7 @@ from typing import Any
 
 from market import events
 from market.actor import Actor
+from market.compliance import services as compliance
 from market.errors import InvalidInput, InvalidTransition, RoleNotAllowed
 from market.ids import new_id
 from market.pagination import Page
@@ -74,6 +75,7 @@ UNAVAILABLE = "rights.unavailable"
 RESTORED = "rights.restored"
 
 MERCHANT, OPERATOR, ASSESSOR, REGULATOR = "merchant", "operator", "assessor", "regulator"
+REVIEW_STAGES = frozenset({RightStatus.SUBMITTED, RightStatus.UNDER_REVIEW})
 
 
 # -- inputs ------------------------------------------------------------------------------
@@ -217,6 +219,9 @@ def _move(uow: UnitOfWork, right: Right, target: RightStatus, action: str,
           reason: str | None) -> None:
     previous = right.move(target, reason=reason, at=uow.clock.now())
     _event(uow, right, action, previous, reason)
+    if target in REVIEW_STAGES or previous in REVIEW_STAGES:
+        compliance.track_review("right", right.id, right.holder_org_id, target.value, reason,
+                                uow=uow)
 
 
 # -- cascade -----------------------------------------------------------------------------
@@ -455,6 +460,8 @@ def submit_right(
         for parent_id in dict.fromkeys(data.parent_ids):
             uow.session.add(RightParent(right_id=right.id, parent_id=parent_id))
         _event(uow, right, "submitted", None, None)
+        compliance.track_review("right", right.id, holder, RightStatus.SUBMITTED.value, None,
+                                uow=uow)
         _store_evidence(uow, "right", right.id, data.evidence, evidence_dir)
         uow.commit()
         return right

@@ -366,6 +366,18 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
         OWN:       (NA,     NA,     NA,     NA,     NA,     NA,     NA,     NA,     NA,     NA),
         FOREIGN:   (UNAUTH, OK,     ROLE,   ROLE,   ROLE,   ROLE,   OK,     NOTADM, NOTADM, ROLE),
     },
+    # The review queue is for the operator, assessors (who attach reports) and regulators.
+    ("GET", f"{API}/reviews"): {
+        NO_OBJECT: (UNAUTH, OK,     ROLE,   ROLE,   OK,     ROLE,   OK,     NOTADM, NOTADM, ROLE),
+    },
+    ("GET", f"{API}/reviews/<item_id>"): {
+        OWN:       (NA,     NA,     ROLE,   NA,     NA,     NA,     NA,     NA,     NOTADM, ROLE),
+        FOREIGN:   (UNAUTH, OK,     ROLE,   ROLE,   OK,     ROLE,   OK,     NOTADM, NOTADM, ROLE),
+    },
+    ("POST", f"{API}/reviews/<item_id>/reports"): {
+        OWN:       (NA,     NA,     ROLE,   NA,     NA,     NA,     NA,     NA,     NOTADM, ROLE),
+        FOREIGN:   (UNAUTH, NEW,    ROLE,   ROLE,   NEW,    ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
+    },
     # Only regulators order suspensions (of the target organisation here).
     ("POST", f"{API}/suspension-orders"): {
         NO_OBJECT: (UNAUTH, ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   NEW,    NOTADM, NOTADM, ROLE),
@@ -487,6 +499,8 @@ COMPLIANCE_OBJECTS: dict[tuple[str, str], str] = {
     ("GET", f"{API}/decisions/<decision_id>"): "product submitted",
     ("GET", f"{API}/filings/<filing_id>"): "filing",
     ("GET", f"{API}/alerts/<alert_id>"): "alert",
+    ("GET", f"{API}/reviews/<item_id>"): "product submitted",
+    ("POST", f"{API}/reviews/<item_id>/reports"): "product submitted",
     ("POST", f"{API}/alerts/<alert_id>/dispositions"): "alert",
 }
 OBJECTS = {**RIGHTS_OBJECTS, **LISTING_OBJECTS, **COMPLIANCE_OBJECTS}
@@ -636,6 +650,11 @@ class Estates:
             assert listed.status_code == 200, listed.get_json()
             (item,) = listed.json["items"]
             ids[f"{kind}_id"] = item["id"]
+        queue = self.client.get(f"{API}/reviews?status=open&limit=200",
+                                headers=self.observer.headers)
+        assert queue.status_code == 200, queue.get_json()
+        (review,) = [r for r in queue.json["items"] if r["subject_id"] == version_id]
+        ids["item_id"] = review["id"]
         if need == "product submitted":
             return ids
         reviewer = claimer if need == "product claimed" else self.observer
@@ -754,6 +773,8 @@ def _valid_body(method: str, rule: str, world: World) -> dict[str, Any] | None:
         return {"severity": "minor", "reason": "matrix test"}
     if (method, rule) == ("POST", f"{API}/filings"):
         return _off_exchange_body(world.target.org_id)
+    if rule.endswith("/reports"):
+        return {"kind": "quality", "name": "质量评估报告.pdf", "sha256": "ef" * 32}
     if rule.endswith("/dispositions"):
         return {"status": "investigating", "note": "matrix test"}
     if (method, rule) == ("POST", f"{API}/suspension-orders"):
@@ -791,7 +812,7 @@ def _everything_visible(client: FlaskClient, observer: Party) -> dict[str, Any]:
         seen[f"{product['id']}/history"] = _listing(client, observer,
                                                     f"/products/{product['id']}/history")
     seen["catalog"] = _listing(client, observer, "/catalog")
-    for part in ("declarations", "decisions", "filings", "alerts"):
+    for part in ("declarations", "decisions", "filings", "alerts", "reviews"):
         seen[part] = _listing(client, observer, f"/{part}")
     for declaration in seen["declarations"]:
         found = client.get(f"{API}/declarations/{declaration['id']}", headers=observer.headers)

@@ -33,7 +33,7 @@ requires_postgres = pytest.mark.skipif(
 )
 
 COMPLIANCE_RECORDS = ("declarations", "declaration_breaches", "decisions", "filings",
-                      "alert_notes", "suspension_orders")
+                      "alert_notes", "suspension_orders", "assessment_reports")
 APPEND_ONLY_TRIGGERS = {
     "sqlite": {"audit_log_no_update", "audit_log_no_delete", "audit_head_no_delete"}
     | {f"{t}_no_{e}" for t in COMPLIANCE_RECORDS for e in ("update", "delete")},
