@@ -9,6 +9,7 @@ from __future__ import annotations
 from market import events
 from market.compliance import services as compliance
 from market.listing import services as listing
+from market.participants import services as participants
 from market.rights import services as rights
 
 _connected = False
@@ -21,4 +22,5 @@ def connect() -> None:
     events.subscribe(rights.UNAVAILABLE, listing.on_rights_unavailable)
     events.subscribe(rights.RESTORED, listing.on_rights_restored)
     events.subscribe(compliance.LISTING_SUSPENSION_ORDERED, listing.on_suspension_ordered)
+    events.subscribe(participants.ADMITTING, compliance.on_admitting)
     _connected = True

@@ -10,6 +10,7 @@ from market.compliance.domain import CURRENT_TEMPLATE as CURRENT
 from market.compliance.domain import RULESET_VERSION, TEMPLATES, BreachSeverity, rule_names
 from market.compliance.models import Alert, Declaration, ReviewItem
 from market.compliance.schemas import (
+    AdmissionCommitmentIn,
     AlertOut,
     AlertQuery,
     AlertSummaryOut,
@@ -40,8 +41,8 @@ from market.web import ApiBlueprint, page_args, page_body, page_of, unit_of_work
 bp = ApiBlueprint("compliance", __name__,
                   description="Declarations and commitments, credit records, rule decisions")
 
-OPERATOR, MERCHANT, BUYER, REGULATOR, ASSESSOR = (
-    "operator", "merchant", "buyer", "regulator", "assessor")
+OPERATOR, MERCHANT, BUYER, REGULATOR, ASSESSOR, BROKER = (
+    "operator", "merchant", "buyer", "regulator", "assessor", "broker")
 
 
 def _declaration(declaration: Declaration, breaches: list[Any]) -> dict[str, Any]:
@@ -71,6 +72,19 @@ def list_declarations(query: dict[str, Any]) -> dict[str, Any]:
     return page_body(services.list_declarations(
         uow=unit_of_work(), kind=query["kind"], org=query["org"],
         subject_id=query["subject_id"], **page_args(query)))
+
+
+@bp.route("/declarations/admission", methods=["POST"])
+@bp.access(roles=[MERCHANT, BUYER, ASSESSOR, BROKER], unadmitted=True)
+@bp.idempotent
+@bp.arguments(AdmissionCommitmentIn)
+@bp.response(201, DeclarationOut)
+def commit_to_admission(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """Sign your organisation's admission commitment (入场承诺, template admission@1); an
+    applicant is admitted only once it has made every commitment in it."""
+    signature = body.pop("signature")
+    declaration = services.commit_to_admission(body, signature=signature, uow=unit_of_work())
+    return _declaration(declaration, []), 201
 
 
 @bp.route("/declarations/<declaration_id>", methods=["GET"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from market.errors import Forbidden, InvalidInput, NotFound
+from market.errors import Forbidden, InvalidInput, NotFound, RuleViolation
 
 
 class DeclarationNotFound(NotFound):
@@ -52,3 +52,11 @@ class ReviewerIsParty(Forbidden):
 
     code = "reviewer_is_party"
     title = "You may not assess your own submission"
+
+
+class AdmissionCommitmentMissing(RuleViolation):
+    """An applicant is admitted only after signing the admission commitment, every
+    commitment in it made."""
+
+    code = "admission_commitment_missing"
+    title = "The applicant has not made the admission commitment"

@@ -339,3 +339,16 @@ class ReviewItemOut(ma.Schema):
 
 class ReviewItemDetailOut(ReviewItemOut):
     reports = fields.List(fields.Nested(AssessmentReportOut))
+
+
+class AdmissionCommitmentIn(SignatureIn):
+    """Answers of the admission commitment (template admission@1), made by the applicant."""
+
+    statement = fields.String(required=True, validate=validate.Length(1, 5000))
+    qualifications_true = fields.Boolean(
+        required=True, metadata={"description": "the application's materials are true"})
+    complies_with_rules = fields.Boolean(required=True)
+    not_blacklisted = fields.Boolean(required=True)
+    cooperates_with_supervision = fields.Boolean(required=True)
+    security_officer = fields.String(required=True, validate=validate.Length(1, 100),
+                                     metadata={"description": "who answers for data security"})

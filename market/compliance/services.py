@@ -34,6 +34,7 @@ from market.compliance.domain import (
     evaluate,
 )
 from market.compliance.errors import (
+    AdmissionCommitmentMissing,
     AlertNotFound,
     DecisionNotFound,
     DeclarationNotFound,
@@ -783,3 +784,46 @@ def attach_report(item_id: str, kind: str, name: str, sha256: str, *,
                          report.state())
         uow.commit()
         return report
+
+
+# -- the admission commitment (入场承诺) -----------------------------------------------------
+
+ADMISSION_COMMITMENTS = ("qualifications_true", "complies_with_rules", "not_blacklisted",
+                         "cooperates_with_supervision")
+
+
+def commit_to_admission(answers: Mapping[str, Any], *, signature: str | None = None,
+                        uow: UnitOfWork) -> Declaration:
+    """The caller's organisation signs its admission commitment (admission@1).
+
+    Raises:
+        RoleNotAllowed: the exchange operator and regulators make none.
+        InvalidDeclarationSignature: a signature was given and does not verify.
+    """
+    if uow.actor.has_role(OPERATOR, REGULATOR) or uow.actor.org_id is None:
+        raise RoleNotAllowed()
+    with uow:
+        declaration = sign_declaration(DeclarationKind.ADMISSION, answers,
+                                       subject_type="organisation",
+                                       subject_id=uow.actor.org_id, signature=signature,
+                                       uow=uow)
+        uow.commit()
+        return declaration
+
+
+def on_admitting(uow: UnitOfWork, payload: Mapping[str, Any]) -> None:
+    """Refuse to admit an applicant whose latest admission commitment is missing or does
+    not make every commitment."""
+    org_id = payload["organisation_id"]
+    latest: Declaration | None = uow.session.scalars(
+        select(Declaration).where(Declaration.kind == DeclarationKind.ADMISSION.value,
+                                  Declaration.org_id == org_id)
+        .order_by(Declaration.id.desc())).first()
+    if latest is None:
+        raise AdmissionCommitmentMissing(
+            "the applicant has not signed the admission commitment")
+    unmade = [c for c in ADMISSION_COMMITMENTS if latest.answers.get(c) is not True]
+    if unmade:
+        raise AdmissionCommitmentMissing(
+            "the admission commitment does not make: " + ", ".join(unmade),
+            errors={"declaration_id": [latest.id]})

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from market import events
 from market.actor import Actor
 from market.clock import Clock, as_utc
 from market.errors import InvalidApiKey, InvalidInput, ParticipantNotAdmitted, RoleNotAllowed
@@ -34,6 +35,8 @@ from market.participants.errors import (
 from market.participants.models import ApiKey, Organisation, OrganisationRole, StatusChange, User
 from market.participants.repository import ParticipantRepository
 from market.uow import UnitOfWork
+
+ADMITTING = "participants.admitting"  # an applicant is about to be admitted
 
 SCOPES = frozenset({"read", "write"})
 KEY_PREFIX = "mk"
@@ -247,6 +250,9 @@ def change_status(org_id: str, target: Status, reason: str, *, uow: UnitOfWork) 
             raise OperatorStatusFixed()
         now = uow.clock.now()
         previous = org.change_status(target, reason=reason, at=now)
+        if previous == Status.APPLIED.value and target is Status.ADMITTED:
+            # contexts above may refuse the admission (compliance: the admission commitment)
+            events.publish(uow, ADMITTING, {"organisation_id": org.id})
         uow.session.add(StatusChange(
             id=new_id("stc"), organisation_id=org.id, from_status=previous,
             to_status=target.value, reason=reason, decided_by_user_id=uow.actor.user_id,

@@ -6,8 +6,8 @@ The expected answers below are written by hand from the product rules, not deriv
 * no key → 401 ``unauthorized``, except where the public may call (applications, probes;
   probes do not even look at a key);
 * organisations not admitted (applied, suspended) may only follow their own application:
-  GET their organisation, its admission history, ``/participants`` (themselves) and ``/me``;
-  anything else → 403 ``participant_not_admitted``;
+  GET their organisation, its admission history, ``/participants`` (themselves) and ``/me``,
+  and sign their admission commitment; anything else → 403 ``participant_not_admitted``;
 * a role that may not call an endpoint → 403 ``role_not_allowed``; a read-only key on a write
   → 403 ``scope_not_allowed``. These denials do not depend on the object, so they come first
   and reveal nothing about it;
@@ -311,6 +311,10 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
     },
     ("GET", f"{API}/declarations"): {
         NO_OBJECT: (UNAUTH, OK,     OK,     OK,     OK,     OK,     OK,     NOTADM, NOTADM, OK),
+    },
+    # Participants (applicants too) commit to the rules; the venue and regulators do not.
+    ("POST", f"{API}/declarations/admission"): {
+        NO_OBJECT: (UNAUTH, ROLE,   NEW,    NEW,    NEW,    NEW,    ROLE,   NEW,    NEW,    SCOPE),
     },
     ("GET", f"{API}/declarations/<declaration_id>"): {
         OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     NOTADM, OK),
@@ -773,6 +777,10 @@ def _valid_body(method: str, rule: str, world: World) -> dict[str, Any] | None:
         return {"severity": "minor", "reason": "matrix test"}
     if (method, rule) == ("POST", f"{API}/filings"):
         return _off_exchange_body(world.target.org_id)
+    if (method, rule) == ("POST", f"{API}/declarations/admission"):
+        return {"statement": "matrix", "qualifications_true": True, "complies_with_rules": True,
+                "not_blacklisted": True, "cooperates_with_supervision": True,
+                "security_officer": "matrix"}
     if rule.endswith("/reports"):
         return {"kind": "quality", "name": "质量评估报告.pdf", "sha256": "ef" * 32}
     if rule.endswith("/dispositions"):
