@@ -472,7 +472,8 @@ class ApiBlueprint(flask_smorest.Blueprint):  # type: ignore[misc]
 
         decorated: Any = self.doc(parameters=[{
             "in": "header", "name": "Idempotency-Key", "required": False,
-            "schema": {"type": "string", "maxLength": 255},
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+                       "pattern": "^[!-~]{1,255}$"},
             "description": "Retries with the same key and body have one effect and get the "
                            "same response; the same key with another body is refused.",
         }])(wrapper)

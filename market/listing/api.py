@@ -133,6 +133,7 @@ def get_product(product_id: str) -> dict[str, Any]:
 
 @bp.route("/products/<product_id>", methods=["PUT"])
 @bp.access(roles=[MERCHANT], object_scoped=True)
+@bp.alt_response(409, response="CONFLICT")
 @bp.arguments(ProductRevisionIn)
 @bp.response(200, ProductOut)
 def revise_product(body: dict[str, Any], product_id: str) -> dict[str, Any]:
@@ -144,6 +145,7 @@ def revise_product(body: dict[str, Any], product_id: str) -> dict[str, Any]:
 
 @bp.route("/products/<product_id>/submission", methods=["POST"])
 @bp.access(roles=[MERCHANT], object_scoped=True)
+@bp.alt_response(409, response="CONFLICT")
 @bp.arguments(SubmitIn)
 @bp.response(200, ProductOut)
 def submit_listing(body: dict[str, Any], product_id: str) -> dict[str, Any]:
@@ -161,6 +163,7 @@ def submit_listing(body: dict[str, Any], product_id: str) -> dict[str, Any]:
 
 @bp.route("/products/<product_id>/review-claims", methods=["POST"])
 @bp.access(roles=[OPERATOR, ASSESSOR], object_scoped=True)
+@bp.alt_response(409, response="CONFLICT")
 @bp.response(200, ProductOut)
 def claim_review(product_id: str) -> dict[str, Any]:
     """Take the submitted version into review (the operator or an assessor)."""
@@ -169,6 +172,7 @@ def claim_review(product_id: str) -> dict[str, Any]:
 
 @bp.route("/products/<product_id>/reviews", methods=["POST"])
 @bp.access(roles=[OPERATOR, ASSESSOR], object_scoped=True)
+@bp.alt_response(409, response="CONFLICT")
 @bp.arguments(ListingReviewIn)
 @bp.response(200, ProductOut)
 def decide_review(body: dict[str, Any], product_id: str) -> dict[str, Any]:
@@ -179,6 +183,7 @@ def decide_review(body: dict[str, Any], product_id: str) -> dict[str, Any]:
 
 @bp.route("/products/<product_id>/status-changes", methods=["POST"])
 @bp.access(roles=[OPERATOR, MERCHANT], object_scoped=True)
+@bp.alt_response(409, response="CONFLICT")
 @bp.arguments(ListingStatusIn)
 @bp.response(200, ProductOut)
 def change_listing_status(body: dict[str, Any], product_id: str) -> dict[str, Any]:

@@ -259,6 +259,7 @@ def add_right_evidence(body: dict[str, Any], right_id: str) -> tuple[dict[str, A
 
 @bp.route("/rights/<right_id>/review-claims", methods=["POST"])
 @bp.access(roles=REVIEWERS, object_scoped=True)
+@bp.alt_response(409, response="CONFLICT")
 @bp.response(200, RightOut)
 def claim_review(right_id: str) -> dict[str, Any]:
     """Take a submitted right into review (the operator or an accredited assessor)."""
@@ -268,6 +269,7 @@ def claim_review(right_id: str) -> dict[str, Any]:
 
 @bp.route("/rights/<right_id>/reviews", methods=["POST"])
 @bp.access(roles=REVIEWERS, object_scoped=True)
+@bp.alt_response(409, response="CONFLICT")
 @bp.arguments(ReviewIn)
 @bp.response(200, RightOut)
 def decide_review(body: dict[str, Any], right_id: str) -> dict[str, Any]:
@@ -279,6 +281,7 @@ def decide_review(body: dict[str, Any], right_id: str) -> dict[str, Any]:
 
 @bp.route("/rights/<right_id>/status-changes", methods=["POST"])
 @bp.access(roles=[OPERATOR, MERCHANT], object_scoped=True)
+@bp.alt_response(409, response="CONFLICT")
 @bp.arguments(RightStatusIn)
 @bp.response(200, RightOut)
 def change_right_status(body: dict[str, Any], right_id: str) -> dict[str, Any]:

@@ -241,3 +241,25 @@ def test_missing_asset_is_a_404_problem(client):
     assert response.mimetype == PROBLEM_JSON
     escape = client.get(f"{API}/docs/assets/..%2F..%2F__init__.py")
     assert escape.status_code == 404
+
+
+@pytest.mark.parametrize(("path", "method"), [
+    ("/api/v1/rights/{right_id}/review-claims", "post"),
+    ("/api/v1/rights/{right_id}/reviews", "post"),
+    ("/api/v1/rights/{right_id}/status-changes", "post"),
+    ("/api/v1/products/{product_id}", "put"),
+    ("/api/v1/products/{product_id}/submission", "post"),
+    ("/api/v1/products/{product_id}/review-claims", "post"),
+    ("/api/v1/products/{product_id}/reviews", "post"),
+    ("/api/v1/products/{product_id}/status-changes", "post"),
+    ("/api/v1/alerts/{alert_id}/dispositions", "post"),
+    ("/api/v1/suspension-orders", "post"),
+])
+def test_operations_that_move_a_lifecycle_document_the_conflict(spec, path, method):
+    assert "409" in spec["paths"][path][method]["responses"], (path, method)
+
+
+def test_the_idempotency_key_header_documents_what_it_accepts(spec):
+    (header,) = [p for p in spec["paths"]["/api/v1/grants"]["post"]["parameters"]
+                 if p.get("name") == "Idempotency-Key"]
+    assert header["schema"]["pattern"] == "^[!-~]{1,255}$"
