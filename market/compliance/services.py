@@ -151,6 +151,14 @@ def failing(decision: Decision) -> list[Verdict]:
 # -- reading ---------------------------------------------------------------------------------
 
 
+def _equal(stmt: Select[Any], *pairs: tuple[Any, Any]) -> Select[Any]:
+    """``stmt`` filtered on each (column, value) whose value is given."""
+    for column, value in pairs:
+        if value:
+            stmt = stmt.where(column == value)
+    return stmt
+
+
 def _sees_everything(actor: Actor) -> bool:
     return actor.is_system or actor.has_role(*STAFF)
 
@@ -186,13 +194,8 @@ def list_declarations(*, uow: UnitOfWork, kind: str | None = None, org: str | No
                       limit: int = 50) -> Page[Declaration]:
     """Your organisation's declarations; everyone's for the operator, assessors, regulators."""
     with uow:
-        stmt = _visible_declarations(uow.actor)
-        if kind:
-            stmt = stmt.where(Declaration.kind == kind)
-        if org:
-            stmt = stmt.where(Declaration.org_id == org)
-        if subject_id:
-            stmt = stmt.where(Declaration.subject_id == subject_id)
+        stmt = _equal(_visible_declarations(uow.actor), (Declaration.kind, kind),
+                      (Declaration.org_id, org), (Declaration.subject_id, subject_id))
         return keyset_page(uow.session, stmt, Declaration.id, after=after, limit=limit)
 
 
@@ -280,13 +283,8 @@ def list_decisions(*, uow: UnitOfWork, stage: str | None = None, outcome: str | 
                    limit: int = 50) -> Page[Decision]:
     """Decisions about your organisation's listings and orders; every one for staff."""
     with uow:
-        stmt = _visible_decisions(uow.actor)
-        if stage:
-            stmt = stmt.where(Decision.stage == stage)
-        if outcome:
-            stmt = stmt.where(Decision.outcome == outcome)
-        if subject_id:
-            stmt = stmt.where(Decision.subject_id == subject_id)
+        stmt = _equal(_visible_decisions(uow.actor), (Decision.stage, stage),
+                      (Decision.outcome, outcome), (Decision.subject_id, subject_id))
         return keyset_page(uow.session, stmt, Decision.id, after=after, limit=limit)
 
 
@@ -432,10 +430,8 @@ def _filtered_filings(stmt: Select[Any], f: FilingFilters) -> Select[Any]:
         stmt = stmt.where(Filing.concluded_at < f.concluded_to)
     if f.party:
         stmt = stmt.where(or_(Filing.seller_org_id == f.party, Filing.buyer_org_id == f.party))
-    for column, value in ((Filing.product_id, f.product), (Filing.sector, f.sector),
-                          (Filing.kind, f.kind), (Filing.currency, f.currency)):
-        if value:
-            stmt = stmt.where(column == value)
+    stmt = _equal(stmt, (Filing.product_id, f.product), (Filing.sector, f.sector),
+                  (Filing.kind, f.kind), (Filing.currency, f.currency))
     if f.min_amount is not None:
         stmt = stmt.where(Filing.amount >= f.min_amount)
     if f.max_amount is not None:
@@ -571,11 +567,7 @@ def list_alerts(*, uow: UnitOfWork, status: str | None = None, rule: str | None 
     """Alerts for the operator and regulators, oldest first."""
     _require_watcher(uow.actor)
     with uow:
-        stmt = select(Alert)
-        if status:
-            stmt = stmt.where(Alert.status == status)
-        if rule:
-            stmt = stmt.where(Alert.rule == rule)
+        stmt = _equal(select(Alert), (Alert.status, status), (Alert.rule, rule))
         return keyset_page(uow.session, stmt, Alert.id, after=after, limit=limit)
 
 
@@ -733,11 +725,7 @@ def list_reviews(*, uow: UnitOfWork, status: str | None = None, kind: str | None
     """The review queue across contexts, oldest first (operator, assessors, regulators)."""
     _require_reviewer(uow.actor, reading=True)
     with uow:
-        stmt = select(ReviewItem)
-        if status:
-            stmt = stmt.where(ReviewItem.status == status)
-        if kind:
-            stmt = stmt.where(ReviewItem.kind == kind)
+        stmt = _equal(select(ReviewItem), (ReviewItem.status, status), (ReviewItem.kind, kind))
         return keyset_page(uow.session, stmt, ReviewItem.id, after=after, limit=limit)
 
 
