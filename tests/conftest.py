@@ -189,6 +189,8 @@ def committed_engine(engine: Engine) -> Iterator[Engine]:
                 conn.execute(text(sql))
         conn.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"),
                      {"h": GENESIS_HASH})
+        conn.execute(text("INSERT INTO catalog_state (id, token, listings) "
+                          "VALUES (1, 'emptied-by-tests', 0)"))
 
 
 @pytest.fixture

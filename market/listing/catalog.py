@@ -38,7 +38,6 @@ from sqlalchemy import (
     String,
     delete,
     func,
-    insert,
     literal,
     null,
     select,
@@ -235,13 +234,18 @@ def refresh(session: Session, product_id: str) -> None:
 
 def _account(session: Session, *, removed: set[str], added: set[str], listings: int) -> None:
     """Keep the term counts and the catalogue state in step with a refresh."""
-    changed = session.execute(
-        update(CatalogState).where(CatalogState.id == 1)
-        .values(token=secrets.token_hex(16), listings=CatalogState.listings + listings))
-    if not cast(CursorResult[Any], changed).rowcount:
-        session.execute(insert(CatalogState).values(
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    bump = (update(CatalogState).where(CatalogState.id == 1)
+            .values(token=secrets.token_hex(16), listings=CatalogState.listings + listings))
+    if not cast(CursorResult[Any], session.execute(bump)).rowcount:
+        # No state row (the migration makes one): create it from the entries as they are in
+        # this transaction; if another transaction created it meanwhile, bump that one.
+        created = session.execute(dialect.insert(CatalogState).values(
             id=1, token=secrets.token_hex(16),
-            listings=select(func.count()).select_from(CatalogEntry).scalar_subquery()))
+            listings=select(func.count()).select_from(CatalogEntry).scalar_subquery(),
+        ).on_conflict_do_nothing(index_elements=[CatalogState.id]))
+        if not cast(CursorResult[Any], created).rowcount:
+            session.execute(bump)
     gone = sorted(removed - added)
     if gone:
         session.execute(update(CatalogTermCount).where(CatalogTermCount.term.in_(gone))
@@ -250,7 +254,6 @@ def _account(session: Session, *, removed: set[str], added: set[str], listings: 
                                                        CatalogTermCount.listings <= 0))
     new = sorted(added - removed)
     if new:
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(CatalogTermCount)
         session.execute(stmt.on_conflict_do_update(
             index_elements=[CatalogTermCount.term],

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from pyld import jsonld
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from market.ids import new_id
@@ -323,3 +323,16 @@ def test_cached_totals_and_facets_equal_fresh_ones_and_follow_changes(
     assert after["facets"]["type"] == {"dataset": 3}
     _relist(session_factory, added, title=None, status="suspended")
     assert search(client, q="交通", type="dataset")["total"] == 2
+
+
+def test_a_missing_state_row_is_made_again_from_the_entries(session_factory, publish):
+    publish("城市交通流量")
+    with session_factory() as session:
+        session.execute(delete(CatalogState))
+        session.commit()
+    publish("医疗影像", sector="医疗卫生")
+    _counts_agree_with_postings(session_factory)
+    with session_factory() as session:
+        state = session.get(CatalogState, 1)
+        assert state is not None
+        assert state.listings == 2
