@@ -41,3 +41,41 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
+
+
+# -- helpers for revisions ---------------------------------------------------------------
+
+
+def create_append_only(table: str) -> None:
+    """In a revision: refuse UPDATE and DELETE on ``table`` (records kept as they were
+    made). PostgreSQL gets one trigger ``<table>_append_only``; SQLite two,
+    ``<table>_no_update`` and ``<table>_no_delete``."""
+    from alembic import op
+
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            f"""
+            CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION '{table} is append-only' USING ERRCODE = 'insufficient_privilege';
+            END $$;
+            """
+        )
+        op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                   f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()")
+    else:
+        for event in ("UPDATE", "DELETE"):
+            op.execute(f"CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table} "
+                       f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END")
+
+
+def drop_append_only(table: str) -> None:
+    """In a revision's downgrade: undo :func:`create_append_only`."""
+    from alembic import op
+
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+        op.execute(f"DROP FUNCTION IF EXISTS {table}_append_only()")
+    else:
+        for event in ("update", "delete"):
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{event}")

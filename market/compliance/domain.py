@@ -117,7 +117,7 @@ class Outcome(StrEnum):
 SEVERITY = [Outcome.PASS, Outcome.NEEDS_REVIEW, Outcome.NEEDS_ASSESSMENT, Outcome.BLOCK]
 
 PERSONAL_LEVELS = frozenset({"deidentified", "personal", "sensitive_personal"})
-CLASS_ORDER = ["general", "important", "core"]
+CLASSIFICATION_ORDER = ["general", "important", "core"]
 PI_ORDER = ["none", "anonymised", "deidentified", "personal", "sensitive_personal"]
 
 

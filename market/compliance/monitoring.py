@@ -49,10 +49,6 @@ def alert_rule(fn: AlertRule) -> AlertRule:
     return fn
 
 
-def alert_rule_names() -> list[str]:
-    return ["".join(p.capitalize() for p in r.__name__.split("_")) for r in ALERT_RULES]
-
-
 def _name(fn: Callable[..., Any]) -> str:
     return "".join(p.capitalize() for p in fn.__name__.split("_"))
 

@@ -63,17 +63,6 @@ class ListingDeclarationIn(ma.Schema):
     commitments = _texts(0, required=False)
 
 
-class PurchaseCommitmentIn(ma.Schema):
-    """Answers of the buyer's purchase commitment (template purchase@1)."""
-
-    purpose = fields.String(required=True, validate=validate.Length(1, 500))
-    scenarios = _texts(1, longest=200)
-    cross_border = fields.Boolean(required=True)
-    no_onward_transfer = fields.Boolean(required=True)
-    no_reidentification = fields.Boolean(required=True)
-    security_measures = _texts(1)
-
-
 class SignatureIn(ma.Schema):
     signature = fields.String(
         load_default=None, validate=_SIGNATURE,

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from market.actor import Actor
 from market.compliance import services as compliance
 from market.compliance.domain import (
+    CLASSIFICATION_ORDER,
     PERSONAL_LEVELS,
     PI_ORDER,
     DeclarationKind,
@@ -61,7 +62,6 @@ from market.uow import UnitOfWork
 MERCHANT, OPERATOR, ASSESSOR, REGULATOR = "merchant", "operator", "assessor", "regulator"
 REVIEW_STAGES = frozenset({ListingStatus.SUBMITTED, ListingStatus.UNDER_REVIEW})
 SEE_ALL = (OPERATOR, ASSESSOR, REGULATOR)
-CLASSIFICATION_ORDER = ("general", "important", "core")
 
 
 @dataclass(frozen=True)
@@ -352,7 +352,7 @@ def submit_listing(
             raise InvalidTransition(current=version.status,
                                     target=ListingStatus.SUBMITTED.value)
         now = uow.clock.now()
-        facts, resources = _listing_facts(uow, product, version, declaration, now)
+        facts = _listing_facts(uow, product, version, declaration, now)
         if compliance.judge(facts) is Outcome.BLOCK:
             decision = compliance.decide(facts, subject_type="product_version",
                                          subject_id=version.id, uow=uow)
@@ -363,8 +363,7 @@ def submit_listing(
             subject_id=version.id, signature=signature, uow=uow)
         compliance.decide(facts, subject_type="product_version", subject_id=version.id,
                           declaration_id=signed.id, uow=uow)
-        version.classification = max((r.classification for r in resources.values()),
-                                     key=CLASSIFICATION_ORDER.index, default="general")
+        version.classification = facts.product.classification
         version.declaration = dict(declaration)
         version.declaration_sha256 = signed.sha256
         version.declared_by_user_id = uow.actor.user_id
@@ -377,7 +376,7 @@ def submit_listing(
 def _listing_facts(
     uow: UnitOfWork, product: Product, version: ProductVersion,
     declaration: Mapping[str, Any], now: datetime,
-) -> tuple[Facts, dict[str, rights.ResourceProfile]]:
+) -> Facts:
     """What the rules judge at submission, gathered from rights and participants."""
     chain = rights.check_chain(product.id, now, uow=uow.joined())
     covered = {link.resource_id for link in chain.links if link.resource_id}
@@ -416,7 +415,7 @@ def _listing_facts(
         product=product_facts, chain_ok=broken is None, broken_link=broken,
         declaration=dict(declaration),
     )
-    return facts, resources
+    return facts
 
 
 def _violations(decision: Any) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 import market.db
+from market.migrate import create_append_only, drop_append_only
 
 
 revision = '0005'
@@ -17,38 +18,6 @@ branch_labels = None
 depends_on = None
 
 APPEND_ONLY = ("declarations", "declaration_breaches", "decisions")
-
-
-def _append_only(table: str) -> None:
-    """Refuse UPDATE and DELETE on a table: these records are kept as they were made."""
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            f"""
-            CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                RAISE EXCEPTION '{table} is append-only' USING ERRCODE = 'insufficient_privilege';
-            END $$;
-            """
-        )
-        op.execute(
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"
-        )
-    else:
-        for event in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-            )
-
-
-def _drop_append_only(table: str) -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-        op.execute(f"DROP FUNCTION IF EXISTS {table}_append_only()")
-    else:
-        for event in ("update", "delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{event}")
 
 
 def upgrade() -> None:
@@ -116,12 +85,12 @@ def upgrade() -> None:
         batch_op.create_index('ix_decisions_subject', ['subject_type', 'subject_id', 'id'], unique=False)
 
     for table in APPEND_ONLY:
-        _append_only(table)
+        create_append_only(table)
 
 
 def downgrade() -> None:
     for table in APPEND_ONLY:
-        _drop_append_only(table)
+        drop_append_only(table)
     op.drop_table('decisions')
     op.drop_table('declaration_breaches')
     op.drop_table('declarations')

@@ -9,6 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 import market.db
+from market.migrate import create_append_only, drop_append_only
 
 
 revision = '0006'
@@ -60,29 +61,10 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_filings_sector'), ['sector'], unique=False)
         batch_op.create_index('ix_filings_seller', ['seller_org_id', 'id'], unique=False)
 
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            """
-            CREATE FUNCTION filings_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                RAISE EXCEPTION 'filings is append-only' USING ERRCODE = 'insufficient_privilege';
-            END $$;
-            """
-        )
-        op.execute("CREATE TRIGGER filings_append_only BEFORE UPDATE OR DELETE ON filings "
-                   "FOR EACH ROW EXECUTE FUNCTION filings_append_only()")
-    else:
-        for event in ("UPDATE", "DELETE"):
-            op.execute(f"CREATE TRIGGER filings_no_{event.lower()} BEFORE {event} ON filings "
-                       "BEGIN SELECT RAISE(ABORT, 'filings is append-only'); END")
+    create_append_only("filings")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS filings_append_only ON filings")
-        op.execute("DROP FUNCTION IF EXISTS filings_append_only()")
-    else:
-        for event in ("update", "delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS filings_no_{event}")
+    drop_append_only("filings")
     op.drop_table('filings')
     op.drop_table('filing_counters')

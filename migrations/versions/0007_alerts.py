@@ -9,6 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 import market.db
+from market.migrate import create_append_only, drop_append_only
 
 
 revision = '0007'
@@ -72,31 +73,12 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_suspension_orders_subject_id'), ['subject_id'], unique=False)
 
     for table in APPEND_ONLY:
-        if op.get_bind().dialect.name == "postgresql":
-            op.execute(
-                f"""
-                CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN
-                    RAISE EXCEPTION '{table} is append-only' USING ERRCODE = 'insufficient_privilege';
-                END $$;
-                """
-            )
-            op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                       f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()")
-        else:
-            for event in ("UPDATE", "DELETE"):
-                op.execute(f"CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table} "
-                           f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END")
+        create_append_only(table)
 
 
 def downgrade() -> None:
     for table in APPEND_ONLY:
-        if op.get_bind().dialect.name == "postgresql":
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-            op.execute(f"DROP FUNCTION IF EXISTS {table}_append_only()")
-        else:
-            for event in ("update", "delete"):
-                op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{event}")
+        drop_append_only(table)
     op.drop_table('suspension_orders')
     op.drop_table('alert_notes')
     op.drop_table('alerts')

@@ -9,6 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 import market.db
+from market.migrate import create_append_only, drop_append_only
 
 
 revision = '0008'
@@ -57,30 +58,10 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_assessment_reports_review_item_id'), ['review_item_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_assessment_reports_subject_id'), ['subject_id'], unique=False)
 
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            """
-            CREATE FUNCTION assessment_reports_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                RAISE EXCEPTION 'assessment_reports is append-only' USING ERRCODE = 'insufficient_privilege';
-            END $$;
-            """
-        )
-        op.execute("CREATE TRIGGER assessment_reports_append_only BEFORE UPDATE OR DELETE ON "
-                   "assessment_reports FOR EACH ROW EXECUTE FUNCTION assessment_reports_append_only()")
-    else:
-        for event in ("UPDATE", "DELETE"):
-            op.execute(f"CREATE TRIGGER assessment_reports_no_{event.lower()} BEFORE {event} ON "
-                       "assessment_reports BEGIN SELECT RAISE(ABORT, "
-                       "'assessment_reports is append-only'); END")
+    create_append_only("assessment_reports")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS assessment_reports_append_only ON assessment_reports")
-        op.execute("DROP FUNCTION IF EXISTS assessment_reports_append_only()")
-    else:
-        for event in ("update", "delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS assessment_reports_no_{event}")
+    drop_append_only("assessment_reports")
     op.drop_table('assessment_reports')
     op.drop_table('review_items')
