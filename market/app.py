@@ -25,6 +25,8 @@ from market.participants.api import bp as participants_bp
 from market.receipts.signing import Signer
 from market.regulator.api import bp as regulator_bp
 from market.rights.api import bp as rights_bp
+from market.settlement.api import bp as settlement_bp
+from market.trading.api import bp as trading_bp
 from market.web import Api, MarketState, register_request_hooks, select_locale
 
 API_PREFIX = "/api/v1"
@@ -130,6 +132,8 @@ def register_api(app: Flask) -> None:
     api.register_blueprint(participants_bp, url_prefix=API_PREFIX)
     api.register_blueprint(rights_bp, url_prefix=API_PREFIX)
     api.register_blueprint(listing_bp, url_prefix=API_PREFIX)
+    api.register_blueprint(trading_bp, url_prefix=API_PREFIX)
+    api.register_blueprint(settlement_bp, url_prefix=API_PREFIX)
     api.register_blueprint(compliance_bp, url_prefix=API_PREFIX)
     api.register_blueprint(regulator_bp, url_prefix=API_PREFIX)
     api.register_blueprint(audit_bp, url_prefix=API_PREFIX)

@@ -31,12 +31,22 @@ class Settings:
     secret_key: str
     signing_key: str = ""
     max_body_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 2 * 1024 ** 3
     idempotency_ttl_seconds: int = 24 * 3600
     idempotency_lease_seconds: int = 60
     api_key_default_ttl_days: int = 365
     outbox_max_attempts: int = 10
     outbox_lease_seconds: int = 60
     outbox_backoff_base_seconds: float = 2.0
+    payment_window_hours: int = 24
+    delivery_window_hours: int = 7 * 24
+    acceptance_window_hours: int = 72
+    dispute_answer_hours: int = 72
+    download_ttl_seconds: int = 3600
+    download_limit: int = 5
+    platform_fee_bps: int = 100
+    split_holder_bps: int = 1000
+    split_processor_bps: int = 1000
     log_level: str = "INFO"
     check_schema: bool = True
     testing: bool = False
@@ -86,6 +96,20 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if lowered in {"0", "false", "no", "off"}:
         return False
     raise ConfigurationError(f"{PREFIX}{name} must be true or false, got {raw!r}")
+
+
+def _bps(env: Mapping[str, str], name: str, default: int) -> int:
+    """Basis points, 0 to 10,000."""
+    raw = env.get(PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{PREFIX}{name} must be an integer, got {raw!r}") from None
+    if not 0 <= value <= 10_000:
+        raise ConfigurationError(f"{PREFIX}{name} must be between 0 and 10000 basis points")
+    return value
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -149,12 +173,22 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret_key=secret_key,
         signing_key=signing_key,
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
+        max_upload_bytes=_int(env, "MAX_UPLOAD_BYTES", 2 * 1024 ** 3),
         idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
         idempotency_lease_seconds=_int(env, "IDEMPOTENCY_LEASE_SECONDS", 60),
         api_key_default_ttl_days=_int(env, "API_KEY_TTL_DAYS", 365),
         outbox_max_attempts=_int(env, "OUTBOX_MAX_ATTEMPTS", 10),
         outbox_lease_seconds=_int(env, "OUTBOX_LEASE_SECONDS", 60),
         outbox_backoff_base_seconds=_float(env, "OUTBOX_BACKOFF_BASE_SECONDS", 2.0),
+        payment_window_hours=_int(env, "PAYMENT_WINDOW_HOURS", 24),
+        delivery_window_hours=_int(env, "DELIVERY_WINDOW_HOURS", 7 * 24),
+        acceptance_window_hours=_int(env, "ACCEPTANCE_WINDOW_HOURS", 72),
+        dispute_answer_hours=_int(env, "DISPUTE_ANSWER_HOURS", 72),
+        download_ttl_seconds=_int(env, "DOWNLOAD_TTL_SECONDS", 3600),
+        download_limit=_int(env, "DOWNLOAD_LIMIT", 5),
+        platform_fee_bps=_bps(env, "PLATFORM_FEE_BPS", 100),
+        split_holder_bps=_bps(env, "SPLIT_HOLDER_BPS", 1000),
+        split_processor_bps=_bps(env, "SPLIT_PROCESSOR_BPS", 1000),
         log_level=_log_level(env),
         check_schema=_bool(env, "CHECK_SCHEMA", True),
     )

@@ -101,9 +101,18 @@ class _JoinedUnitOfWork(UnitOfWork):
         self._outer = outer
 
     def __enter__(self) -> Self:
-        self.audit = self._outer.audit
-        self.outbox = self._outer.outbox
         return self
+
+    @property
+    def audit(self) -> AuditLog:  # type: ignore[override]
+        return self._outer.audit
+
+    @property
+    def outbox(self) -> Outbox:  # type: ignore[override]
+        return self._outer.outbox
+
+    def joined(self, actor: Actor | None = None) -> UnitOfWork:
+        return _JoinedUnitOfWork(self._outer, actor or self.actor)
 
     def __exit__(
         self,

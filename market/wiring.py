@@ -11,6 +11,7 @@ from market.compliance import services as compliance
 from market.listing import services as listing
 from market.participants import services as participants
 from market.rights import services as rights
+from market.trading import services as trading
 
 _connected = False
 
@@ -21,6 +22,8 @@ def connect() -> None:
         return
     events.subscribe(rights.UNAVAILABLE, listing.on_rights_unavailable)
     events.subscribe(rights.RESTORED, listing.on_rights_restored)
+    events.subscribe(rights.UNAVAILABLE, trading.on_rights_unavailable)
+    events.subscribe(rights.RESTORED, trading.on_rights_restored)
     events.subscribe(compliance.LISTING_SUSPENSION_ORDERED, listing.on_suspension_ordered)
     events.subscribe(participants.ADMITTING, compliance.on_admitting)
     _connected = True

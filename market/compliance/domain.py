@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-RULESET_VERSION = "2026.11-1"
+RULESET_VERSION = "2026.11-2"
 
 
 class DeclarationKind(StrEnum):
@@ -351,6 +351,18 @@ def buyer_purpose_must_fit_listing_scenarios(facts: Facts) -> tuple[Outcome, str
     if outside:
         return BLOCK, "scenarios the listing does not offer: " + ", ".join(outside)
     return PASS, "the buyer's scenarios are offered"
+
+
+@rule
+def buyer_must_make_every_commitment(facts: Facts) -> tuple[Outcome, str]:
+    """A buyer commits not to pass the data on and not to re-identify anyone (购买承诺)."""
+    if facts.commitment is None:
+        return PASS, "no buyer at this stage"
+    missing = [name for name in ("no_onward_transfer", "no_reidentification")
+               if not facts.commitment.get(name)]
+    if missing:
+        return BLOCK, "the buyer does not commit to " + ", ".join(missing)
+    return PASS, "the buyer makes every commitment"
 
 
 def evaluate(facts: Facts, rules: list[Rule] | None = None) -> tuple[Outcome, list[Verdict]]:

@@ -63,6 +63,25 @@ class ListingDeclarationIn(ma.Schema):
     commitments = _texts(0, required=False)
 
 
+class PurchaseCommitmentIn(ma.Schema):
+    """Answers of the buyer's purchase commitment (template purchase@1)."""
+
+    purpose = fields.String(required=True, validate=validate.Length(1, 2000),
+                            metadata={"description": "what the buyer will use the data for"})
+    scenarios = _texts(1, longest=200)
+    cross_border = fields.Boolean(required=True,
+                                  metadata={"description": "the data will be used abroad"})
+    destination = fields.String(load_default=None, allow_none=True,
+                                validate=validate.Length(1, 100),
+                                metadata={"description": "where, when used abroad"})
+    security_measures = _texts(1)
+    no_onward_transfer = fields.Boolean(
+        required=True, metadata={"description": "no transfer, resale or provision to others"})
+    no_reidentification = fields.Boolean(
+        required=True, metadata={"description": "no identifying of natural persons"})
+    commitments = _texts(0, required=False)
+
+
 class SignatureIn(ma.Schema):
     signature = fields.String(
         load_default=None, validate=_SIGNATURE,

@@ -115,6 +115,27 @@ def sign_declaration(
     return declaration
 
 
+def declaration_of(session: Any, subject_type: str, subject_id: str) -> Declaration | None:
+    """The latest declaration made about a subject, if any."""
+    found: Declaration | None = session.scalars(
+        select(Declaration).where(Declaration.subject_type == subject_type,
+                                  Declaration.subject_id == subject_id)
+        .order_by(Declaration.id.desc())).first()
+    return found
+
+
+def get_declaration_record(session: Any, declaration_id: str) -> Declaration | None:
+    """A declaration by id, for the context that asked for it to be signed."""
+    found: Declaration | None = session.get(Declaration, declaration_id)
+    return found
+
+
+def decision_ids(session: Any, subject_id: str) -> list[str]:
+    """The ids of every decision about a subject, oldest first."""
+    return list(session.scalars(select(Decision.id).where(Decision.subject_id == subject_id)
+                                .order_by(Decision.id)))
+
+
 def judge(facts: Facts) -> Outcome:
     """The outcome the rules give ``facts``, recording nothing (the rules are pure)."""
     return evaluate(facts)[0]

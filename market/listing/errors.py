@@ -60,3 +60,17 @@ class NotTheMerchant(Forbidden):
 
     code = "not_the_merchant"
     title = "Only the operator may do this"
+
+
+class OfferNotFound(NotFound):
+    """The offer is not one of the version on sale."""
+
+    code = "offer_not_found"
+    title = "Offer not found"
+
+
+class SoldOut(Conflict):
+    """Every unit of a limited-quantity offer is taken."""
+
+    code = "sold_out"
+    title = "The offer is sold out"

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from market.actor import Actor
 from market.compliance import services as compliance
@@ -47,9 +47,11 @@ from market.listing.domain import (
 from market.listing.errors import (
     ListingRefused,
     NotTheMerchant,
+    OfferNotFound,
     ProductNotFound,
     ReviewClaimedByOther,
     ReviewerIsMerchant,
+    SoldOut,
     VersionInReview,
     VersionOnceListed,
 )
@@ -375,9 +377,20 @@ def submit_listing(
 
 def _listing_facts(
     uow: UnitOfWork, product: Product, version: ProductVersion,
-    declaration: Mapping[str, Any], now: datetime,
+    declaration: Mapping[str, Any], now: datetime, *, stage: Stage = Stage.LISTING,
+    buyer_org_id: str | None = None, commitment: Mapping[str, Any] | None = None,
 ) -> Facts:
-    """What the rules judge at submission, gathered from rights and participants."""
+    """What the rules judge at submission (or, with a buyer, at ordering and delivery),
+    gathered from rights and participants."""
+    return _facts_and_chain(uow, product, version, declaration, now, stage=stage,
+                            buyer_org_id=buyer_org_id, commitment=commitment)[0]
+
+
+def _facts_and_chain(
+    uow: UnitOfWork, product: Product, version: ProductVersion,
+    declaration: Mapping[str, Any], now: datetime, *, stage: Stage,
+    buyer_org_id: str | None, commitment: Mapping[str, Any] | None,
+) -> tuple[Facts, Any]:
     chain = rights.check_chain(product.id, now, uow=uow.joined())
     covered = {link.resource_id for link in chain.links if link.resource_id}
     broken: dict[str, Any] | None = chain.broken.as_dict() if chain.broken else None
@@ -393,8 +406,10 @@ def _listing_facts(
                                  "organisation"}
     resources = rights.resource_profiles(sorted(covered | set(version.derived_from)),
                                          session=uow.session)
-    seller = participants.organisation_facts(uow.session, [product.merchant_org_id])[
-        product.merchant_org_id]
+    parties = participants.organisation_facts(
+        uow.session, [product.merchant_org_id, *([buyer_org_id] if buyer_org_id else [])])
+    seller = parties[product.merchant_org_id]
+    buyer = parties.get(buyer_org_id) if buyer_org_id else None
     personal = [r for r in resources.values() if r.pi_level in PERSONAL_LEVELS]
     anonymised = [r for r in resources.values() if r.pi_level == "anonymised"]
     product_facts = ProductFacts(
@@ -410,12 +425,14 @@ def _listing_facts(
         cross_border_allowed=version.terms.get("territory") == "cross_border",
     )
     facts = Facts(
-        stage=Stage.LISTING,
+        stage=stage,
         seller=PartyFacts(seller.id, seller.status, seller.roles),
         product=product_facts, chain_ok=broken is None, broken_link=broken,
         declaration=dict(declaration),
+        buyer=PartyFacts(buyer.id, buyer.status, buyer.roles) if buyer else None,
+        commitment=dict(commitment) if commitment is not None else None,
     )
-    return facts
+    return facts, chain
 
 
 def _violations(decision: Any) -> list[dict[str, Any]]:
@@ -739,3 +756,89 @@ def on_suspension_ordered(uow: UnitOfWork, payload: Mapping[str, Any]) -> None:
     catalog.refresh(uow.session, product.id)
     uow.outbox.enqueue("listing.suspended", {"product_id": product.id,
                                              "version_id": version.id})
+
+
+# -- trading's view of a listing -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TradeView:
+    """What an order freezes of a listing: the version on sale, the offer, the facts the
+    rules judge and the rights chain they were judged on."""
+
+    product_id: str
+    version_id: str
+    version_number: int
+    merchant_org_id: str
+    title: str
+    sector: str
+    type: str
+    scenarios: list[str]
+    delivery_modes: list[str]
+    terms: dict[str, Any]
+    declaration_sha256: str | None
+    declaration_id: str | None
+    offer: Offer | None
+    facts: Facts
+    chain: Any
+
+
+def trade_view(product_id: str, *, stage: Stage, buyer_org_id: str,
+               commitment: Mapping[str, Any] | None, uow: UnitOfWork,
+               version_id: str | None = None, offer_id: str | None = None) -> TradeView:
+    """The listing as an order sees it, in the caller's transaction: by default the version
+    on sale now (ordering); with ``version_id`` the version an order bought (delivery),
+    whatever its status. The rules' facts are gathered now, with the buyer and its
+    commitment.
+
+    Raises:
+        ProductNotFound: no such product, or (without ``version_id``) nothing on sale.
+        OfferNotFound: ``offer_id`` is not an offer of that version.
+    """
+    product = uow.session.get(Product, product_id)
+    wanted = version_id or (product.listed_version_id if product is not None else None)
+    version = uow.session.get(ProductVersion, wanted) if wanted else None
+    if product is None or version is None or version.product_id != product.id or (
+        version_id is None and version.status != ListingStatus.LISTED.value
+    ):
+        raise ProductNotFound()
+    offer = None
+    if offer_id is not None:
+        offer = uow.session.get(Offer, offer_id)
+        if offer is None or offer.version_id != version.id:
+            raise OfferNotFound()
+    facts, chain = _facts_and_chain(uow, product, version, version.declaration or {},
+                                    uow.clock.now(), stage=stage, buyer_org_id=buyer_org_id,
+                                    commitment=commitment)
+    declaration = compliance.declaration_of(uow.session, "product_version", version.id)
+    return TradeView(
+        product_id=product.id, version_id=version.id, version_number=version.number,
+        merchant_org_id=product.merchant_org_id, title=version.title, sector=version.sector,
+        type=version.type, scenarios=list(version.scenarios),
+        delivery_modes=list(version.delivery_modes), terms=dict(version.terms),
+        declaration_sha256=version.declaration_sha256,
+        declaration_id=declaration.id if declaration is not None else None, offer=offer,
+        facts=facts, chain=chain)
+
+
+def reserve_unit(offer_id: str, *, uow: UnitOfWork) -> None:
+    """Take one unit of a limited offer for an order, in the caller's transaction; one
+    conditional UPDATE, so concurrent buyers never oversell.
+
+    Raises:
+        SoldOut: every unit is taken.
+    """
+    taken = uow.session.execute(
+        update(Offer).where(Offer.id == offer_id,
+                            or_(Offer.quantity.is_(None), Offer.sold < Offer.quantity))
+        .values(sold=Offer.sold + 1).returning(Offer.id)
+        .execution_options(synchronize_session=False)).scalar_one_or_none()
+    if taken is None:
+        raise SoldOut()
+
+
+def release_unit(offer_id: str, *, uow: UnitOfWork) -> None:
+    """Give back the unit an order took (the order ended unpaid or was refunded)."""
+    uow.session.execute(
+        update(Offer).where(Offer.id == offer_id, Offer.sold > 0)
+        .values(sold=Offer.sold - 1).execution_options(synchronize_session=False))

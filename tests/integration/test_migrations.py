@@ -32,13 +32,14 @@ requires_postgres = pytest.mark.skipif(
            "the SQLite variant still runs",
 )
 
-COMPLIANCE_RECORDS = ("declarations", "declaration_breaches", "decisions", "filings",
-                      "alert_notes", "suspension_orders", "assessment_reports")
+RECORDS = ("declarations", "declaration_breaches", "decisions", "filings", "alert_notes",
+           "suspension_orders", "assessment_reports", "ledger_journals", "ledger_postings",
+           "contracts")
 APPEND_ONLY_TRIGGERS = {
     "sqlite": {"audit_log_no_update", "audit_log_no_delete", "audit_head_no_delete"}
-    | {f"{t}_no_{e}" for t in COMPLIANCE_RECORDS for e in ("update", "delete")},
+    | {f"{t}_no_{e}" for t in RECORDS for e in ("update", "delete")},
     "postgresql": {"audit_log_append_only", "audit_head_append_only"}
-    | {f"{t}_append_only" for t in COMPLIANCE_RECORDS},
+    | {f"{t}_append_only" for t in RECORDS} | {"ledger_postings_balance"},
 }
 
 

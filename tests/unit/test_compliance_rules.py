@@ -129,6 +129,10 @@ CRAFTED: list[tuple[str, Facts, Outcome]] = [
      Outcome.BLOCK),
     ("BuyerPurposeMustFitListingScenarios", order(commitment={"scenarios": []}),
      Outcome.BLOCK),
+    ("BuyerMustMakeEveryCommitment", order(commitment={"no_onward_transfer": False}),
+     Outcome.BLOCK),
+    ("BuyerMustMakeEveryCommitment", order(commitment={"no_reidentification": False}),
+     Outcome.BLOCK),
 ]
 
 

@@ -1,0 +1,128 @@
+"""Settlement API: top-ups on the offline rail, accounts and statements (对账单), payouts,
+and the ledger's verification."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from market.settlement import services
+from market.settlement.schemas import (
+    AccountOut,
+    AccountQuery,
+    PayoutConfirmationIn,
+    PayoutIn,
+    PayoutOut,
+    PayoutQuery,
+    PayoutRejectionIn,
+    StatementOut,
+    StatementQuery,
+    TopUpIn,
+    TopUpOut,
+    VerificationOut,
+)
+from market.web import ApiBlueprint, page_args, page_body, page_of, unit_of_work
+
+bp = ApiBlueprint("settlement", __name__,
+                  description="Ledger accounts, top-ups, statements and payouts")
+
+OPERATOR, REGULATOR, MERCHANT, BUYER, BROKER, ASSESSOR = (
+    "operator", "regulator", "merchant", "buyer", "broker", "assessor")
+
+
+@bp.route("/ledger/top-ups", methods=["POST"])
+@bp.access(roles=[OPERATOR])
+@bp.idempotent
+@bp.arguments(TopUpIn)
+@bp.response(201, TopUpOut)
+def record_top_up(body: dict[str, Any]) -> tuple[Any, int]:
+    """Record a participant's bank transfer on the offline rail (operator); the bank
+    reference is recorded once."""
+    top_up = services.record_top_up(body["org_id"], body["amount"], body["currency"],
+                                    body["reference"], uow=unit_of_work())
+    return top_up, 201
+
+
+@bp.route("/ledger/accounts", methods=["GET"])
+@bp.access()
+@bp.arguments(AccountQuery, location="query")
+@bp.response(200, page_of(AccountOut))
+def list_accounts(query: dict[str, Any]) -> dict[str, Any]:
+    """Your organisation's accounts (available, payable, escrow per order); all for the
+    operator and regulators."""
+    return page_body(services.list_accounts(
+        uow=unit_of_work(), owner=query["owner"], kind=query["kind"],
+        currency=query["currency"], **page_args(query)))
+
+
+@bp.route("/ledger/accounts/<account_id>", methods=["GET"])
+@bp.access(object_scoped=True)
+@bp.response(200, AccountOut)
+def get_account(account_id: str) -> Any:
+    return services.get_account(account_id, uow=unit_of_work())
+
+
+@bp.route("/ledger/accounts/<account_id>/statement", methods=["GET"])
+@bp.access(object_scoped=True)
+@bp.arguments(StatementQuery, location="query")
+@bp.response(200, StatementOut)
+def statement(query: dict[str, Any], account_id: str) -> Any:
+    """The account's statement for [from, to): opening and closing balances and every
+    posting with the running balance."""
+    return services.statement(account_id, query["period_from"], query["period_to"],
+                              uow=unit_of_work())
+
+
+@bp.route("/ledger/verification", methods=["GET"])
+@bp.access(roles=[OPERATOR, REGULATOR])
+@bp.response(200, VerificationOut)
+def verify() -> dict[str, Any]:
+    """Recompute the ledger from its postings and report every broken invariant."""
+    return services.verify(uow=unit_of_work()).as_dict()
+
+
+@bp.route("/payouts", methods=["POST"])
+@bp.access(roles=[MERCHANT, BUYER, BROKER, ASSESSOR])
+@bp.idempotent
+@bp.arguments(PayoutIn)
+@bp.response(201, PayoutOut)
+def request_payout(body: dict[str, Any]) -> tuple[Any, int]:
+    """Ask to be paid part of your payable balance; it is reserved until the operator
+    confirms the bank payout."""
+    payout = services.request_payout(body["amount"], body["currency"], body["bank_account"],
+                                     uow=unit_of_work())
+    return payout, 201
+
+
+@bp.route("/payouts", methods=["GET"])
+@bp.access()
+@bp.arguments(PayoutQuery, location="query")
+@bp.response(200, page_of(PayoutOut))
+def list_payouts(query: dict[str, Any]) -> dict[str, Any]:
+    return page_body(services.list_payouts(uow=unit_of_work(), status=query["status"],
+                                           **page_args(query)))
+
+
+@bp.route("/payouts/<payout_id>", methods=["GET"])
+@bp.access(object_scoped=True)
+@bp.response(200, PayoutOut)
+def get_payout(payout_id: str) -> Any:
+    return services.get_payout(payout_id, uow=unit_of_work())
+
+
+@bp.route("/payouts/<payout_id>/confirmation", methods=["POST"])
+@bp.access(roles=[OPERATOR], object_scoped=True)
+@bp.idempotent
+@bp.arguments(PayoutConfirmationIn)
+@bp.response(200, PayoutOut)
+def confirm_payout(body: dict[str, Any], payout_id: str) -> Any:
+    """The bank paid it (operator): the reservation is posted to the rail."""
+    return services.confirm_payout(payout_id, body["bank_reference"], uow=unit_of_work())
+
+
+@bp.route("/payouts/<payout_id>/rejection", methods=["POST"])
+@bp.access(roles=[OPERATOR], object_scoped=True)
+@bp.arguments(PayoutRejectionIn)
+@bp.response(200, PayoutOut)
+def reject_payout(body: dict[str, Any], payout_id: str) -> Any:
+    """Reject a payout (operator): the reservation is given back."""
+    return services.reject_payout(payout_id, body["reason"], uow=unit_of_work())

@@ -1,0 +1,93 @@
+"""Ledger rules as plain values: account kinds, hold states, and the balance check every
+journal passes before it is written."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class AccountKind(StrEnum):
+    """What an account holds. Amounts are signed: a participant's money (what the platform
+    owes it) is positive; money at the payment rail is negative, so every currency's
+    accounts sum to zero."""
+
+    AVAILABLE = "available"  # a participant's spendable balance
+    ESCROW = "escrow"  # one per order: the buyer's payment held until settlement
+    PAYABLE = "payable"  # a participant's earnings awaiting payout
+    FEE_REVENUE = "fee_revenue"  # the platform's fee revenue
+    RAIL_CLEARING = "rail_clearing"  # money held at a payment rail (the bank)
+
+
+# Every account but the rail's clearing account may never go below zero.
+NON_NEGATIVE = frozenset(k for k in AccountKind if k is not AccountKind.RAIL_CLEARING)
+PLATFORM = "platform"  # the owner of the fee revenue and clearing accounts
+
+
+class JournalKind(StrEnum):
+    TOP_UP = "top_up"  # a bank transfer recorded by the operator
+    PAYMENT = "payment"  # buyer available → order escrow
+    SETTLEMENT = "settlement"  # order escrow → payables and the platform fee
+    REFUND = "refund"  # order escrow → buyer available
+    PAYOUT = "payout"  # payable → rail (posted when the operator confirms the bank payout)
+
+
+class HoldStatus(StrEnum):
+    """A two-phase transfer: reserved first, then posted, voided or left to expire."""
+
+    PENDING = "pending"
+    POSTED = "posted"
+    VOIDED = "voided"
+    EXPIRED = "expired"
+
+
+class PayoutStatus(StrEnum):
+    REQUESTED = "requested"
+    PAID = "paid"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One side of a transfer: ``amount`` minor units into (positive) or out of (negative)
+    ``account_id``."""
+
+    account_id: str
+    amount: int
+    currency: str
+
+
+class Unbalanced(ValueError):
+    """A journal whose legs do not sum to zero in some currency."""
+
+
+def check_balanced(legs: Sequence[Leg]) -> None:
+    """Refuse a journal that would create or destroy money.
+
+    Raises:
+        Unbalanced: no legs, a non-integer or zero amount, or a currency that does not sum
+            to zero.
+    """
+    if not legs:
+        raise Unbalanced("a journal needs legs")
+    totals: dict[str, int] = defaultdict(int)
+    for leg in legs:
+        if isinstance(leg.amount, bool) or not isinstance(leg.amount, int) or leg.amount == 0:
+            raise Unbalanced(f"leg amounts are non-zero integers, got {leg.amount!r}")
+        totals[leg.currency] += leg.amount
+    for currency, total in sorted(totals.items()):
+        if total != 0:
+            raise Unbalanced(f"the journal is off by {total} in {currency}")
+
+
+def merged(legs: Sequence[Leg]) -> list[Leg]:
+    """Legs on the same account and currency summed, zero results dropped, in account id
+    order (the order rows are locked in, so concurrent journals never deadlock)."""
+    totals: dict[tuple[str, str], int] = defaultdict(int)
+    for leg in legs:
+        totals[(leg.account_id, leg.currency)] += leg.amount
+    return [Leg(account, amount, currency)
+            for (account, currency), amount in sorted(totals.items()) if amount != 0]

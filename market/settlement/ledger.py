@@ -1,0 +1,294 @@
+"""The double-entry ledger: accounts, balanced journals, two-phase holds, and verification.
+
+Every function runs in the caller's unit of work. A journal is checked to balance before it
+is written (and again by PostgreSQL's deferred constraint trigger at commit); each leg
+moves its account's cached balance with one conditional ``UPDATE … RETURNING``, so a
+non-negative account can never be overdrawn even by concurrent journals, and accounts are
+touched in id order so concurrent journals never deadlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from market.ids import new_id
+from market.settlement.domain import (
+    NON_NEGATIVE,
+    AccountKind,
+    HoldStatus,
+    JournalKind,
+    Leg,
+    check_balanced,
+    merged,
+)
+from market.settlement.errors import (
+    EscrowNotEmpty,
+    HoldNotPending,
+    InsufficientFunds,
+    JournalKeyReused,
+)
+from market.settlement.models import Account, Hold, Journal, Posting
+from market.uow import UnitOfWork
+
+
+def account(session: Session, kind: AccountKind, owner: str, currency: str, ref: str = "",
+            *, at: datetime) -> Account:
+    """The account of ``owner`` of this kind and currency, opened on first use."""
+    stmt = select(Account).where(Account.kind == kind.value, Account.owner == owner,
+                                 Account.ref == ref, Account.currency == currency)
+    found = session.scalars(stmt).one_or_none()
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():
+            found = Account(id=new_id("acc"), kind=kind.value, owner=owner, ref=ref,
+                            currency=currency, balance=0, pending_out=0,
+                            non_negative=kind in NON_NEGATIVE, created_at=at)
+            session.add(found)
+        return found
+    except IntegrityError:  # opened by a concurrent transaction a moment ago
+        return session.scalars(stmt).one()
+
+
+def _same_journal(session: Session, journal: Journal, legs: Sequence[Leg]) -> bool:
+    posted = session.execute(select(Posting.account_id, Posting.amount, Posting.currency)
+                             .where(Posting.journal_id == journal.id)).all()
+    return sorted((a, n, c) for a, n, c in posted) == sorted(
+        (leg.account_id, leg.amount, leg.currency) for leg in merged(legs))
+
+
+def _move(session: Session, account_id: str, amount: int, *, reserve: bool = False) -> int:
+    """Add ``amount`` to the balance (or, with ``reserve``, to pending_out) unless a
+    non-negative account would go below zero; returns the new balance.
+
+    Raises:
+        InsufficientFunds: the account cannot give that much.
+    """
+    spendable = Account.balance - Account.pending_out
+    if reserve:
+        stmt = (update(Account).where(Account.id == account_id,
+                                      or_(~Account.non_negative, spendable - amount >= 0))
+                .values(pending_out=Account.pending_out + amount).returning(Account.balance))
+    else:
+        stmt = (update(Account).where(Account.id == account_id,
+                                      or_(~Account.non_negative, spendable + amount >= 0))
+                .values(balance=Account.balance + amount).returning(Account.balance))
+    stmt = stmt.execution_options(synchronize_session=False)
+    new_balance = session.execute(stmt).scalar_one_or_none()
+    if new_balance is None:
+        raise InsufficientFunds(account_id=account_id)
+    return int(new_balance)
+
+
+def transfer(uow: UnitOfWork, *, key: str, kind: JournalKind, legs: Sequence[Leg],
+             order_id: str | None = None, memo: str | None = None) -> Journal:
+    """Post a balanced journal once: a journal with this ``key`` already posted with the same
+    legs is returned as it is.
+
+    Raises:
+        Unbalanced: the legs do not sum to zero per currency (a programming error).
+        JournalKeyReused: ``key`` was used for different legs.
+        InsufficientFunds: a non-negative account would be overdrawn.
+    """
+    session = uow.session
+    existing = session.scalars(select(Journal).where(Journal.key == key)).one_or_none()
+    if existing is not None:
+        if not _same_journal(session, existing, legs):
+            raise JournalKeyReused(key=key)
+        return existing
+    check_balanced(legs)
+    now = uow.clock.now()
+    journal = Journal(id=new_id("jrn"), key=key, kind=kind.value, order_id=order_id,
+                      memo=memo, actor_label=uow.actor.label, posted_at=now)
+    session.add(journal)
+    session.flush()
+    postings = []
+    for leg in merged(legs):
+        balance = _move(session, leg.account_id, leg.amount)
+        postings.append(Posting(journal_id=journal.id, account_id=leg.account_id,
+                                amount=leg.amount, currency=leg.currency,
+                                balance_after=balance, posted_at=now))
+    session.add_all(postings)
+    session.flush()
+    uow.audit.record(uow.actor, f"ledger.{kind.value}", "journal", journal.id,
+                     {**journal.state(), "legs": [[p.account_id, p.amount, p.currency]
+                                                  for p in postings]})
+    return journal
+
+
+# -- two-phase holds -----------------------------------------------------------------------
+
+
+def hold(uow: UnitOfWork, *, key: str, kind: str, debit: Account, credit: Account,
+         amount: int, expires_at: datetime) -> Hold:
+    """Reserve ``amount`` of ``debit`` for a later transfer to ``credit``.
+
+    Raises:
+        InsufficientFunds: less than ``amount`` is spendable.
+    """
+    session = uow.session
+    existing = session.scalars(select(Hold).where(Hold.key == key)).one_or_none()
+    if existing is not None:
+        return existing
+    assert amount > 0
+    assert debit.currency == credit.currency
+    _move(session, debit.id, amount, reserve=True)
+    now = uow.clock.now()
+    found = Hold(id=new_id("hld"), key=key, debit_account_id=debit.id,
+                 credit_account_id=credit.id, amount=amount, currency=debit.currency,
+                 kind=kind, status=HoldStatus.PENDING.value, expires_at=expires_at,
+                 created_at=now)
+    session.add(found)
+    session.flush()
+    uow.audit.record(uow.actor, "ledger.hold_pending", "hold", found.id, found.state())
+    return found
+
+
+def _release(uow: UnitOfWork, held: Hold, status: HoldStatus) -> None:
+    if held.status != HoldStatus.PENDING.value:
+        raise HoldNotPending(status=held.status)
+    uow.session.execute(update(Account).where(Account.id == held.debit_account_id)
+                        .values(pending_out=Account.pending_out - held.amount)
+                        .execution_options(synchronize_session=False))
+    held.status = status.value
+    held.resolved_at = uow.clock.now()
+
+
+def post_hold(uow: UnitOfWork, held: Hold, *, journal_kind: JournalKind,
+              memo: str | None = None) -> Journal:
+    """Post a pending hold as a journal from its debit to its credit account."""
+    _release(uow, held, HoldStatus.POSTED)
+    journal = transfer(uow, key=f"hold:{held.id}", kind=journal_kind, memo=memo, legs=[
+        Leg(held.debit_account_id, -held.amount, held.currency),
+        Leg(held.credit_account_id, held.amount, held.currency)])
+    held.journal_id = journal.id
+    uow.session.flush()
+    uow.audit.record(uow.actor, "ledger.hold_posted", "hold", held.id, held.state())
+    return journal
+
+
+def void_hold(uow: UnitOfWork, held: Hold, *, expired: bool = False) -> None:
+    """Give a pending hold's reservation back (voided by a decision, or expired)."""
+    status = HoldStatus.EXPIRED if expired else HoldStatus.VOIDED
+    _release(uow, held, status)
+    uow.session.flush()
+    uow.audit.record(uow.actor, f"ledger.hold_{status.value}", "hold", held.id, held.state())
+
+
+def due_holds(session: Session, at: datetime, *, limit: int = 500) -> list[Hold]:
+    """Pending holds whose expiry has passed, locked for the caller."""
+    stmt = (select(Hold).where(Hold.status == HoldStatus.PENDING.value, Hold.expires_at <= at)
+            .order_by(Hold.expires_at, Hold.id).limit(limit).with_for_update(skip_locked=True))
+    return list(session.scalars(stmt))
+
+
+def close_escrow(uow: UnitOfWork, order_id: str) -> None:
+    """Mark an order's escrow accounts closed once the order is terminal.
+
+    Raises:
+        EscrowNotEmpty: money is still held for the order (a programming error).
+    """
+    stmt = select(Account).where(Account.kind == AccountKind.ESCROW.value,
+                                 Account.ref == order_id).with_for_update()
+    stmt = stmt.execution_options(populate_existing=True)
+    for escrow in uow.session.scalars(stmt):
+        if escrow.balance != 0:
+            raise EscrowNotEmpty(order_id=order_id, balance=escrow.balance)
+        escrow.closed_at = uow.clock.now()
+
+
+# -- verification ----------------------------------------------------------------------------
+
+
+@dataclass
+class Verification:
+    """What ``market ledger verify`` found: counts and every problem, named."""
+
+    accounts: int = 0
+    journals: int = 0
+    postings: int = 0
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "accounts": self.accounts, "journals": self.journals,
+                "postings": self.postings, "problems": self.problems}
+
+
+def verify(session: Session) -> Verification:
+    """Recompute the ledger from its postings and check every invariant: each journal sums
+    to zero per currency; each account's cached balance equals the sum of its postings and
+    its running balances follow one another; postings carry their account's currency;
+    non-negative accounts are not below zero; reservations equal the pending holds; closed
+    escrow accounts are empty; and all accounts of a currency sum to zero."""
+    report = Verification(
+        accounts=session.scalar(select(func.count()).select_from(Account)) or 0,
+        journals=session.scalar(select(func.count()).select_from(Journal)) or 0,
+        postings=session.scalar(select(func.count()).select_from(Posting)) or 0,
+    )
+    problems = report.problems
+    for journal_id, currency, total in session.execute(
+        select(Posting.journal_id, Posting.currency, func.sum(Posting.amount))
+        .group_by(Posting.journal_id, Posting.currency).having(func.sum(Posting.amount) != 0)
+    ):
+        problems.append({"problem": "journal_unbalanced", "journal_id": journal_id,
+                         "currency": currency, "off_by": int(total)})
+    sums = (select(Posting.account_id, func.coalesce(func.sum(Posting.amount), 0).label("s"))
+            .group_by(Posting.account_id).subquery())
+    pending = (select(Hold.debit_account_id,
+                      func.coalesce(func.sum(Hold.amount), 0).label("p"))
+               .where(Hold.status == HoldStatus.PENDING.value)
+               .group_by(Hold.debit_account_id).subquery())
+    rows = session.execute(
+        select(Account, func.coalesce(sums.c.s, 0), func.coalesce(pending.c.p, 0))
+        .outerjoin(sums, sums.c.account_id == Account.id)
+        .outerjoin(pending, pending.c.debit_account_id == Account.id)
+        .order_by(Account.id))
+    totals: dict[str, int] = {}
+    for acc, posted, reserved in rows:
+        posted, reserved = int(posted), int(reserved)
+        totals[acc.currency] = totals.get(acc.currency, 0) + posted
+        if acc.balance != posted:
+            problems.append({"problem": "balance_differs", "account_id": acc.id,
+                             "cached": acc.balance, "postings": posted})
+        if acc.pending_out != reserved:
+            problems.append({"problem": "reservation_differs", "account_id": acc.id,
+                             "cached": acc.pending_out, "pending_holds": reserved})
+        if acc.non_negative and posted - reserved < 0:
+            problems.append({"problem": "negative_balance", "account_id": acc.id,
+                             "balance": posted, "reserved": reserved})
+        if acc.closed_at is not None and posted != 0:
+            problems.append({"problem": "closed_escrow_not_empty", "account_id": acc.id,
+                             "balance": posted})
+    for currency, total in sorted(totals.items()):
+        if total != 0:
+            problems.append({"problem": "currency_does_not_sum_to_zero",
+                             "currency": currency, "total": total})
+    for posting_id, account_id in session.execute(
+        select(Posting.id, Posting.account_id).join(Account, Account.id == Posting.account_id)
+        .where(Posting.currency != Account.currency)
+    ):
+        problems.append({"problem": "currency_differs", "posting_id": posting_id,
+                         "account_id": account_id})
+    running = select(
+        Posting.id, Posting.account_id, Posting.balance_after,
+        func.sum(Posting.amount).over(partition_by=Posting.account_id,
+                                      order_by=Posting.id).label("running"),
+    ).subquery()
+    for posting_id, account_id, after, total in session.execute(
+        select(running).where(running.c.balance_after != running.c.running)
+        .order_by(running.c.id).limit(100)
+    ):
+        problems.append({"problem": "running_balance_differs", "posting_id": posting_id,
+                         "account_id": account_id, "recorded": after, "recomputed": int(total)})
+    return report

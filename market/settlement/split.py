@@ -1,0 +1,279 @@
+"""Revenue split (收益分配) of a data-product sale: 谁投入、谁贡献、谁受益.
+
+Whoever put the data in (resource holders, 数据资源持有权), whoever contributed work on it
+(processors, 数据加工使用权) and whoever sells it (the merchant, 数据产品经营权, and any
+broker) share what the buyer paid, after the platform's fee. A :class:`DistributionRule`
+states the shares in basis points of the net amount; :func:`rule_from_chain` derives one
+from a product's right chain.
+
+:func:`split` turns a sale into amounts with one largest-remainder allocation over the fee
+and every share, so the parts sum exactly to the sale and no party is more than one minor
+unit from its exact share. :func:`reverse` takes a refund back from what each line still
+holds, in the same way. Both work on a canonical order of lines (platform first, then by
+role, then by org id), so the result never depends on the order the shares were given in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from market.errors import InvalidInput
+from market.money import allocate
+
+BPS = 10_000  # basis points in a whole
+PLATFORM_ORG_ID = "platform"
+
+
+class Role(StrEnum):
+    RESOURCE_HOLDER = "resource_holder"  # 谁投入: holds the data resource
+    PROCESSOR = "processor"  # 谁贡献: processed the data into the product
+    MERCHANT = "merchant"  # 谁受益: operates and sells the product
+    BROKER = "broker"  # 数据经纪: brought the sale about
+    PLATFORM = "platform"  # the exchange's fee line, never a share
+
+
+# Canonical rank: the platform's fee line first, then the roles in their declared order.
+_RANK = {Role.PLATFORM: 0} | {
+    role: index for index, role in enumerate(Role, start=1) if role is not Role.PLATFORM
+}
+
+# Right kinds of a product's chain (market.rights.domain.RightKind values).
+RESOURCE_HOLDING = "resource_holding"
+PROCESSING_USE = "processing_use"
+PRODUCT_OPERATION = "product_operation"
+_CHAIN_KINDS = (RESOURCE_HOLDING, PROCESSING_USE, PRODUCT_OPERATION)
+
+
+def _canonical_key(role: Role, org_id: str) -> tuple[int, str]:
+    return _RANK[role], org_id
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Share:
+    """One party's part of the net amount (after the platform fee), in basis points."""
+
+    role: Role
+    org_id: str
+    bps: int
+
+
+@dataclass(frozen=True)
+class DistributionRule:
+    """The platform fee and the shares of the net amount; valid once built.
+
+    Shares are kept in canonical order, so two rules listing the same shares in a different
+    order are equal and store the same JSON.
+    """
+
+    shares: tuple[Share, ...]
+    platform_fee_bps: int
+
+    def __post_init__(self) -> None:
+        self.validate()
+        ordered = sorted(self.shares, key=lambda s: _canonical_key(s.role, s.org_id))
+        object.__setattr__(self, "shares", tuple(ordered))
+
+    def problems(self) -> dict[str, list[str]]:
+        """Every broken rule, keyed by field (``shares.0.bps``); empty when valid."""
+        found: dict[str, list[str]] = {}
+        fee = self.platform_fee_bps
+        if not _is_int(fee) or not 0 <= fee <= BPS:
+            found["platform_fee_bps"] = [f"must be an integer from 0 to {BPS}"]
+        shares: Any = self.shares
+        if not isinstance(shares, tuple | list) or not shares:
+            found["shares"] = ["at least one share is needed"]
+            return found
+        seen: set[tuple[Role, str]] = set()
+        total = 0
+        sums = True
+        for index, share in enumerate(shares):
+            field = f"shares.{index}"
+            if not isinstance(share, Share):
+                found[field] = ["must be a Share"]
+                sums = False
+                continue
+            role: Any = share.role
+            org_id: Any = share.org_id
+            bps: Any = share.bps
+            if not isinstance(role, Role):
+                found[f"{field}.role"] = ["must be one of " + ", ".join(Role)]
+            elif role is Role.PLATFORM:
+                found[f"{field}.role"] = ["the platform is paid by platform_fee_bps, not a share"]
+            if not isinstance(org_id, str) or not org_id:
+                found[f"{field}.org_id"] = ["must be a non-empty string"]
+            elif isinstance(role, Role):
+                if (role, org_id) in seen:
+                    found[f"{field}.org_id"] = [f"{org_id} already has a {role.value} share"]
+                seen.add((role, org_id))
+            if not _is_int(bps):
+                found[f"{field}.bps"] = ["must be an integer"]
+                sums = False
+            elif bps < 0:
+                found[f"{field}.bps"] = ["must not be negative"]
+                sums = False
+            else:
+                total += bps
+        if sums and total != BPS:
+            found["shares"] = [f"shares must add up to exactly {BPS} bps, not {total}"]
+        return found
+
+    def validate(self) -> None:
+        """Raise :class:`InvalidInput` naming every broken rule."""
+        found = self.problems()
+        if found:
+            raise InvalidInput("invalid distribution rule", errors=found)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "platform_fee_bps": self.platform_fee_bps,
+            "shares": [
+                {"role": s.role.value, "org_id": s.org_id, "bps": s.bps} for s in self.shares
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DistributionRule:
+        """Rebuild a rule stored by :meth:`as_dict`; malformed data raises InvalidInput."""
+        if not isinstance(data, Mapping):
+            raise InvalidInput("invalid distribution rule", errors={"rule": ["must be an object"]})
+        raw = data.get("shares")
+        if not isinstance(raw, list):
+            raise InvalidInput("invalid distribution rule", errors={"shares": ["must be a list"]})
+        found: dict[str, list[str]] = {}
+        shares: list[Share] = []
+        for index, item in enumerate(raw):
+            field = f"shares.{index}"
+            if not isinstance(item, Mapping):
+                found[field] = ["must be an object"]
+                continue
+            raw_role: Any = item.get("role")
+            try:
+                role = Role(raw_role)
+            except ValueError:
+                found[f"{field}.role"] = ["must be one of " + ", ".join(Role)]
+                continue
+            org_id: Any = item.get("org_id")
+            bps: Any = item.get("bps")
+            shares.append(Share(role, org_id, bps))
+        if found:
+            raise InvalidInput("invalid distribution rule", errors=found)
+        fee: Any = data.get("platform_fee_bps")
+        return cls(tuple(shares), fee)
+
+
+def rule_from_chain(
+    links: Sequence[tuple[str, str]],
+    *,
+    merchant_org_id: str,
+    holder_bps: int,
+    processor_bps: int,
+    platform_fee_bps: int,
+) -> DistributionRule:
+    """Derive the rule from a product's right chain: (right kind, holder org id) pairs.
+
+    Distinct resource holders share ``holder_bps`` equally and distinct processors share
+    ``processor_bps`` equally (earlier org ids, in sorted order, take any odd basis point);
+    the merchant gets the rest. A part nobody in the chain can take goes to the merchant.
+    ``product_operation`` links name the operator, who is paid as the merchant. An org with
+    two roles gets one line per role; lines of 0 bps are left out.
+    """
+    found: dict[str, list[str]] = {}
+    for name, value in (("holder_bps", holder_bps), ("processor_bps", processor_bps)):
+        if not _is_int(value) or not 0 <= value <= BPS:
+            found[name] = [f"must be an integer from 0 to {BPS}"]
+    if not found and holder_bps + processor_bps > BPS:
+        found["processor_bps"] = [f"holder_bps and processor_bps together exceed {BPS}"]
+    if not isinstance(merchant_org_id, str) or not merchant_org_id:
+        found["merchant_org_id"] = ["must be a non-empty string"]
+    for index, (kind, org_id) in enumerate(links):
+        if kind not in _CHAIN_KINDS:
+            found[f"links.{index}.kind"] = ["must be one of " + ", ".join(_CHAIN_KINDS)]
+        if not isinstance(org_id, str) or not org_id:
+            found[f"links.{index}.org_id"] = ["must be a non-empty string"]
+    if found:
+        raise InvalidInput("cannot derive a distribution rule", errors=found)
+
+    shares: list[Share] = []
+    merchant_bps = BPS
+    for role, kind, pool in (
+        (Role.RESOURCE_HOLDER, RESOURCE_HOLDING, holder_bps),
+        (Role.PROCESSOR, PROCESSING_USE, processor_bps),
+    ):
+        orgs = sorted({org_id for link_kind, org_id in links if link_kind == kind})
+        if not orgs or pool == 0:
+            continue
+        for org_id, bps in zip(orgs, allocate(pool, [1] * len(orgs)), strict=True):
+            if bps:
+                shares.append(Share(role, org_id, bps))
+        merchant_bps -= pool
+    if merchant_bps:
+        shares.append(Share(Role.MERCHANT, merchant_org_id, merchant_bps))
+    return DistributionRule(tuple(shares), platform_fee_bps)
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """What one line (a share, or the platform fee) receives, in minor units."""
+
+    role: Role
+    org_id: str
+    amount: int
+
+
+def split(amount: int, rule: DistributionRule) -> list[Allocation]:
+    """Split a sale into the platform fee line and one line per share, summing to ``amount``.
+
+    One largest-remainder allocation over the weights ``fee·10000`` and ``(10000 − fee)·bps``
+    (which sum to 10000²) rounds the fee and the shares together, so every line is within one
+    minor unit of its exact share. Lines are in canonical order, platform first; lines of 0
+    are kept so every party is shown.
+    """
+    if not _is_int(amount) or amount < 0:
+        raise InvalidInput(errors={"amount": ["must be a non-negative integer of minor units"]})
+    fee = rule.platform_fee_bps
+    lines = [(Role.PLATFORM, PLATFORM_ORG_ID)] + [(s.role, s.org_id) for s in rule.shares]
+    weights = [fee * BPS] + [(BPS - fee) * s.bps for s in rule.shares]
+    parts = allocate(amount, weights)
+    return [
+        Allocation(role, org_id, part) for (role, org_id), part in zip(lines, parts, strict=True)
+    ]
+
+
+def reverse(refund: int, remaining: Sequence[Allocation]) -> list[Allocation]:
+    """How much of ``refund`` each line gives back, in proportion to what it still holds.
+
+    Largest remainder over the weights ``remaining``. No line gives back more than it holds:
+    with weights w summing to W and refund ≤ W, refund·w/W ≤ w, so whenever a line has a
+    remainder, floor(refund·w/W) + 1 ≤ w; and only lines with a remainder receive a leftover
+    unit, since the leftover is the sum of their fractional parts, which is less than their
+    count. Returned lines are in canonical order.
+    """
+    if not _is_int(refund) or refund < 0:
+        raise InvalidInput(errors={"refund": ["must be a non-negative integer of minor units"]})
+    found: dict[str, list[str]] = {}
+    seen: set[tuple[Role, str]] = set()
+    for index, line in enumerate(remaining):
+        if not _is_int(line.amount) or line.amount < 0:
+            found[f"remaining.{index}.amount"] = ["must be a non-negative integer"]
+        if (line.role, line.org_id) in seen:
+            found[f"remaining.{index}"] = [f"{line.role.value} {line.org_id} appears twice"]
+        seen.add((line.role, line.org_id))
+    if found:
+        raise InvalidInput(errors=found)
+    total = sum(line.amount for line in remaining)
+    if refund > total:
+        raise InvalidInput(errors={"refund": [f"exceeds the {total} still held"]})
+    ordered = sorted(remaining, key=lambda line: _canonical_key(line.role, line.org_id))
+    if refund == 0:
+        return [Allocation(line.role, line.org_id, 0) for line in ordered]
+    parts = allocate(refund, [line.amount for line in ordered])
+    return [
+        Allocation(line.role, line.org_id, part) for line, part in zip(ordered, parts, strict=True)
+    ]

@@ -1,0 +1,343 @@
+"""Trading API: orders and their contracts, payment, delivery and downloads, acceptance,
+disputes, API-credential checks and distribution rules."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from flask import Response, request, send_file, url_for
+
+from market.trading import services
+from market.trading.domain import DeliveryMode, DisputeOutcome, Policy
+from market.trading.models import Order
+from market.trading.schemas import (
+    AcceptanceIn,
+    AnswerIn,
+    ContractOut,
+    CredentialIn,
+    CredentialOut,
+    DeliveryIn,
+    DeliveryResultOut,
+    DisputeDecisionIn,
+    DisputeIn,
+    DisputeOut,
+    DisputeQuery,
+    DistributionIn,
+    DistributionOut,
+    DownloadTokenOut,
+    FileDeliveryForm,
+    FileDeliveryIn,
+    OrderEventOut,
+    OrderIn,
+    OrderLedgerOut,
+    OrderOut,
+    OrderQuery,
+    OrderReviewIn,
+    OrderSummaryOut,
+    ReasonIn,
+)
+from market.web import ApiBlueprint, PageQuery, page_args, page_body, page_of, state, unit_of_work
+
+bp = ApiBlueprint("trading", __name__,
+                  description="Orders, contracts, payment, delivery, acceptance and disputes")
+
+BUYER, MERCHANT, OPERATOR, ASSESSOR, REGULATOR = (
+    "buyer", "merchant", "operator", "assessor", "regulator")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def policy() -> Policy:
+    return services.policy_of(state().settings)
+
+
+def storage() -> Path:
+    return state().settings.instance_path / "deliveries"
+
+
+def order_body(view: services.OrderView) -> dict[str, Any]:
+    order = view.order
+    data = {c.key: getattr(order, c.key) for c in Order.__table__.columns}
+    data["contract_id"] = view.contract.id if view.contract else None
+    data["contract_sha256"] = view.contract.sha256 if view.contract else None
+    data["deliveries"] = view.deliveries
+    data["disputes"] = view.disputes
+    return data
+
+
+def ledger_body(money: services.OrderMoney) -> dict[str, Any]:
+    return {"journals": [{"id": j.id, "kind": j.kind, "order_id": j.order_id, "memo": j.memo,
+                          "posted_at": j.posted_at, "postings": money.postings[j.id]}
+                         for j in money.journals],
+            "allocations": money.allocations}
+
+
+def large_body(func: F) -> F:
+    """Let this endpoint take uploads up to the configured size (streamed to disk)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        request.max_content_length = state().settings.max_upload_bytes
+        return func(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+@bp.route("/orders", methods=["POST"])
+@bp.access(roles=[BUYER])
+@bp.idempotent
+@bp.arguments(OrderIn)
+@bp.response(201, OrderOut)
+def place_order(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """Order an offer of a listed product with your purchase commitment (购买承诺). The rules
+    judge it; a block answers 422 order_refused naming them. The contract freezes the
+    version, price, usage terms, declarations' digests, rights chain and revenue split."""
+    view = services.place_order(body["product_id"], body["offer_id"], body["commitment"],
+                                signature=body["signature"], policy=policy(),
+                                uow=unit_of_work())
+    return order_body(view), 201
+
+
+@bp.route("/orders", methods=["GET"])
+@bp.access()
+@bp.arguments(OrderQuery, location="query")
+@bp.response(200, page_of(OrderSummaryOut))
+def list_orders(query: dict[str, Any]) -> dict[str, Any]:
+    """Orders where your organisation is buyer or seller; all for the operator and
+    regulators."""
+    filters = services.OrderFilters(status=query["status"], role=query["role"],
+                                    product=query["product"])
+    return page_body(services.list_orders(filters, uow=unit_of_work(), **page_args(query)))
+
+
+@bp.route("/orders/<order_id>", methods=["GET"])
+@bp.access(object_scoped=True)
+@bp.response(200, OrderOut)
+def get_order(order_id: str) -> dict[str, Any]:
+    """One order with its deliveries and disputes."""
+    return order_body(services.get_order(order_id, uow=unit_of_work()))
+
+
+@bp.route("/orders/<order_id>/contract", methods=["GET"])
+@bp.access(object_scoped=True)
+@bp.response(200, ContractOut)
+def get_contract(order_id: str) -> Any:
+    """The order's contract: what both sides agreed, frozen, with its digest."""
+    return services.get_order(order_id, uow=unit_of_work()).contract
+
+
+@bp.route("/orders/<order_id>/history", methods=["GET"])
+@bp.access(object_scoped=True)
+@bp.arguments(PageQuery, location="query")
+@bp.response(200, page_of(OrderEventOut))
+def order_history(query: dict[str, Any], order_id: str) -> dict[str, Any]:
+    """Every status change of the order, who made it and why."""
+    return page_body(services.order_history(order_id, uow=unit_of_work(), **page_args(query)))
+
+
+@bp.route("/orders/<order_id>/ledger", methods=["GET"])
+@bp.access(object_scoped=True)
+@bp.response(200, OrderLedgerOut)
+def order_ledger(order_id: str) -> dict[str, Any]:
+    """The order's ledger journals with their postings, and the revenue allocations."""
+    return ledger_body(services.order_money(order_id, uow=unit_of_work()))
+
+
+@bp.route("/orders/<order_id>/review", methods=["POST"])
+@bp.access(roles=[OPERATOR, ASSESSOR], object_scoped=True)
+@bp.arguments(OrderReviewIn)
+@bp.response(200, OrderOut)
+def review_order(body: dict[str, Any], order_id: str) -> dict[str, Any]:
+    """Approve or reject an order the rules sent to review (operator, assessors)."""
+    view = services.review_order(order_id, body["decision"] == "approve", body["reason"],
+                                 policy=policy(), uow=unit_of_work())
+    return order_body(view)
+
+
+@bp.route("/orders/<order_id>/cancellation", methods=["POST"])
+@bp.access(roles=[BUYER, MERCHANT], object_scoped=True)
+@bp.arguments(ReasonIn)
+@bp.response(200, OrderOut)
+def cancel_order(body: dict[str, Any], order_id: str) -> dict[str, Any]:
+    """Cancel an order before it is paid (buyer or seller)."""
+    return order_body(services.cancel_order(order_id, body["reason"], uow=unit_of_work()))
+
+
+@bp.route("/orders/<order_id>/payment", methods=["POST"])
+@bp.access(roles=[BUYER], object_scoped=True)
+@bp.idempotent
+@bp.response(200, OrderOut)
+def pay_order(order_id: str) -> dict[str, Any]:
+    """Pay the order from your available balance into its escrow; 422 insufficient_funds
+    when the balance is too low."""
+    return order_body(services.pay_order(order_id, policy=policy(), uow=unit_of_work()))
+
+
+@bp.route("/orders/<order_id>/deliveries", methods=["POST"])
+@bp.access(roles=[MERCHANT], object_scoped=True)
+@bp.arguments(DeliveryIn)
+@bp.response(201, DeliveryResultOut)
+def deliver(body: dict[str, Any], order_id: str) -> tuple[dict[str, Any], int]:
+    """Deliver a paid order by API (a per-order credential, shown once) or sandbox access.
+    The rules judge the delivery now; a block answers 422 delivery_refused."""
+    data = services.DeliveryInput(mode=DeliveryMode(body["mode"]), endpoint=body["endpoint"],
+                                  purpose=body["purpose"], access_to=body["access_to"],
+                                  note=body["note"])
+    view, credential = services.deliver(order_id, data, storage=storage(), policy=policy(),
+                                        uow=unit_of_work())
+    return {"order": order_body(view), "credential": credential}, 201
+
+
+@bp.route("/orders/<order_id>/deliveries/file", methods=["POST"])
+@large_body
+@bp.access(roles=[MERCHANT], object_scoped=True)
+@bp.arguments(FileDeliveryIn, location="files")
+@bp.arguments(FileDeliveryForm, location="form")
+@bp.response(201, DeliveryResultOut)
+def deliver_file(files: dict[str, Any], form: dict[str, Any], order_id: str
+                 ) -> tuple[dict[str, Any], int]:
+    """Deliver a paid order as a file (multipart/form-data), stored with its SHA-256; the
+    buyer downloads it with expiring, counted links."""
+    upload = files["file"]
+    data = services.DeliveryInput(
+        mode=DeliveryMode.FILE, note=form["note"],
+        file=services.FileUpload(upload.filename or "delivery",
+                                 upload.mimetype or "application/octet-stream",
+                                 upload.stream))
+    view, _ = services.deliver(order_id, data, storage=storage(), policy=policy(),
+                               uow=unit_of_work())
+    return {"order": order_body(view), "credential": None}, 201
+
+
+@bp.route("/orders/<order_id>/download-tokens", methods=["POST"])
+@bp.access(roles=[BUYER], object_scoped=True)
+@bp.response(201, DownloadTokenOut)
+def issue_download_token(order_id: str) -> tuple[dict[str, Any], int]:
+    """A download link for the delivered file: it expires and allows a limited number of
+    downloads (ranges of one download count once)."""
+    token, record = services.issue_download_token(order_id, policy=policy(),
+                                                  uow=unit_of_work())
+    return {"token": token, "url": url_for("trading.download", token=token),
+            "expires_at": record.expires_at, "max_downloads": record.max_uses}, 201
+
+
+@bp.route("/downloads/<token>", methods=["GET"])
+@bp.access(anonymous=True)
+@bp.response(200, {"format": "binary", "type": "string"}, content_type="application/octet-stream")
+@bp.alt_response(403, response="FORBIDDEN")
+def download(token: str) -> Response:
+    """The delivered file. Supports Range requests (206) for large files; a whole download
+    or a range starting at the first byte uses one of the link's downloads."""
+    ranged = request.range
+    counted = ranged is None or not ranged.ranges or ranged.ranges[0][0] == 0
+    found = services.redeem_download(token, counted=counted, storage=storage(),
+                                     uow=unit_of_work())
+    response = send_file(found.path, mimetype=found.media_type, as_attachment=True,
+                         download_name=found.name, conditional=True, etag=found.sha256)
+    response.headers["X-Content-SHA256"] = found.sha256
+    response.headers["X-Downloads-Remaining"] = str(found.remaining)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/orders/<order_id>/acceptance", methods=["POST"])
+@bp.access(roles=[BUYER], object_scoped=True)
+@bp.idempotent
+@bp.arguments(AcceptanceIn)
+@bp.response(200, OrderOut)
+def accept_order(body: dict[str, Any], order_id: str) -> dict[str, Any]:
+    """Accept the delivery (optionally confirming the file's SHA-256); the order settles at
+    once: the escrow is split among the parties and the trade is filed (登记备案)."""
+    return order_body(services.accept_order(order_id, sha256=body["sha256"],
+                                            uow=unit_of_work()))
+
+
+@bp.route("/orders/<order_id>/disputes", methods=["POST"])
+@bp.access(roles=[BUYER], object_scoped=True)
+@bp.idempotent
+@bp.arguments(DisputeIn)
+@bp.response(201, DisputeOut)
+def open_dispute(body: dict[str, Any], order_id: str) -> tuple[Any, int]:
+    """Dispute a paid or delivered order before accepting it; the money stays in escrow."""
+    dispute = services.open_dispute(order_id, body["reason"], body["evidence_sha256"],
+                                    policy=policy(), uow=unit_of_work())
+    return dispute, 201
+
+
+@bp.route("/disputes", methods=["GET"])
+@bp.access()
+@bp.arguments(DisputeQuery, location="query")
+@bp.response(200, page_of(DisputeOut))
+def list_disputes(query: dict[str, Any]) -> dict[str, Any]:
+    """Disputes over your orders; all for the operator and regulators."""
+    return page_body(services.list_disputes(uow=unit_of_work(), status=query["status"],
+                                            **page_args(query)))
+
+
+@bp.route("/disputes/<dispute_id>", methods=["GET"])
+@bp.access(object_scoped=True)
+@bp.response(200, DisputeOut)
+def get_dispute(dispute_id: str) -> Any:
+    return services.get_dispute(dispute_id, uow=unit_of_work())
+
+
+@bp.route("/disputes/<dispute_id>/answer", methods=["POST"])
+@bp.access(roles=[MERCHANT], object_scoped=True)
+@bp.arguments(AnswerIn)
+@bp.response(200, DisputeOut)
+def answer_dispute(body: dict[str, Any], dispute_id: str) -> Any:
+    """The merchant's answer, within the answer window."""
+    return services.answer_dispute(dispute_id, body["answer"], body["evidence_sha256"],
+                                   uow=unit_of_work())
+
+
+@bp.route("/disputes/<dispute_id>/decision", methods=["POST"])
+@bp.access(roles=[OPERATOR], object_scoped=True)
+@bp.idempotent
+@bp.arguments(DisputeDecisionIn)
+@bp.response(200, DisputeOut)
+def decide_dispute(body: dict[str, Any], dispute_id: str) -> Any:
+    """The operator decides: release, partial refund (taken from every share in
+    proportion) or full refund."""
+    return services.decide_dispute(dispute_id, DisputeOutcome(body["outcome"]),
+                                   body["reason"], refund_amount=body["refund_amount"],
+                                   uow=unit_of_work())
+
+
+@bp.route("/api-credentials/verification", methods=["POST"])
+@bp.access(roles=[MERCHANT])
+@bp.arguments(CredentialIn)
+@bp.response(200, CredentialOut)
+def check_credential(body: dict[str, Any]) -> Any:
+    """Your API asks whether a buyer's access credential for one of your orders is good
+    now (delivered or settled, not flagged, within its term)."""
+    return services.check_credential(body["credential"], uow=unit_of_work())
+
+
+def _distribution(product_id: str, rule: Any, set_by_merchant: bool) -> dict[str, Any]:
+    return {"product_id": product_id, "set_by_merchant": set_by_merchant,
+            **rule.as_dict()}
+
+
+@bp.route("/products/<product_id>/distribution", methods=["GET"])
+@bp.access(roles=[MERCHANT, OPERATOR, REGULATOR], object_scoped=True)
+@bp.response(200, DistributionOut)
+def get_distribution(product_id: str) -> dict[str, Any]:
+    """How the product's revenue is split (收益分配): the merchant's rule, or the default
+    derived from the rights chain."""
+    rule, stored = services.distribution_rule(product_id, policy=policy(), uow=unit_of_work())
+    return _distribution(product_id, rule, stored)
+
+
+@bp.route("/products/<product_id>/distribution", methods=["PUT"])
+@bp.access(roles=[MERCHANT], object_scoped=True)
+@bp.arguments(DistributionIn)
+@bp.response(200, DistributionOut)
+def set_distribution(body: dict[str, Any], product_id: str) -> dict[str, Any]:
+    """Set the product's revenue split among the parties of its rights chain and brokers,
+    in basis points summing to 10,000; orders placed afterwards freeze it."""
+    rule = services.set_distribution_rule(product_id, body["shares"], policy=policy(),
+                                          uow=unit_of_work())
+    return _distribution(product_id, rule, True)

@@ -1,0 +1,78 @@
+"""Order, delivery and dispute rules as plain values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+
+class OrderStatus(StrEnum):
+    CREATED = "created"  # placed; waiting for a compliance review when the rules ask one
+    AWAITING_PAYMENT = "awaiting_payment"
+    PAID = "paid"  # the price is in the order's escrow
+    DELIVERED = "delivered"
+    ACCEPTED = "accepted"  # by the buyer, or automatically when the window ends
+    SETTLED = "settled"  # escrow split among the parties (terminal)
+    CANCELLED = "cancelled"  # before payment (terminal)
+    DISPUTED = "disputed"  # funds stay frozen until the operator decides
+    RESOLVED = "resolved"  # the operator decided the dispute
+    REFUNDED = "refunded"  # the whole price went back to the buyer (terminal)
+
+
+S = OrderStatus
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.CREATED: frozenset({S.AWAITING_PAYMENT, S.CANCELLED}),
+    S.AWAITING_PAYMENT: frozenset({S.PAID, S.CANCELLED}),
+    S.PAID: frozenset({S.DELIVERED, S.DISPUTED, S.REFUNDED}),
+    S.DELIVERED: frozenset({S.ACCEPTED, S.DISPUTED}),
+    S.ACCEPTED: frozenset({S.SETTLED}),
+    S.DISPUTED: frozenset({S.RESOLVED}),
+    S.RESOLVED: frozenset({S.SETTLED, S.REFUNDED}),
+    S.SETTLED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.REFUNDED: frozenset(),
+}
+TERMINAL = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
+OPEN = frozenset(OrderStatus) - TERMINAL
+
+
+def can_transition(current: OrderStatus, target: OrderStatus) -> bool:
+    return target in TRANSITIONS[current]
+
+
+class DeliveryMode(StrEnum):
+    FILE = "file"  # uploaded to platform storage, downloaded with expiring tokens
+    API = "api"  # a per-order credential the merchant's API checks against the exchange
+    SANDBOX = "sandbox"  # access to a controlled environment for a term and purpose
+
+
+class DisputeStatus(StrEnum):
+    OPEN = "open"  # waiting for the merchant's answer
+    ANSWERED = "answered"
+    UNANSWERED = "unanswered"  # the answer window ended without an answer
+    DECIDED = "decided"
+
+
+class DisputeOutcome(StrEnum):
+    RELEASE = "release"  # the merchant is paid in full
+    PARTIAL_REFUND = "partial_refund"
+    FULL_REFUND = "full_refund"
+
+
+BUYABLE_OFFERS = frozenset({"one_time", "subscription", "free"})
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The time limits of a trade and the split defaults, from the settings."""
+
+    payment_window: timedelta = timedelta(hours=24)
+    delivery_window: timedelta = timedelta(days=7)
+    acceptance_window: timedelta = timedelta(hours=72)
+    answer_window: timedelta = timedelta(hours=72)
+    download_ttl: timedelta = timedelta(hours=1)
+    download_limit: int = 5
+    platform_fee_bps: int = 100
+    holder_bps: int = 1000
+    processor_bps: int = 1000

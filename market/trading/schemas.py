@@ -1,0 +1,283 @@
+"""HTTP edge schemas for trading: orders and contracts, deliveries and downloads,
+acceptance, disputes and distribution rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from market.compliance.schemas import PurchaseCommitmentIn, SignatureIn
+from market.settlement.split import Role
+from market.trading.domain import DeliveryMode, DisputeOutcome, DisputeStatus, OrderStatus
+from market.web import PageQuery, UtcDateTime, choices
+
+_ID = validate.Length(1, 40)
+_SHA256 = validate.Regexp(r"^[0-9a-fA-F]{64}$", error="must be 64 hex digits")
+
+
+def _digests() -> fields.List[str]:
+    return fields.List(fields.String(validate=_SHA256), load_default=list,
+                       validate=validate.Length(0, 20))
+
+
+class OrderIn(SignatureIn):
+    product_id = fields.String(required=True, validate=_ID)
+    offer_id = fields.String(required=True, validate=_ID)
+    commitment = fields.Nested(
+        PurchaseCommitmentIn, required=True,
+        metadata={"description": "answers of the current purchase commitment template"})
+
+
+class OrderQuery(PageQuery):
+    status = fields.String(load_default=None, validate=validate.OneOf(choices(OrderStatus)))
+    role = fields.String(load_default=None, validate=validate.OneOf(["buyer", "seller"]),
+                         metadata={"description": "only orders where you are this side"})
+    product = fields.String(load_default=None, validate=_ID)
+
+
+class RegulatorOrderQuery(OrderQuery):
+    party = fields.String(load_default=None, validate=_ID)
+    created_from = UtcDateTime(load_default=None)
+    created_to = UtcDateTime(load_default=None)
+    min_amount = fields.Integer(load_default=None, validate=validate.Range(min=0))
+    max_amount = fields.Integer(load_default=None, validate=validate.Range(min=0))
+
+
+class DeliveryOut(ma.Schema):
+    id = fields.String()
+    mode = fields.String()
+    decision_id = fields.String()
+    file_name = fields.String(allow_none=True)
+    media_type = fields.String(allow_none=True)
+    size = fields.Integer(allow_none=True)
+    sha256 = fields.String(allow_none=True)
+    endpoint = fields.String(allow_none=True)
+    purpose = fields.String(allow_none=True)
+    access_from = fields.DateTime(allow_none=True)
+    access_to = fields.DateTime(allow_none=True)
+    note = fields.String(allow_none=True)
+    delivered_at = fields.DateTime()
+
+
+class DisputeOut(ma.Schema):
+    id = fields.String()
+    order_id = fields.String()
+    buyer_org_id = fields.String()
+    seller_org_id = fields.String()
+    status = fields.String()
+    reason = fields.String()
+    evidence_sha256 = fields.List(fields.String())
+    opened_at = fields.DateTime()
+    answer_by = fields.DateTime()
+    answer = fields.String(allow_none=True)
+    answer_evidence_sha256 = fields.List(fields.String(), allow_none=True)
+    answered_at = fields.DateTime(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    refund_amount = fields.Integer(allow_none=True)
+    decision_reason = fields.String(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+
+
+class OrderSummaryOut(ma.Schema):
+    id = fields.String()
+    status = fields.String()
+    buyer_org_id = fields.String()
+    seller_org_id = fields.String()
+    product_id = fields.String()
+    version_id = fields.String()
+    offer_id = fields.String()
+    amount = fields.Integer(metadata={"description": "minor units (分 for CNY)"})
+    currency = fields.String()
+    outcome = fields.String(metadata={"description": "the compliance decision at ordering"})
+    flagged = fields.Boolean()
+    flag_reason = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class OrderOut(OrderSummaryOut):
+    commitment_id = fields.String()
+    decision_id = fields.String()
+    cross_border = fields.Boolean()
+    contract_id = fields.String(allow_none=True)
+    contract_sha256 = fields.String(allow_none=True)
+    pay_by = fields.DateTime(allow_none=True)
+    paid_at = fields.DateTime(allow_none=True)
+    deliver_by = fields.DateTime(allow_none=True)
+    delivered_at = fields.DateTime(allow_none=True)
+    accept_by = fields.DateTime(allow_none=True)
+    accepted_at = fields.DateTime(allow_none=True)
+    auto_accepted = fields.Boolean()
+    settled_at = fields.DateTime(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+    deliveries = fields.List(fields.Nested(DeliveryOut))
+    disputes = fields.List(fields.Nested(DisputeOut))
+
+
+class ContractOut(ma.Schema):
+    id = fields.String()
+    order_id = fields.String()
+    sha256 = fields.String(metadata={"description": "RFC 8785 SHA-256 of the document"})
+    document = fields.Dict(keys=fields.String(), values=fields.Raw())
+    created_at = fields.DateTime()
+
+
+class OrderEventOut(ma.Schema):
+    id = fields.String()
+    action = fields.String()
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String()
+    reason = fields.String(allow_none=True)
+    actor_org_id = fields.String(allow_none=True)
+    actor_label = fields.String()
+    at = fields.DateTime()
+
+
+class PostingOut(ma.Schema):
+    id = fields.Integer()
+    account_id = fields.String()
+    amount = fields.Integer(metadata={"description": "signed minor units"})
+    currency = fields.String()
+    balance_after = fields.Integer()
+
+
+class JournalOut(ma.Schema):
+    id = fields.String()
+    kind = fields.String()
+    order_id = fields.String(allow_none=True)
+    memo = fields.String(allow_none=True)
+    posted_at = fields.DateTime()
+    postings = fields.List(fields.Nested(PostingOut))
+
+
+class AllocationOut(ma.Schema):
+    role = fields.String()
+    org_id = fields.String()
+    account_id = fields.String()
+    amount = fields.Integer()
+    refunded = fields.Integer()
+    currency = fields.String()
+
+
+class OrderLedgerOut(ma.Schema):
+    journals = fields.List(fields.Nested(JournalOut))
+    allocations = fields.List(fields.Nested(AllocationOut))
+
+
+class OrderReviewIn(ma.Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
+    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class ReasonIn(ma.Schema):
+    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class DeliveryIn(ma.Schema):
+    """An API or sandbox delivery (files are uploaded to /orders/{id}/deliveries/file)."""
+
+    mode = fields.String(required=True, validate=validate.OneOf(
+        [DeliveryMode.API.value, DeliveryMode.SANDBOX.value]))
+    endpoint = fields.URL(load_default=None, schemes={"https"}, validate=validate.Length(1, 500),
+                          metadata={"description": "API delivery: where the buyer calls"})
+    purpose = fields.String(load_default=None, validate=validate.Length(1, 2000),
+                            metadata={"description": "sandbox: what the access is for"})
+    access_to = UtcDateTime(load_default=None,
+                            metadata={"description": "end of the access term"})
+    note = fields.String(load_default=None, validate=validate.Length(1, 2000))
+
+
+class FileDeliveryIn(ma.Schema):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+
+
+class FileDeliveryForm(ma.Schema):
+    note = fields.String(load_default=None, validate=validate.Length(1, 2000))
+
+
+class DeliveryResultOut(ma.Schema):
+    order = fields.Nested(OrderOut)
+    credential = fields.String(allow_none=True, metadata={
+        "description": "API delivery: the buyer's access credential, shown once"})
+
+
+class DownloadTokenOut(ma.Schema):
+    token = fields.String(metadata={"description": "shown once"})
+    url = fields.String()
+    expires_at = fields.DateTime()
+    max_downloads = fields.Integer()
+
+
+class AcceptanceIn(ma.Schema):
+    sha256 = fields.String(load_default=None, validate=_SHA256, metadata={
+        "description": "optional: the fingerprint of the file you received"})
+
+
+class DisputeIn(ma.Schema):
+    reason = fields.String(required=True, validate=validate.Length(1, 5000))
+    evidence_sha256 = _digests()
+
+
+class AnswerIn(ma.Schema):
+    answer = fields.String(required=True, validate=validate.Length(1, 5000))
+    evidence_sha256 = _digests()
+
+
+class DisputeDecisionIn(ma.Schema):
+    outcome = fields.String(required=True, validate=validate.OneOf(choices(DisputeOutcome)))
+    refund_amount = fields.Integer(load_default=None, validate=validate.Range(min=1),
+                                   metadata={"description": "partial refund, minor units"})
+    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+
+    @ma.validates_schema
+    def _partial_needs_amount(self, data: dict[str, Any], **_: Any) -> None:
+        if data["outcome"] == DisputeOutcome.PARTIAL_REFUND.value and not data.get(
+                "refund_amount"):
+            raise ma.ValidationError("a partial refund names its amount", "refund_amount")
+
+
+class DisputeQuery(PageQuery):
+    status = fields.String(load_default=None, validate=validate.OneOf(choices(DisputeStatus)))
+
+
+class CredentialIn(ma.Schema):
+    credential = fields.String(required=True, validate=validate.Length(1, 200))
+
+
+class CredentialOut(ma.Schema):
+    valid = fields.Boolean()
+    order_id = fields.String()
+    buyer_org_id = fields.String()
+    product_id = fields.String()
+    status = fields.String()
+    access_to = fields.DateTime(allow_none=True)
+    terms = fields.Dict(keys=fields.String(), values=fields.Raw())
+
+
+class ShareIn(ma.Schema):
+    role = fields.String(required=True, validate=validate.OneOf(
+        [r.value for r in Role if r is not Role.PLATFORM]))
+    org_id = fields.String(required=True, validate=_ID)
+    bps = fields.Integer(required=True, validate=validate.Range(0, 10_000),
+                         metadata={"description": "basis points of the price after the fee"})
+
+
+class DistributionIn(ma.Schema):
+    shares = fields.List(fields.Nested(ShareIn), required=True,
+                         validate=validate.Length(1, 50))
+
+
+class ShareOut(ma.Schema):
+    role = fields.String()
+    org_id = fields.String()
+    bps = fields.Integer()
+
+
+class DistributionOut(ma.Schema):
+    product_id = fields.String()
+    set_by_merchant = fields.Boolean(metadata={
+        "description": "false: the default derived from the product's rights chain"})
+    platform_fee_bps = fields.Integer()
+    shares = fields.List(fields.Nested(ShareOut))
