@@ -29,6 +29,9 @@ from market.participants import services as participants
 from market.participants.domain import Role, random_credit_code
 from market.receipts.signing import Signer
 from market.rights import services as rights
+from market.settlement import services as settlement
+from market.trading import services as trading
+from market.trading.domain import OrderStatus
 from market.uow import UnitOfWork
 
 # Topics the worker knows; their consumers do nothing yet beyond acknowledging delivery
@@ -39,6 +42,7 @@ TOPICS = (
     "grant.created", "grant.revoked",
     *(f"listing.{s}" for s in ("listed", "suspended", "reinstated", "delisted")),
     "compliance.breach_recorded", "compliance.filed", "compliance.alert",
+    *(f"order.{s}" for s in OrderStatus), "order.flagged",
 )
 CONSUMERS: dict[str, Consumer] = dict.fromkeys(TOPICS, noop_consumer)
 
@@ -234,6 +238,54 @@ def audit_verify(as_json: bool) -> None:
         sys.exit(1)
 
 
+# -- ledger and trading -------------------------------------------------------------------------
+
+
+@main.group("ledger")
+def ledger_group() -> None:
+    """The double-entry ledger."""
+
+
+@ledger_group.command("verify")
+@click.option("--json", "as_json", is_flag=True)
+def ledger_verify(as_json: bool) -> None:
+    """Recompute every balance from the postings and check the ledger's invariants; exit 1
+    and name each problem if any is broken."""
+    result = settlement.verify(uow=_uow(_settings(), "ledger"))
+    _emit(as_json, result.as_dict(), lambda: click.echo(
+        f"ledger ok: {result.accounts} accounts, {result.journals} journals, "
+        f"{result.postings} postings" if result.ok
+        else "ledger BROKEN:\n" + "\n".join(f"  {p}" for p in result.problems)))
+    if not result.ok:
+        sys.exit(1)
+
+
+def _deadlines(sessions: sessionmaker[Session]) -> dict[str, list[str]]:
+    """Periodic duty: the trade time limits (payment, delivery, acceptance, dispute answer)
+    and payouts nobody confirmed in time."""
+    run = trading.run_deadlines(uow=UnitOfWork(sessions, SystemClock(),
+                                               system_actor("worker")))
+    expired = settlement.expire_payouts(uow=UnitOfWork(sessions, SystemClock(),
+                                                       system_actor("worker")))
+    return {**run.as_dict(), "payouts_expired": expired}
+
+
+@main.group("trading")
+def trading_group() -> None:
+    """Orders and their time limits."""
+
+
+@trading_group.command("deadlines")
+@click.option("--json", "as_json", is_flag=True)
+def trading_deadlines(as_json: bool) -> None:
+    """Enforce the time limits now (the worker also does this): cancel unpaid orders, refund
+    undelivered ones, auto-accept and settle delivered ones, send unanswered disputes to the
+    operator, expire unconfirmed payouts."""
+    done = _deadlines(_sessions(_settings()))
+    _emit(as_json, done, lambda: click.echo(
+        ", ".join(f"{k.replace('_', ' ')}: {len(v)}" for k, v in done.items())))
+
+
 # -- worker ------------------------------------------------------------------------------------
 
 
@@ -286,8 +338,9 @@ def alerts_scan(hours: float, as_json: bool) -> None:
 @click.option("--sweep-interval", default=60.0, show_default=True,
               type=click.FloatRange(1, 86400), help="Seconds between periodic duties")
 def worker(once: bool, batch: int, interval: float, sweep_interval: float) -> None:
-    """Drain the outbox (with retries) and run periodic duties: rights expiry and a pass of
-    the alert rules over recently filed trades."""
+    """Drain the outbox (with retries) and run periodic duties: rights expiry, a pass of
+    the alert rules over recently filed trades, and the trade time limits (payment,
+    delivery, acceptance, dispute answers, payouts)."""
     settings = _settings()
     engine = make_engine(settings.database_url)
     if not migrate.is_current(engine):
@@ -307,6 +360,10 @@ def worker(once: bool, batch: int, interval: float, sweep_interval: float) -> No
             opened = _scan_alerts(sessions, hours=2 * sweep_interval / 3600)
             if opened:
                 click.echo(f"opened {opened} alerts")
+            done = {k: v for k, v in _deadlines(sessions).items() if v}
+            if done:
+                click.echo(", ".join(f"{k.replace('_', ' ')}: {len(v)}"
+                                     for k, v in done.items()))
             next_sweep = time.monotonic() + sweep_interval
         result = w.drain_once(batch)
         if result.claimed:
@@ -330,7 +387,8 @@ def demo(as_json: bool, base_url: str) -> None:
     lines: list[str] = []
     made = run_demo(_sessions(settings), SystemClock(), Signer(settings.signing_key),
                     key_ttl=timedelta(days=settings.api_key_default_ttl_days),
-                    say=lines.append)
+                    storage=settings.instance_path / "deliveries",
+                    policy=trading.policy_of(settings), say=lines.append)
     api = f"{base_url}/api/v1"
     operator_key, merchant_key = made["operator"]["api_key"], made["merchant"]["api_key"]
     certificate = made["rights"]["certificates"][0]

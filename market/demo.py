@@ -1,4 +1,6 @@
-"""The demo scenario behind ``market demo``: a small cast and one rights chain, end to end.
+"""The demo scenario behind ``market demo``: a small cast, one rights chain, and a whole
+trade on it (listing → order → payment into escrow → file delivery → acceptance → revenue
+split → filing), end to end.
 
 It goes through the same services the API calls, with each party acting as itself.
 """
@@ -6,14 +8,19 @@ It goes through the same services the API calls, with each party acting as itsel
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from market.actor import Actor, system_actor
 from market.clock import Clock
+from market.compliance import services as compliance
+from market.listing import services as listing
+from market.listing.domain import DevelopmentLevel, OfferKind, OfferSpec, ProductType, UsageTerms
 from market.participants import services as participants
 from market.participants.domain import random_credit_code
 from market.receipts.signing import Signer
@@ -28,6 +35,9 @@ from market.rights.domain import (
     Term,
     Territory,
 )
+from market.settlement import services as settlement
+from market.trading import services as trading
+from market.trading.domain import DeliveryMode, Policy
 from market.uow import UnitOfWork
 
 CAST = (
@@ -40,9 +50,10 @@ CAST = (
 
 def run_demo(
     session_factory: sessionmaker[Session], clock: Clock, signer: Signer, *, key_ttl: timedelta,
-    say: Callable[[str], None] = lambda _: None,
+    storage: Path, policy: Policy, say: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
-    """Create the cast and the chain resource_holding ← processing_use ← product_operation."""
+    """Create the cast and the chain resource_holding ← processing_use ← product_operation,
+    then list the product and trade it."""
 
     def uow(actor: Actor) -> UnitOfWork:
         return UnitOfWork(session_factory, clock, actor)
@@ -121,4 +132,89 @@ def run_demo(
         "certificates": [holding.certificate_number, processing.certificate_number,
                          operation.certificate_number],
     }
+    made["trade"] = _trade(uow, actors, made, operation.product_id or "", resource.id,
+                           scope, storage=storage, policy=policy, say=say)
     return made
+
+
+LISTING_DECLARATION: dict[str, Any] = {
+    "statement": "本公司承诺数据来源合法、权属清晰，不含个人信息和核心数据。",
+    "source_is_lawful": True, "source_basis": "derived", "source_evidence_sha256": [],
+    "contains_personal_information": False, "personal_information_basis": "none",
+    "personal_information_evidence_sha256": [], "contains_important_data": False,
+    "contains_core_data": False, "cross_border": False, "security_assessment_ref": None,
+    "third_party_rights_cleared": True, "security_measures": ["分级访问控制", "传输加密"],
+    "scenarios": ["城市交通治理"], "onward_transfer_commitment": True, "commitments": [],
+}
+PURCHASE_COMMITMENT: dict[str, Any] = {
+    "purpose": "城市拥堵治理方案评估", "scenarios": ["城市交通治理"], "cross_border": False,
+    "destination": None, "security_measures": ["加密存储", "最小权限访问"],
+    "no_onward_transfer": True, "no_reidentification": True, "commitments": [],
+}
+PRICE = 500_000  # 5,000.00 CNY
+
+
+def _yuan(amount: int) -> str:
+    return f"{amount / 100:,.2f} CNY"
+
+
+def _trade(uow: Callable[[Actor], UnitOfWork], actors: dict[str, Actor],
+           made: dict[str, Any], product_id: str, resource_id: str, scope: Scope, *,
+           storage: Path, policy: Policy, say: Callable[[str], None]) -> dict[str, Any]:
+    """The processor lists the product; the buyer orders, pays, receives and accepts it."""
+    terms = UsageTerms(purposes=tuple(sorted(scope.purposes)), scenarios=("城市交通治理",),
+                       territory="domestic", duration_days=365, onward_transfer=False,
+                       resale=False, max_users=10, attribution=None)
+    listing.create_product(listing.ProductInput(
+        title="城市拥堵指数 API (congestion index)",
+        description="按路段计算的 5 分钟拥堵指数，支持历史回溯与文件批量交付。",
+        type=ProductType.DATASET, development_level=DevelopmentLevel.MODELLED,
+        sector="transport", region="武汉", update_frequency="5 minutes",
+        scenarios=["城市交通治理"], delivery_modes=["file", "api"], derived_from=[resource_id],
+        terms=terms, offers=[("年度授权", OfferSpec(OfferKind.ONE_TIME, amount=PRICE))],
+    ), uow=uow(actors["processor"]), product_id=product_id)
+    listing.submit_listing(product_id, LISTING_DECLARATION, uow=uow(actors["processor"]))
+    listing.claim_review(product_id, uow=uow(actors["operator"]))
+    view = listing.decide_review(product_id, "list", "材料齐全，准予挂牌",
+                                 uow=uow(actors["operator"]))
+    say(f"listing   product {product_id} listed (version {view.version.number}), "
+        f"price {_yuan(PRICE)}")
+
+    buyer = actors["buyer"]
+    assert buyer.org_id is not None
+    top_up = settlement.record_top_up(buyer.org_id, 2 * PRICE, "CNY",
+                                      f"DEMO-{buyer.org_id[-8:]}", uow=uow(actors["operator"]))
+    say(f"top-up    {_yuan(top_up.amount)} bank transfer {top_up.reference} recorded")
+    order = trading.place_order(product_id, view.offers[0].id, PURCHASE_COMMITMENT,
+                                policy=policy, uow=uow(buyer))
+    say(f"order     {order.order.id} placed ({order.order.status}), contract "
+        f"{order.contract.sha256[:16] if order.contract else '-'}…")
+    paid = trading.pay_order(order.order.id, policy=policy, uow=uow(buyer))
+    say(f"payment   {_yuan(paid.order.amount)} moved into escrow ({paid.order.status})")
+    content = b"segment_id,time,congestion_index\nS001,2026-11-01T08:00Z,0.82\n"
+    delivered, _ = trading.deliver(order.order.id, trading.DeliveryInput(
+        mode=DeliveryMode.FILE, file=trading.FileUpload(
+            "congestion.csv", "text/csv", io.BytesIO(content))),
+        storage=storage, policy=policy, uow=uow(actors["processor"]))
+    fingerprint = delivered.deliveries[0].sha256 or ""
+    say(f"delivery  file congestion.csv sha256 {fingerprint[:16]}… ({delivered.order.status})")
+    settled = trading.accept_order(order.order.id, sha256=fingerprint, uow=uow(buyer))
+    say(f"accepted  fingerprint confirmed; order {settled.order.status}")
+    money = trading.order_money(order.order.id, uow=uow(actors["operator"]))
+    names = {made[label]["organisation_id"]: label for label in made if label != "rights"}
+    for line in money.allocations:
+        say(f"split     {line.role:15} {names.get(line.org_id, line.org_id):9} "
+            f"{_yuan(line.amount)}")
+    with uow(actors["operator"]) as reader:
+        filing = compliance.filing_of_order(reader.session, order.order.id)
+    assert filing is not None
+    say(f"filing    {filing.number} (登记备案) for order {order.order.id}")
+    verification = settlement.verify(uow=uow(actors["operator"]))
+    say(f"ledger    {'balanced' if verification.ok else 'BROKEN'}: "
+        f"{verification.journals} journals, {verification.postings} postings")
+    return {"order_id": order.order.id, "status": settled.order.status,
+            "contract_sha256": order.contract.sha256 if order.contract else None,
+            "file_sha256": fingerprint, "filing_number": filing.number,
+            "allocations": [{"role": a.role, "org_id": a.org_id, "amount": a.amount}
+                            for a in money.allocations],
+            "ledger_ok": verification.ok}

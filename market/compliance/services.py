@@ -406,6 +406,13 @@ def file_trade(trade: TradeFiling, *, uow: UnitOfWork) -> Filing:
         concluded_at=trade.concluded_at)
 
 
+def filing_of_order(session: Any, order_id: str) -> Filing | None:
+    """The filing of an order concluded on the exchange, if it has one yet."""
+    found: Filing | None = session.scalars(select(Filing).where(Filing.order_id == order_id)
+                                           ).one_or_none()
+    return found
+
+
 def report_off_exchange(report: OffExchangeReport, *, uow: UnitOfWork) -> Filing:
     """A merchant or buyer reports a trade it concluded off the exchange for filing.
 

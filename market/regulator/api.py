@@ -14,9 +14,13 @@ from market.regulator import services
 from market.regulator.schemas import (
     ExportQuery,
     MarketStatisticsOut,
+    RegulatorOrderOut,
     SanctionListOut,
     StatisticsOut,
 )
+from market.trading import services as trading
+from market.trading.api import ledger_body, order_body
+from market.trading.schemas import OrderSummaryOut, RegulatorOrderQuery
 from market.web import (
     ApiBlueprint,
     current_actor,
@@ -61,6 +65,30 @@ def export_filings(query: dict[str, Any]) -> Response:
     response.headers["Content-Type"] = MEDIA[fmt]
     response.headers["Content-Disposition"] = f'attachment; filename="filings.{fmt}"'
     return response
+
+
+@bp.route("/regulator/orders", methods=["GET"])
+@bp.access(roles=[REGULATOR])
+@bp.arguments(RegulatorOrderQuery, location="query")
+@bp.response(200, page_of(OrderSummaryOut))
+def orders(query: dict[str, Any]) -> dict[str, Any]:
+    """Every order, filtered by status, product, party, creation date range and amount."""
+    filters = trading.OrderFilters(
+        status=query["status"], product=query["product"], party=query["party"],
+        created_from=query["created_from"], created_to=query["created_to"],
+        min_amount=query["min_amount"], max_amount=query["max_amount"])
+    return page_body(services.orders(filters, uow=unit_of_work(), **page_args(query)))
+
+
+@bp.route("/regulator/orders/<order_id>", methods=["GET"])
+@bp.access(roles=[REGULATOR], object_scoped=True)
+@bp.response(200, RegulatorOrderOut)
+def order(order_id: str) -> dict[str, Any]:
+    """One order with its contract, ledger journals and postings, revenue allocations and
+    filing (登记备案)."""
+    found = services.order_record(order_id, uow=unit_of_work())
+    return {"order": order_body(found["view"]), "contract": found["view"].contract,
+            "ledger": ledger_body(found["money"]), "filing": found["filing"]}
 
 
 @bp.route("/regulator/statistics", methods=["GET"])

@@ -5,7 +5,8 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from market.compliance.schemas import FilingQuery
+from market.compliance.schemas import FilingOut, FilingQuery
+from market.trading.schemas import ContractOut, OrderLedgerOut, OrderOut
 
 
 class ExportQuery(FilingQuery):
@@ -52,3 +53,10 @@ class SanctionOut(ma.Schema):
 
 class SanctionListOut(ma.Schema):
     items = fields.List(fields.Nested(SanctionOut))
+
+
+class RegulatorOrderOut(ma.Schema):
+    order = fields.Nested(OrderOut)
+    contract = fields.Nested(ContractOut, allow_none=True)
+    ledger = fields.Nested(OrderLedgerOut)
+    filing = fields.Nested(FilingOut, allow_none=True)

@@ -21,6 +21,7 @@ from market.compliance.models import Filing
 from market.errors import RoleNotAllowed
 from market.pagination import Page
 from market.participants import services as participants
+from market.trading import services as trading
 from market.uow import UnitOfWork
 
 REGULATOR = "regulator"
@@ -41,6 +42,25 @@ def filings(filters: compliance.FilingFilters, *, uow: UnitOfWork, after: str | 
     """Every participant's filings passing ``filters``, a page at a time."""
     require_regulator(uow.actor)
     return compliance.list_filings(filters, uow=uow, after=after, limit=limit)
+
+
+def orders(filters: trading.OrderFilters, *, uow: UnitOfWork, after: str | None = None,
+           limit: int = 50) -> Page[Any]:
+    """Every participant's orders passing ``filters``, a page at a time."""
+    require_regulator(uow.actor)
+    return trading.list_orders(filters, uow=uow, after=after, limit=limit)
+
+
+def order_record(order_id: str, *, uow: UnitOfWork) -> dict[str, Any]:
+    """One order as a regulator inspects it: the order with its deliveries and disputes,
+    its contract, its ledger journals with their postings, its allocations and its
+    filing."""
+    require_regulator(uow.actor)
+    view = trading.get_order(order_id, uow=uow)
+    money = trading.order_money(order_id, uow=uow)
+    with uow:
+        filing = compliance.filing_of_order(uow.session, order_id)
+    return {"view": view, "money": money, "filing": filing}
 
 
 def statistics(filters: compliance.FilingFilters, *, uow: UnitOfWork,

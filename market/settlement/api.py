@@ -9,6 +9,7 @@ from market.settlement import services
 from market.settlement.schemas import (
     AccountOut,
     AccountQuery,
+    LedgerVerificationOut,
     PayoutConfirmationIn,
     PayoutIn,
     PayoutOut,
@@ -18,7 +19,6 @@ from market.settlement.schemas import (
     StatementQuery,
     TopUpIn,
     TopUpOut,
-    VerificationOut,
 )
 from market.web import ApiBlueprint, page_args, page_body, page_of, unit_of_work
 
@@ -74,7 +74,7 @@ def statement(query: dict[str, Any], account_id: str) -> Any:
 
 @bp.route("/ledger/verification", methods=["GET"])
 @bp.access(roles=[OPERATOR, REGULATOR])
-@bp.response(200, VerificationOut)
+@bp.response(200, LedgerVerificationOut)
 def verify() -> dict[str, Any]:
     """Recompute the ledger from its postings and report every broken invariant."""
     return services.verify(uow=unit_of_work()).as_dict()

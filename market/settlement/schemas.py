@@ -84,7 +84,7 @@ class StatementOut(ma.Schema):
     lines = fields.List(fields.Nested(StatementLineOut))
 
 
-class VerificationOut(ma.Schema):
+class LedgerVerificationOut(ma.Schema):
     ok = fields.Boolean()
     accounts = fields.Integer()
     journals = fields.Integer()

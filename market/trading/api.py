@@ -16,20 +16,21 @@ from market.trading.models import Order
 from market.trading.schemas import (
     AcceptanceIn,
     AnswerIn,
+    CancellationIn,
     ContractOut,
     CredentialIn,
     CredentialOut,
     DeliveryIn,
     DeliveryResultOut,
     DisputeDecisionIn,
-    DisputeIn,
-    DisputeOut,
-    DisputeQuery,
     DistributionIn,
     DistributionOut,
     DownloadTokenOut,
     FileDeliveryForm,
     FileDeliveryIn,
+    OrderDisputeIn,
+    OrderDisputeOut,
+    OrderDisputeQuery,
     OrderEventOut,
     OrderIn,
     OrderLedgerOut,
@@ -37,7 +38,6 @@ from market.trading.schemas import (
     OrderQuery,
     OrderReviewIn,
     OrderSummaryOut,
-    ReasonIn,
 )
 from market.web import ApiBlueprint, PageQuery, page_args, page_body, page_of, state, unit_of_work
 
@@ -158,7 +158,7 @@ def review_order(body: dict[str, Any], order_id: str) -> dict[str, Any]:
 
 @bp.route("/orders/<order_id>/cancellation", methods=["POST"])
 @bp.access(roles=[BUYER, MERCHANT], object_scoped=True)
-@bp.arguments(ReasonIn)
+@bp.arguments(CancellationIn)
 @bp.response(200, OrderOut)
 def cancel_order(body: dict[str, Any], order_id: str) -> dict[str, Any]:
     """Cancel an order before it is paid (buyer or seller)."""
@@ -257,8 +257,8 @@ def accept_order(body: dict[str, Any], order_id: str) -> dict[str, Any]:
 @bp.route("/orders/<order_id>/disputes", methods=["POST"])
 @bp.access(roles=[BUYER], object_scoped=True)
 @bp.idempotent
-@bp.arguments(DisputeIn)
-@bp.response(201, DisputeOut)
+@bp.arguments(OrderDisputeIn)
+@bp.response(201, OrderDisputeOut)
 def open_dispute(body: dict[str, Any], order_id: str) -> tuple[Any, int]:
     """Dispute a paid or delivered order before accepting it; the money stays in escrow."""
     dispute = services.open_dispute(order_id, body["reason"], body["evidence_sha256"],
@@ -268,8 +268,8 @@ def open_dispute(body: dict[str, Any], order_id: str) -> tuple[Any, int]:
 
 @bp.route("/disputes", methods=["GET"])
 @bp.access()
-@bp.arguments(DisputeQuery, location="query")
-@bp.response(200, page_of(DisputeOut))
+@bp.arguments(OrderDisputeQuery, location="query")
+@bp.response(200, page_of(OrderDisputeOut))
 def list_disputes(query: dict[str, Any]) -> dict[str, Any]:
     """Disputes over your orders; all for the operator and regulators."""
     return page_body(services.list_disputes(uow=unit_of_work(), status=query["status"],
@@ -278,7 +278,7 @@ def list_disputes(query: dict[str, Any]) -> dict[str, Any]:
 
 @bp.route("/disputes/<dispute_id>", methods=["GET"])
 @bp.access(object_scoped=True)
-@bp.response(200, DisputeOut)
+@bp.response(200, OrderDisputeOut)
 def get_dispute(dispute_id: str) -> Any:
     return services.get_dispute(dispute_id, uow=unit_of_work())
 
@@ -286,7 +286,7 @@ def get_dispute(dispute_id: str) -> Any:
 @bp.route("/disputes/<dispute_id>/answer", methods=["POST"])
 @bp.access(roles=[MERCHANT], object_scoped=True)
 @bp.arguments(AnswerIn)
-@bp.response(200, DisputeOut)
+@bp.response(200, OrderDisputeOut)
 def answer_dispute(body: dict[str, Any], dispute_id: str) -> Any:
     """The merchant's answer, within the answer window."""
     return services.answer_dispute(dispute_id, body["answer"], body["evidence_sha256"],
@@ -297,7 +297,7 @@ def answer_dispute(body: dict[str, Any], dispute_id: str) -> Any:
 @bp.access(roles=[OPERATOR], object_scoped=True)
 @bp.idempotent
 @bp.arguments(DisputeDecisionIn)
-@bp.response(200, DisputeOut)
+@bp.response(200, OrderDisputeOut)
 def decide_dispute(body: dict[str, Any], dispute_id: str) -> Any:
     """The operator decides: release, partial refund (taken from every share in
     proportion) or full refund."""

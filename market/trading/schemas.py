@@ -61,7 +61,7 @@ class DeliveryOut(ma.Schema):
     delivered_at = fields.DateTime()
 
 
-class DisputeOut(ma.Schema):
+class OrderDisputeOut(ma.Schema):
     id = fields.String()
     order_id = fields.String()
     buyer_org_id = fields.String()
@@ -113,7 +113,7 @@ class OrderOut(OrderSummaryOut):
     settled_at = fields.DateTime(allow_none=True)
     closed_at = fields.DateTime(allow_none=True)
     deliveries = fields.List(fields.Nested(DeliveryOut))
-    disputes = fields.List(fields.Nested(DisputeOut))
+    disputes = fields.List(fields.Nested(OrderDisputeOut))
 
 
 class ContractOut(ma.Schema):
@@ -171,7 +171,7 @@ class OrderReviewIn(ma.Schema):
     reason = fields.String(required=True, validate=validate.Length(1, 2000))
 
 
-class ReasonIn(ma.Schema):
+class CancellationIn(ma.Schema):
     reason = fields.String(required=True, validate=validate.Length(1, 2000))
 
 
@@ -215,7 +215,7 @@ class AcceptanceIn(ma.Schema):
         "description": "optional: the fingerprint of the file you received"})
 
 
-class DisputeIn(ma.Schema):
+class OrderDisputeIn(ma.Schema):
     reason = fields.String(required=True, validate=validate.Length(1, 5000))
     evidence_sha256 = _digests()
 
@@ -238,7 +238,7 @@ class DisputeDecisionIn(ma.Schema):
             raise ma.ValidationError("a partial refund names its amount", "refund_amount")
 
 
-class DisputeQuery(PageQuery):
+class OrderDisputeQuery(PageQuery):
     status = fields.String(load_default=None, validate=validate.OneOf(choices(DisputeStatus)))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,42 @@ def test_alerts_scan_reports_what_it_opened(migrated):
     result = run(migrated, "alerts", "scan", "--hours", "1", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == {"opened": 0}
+
+
+def test_demo_trade_completes_end_to_end(migrated):
+    out = json.loads(run(migrated, "demo", "--json").output)
+    trade = out["trade"]
+    assert trade["status"] == "settled"
+    assert re.fullmatch(r"FL-\d{4}-\d{6}", trade["filing_number"])
+    assert trade["ledger_ok"] is True
+    assert sum(a["amount"] for a in trade["allocations"]) == 500_000
+    roles = {a["role"] for a in trade["allocations"]}
+    assert roles == {"platform", "resource_holder", "processor", "merchant"}
+    text = run(migrated, "demo").output
+    for step in ("listed", "moved into escrow", "order settled", "FL-", "balanced"):
+        assert step in text
+
+
+def test_ledger_verify_recomputes_the_ledger_and_fails_when_tampered(migrated, tmp_path):
+    run(migrated, "demo")
+    result = run(migrated, "ledger", "verify", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["ok"] is True
+    assert report["journals"] == 3
+    with sqlite3.connect(tmp_path / "instance" / "market.db") as db:
+        db.execute("UPDATE ledger_accounts SET balance = balance + 1 "
+                   "WHERE kind = 'fee_revenue'")
+    broken = CliRunner().invoke(main, ["ledger", "verify", "--json"], env=migrated)
+    assert broken.exit_code == 1
+    (problem,) = json.loads(broken.output)["problems"]
+    assert problem["problem"] == "balance_differs"
+    assert problem["cached"] == problem["postings"] + 1
+
+
+def test_trading_deadlines_reports_what_it_did(migrated):
+    run(migrated, "demo")
+    result = run(migrated, "trading", "deadlines", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"cancelled": [], "refunded": [], "auto_accepted": [],
+                                         "unanswered": [], "payouts_expired": []}

@@ -10,6 +10,7 @@ import market
 from market.cli import CONSUMERS
 from market.listing.domain import ListingStatus
 from market.participants.domain import Status
+from market.trading.domain import OrderStatus
 
 
 def _enqueued() -> set[str]:
@@ -32,8 +33,9 @@ def test_every_enqueued_topic_has_a_consumer() -> None:
     enqueued = _enqueued()
     assert {t for t in enqueued if not t.endswith("*")} <= set(CONSUMERS)
     prefixes = {t[:-1] for t in enqueued if t.endswith("*")}
-    assert prefixes == {"listing.", "right.", "participant."}
+    assert prefixes == {"listing.", "right.", "participant.", "order."}
     # what the formatted topics can be
     assert {f"listing.{a}" for a in ("suspended", "reinstated", "delisted")} <= set(CONSUMERS)
     assert {f"participant.{s.value}" for s in Status} <= set(CONSUMERS)
+    assert {f"order.{s.value}" for s in OrderStatus} <= set(CONSUMERS)
     assert ListingStatus.LISTED.value == "listed"
