@@ -12,6 +12,7 @@ from market.compliance.models import (
     FilingCounter,
     ReviewItem,
     SuspensionOrder,
+    TradeIncident,
 )
 from market.db import Base
 from market.idempotency import IdempotencyRecord
@@ -94,6 +95,7 @@ __all__ = [
     "StatusChange",
     "SuspensionOrder",
     "TopUp",
+    "TradeIncident",
     "User",
     "metadata",
 ]

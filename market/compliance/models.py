@@ -288,3 +288,24 @@ class AssessmentReport(Base):
         return {"id": self.id, "review_item_id": self.review_item_id,
                 "subject_id": self.subject_id, "kind": self.kind, "sha256": self.sha256,
                 "issuer_org_id": self.issuer_org_id}
+
+
+class TradeIncident(Base):
+    """A dispute opened or a refund made on an exchange order, reported by trading so the
+    monitoring rules can watch for repeated ones. Never updated or deleted (database
+    triggers)."""
+
+    __tablename__ = "trade_incidents"
+    __table_args__ = (
+        CheckConstraint("kind IN ('dispute', 'refund')", name="kind"),
+        Index("ix_trade_incidents_seller", "seller_org_id", "at"),
+        Index("ix_trade_incidents_buyer", "buyer_org_id", "at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    order_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    product_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    seller_org_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    buyer_org_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -1,10 +1,13 @@
-"""Risk monitoring (风险监测): alert rules over filed trades.
+"""Risk monitoring (风险监测): alert rules over filed trades and over trade incidents
+(disputes and refunds).
 
-Each rule looks at one newly filed trade and the filings before it and may raise an alert
-with a severity and the evidence that made it fire. Rules run when a trade is filed (in the
-filing's transaction) and again over recent filings with ``market alerts scan`` (the worker's
-periodic pass), which raises nothing twice: an alert is unique per rule and subject, and one
-that was closed is reopened only if its rule fires on new evidence.
+Each filing rule looks at one newly filed trade and the filings before it (and the decision
+the rules made when it was ordered) and may raise an alert with a severity and the evidence
+that made it fire; incident rules look at one dispute or refund and those before it. Filing
+rules run when a trade is filed (in the filing's transaction) and again over recent filings
+with ``market alerts scan`` (the worker's periodic pass), which raises nothing twice: an
+alert is unique per rule and subject, and one that was closed is reopened only if its rule
+fires on new evidence.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from market.compliance.models import Filing
+from market.compliance.domain import PERSONAL_LEVELS
+from market.compliance.models import Decision, Filing, TradeIncident
 from market.participants import services as participants
 
 MEDIAN_WINDOW = timedelta(days=90)
@@ -27,6 +31,10 @@ MEDIAN_FACTOR = 10  # more than ten times the median, or less than a tenth of it
 CIRCULAR_WINDOW = timedelta(days=30)
 BURST_WINDOW = timedelta(hours=1)
 BURST_TRADES = 20
+PERSONAL_WINDOW = timedelta(days=90)
+PERSONAL_BUYERS = 10  # distinct buyers of one personal-information product
+INCIDENT_WINDOW = timedelta(days=30)
+INCIDENTS = 3  # disputes or refunds of one party
 
 
 @dataclass(frozen=True)
@@ -122,7 +130,73 @@ def trading_while_not_admitted(session: Session, filing: Filing) -> Raised | Non
                   {"statuses": {o.id: o.status for o in facts.values()}})
 
 
+def _ordered_facts(session: Session, filing: Filing) -> dict[str, Any] | None:
+    """The facts the rules judged when the filed order was placed."""
+    if not filing.decision_ids:
+        return None
+    decision = session.scalars(select(Decision).where(
+        Decision.id.in_(list(filing.decision_ids)), Decision.stage == "order")
+        .order_by(Decision.id.desc())).first()
+    return dict(decision.facts) if decision is not None else None
+
+
+@alert_rule
+def personal_information_sold_widely(session: Session, filing: Filing) -> Raised | None:
+    """A product with personal information (even de-identified) sold to ten or more
+    different buyers within 90 days."""
+    facts = _ordered_facts(session, filing)
+    if facts is None or facts["product"]["pi_level"] not in PERSONAL_LEVELS:
+        return None
+    buyers = session.scalar(select(func.count(func.distinct(Filing.buyer_org_id))).where(
+        Filing.product_id == filing.product_id,
+        Filing.concluded_at > filing.concluded_at - PERSONAL_WINDOW,
+        Filing.concluded_at <= filing.concluded_at)) or 0
+    if buyers < PERSONAL_BUYERS:
+        return None
+    return Raised(_name(personal_information_sold_widely), "high", "product",
+                  filing.product_id or "", [filing.seller_org_id],
+                  f"{facts['product']['pi_level']} information sold to {buyers} buyers "
+                  "within 90 days", {"buyers": int(buyers),
+                                     "pi_level": facts["product"]["pi_level"]})
+
+
+@alert_rule
+def cross_border_trade(session: Session, filing: Filing) -> Raised | None:
+    """A buyer that declared use abroad (数据出境); high when the data is important."""
+    facts = _ordered_facts(session, filing)
+    if facts is None or not (facts.get("commitment") or {}).get("cross_border"):
+        return None
+    important = facts["product"]["classification"] == "important"
+    return Raised(_name(cross_border_trade), "high" if important else "low", "filing",
+                  filing.id, [filing.seller_org_id, filing.buyer_org_id],
+                  "the buyer declared use abroad"
+                  + (" of important data" if important else ""),
+                  {"classification": facts["product"]["classification"],
+                   "destination": facts["commitment"].get("destination"),
+                   "security_assessment": facts["product"]["security_assessment"]})
+
+
 def check(session: Session, filing: Filing) -> list[Raised]:
     """Every alert the rules raise for ``filing``."""
     found = [rule(session, filing) for rule in ALERT_RULES]
     return [r for r in found if r is not None]
+
+
+def repeated_disputes_or_refunds(session: Session, incident: TradeIncident) -> list[Raised]:
+    """A seller with three or more disputes or refunds against it within 30 days, or a buyer
+    opening three or more disputes within 30 days."""
+    since = incident.at - INCIDENT_WINDOW
+    found = []
+    for side, column, org in (("seller", TradeIncident.seller_org_id, incident.seller_org_id),
+                              ("buyer", TradeIncident.buyer_org_id, incident.buyer_org_id)):
+        stmt = select(TradeIncident.order_id).where(column == org, TradeIncident.at > since,
+                                                    TradeIncident.at <= incident.at)
+        if side == "buyer":
+            stmt = stmt.where(TradeIncident.kind == "dispute")
+        orders = sorted(set(session.scalars(stmt)))
+        if len(orders) >= INCIDENTS:
+            found.append(Raised(
+                _name(repeated_disputes_or_refunds), "medium", "organisation", org, [org],
+                f"{len(orders)} orders disputed or refunded as {side} within 30 days",
+                {"side": side, "orders": orders}))
+    return found

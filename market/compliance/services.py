@@ -54,6 +54,7 @@ from market.compliance.models import (
     FilingCounter,
     ReviewItem,
     SuspensionOrder,
+    TradeIncident,
     signed_document,
 )
 from market.errors import InvalidInput, InvalidTransition, RoleNotAllowed
@@ -546,8 +547,24 @@ def raise_alerts(uow: UnitOfWork, filing: Filing) -> list[Alert]:
     """Run the alert rules on a filed trade, in the filing's transaction. An alert exists
     once per rule and subject; one that was closed is reopened when its rule fires on new
     evidence, never for the same trades seen again."""
+    return _raise(uow, monitoring.check(uow.session, filing))
+
+
+def record_incident(kind: str, *, order_id: str, product_id: str, seller_org_id: str,
+                    buyer_org_id: str, uow: UnitOfWork) -> list[Alert]:
+    """Trading reports a dispute opened or a refund made on an order, in its transaction;
+    the incident rules run on it."""
+    incident = TradeIncident(id=new_id("inc"), kind=kind, order_id=order_id,
+                             product_id=product_id, seller_org_id=seller_org_id,
+                             buyer_org_id=buyer_org_id, at=uow.clock.now())
+    uow.session.add(incident)
+    uow.session.flush()
+    return _raise(uow, monitoring.repeated_disputes_or_refunds(uow.session, incident))
+
+
+def _raise(uow: UnitOfWork, raised_by_rules: Sequence[monitoring.Raised]) -> list[Alert]:
     raised: list[Alert] = []
-    for found in monitoring.check(uow.session, filing):
+    for found in raised_by_rules:
         alert = uow.session.scalars(select(Alert).where(
             Alert.rule == found.rule, Alert.subject_id == found.subject_id)
             .with_for_update()).one_or_none()

@@ -649,6 +649,7 @@ def open_dispute(order_id: str, reason: str, evidence_sha256: Sequence[str], *,
         uow.session.add(dispute)
         uow.session.flush()
         uow.audit.record(uow.actor, "dispute.opened", "dispute", dispute.id, dispute.state())
+        _incident(uow, order, "dispute")
         uow.commit()
         return dispute
 
@@ -728,9 +729,17 @@ def decide_dispute(dispute_id: str, outcome: DisputeOutcome, reason: str, *,
         return dispute
 
 
+def _incident(uow: UnitOfWork, order: Order, kind: str) -> None:
+    compliance.record_incident(kind, order_id=order.id, product_id=order.product_id,
+                               seller_org_id=order.seller_org_id,
+                               buyer_org_id=order.buyer_org_id,
+                               uow=uow.joined(system_actor("monitoring")))
+
+
 def _refund(uow: UnitOfWork, order: Order, action: str, reason: str) -> None:
     settlement.refund(uow.joined(), order_id=order.id, buyer_org_id=order.buyer_org_id,
                       amount=order.amount, currency=order.currency)
+    _incident(uow, order, "refund")
     _move(uow, order, OrderStatus.REFUNDED, action, reason)
     listing.release_unit(order.offer_id, uow=uow.joined())
 

@@ -17,10 +17,25 @@ down_revision = '0008'
 branch_labels = None
 depends_on = None
 
-APPEND_ONLY = ("ledger_journals", "ledger_postings", "contracts")
+APPEND_ONLY = ("ledger_journals", "ledger_postings", "contracts", "trade_incidents")
 
 
 def upgrade() -> None:
+    op.create_table('trade_incidents',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('order_id', sa.String(length=40), nullable=False),
+    sa.Column('product_id', sa.String(length=40), nullable=False),
+    sa.Column('seller_org_id', sa.String(length=40), nullable=False),
+    sa.Column('buyer_org_id', sa.String(length=40), nullable=False),
+    sa.Column('at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("kind IN ('dispute', 'refund')", name=op.f('ck_trade_incidents_kind')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_trade_incidents'))
+    )
+    with op.batch_alter_table('trade_incidents', schema=None) as batch_op:
+        batch_op.create_index('ix_trade_incidents_buyer', ['buyer_org_id', 'at'], unique=False)
+        batch_op.create_index('ix_trade_incidents_seller', ['seller_org_id', 'at'], unique=False)
+
     op.create_table('distribution_rules',
     sa.Column('product_id', sa.String(length=40), nullable=False),
     sa.Column('rule', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False),
@@ -379,3 +394,7 @@ def downgrade() -> None:
 
     op.drop_table('ledger_accounts')
     op.drop_table('distribution_rules')
+    with op.batch_alter_table('trade_incidents', schema=None) as batch_op:
+        batch_op.drop_index('ix_trade_incidents_seller')
+        batch_op.drop_index('ix_trade_incidents_buyer')
+    op.drop_table('trade_incidents')
