@@ -41,7 +41,15 @@ from market.settlement.models import (
     Posting,
     TopUp,
 )
-from market.trading.models import Contract, Delivery, Dispute, DownloadToken, Order, OrderEvent
+from market.trading.models import (
+    Contract,
+    Delivery,
+    Dispute,
+    DownloadToken,
+    Order,
+    OrderEvent,
+    UsageRecord,
+)
 
 metadata = Base.metadata
 
@@ -96,6 +104,7 @@ __all__ = [
     "SuspensionOrder",
     "TopUp",
     "TradeIncident",
+    "UsageRecord",
     "User",
     "metadata",
 ]

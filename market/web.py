@@ -29,6 +29,8 @@ from flask_smorest.utils import prepare_response
 from sqlalchemy.orm import Session, sessionmaker
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, is_json_request
+from webargs.multidictproxy import MultiDictProxy
+from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.exceptions import HTTPException
 
 from market.actor import ANONYMOUS, Actor
@@ -279,7 +281,16 @@ def json_depth(value: Any) -> int:
 
 
 class MarketParser(FlaskParser):
-    """webargs' parser, stricter about bodies: JSON only, bounded nesting, storable text."""
+    """webargs' parser, stricter about bodies: JSON only, bounded nesting, storable text.
+
+    ``multipart`` reads a multipart/form-data body whole: its form fields and its files.
+    """
+
+    __location_map__ = {  # noqa: RUF012  (webargs' class-level table, extended)
+        **FlaskParser.__location_map__, "multipart": "load_multipart"}
+
+    def load_multipart(self, req: Any, schema: ma.Schema) -> Any:
+        return MultiDictProxy(CombinedMultiDict([req.form, req.files]), schema)
 
     def _raw_load_json(self, req: Any) -> Any:
         body = req.get_data(cache=True)
@@ -402,6 +413,9 @@ class ApiBlueprint(flask_smorest.Blueprint):  # type: ignore[misc]
     """A flask-smorest blueprint whose views declare access and idempotency."""
 
     ARGUMENTS_PARSER = MarketParser()
+    DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {  # noqa: RUF012  (flask-smorest's table, extended)
+        **flask_smorest.Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
+        "multipart": "multipart/form-data"}
 
     def access(
         self,

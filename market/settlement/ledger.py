@@ -4,7 +4,8 @@ Every function runs in the caller's unit of work. A journal is checked to balanc
 is written (and again by PostgreSQL's deferred constraint trigger at commit); each leg
 moves its account's cached balance with one conditional ``UPDATE … RETURNING``, so a
 non-negative account can never be overdrawn even by concurrent journals, and accounts are
-touched in id order so concurrent journals never deadlock.
+touched in id order, after the audit head (see :func:`_queue`), so concurrent journals never
+deadlock.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from market.audit import AuditHead
 from market.ids import new_id
 from market.settlement.domain import (
     NON_NEGATIVE,
@@ -25,6 +27,7 @@ from market.settlement.domain import (
     HoldStatus,
     JournalKind,
     Leg,
+    Unbalanced,
     check_balanced,
     merged,
 )
@@ -55,6 +58,14 @@ def account(session: Session, kind: AccountKind, owner: str, currency: str, ref:
         return found
     except IntegrityError:  # opened by a concurrent transaction a moment ago
         return session.scalars(stmt).one()
+
+
+def _queue(session: Session) -> None:
+    """Take the audit head's row lock before any account's. Every writer takes it with its
+    first audit entry and keeps it to commit, and many use cases write one before they move
+    money (an order's transition, then its payment); taking an account first and the head
+    after would deadlock with them (a top-up recorded while its buyer pays)."""
+    session.execute(select(AuditHead.id).where(AuditHead.id == 1).with_for_update())
 
 
 def _same_journal(session: Session, journal: Journal, legs: Sequence[Leg]) -> bool:
@@ -104,13 +115,17 @@ def transfer(uow: UnitOfWork, *, key: str, kind: JournalKind, legs: Sequence[Leg
             raise JournalKeyReused(key=key)
         return existing
     check_balanced(legs)
+    moves = merged(legs)
+    if not moves:  # legs that cancel out would write a journal without postings
+        raise Unbalanced("the legs cancel out: the journal would move nothing")
+    _queue(session)
     now = uow.clock.now()
     journal = Journal(id=new_id("jrn"), key=key, kind=kind.value, order_id=order_id,
                       memo=memo, actor_label=uow.actor.label, posted_at=now)
     session.add(journal)
     session.flush()
     postings = []
-    for leg in merged(legs):
+    for leg in moves:
         balance = _move(session, leg.account_id, leg.amount)
         postings.append(Posting(journal_id=journal.id, account_id=leg.account_id,
                                 amount=leg.amount, currency=leg.currency,
@@ -139,6 +154,7 @@ def hold(uow: UnitOfWork, *, key: str, kind: str, debit: Account, credit: Accoun
         return existing
     assert amount > 0
     assert debit.currency == credit.currency
+    _queue(session)
     _move(session, debit.id, amount, reserve=True)
     now = uow.clock.now()
     found = Hold(id=new_id("hld"), key=key, debit_account_id=debit.id,
@@ -154,6 +170,7 @@ def hold(uow: UnitOfWork, *, key: str, kind: str, debit: Account, credit: Accoun
 def _release(uow: UnitOfWork, held: Hold, status: HoldStatus) -> None:
     if held.status != HoldStatus.PENDING.value:
         raise HoldNotPending(status=held.status)
+    _queue(uow.session)
     uow.session.execute(update(Account).where(Account.id == held.debit_account_id)
                         .values(pending_out=Account.pending_out - held.amount)
                         .execution_options(synchronize_session=False))

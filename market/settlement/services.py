@@ -136,17 +136,21 @@ def _line_account(uow: UnitOfWork, role: Role, org_id: str, currency: str) -> Ac
 
 
 def settle(uow: UnitOfWork, *, order_id: str, buyer_org_id: str, amount: int, currency: str,
-           rule: Mapping[str, Any], refund: int = 0) -> list[Allocation]:
-    """Split an order's escrow by its frozen distribution rule (收益分配): each party's share
+           rule: Mapping[str, Any], refund: int = 0, deposit: int | None = None,
+           ) -> list[Allocation]:
+    """Split an order's price by its frozen distribution rule (收益分配): each party's share
     goes to its payable account and the fee to the platform. ``refund`` (a dispute's partial
     refund) is taken back from the shares in proportion to them and returned to the buyer.
-    The escrow is empty and closed afterwards.
+    ``deposit``: the escrow holds more than the price (a pay-per-use order's cap) and the
+    rest goes back to the buyer. The escrow is empty and closed afterwards.
 
     Raises:
         InvalidInput: a refund larger than the price.
     """
     if not 0 <= refund <= amount:
         raise InvalidInput(errors={"refund_amount": [f"must be between 0 and {amount}"]})
+    held = amount if deposit is None else deposit
+    assert held >= amount
     distribution = DistributionRule.from_dict(rule)
     shares = split(amount, distribution)
     taken = reverse(refund, shares) if refund else [None] * len(shares)
@@ -163,11 +167,12 @@ def settle(uow: UnitOfWork, *, order_id: str, buyer_org_id: str, amount: int, cu
             allocated_at=now))
         if share.amount - refunded:
             legs.append(Leg(target.id, share.amount - refunded, currency))
-    if refund:
-        legs.append(Leg(_acc(uow, AccountKind.AVAILABLE, buyer_org_id, currency).id, refund,
-                        currency))
-    if amount:
-        legs.append(Leg(escrow.id, -amount, currency))
+    back_to_buyer = refund + held - amount
+    if back_to_buyer:
+        legs.append(Leg(_acc(uow, AccountKind.AVAILABLE, buyer_org_id, currency).id,
+                        back_to_buyer, currency))
+    if held:
+        legs.append(Leg(escrow.id, -held, currency))
         ledger.transfer(uow, key=f"settlement:{order_id}", kind=JournalKind.SETTLEMENT,
                         order_id=order_id, legs=legs,
                         memo=f"refund {refund}" if refund else None)
@@ -374,13 +379,16 @@ def list_payouts(*, uow: UnitOfWork, status: str | None = None, after: str | Non
 
 
 def _pending_payout(uow: UnitOfWork, payout_id: str) -> Payout:
-    payout = uow.session.scalars(select(Payout).where(Payout.id == payout_id)
-                                 .with_for_update()).one_or_none()
-    if payout is None:
+    hold_id = uow.session.scalars(select(Payout.hold_id).where(Payout.id == payout_id)
+                                  ).one_or_none()
+    if hold_id is None:
         raise PayoutNotFound()
+    # The hold's lock first, then the payout's: the order expire_payouts takes them in.
+    uow.session.scalars(select(Hold).where(Hold.id == hold_id).with_for_update()).one()
+    payout: Payout = uow.session.scalars(select(Payout).where(Payout.id == payout_id)
+                                         .with_for_update()).one()
     if payout.status != PayoutStatus.REQUESTED.value:
         raise InvalidTransition(current=payout.status, target="resolved")
-    uow.session.scalars(select(Hold).where(Hold.id == payout.hold_id).with_for_update()).one()
     return payout
 
 

@@ -26,7 +26,6 @@ from market.trading.schemas import (
     DistributionIn,
     DistributionOut,
     DownloadTokenOut,
-    FileDeliveryForm,
     FileDeliveryIn,
     OrderDisputeIn,
     OrderDisputeOut,
@@ -38,6 +37,8 @@ from market.trading.schemas import (
     OrderQuery,
     OrderReviewIn,
     OrderSummaryOut,
+    UsageIn,
+    UsageOut,
 )
 from market.web import ApiBlueprint, PageQuery, page_args, page_body, page_of, state, unit_of_work
 
@@ -193,14 +194,12 @@ def deliver(body: dict[str, Any], order_id: str) -> tuple[dict[str, Any], int]:
 @bp.route("/orders/<order_id>/deliveries/file", methods=["POST"])
 @large_body
 @bp.access(roles=[MERCHANT], object_scoped=True)
-@bp.arguments(FileDeliveryIn, location="files")
-@bp.arguments(FileDeliveryForm, location="form")
+@bp.arguments(FileDeliveryIn, location="multipart")
 @bp.response(201, DeliveryResultOut)
-def deliver_file(files: dict[str, Any], form: dict[str, Any], order_id: str
-                 ) -> tuple[dict[str, Any], int]:
+def deliver_file(form: dict[str, Any], order_id: str) -> tuple[dict[str, Any], int]:
     """Deliver a paid order as a file (multipart/form-data), stored with its SHA-256; the
     buyer downloads it with expiring, counted links."""
-    upload = files["file"]
+    upload = form["file"]
     data = services.DeliveryInput(
         mode=DeliveryMode.FILE, note=form["note"],
         file=services.FileUpload(upload.filename or "delivery",
@@ -209,6 +208,28 @@ def deliver_file(files: dict[str, Any], form: dict[str, Any], order_id: str
     view, _ = services.deliver(order_id, data, storage=storage(), policy=policy(),
                                uow=unit_of_work())
     return {"order": order_body(view), "credential": None}, 201
+
+
+@bp.route("/orders/<order_id>/usage", methods=["POST"])
+@bp.access(roles=[MERCHANT], object_scoped=True)
+@bp.arguments(UsageIn)
+@bp.response(200, UsageOut)
+@bp.alt_response(201, schema=UsageOut, description="a new report")
+def record_usage(body: dict[str, Any], order_id: str) -> tuple[Any, int]:
+    """Your API reports usage of a pay-per-use order within its period; each key counts
+    once (201 when new, 200 when already reported). The period's units are billed, capped,
+    when it ends."""
+    summary, new = services.record_usage(order_id, body["key"], body["units"],
+                                         uow=unit_of_work())
+    return summary, 201 if new else 200
+
+
+@bp.route("/orders/<order_id>/usage", methods=["GET"])
+@bp.access(object_scoped=True)
+@bp.response(200, UsageOut)
+def order_usage(order_id: str) -> Any:
+    """A pay-per-use order's units so far and what they cost, capped."""
+    return services.order_usage(order_id, uow=unit_of_work())
 
 
 @bp.route("/orders/<order_id>/download-tokens", methods=["POST"])

@@ -60,7 +60,8 @@ class DisputeOutcome(StrEnum):
     FULL_REFUND = "full_refund"
 
 
-BUYABLE_OFFERS = frozenset({"one_time", "subscription", "free"})
+BUYABLE_OFFERS = frozenset({"one_time", "subscription", "free", "pay_per_use"})
+METERED = "pay_per_use"
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Policy:
     answer_window: timedelta = timedelta(hours=72)
     download_ttl: timedelta = timedelta(hours=1)
     download_limit: int = 5
+    metering_period: timedelta = timedelta(days=30)  # one pay-per-use order's period
     platform_fee_bps: int = 100
     holder_bps: int = 1000
     processor_bps: int = 1000

@@ -44,6 +44,14 @@ class OfferNotBuyable(RuleViolation):
     detail_template = "a %(kind)s offer is not ordered directly"
 
 
+class OfferNeedsCap(RuleViolation):
+    """A pay-per-use order escrows the most one period can cost: an offer without a cap
+    cannot be ordered."""
+
+    code = "offer_without_cap"
+    title = "A pay-per-use offer needs a cap to be ordered"
+
+
 class OrderFlagged(Conflict):
     """A rights problem flagged the order: it cannot be paid or delivered until the rights
     are restored (the buyer may cancel or dispute)."""

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -208,3 +209,20 @@ class Dispute(Base):
     def state(self) -> dict[str, Any]:
         return {"id": self.id, "order_id": self.order_id, "status": self.status,
                 "outcome": self.outcome, "refund_amount": self.refund_amount}
+
+
+class UsageRecord(Base):
+    """Metered use of a pay-per-use order, reported by the merchant's API; ``key`` makes a
+    report idempotent."""
+
+    __tablename__ = "usage_records"
+    __table_args__ = (
+        UniqueConstraint("order_id", "key", name="key"),
+        CheckConstraint("units > 0", name="units"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), nullable=False, index=True)
+    key: Mapped[str] = mapped_column(String(100), nullable=False)
+    units: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -7,6 +7,7 @@ from typing import Any
 
 import marshmallow as ma
 from marshmallow import fields, validate
+from werkzeug.datastructures import FileStorage
 
 from market.compliance.schemas import PurchaseCommitmentIn, SignatureIn
 from market.settlement.split import Role
@@ -189,11 +190,21 @@ class DeliveryIn(ma.Schema):
     note = fields.String(load_default=None, validate=validate.Length(1, 2000))
 
 
+class Upload(fields.Field[FileStorage]):
+    """A file part of a multipart/form-data body (a plain form field is not a file)."""
+
+    default_error_messages = {"not_a_file": "must be a file"}  # noqa: RUF012
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, FileStorage):
+            raise self.make_error("not_a_file")
+        return value
+
+
 class FileDeliveryIn(ma.Schema):
-    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+    """A file delivery, sent as multipart/form-data."""
 
-
-class FileDeliveryForm(ma.Schema):
+    file = Upload(required=True, metadata={"type": "string", "format": "binary"})
     note = fields.String(load_default=None, validate=validate.Length(1, 2000))
 
 
@@ -281,3 +292,18 @@ class DistributionOut(ma.Schema):
         "description": "false: the default derived from the product's rights chain"})
     platform_fee_bps = fields.Integer()
     shares = fields.List(fields.Nested(ShareOut))
+
+
+class UsageIn(ma.Schema):
+    key = fields.String(required=True, validate=validate.Regexp(r"^[!-~]{1,100}$"), metadata={
+        "description": "your id for this report; a retry with the same key counts once"})
+    units = fields.Integer(required=True, strict=True, validate=validate.Range(1, 10 ** 12))
+
+
+class UsageOut(ma.Schema):
+    units = fields.Integer()
+    unit = fields.String(metadata={"description": "call or mb"})
+    unit_price = fields.Integer()
+    cap = fields.Integer(metadata={"description": "the most the period costs"})
+    billed = fields.Integer(metadata={"description": "what the units cost so far, capped"})
+    records = fields.Integer()

@@ -34,8 +34,10 @@ from market.participants import services as participants
 from market.rights import services as rights
 from market.settlement import services as settlement
 from market.settlement.split import DistributionRule, Role, rule_from_chain
+from market.trading import metering
 from market.trading.domain import (
     BUYABLE_OFFERS,
+    METERED,
     OPEN,
     DeliveryMode,
     DisputeOutcome,
@@ -55,6 +57,7 @@ from market.trading.errors import (
     FingerprintMismatch,
     NoFileDelivered,
     NotAParty,
+    OfferNeedsCap,
     OfferNotBuyable,
     OrderFlagged,
     OrderNotFound,
@@ -168,7 +171,8 @@ def _contract_document(order: Order, view: listing.TradeView, commitment_sha256:
                     "version": view.version_number, "title": view.title,
                     "sector": view.sector, "type": view.type},
         "offer": {"id": offer.id, "kind": offer.kind, "name": offer.name,
-                  "amount": offer.amount, "currency": offer.currency, "period": offer.period},
+                  "amount": offer.amount, "currency": offer.currency, "period": offer.period,
+                  "unit": offer.unit, "cap_amount": offer.cap_amount},
         "price": {"amount": order.amount, "currency": order.currency},
         "terms": view.terms,
         "declarations": {"listing_sha256": view.declaration_sha256,
@@ -212,6 +216,8 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
         assert offer is not None
         if offer.kind not in BUYABLE_OFFERS:
             raise OfferNotBuyable(kind=offer.kind)
+        if offer.kind == METERED and not offer.cap_amount:
+            raise OfferNeedsCap()
         order_id = new_id("ord")
         if compliance.judge(view.facts) is Outcome.BLOCK:
             decision = compliance.decide(view.facts, subject_type="order", subject_id=order_id,
@@ -228,7 +234,8 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
         order = Order(
             id=order_id, buyer_org_id=actor.org_id, seller_org_id=view.merchant_org_id,
             product_id=view.product_id, version_id=view.version_id, offer_id=offer.id,
-            status=OrderStatus.CREATED.value, amount=offer.amount or 0,
+            status=OrderStatus.CREATED.value,
+            amount=(offer.cap_amount if offer.kind == METERED else offer.amount) or 0,
             currency=offer.currency, commitment_id=signed.id, decision_id=decision.id,
             outcome=decision.outcome, cross_border=bool(commitment.get("cross_border")),
             placed_by_user_id=actor.user_id, created_at=now, updated_at=now)
@@ -309,7 +316,11 @@ def cancel_order(order_id: str, reason: str, *, uow: UnitOfWork) -> OrderView:
         if not uow.actor.is_system and uow.actor.org_id not in (order.buyer_org_id,
                                                                 order.seller_org_id):
             raise NotAParty()
+        in_review = order.status == OrderStatus.CREATED.value
         _cancel(uow, order, "cancelled", reason)
+        if in_review:  # withdrawn while waiting for its review: take it off the queue
+            compliance.track_review("order", order.id, order.buyer_org_id, "cancelled",
+                                    reason, uow=uow.joined())
         uow.commit()
         return OrderView(order)
 
@@ -330,8 +341,8 @@ def pay_order(order_id: str, *, policy: Policy, uow: UnitOfWork) -> OrderView:
         if order.status == OrderStatus.AWAITING_PAYMENT.value:
             if order.flagged:
                 raise OrderFlagged()
-            if order.pay_by is not None and uow.clock.now() > order.pay_by:
-                raise PaymentWindowClosed()
+            if order.pay_by is not None and uow.clock.now() >= order.pay_by:
+                raise PaymentWindowClosed()  # the worker cancels at pay_by itself
         settlement_uow = uow.joined()
         _move(uow, order, OrderStatus.PAID, "paid")
         settlement.pay_into_escrow(settlement_uow, order_id=order.id,
@@ -408,6 +419,9 @@ def deliver(order_id: str, data: DeliveryInput, *, storage: Path, policy: Policy
                                   version_id=order.version_id, uow=uow.joined())
         if data.mode.value not in view.delivery_modes:
             raise DeliveryModeNotOffered()
+        metered = metering.is_metered(_contract(uow, order))
+        if metered and data.mode is not DeliveryMode.API:
+            raise InvalidInput(errors={"mode": ["a pay-per-use order is delivered by API"]})
         if compliance.judge(view.facts) is Outcome.BLOCK:
             decision = compliance.decide(view.facts, subject_type="order", subject_id=order.id,
                                          uow=uow.joined())
@@ -432,6 +446,8 @@ def deliver(order_id: str, data: DeliveryInput, *, storage: Path, policy: Policy
             delivery.credential_hash = hashlib.sha256(credential.encode()).hexdigest()
             delivery.endpoint = data.endpoint
             delivery.access_from, delivery.access_to = now, data.access_to
+            if metered:  # access for one metering period, billed when it ends
+                delivery.access_to = now + policy.metering_period
         else:
             if not data.purpose or data.access_to is None or data.access_to <= now:
                 raise InvalidInput(errors={"access_to": [
@@ -443,7 +459,8 @@ def deliver(order_id: str, data: DeliveryInput, *, storage: Path, policy: Policy
         uow.audit.record(uow.actor, "delivery.made", "delivery", delivery.id, delivery.state())
         _move(uow, order, OrderStatus.DELIVERED, "delivered")
         order.delivered_at = now
-        order.accept_by = now + policy.acceptance_window
+        order.accept_by = (delivery.access_to if metered and delivery.access_to
+                           else now + policy.acceptance_window)
         uow.commit()
         return OrderView(order, deliveries=[delivery]), credential
 
@@ -572,16 +589,58 @@ def check_credential(credential: str, *, uow: UnitOfWork) -> CredentialCheck:
                                valid, delivery.access_to, dict(contract.document["terms"]))
 
 
+def record_usage(order_id: str, key: str, units: int, *, uow: UnitOfWork
+                 ) -> tuple[metering.Usage, bool]:
+    """The merchant's API reports usage of a pay-per-use order within its period (once per
+    key); returns the order's usage so far and whether this report was new.
+
+    Raises:
+        OrderNotFound, NotAParty, NotMetered, InvalidTransition, MeteringPeriodOver,
+        UsageKeyReused.
+    """
+    with uow:
+        order = _locked(uow, order_id)
+        _party(uow.actor, order.seller_org_id)
+        contract = _contract(uow, order)
+        found, new = metering.record(uow.session, order, contract, key, units,
+                                     at=uow.clock.now())
+        if new:
+            uow.audit.record(uow.actor, "usage.recorded", "usage_record", found.id,
+                             {"order_id": order.id, "key": key, "units": units})
+        summary = metering.usage(uow.session, order, contract)
+        uow.commit()
+        return summary, new
+
+
+def order_usage(order_id: str, *, uow: UnitOfWork) -> metering.Usage:
+    """A pay-per-use order's units so far and what they cost, capped."""
+    with uow:
+        order: Order | None = uow.session.scalars(
+            _visible(uow.actor).where(Order.id == order_id)).one_or_none()
+        if order is None:
+            raise OrderNotFound()
+        return metering.usage(uow.session, order, _contract(uow, order))
+
+
 # -- accepting and settling -----------------------------------------------------------------
+
+
+def _contract(uow: UnitOfWork, order: Order) -> Contract:
+    found: Contract = uow.session.scalars(select(Contract).where(
+        Contract.order_id == order.id)).one()
+    return found
 
 
 def _conclude(uow: UnitOfWork, order: Order, *, refund: int = 0) -> None:
     """Settle an accepted or resolved order: split the escrow by the contract's rule
     (less any partial refund), then file the trade (登记备案)."""
-    contract = uow.session.scalars(select(Contract).where(Contract.order_id == order.id)).one()
+    contract = _contract(uow, order)
+    price, deposit = order.amount, None
+    if metering.is_metered(contract):  # the units used, capped; the rest of the cap goes back
+        price, deposit = metering.usage(uow.session, order, contract).billed, order.amount
     settlement.settle(uow.joined(), order_id=order.id, buyer_org_id=order.buyer_org_id,
-                      amount=order.amount, currency=order.currency,
-                      rule=contract.document["distribution"], refund=refund)
+                      amount=price, currency=order.currency,
+                      rule=contract.document["distribution"], refund=refund, deposit=deposit)
     _move(uow, order, OrderStatus.SETTLED, "settled")
     order.settled_at = uow.clock.now()
     document = contract.document
@@ -589,7 +648,7 @@ def _conclude(uow: UnitOfWork, order: Order, *, refund: int = 0) -> None:
         order_id=order.id, product_id=order.product_id, version_id=order.version_id,
         product_title=document["product"]["title"], sector=document["product"]["sector"],
         product_type=document["product"]["type"], seller_org_id=order.seller_org_id,
-        buyer_org_id=order.buyer_org_id, amount=order.amount - refund,
+        buyer_org_id=order.buyer_org_id, amount=price - refund,
         currency=order.currency, rights_chain=document["rights_chain"],
         declaration_ids=[order.commitment_id],
         decision_ids=compliance.decision_ids(uow.session, order.id),
@@ -681,7 +740,8 @@ def answer_dispute(dispute_id: str, answer: str, evidence_sha256: Sequence[str],
     with uow:
         dispute = _locked_dispute(uow, dispute_id)
         _party(uow.actor, dispute.seller_org_id)
-        if dispute.status != DisputeStatus.OPEN.value:
+        if (dispute.status != DisputeStatus.OPEN.value
+                or uow.clock.now() >= dispute.answer_by):  # the window ended: unanswered
             raise DisputeNotOpen()
         dispute.status = DisputeStatus.ANSWERED.value
         dispute.answer = answer

@@ -17,7 +17,8 @@ down_revision = '0008'
 branch_labels = None
 depends_on = None
 
-APPEND_ONLY = ("ledger_journals", "ledger_postings", "contracts", "trade_incidents")
+APPEND_ONLY = ("ledger_journals", "ledger_postings", "contracts", "trade_incidents",
+               "usage_records")
 
 
 def upgrade() -> None:
@@ -305,6 +306,20 @@ def upgrade() -> None:
     with op.batch_alter_table('payouts', schema=None) as batch_op:
         batch_op.create_index('ix_payouts_org', ['org_id', 'id'], unique=False)
 
+    op.create_table('usage_records',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('order_id', sa.String(length=40), nullable=False),
+    sa.Column('key', sa.String(length=100), nullable=False),
+    sa.Column('units', sa.BigInteger(), nullable=False),
+    sa.Column('recorded_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('units > 0', name=op.f('ck_usage_records_units')),
+    sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_usage_records_order_id_orders')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_usage_records')),
+    sa.UniqueConstraint('order_id', 'key', name='uq_usage_records_key')
+    )
+    with op.batch_alter_table('usage_records', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_usage_records_order_id'), ['order_id'], unique=False)
+
     for table in APPEND_ONLY:
         create_append_only(table)
     if op.get_bind().dialect.name == "postgresql":
@@ -394,6 +409,9 @@ def downgrade() -> None:
 
     op.drop_table('ledger_accounts')
     op.drop_table('distribution_rules')
+    with op.batch_alter_table('usage_records', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_usage_records_order_id'))
+    op.drop_table('usage_records')
     with op.batch_alter_table('trade_incidents', schema=None) as batch_op:
         batch_op.drop_index('ix_trade_incidents_seller')
         batch_op.drop_index('ix_trade_incidents_buyer')
