@@ -32,7 +32,7 @@ class Account(Base):
 
     __tablename__ = "ledger_accounts"
     __table_args__ = (
-        UniqueConstraint("kind", "owner", "ref", "currency", name="identity"),
+        UniqueConstraint("kind", "owner", "ref", "currency", name="uq_ledger_accounts_identity"),
         CheckConstraint(f"kind IN ({sql_values(AccountKind)})", name="kind"),
         CheckConstraint("NOT non_negative OR balance - pending_out >= 0", name="non_negative"),
         CheckConstraint("pending_out >= 0", name="pending_out"),
@@ -138,7 +138,7 @@ class Allocation(Base):
 
     __tablename__ = "ledger_allocations"
     __table_args__ = (
-        UniqueConstraint("order_id", "role", "org_id", name="line"),
+        UniqueConstraint("order_id", "role", "org_id", name="uq_ledger_allocations_line"),
         CheckConstraint("refunded >= 0 AND refunded <= amount", name="refunded"),
     )
 
@@ -188,7 +188,7 @@ class TopUp(Base):
 
     __tablename__ = "top_ups"
     __table_args__ = (
-        UniqueConstraint("rail", "reference", name="reference"),
+        UniqueConstraint("rail", "reference", name="uq_top_ups_reference"),
         CheckConstraint("amount > 0", name="amount"),
         Index("ix_top_ups_org", "org_id", "id"),
     )

@@ -217,7 +217,7 @@ class UsageRecord(Base):
 
     __tablename__ = "usage_records"
     __table_args__ = (
-        UniqueConstraint("order_id", "key", name="key"),
+        UniqueConstraint("order_id", "key", name="uq_usage_records_key"),
         CheckConstraint("units > 0", name="units"),
     )
 

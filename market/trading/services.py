@@ -224,10 +224,12 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
                                          uow=uow.joined())
             uow.commit()  # the decision alone: the refusal is on record
             raise OrderRefused(_violations(decision))
-        listing.reserve_unit(offer.id, uow=uow.joined())
         signed = compliance.sign_declaration(
             DeclarationKind.PURCHASE, commitment, subject_type="order", subject_id=order_id,
             signature=signature, uow=uow.joined())
+        # After the first audit entry: every writer takes the audit head before any other
+        # row it locks (here the offer's), so ordering never deadlocks with a cancellation.
+        listing.reserve_unit(offer.id, uow=uow.joined())
         decision = compliance.decide(view.facts, subject_type="order", subject_id=order_id,
                                      declaration_id=signed.id, uow=uow.joined())
         now = uow.clock.now()

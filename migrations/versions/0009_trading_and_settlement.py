@@ -59,7 +59,7 @@ def upgrade() -> None:
     sa.CheckConstraint('NOT non_negative OR balance - pending_out >= 0', name=op.f('ck_ledger_accounts_non_negative')),
     sa.CheckConstraint('pending_out >= 0', name=op.f('ck_ledger_accounts_pending_out')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_accounts')),
-    sa.UniqueConstraint('kind', 'owner', 'ref', 'currency', name='identity')
+    sa.UniqueConstraint('kind', 'owner', 'ref', 'currency', name='uq_ledger_accounts_identity')
     )
     with op.batch_alter_table('ledger_accounts', schema=None) as batch_op:
         batch_op.create_index('ix_ledger_accounts_owner', ['owner', 'id'], unique=False)
@@ -190,7 +190,7 @@ def upgrade() -> None:
     sa.CheckConstraint('refunded >= 0 AND refunded <= amount', name=op.f('ck_ledger_allocations_refunded')),
     sa.ForeignKeyConstraint(['account_id'], ['ledger_accounts.id'], name=op.f('fk_ledger_allocations_account_id_ledger_accounts')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_allocations')),
-    sa.UniqueConstraint('order_id', 'role', 'org_id', name='line')
+    sa.UniqueConstraint('order_id', 'role', 'org_id', name='uq_ledger_allocations_line')
     )
     with op.batch_alter_table('ledger_allocations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ledger_allocations_order_id'), ['order_id'], unique=False)
@@ -264,7 +264,7 @@ def upgrade() -> None:
     sa.CheckConstraint('amount > 0', name=op.f('ck_top_ups_amount')),
     sa.ForeignKeyConstraint(['journal_id'], ['ledger_journals.id'], name=op.f('fk_top_ups_journal_id_ledger_journals')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_top_ups')),
-    sa.UniqueConstraint('rail', 'reference', name='reference')
+    sa.UniqueConstraint('rail', 'reference', name='uq_top_ups_reference')
     )
     with op.batch_alter_table('top_ups', schema=None) as batch_op:
         batch_op.create_index('ix_top_ups_org', ['org_id', 'id'], unique=False)
