@@ -319,14 +319,14 @@ def important_data_abroad_needs_security_assessment(facts: Facts) -> tuple[Outco
                  or bool(facts.declaration.get("contains_important_data")))
     abroad = (bool(facts.declaration.get("cross_border"))
               or (facts.commitment is not None and bool(facts.commitment.get("cross_border"))))
-    if important and abroad:
-        if facts.product.security_assessment or facts.declaration.get("security_assessment_ref"):
-            return PASS, "important data abroad with a security assessment on record"
-        return Outcome.NEEDS_ASSESSMENT, "important data abroad needs a security assessment"
     if facts.commitment is not None and facts.commitment.get("cross_border") and (
         not facts.product.cross_border_allowed
     ):
         return BLOCK, "the usage terms allow domestic use only"
+    if important and abroad:
+        if facts.product.security_assessment or facts.declaration.get("security_assessment_ref"):
+            return PASS, "important data abroad with a security assessment on record"
+        return Outcome.NEEDS_ASSESSMENT, "important data abroad needs a security assessment"
     return PASS, "no important data leaves the country"
 
 

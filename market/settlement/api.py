@@ -121,6 +121,7 @@ def confirm_payout(body: dict[str, Any], payout_id: str) -> Any:
 
 @bp.route("/payouts/<payout_id>/rejection", methods=["POST"])
 @bp.access(roles=[OPERATOR], object_scoped=True)
+@bp.alt_response(409, response="CONFLICT")
 @bp.arguments(PayoutRejectionIn)
 @bp.response(200, PayoutOut)
 def reject_payout(body: dict[str, Any], payout_id: str) -> Any:

@@ -148,6 +148,7 @@ def order_ledger(order_id: str) -> dict[str, Any]:
 
 @bp.route("/orders/<order_id>/review", methods=["POST"])
 @bp.access(roles=[OPERATOR, ASSESSOR], object_scoped=True)
+@bp.alt_response(409, response="CONFLICT")
 @bp.arguments(OrderReviewIn)
 @bp.response(200, OrderOut)
 def review_order(body: dict[str, Any], order_id: str) -> dict[str, Any]:
@@ -159,6 +160,7 @@ def review_order(body: dict[str, Any], order_id: str) -> dict[str, Any]:
 
 @bp.route("/orders/<order_id>/cancellation", methods=["POST"])
 @bp.access(roles=[BUYER, MERCHANT], object_scoped=True)
+@bp.alt_response(409, response="CONFLICT")
 @bp.arguments(CancellationIn)
 @bp.response(200, OrderOut)
 def cancel_order(body: dict[str, Any], order_id: str) -> dict[str, Any]:
@@ -178,6 +180,7 @@ def pay_order(order_id: str) -> dict[str, Any]:
 
 @bp.route("/orders/<order_id>/deliveries", methods=["POST"])
 @bp.access(roles=[MERCHANT], object_scoped=True)
+@bp.alt_response(409, response="CONFLICT")
 @bp.arguments(DeliveryIn)
 @bp.response(201, DeliveryResultOut)
 def deliver(body: dict[str, Any], order_id: str) -> tuple[dict[str, Any], int]:
@@ -194,6 +197,7 @@ def deliver(body: dict[str, Any], order_id: str) -> tuple[dict[str, Any], int]:
 @bp.route("/orders/<order_id>/deliveries/file", methods=["POST"])
 @large_body
 @bp.access(roles=[MERCHANT], object_scoped=True)
+@bp.alt_response(409, response="CONFLICT")
 @bp.arguments(FileDeliveryIn, location="multipart")
 @bp.response(201, DeliveryResultOut)
 def deliver_file(form: dict[str, Any], order_id: str) -> tuple[dict[str, Any], int]:
@@ -212,6 +216,7 @@ def deliver_file(form: dict[str, Any], order_id: str) -> tuple[dict[str, Any], i
 
 @bp.route("/orders/<order_id>/usage", methods=["POST"])
 @bp.access(roles=[MERCHANT], object_scoped=True)
+@bp.alt_response(409, response="CONFLICT")
 @bp.arguments(UsageIn)
 @bp.response(200, UsageOut)
 @bp.alt_response(201, schema=UsageOut, description="a new report")
@@ -226,6 +231,7 @@ def record_usage(body: dict[str, Any], order_id: str) -> tuple[Any, int]:
 
 @bp.route("/orders/<order_id>/usage", methods=["GET"])
 @bp.access(object_scoped=True)
+@bp.alt_response(422, response="UNPROCESSABLE_ENTITY")
 @bp.response(200, UsageOut)
 def order_usage(order_id: str) -> Any:
     """A pay-per-use order's units so far and what they cost, capped."""
@@ -234,6 +240,7 @@ def order_usage(order_id: str) -> Any:
 
 @bp.route("/orders/<order_id>/download-tokens", methods=["POST"])
 @bp.access(roles=[BUYER], object_scoped=True)
+@bp.alt_response(409, response="CONFLICT")
 @bp.response(201, DownloadTokenOut)
 def issue_download_token(order_id: str) -> tuple[dict[str, Any], int]:
     """A download link for the delivered file: it expires and allows a limited number of
@@ -244,15 +251,30 @@ def issue_download_token(order_id: str) -> tuple[dict[str, Any], int]:
             "expires_at": record.expires_at, "max_downloads": record.max_uses}, 201
 
 
+FILE = {"format": "binary", "type": "string"}
+FILE_HEADERS = {
+    "X-Content-SHA256": {"description": "the whole file's SHA-256", "required": True,
+                         "schema": {"type": "string"}},
+    "X-Downloads-Remaining": {"description": "downloads the link still allows",
+                              "required": True, "schema": {"type": "integer"}}}
+
+
 @bp.route("/downloads/<token>", methods=["GET"])
 @bp.access(anonymous=True)
-@bp.response(200, {"format": "binary", "type": "string"}, content_type="application/octet-stream")
+@bp.response(200, FILE, content_type="*/*", headers=FILE_HEADERS,
+             description="The file, as the media type it was delivered with")
+@bp.alt_response(206, schema=FILE, content_type="*/*", headers=FILE_HEADERS, success=True,
+                 description="The range of the file the Range header asked for")
 @bp.alt_response(403, response="FORBIDDEN")
 def download(token: str) -> Response:
     """The delivered file. Supports Range requests (206) for large files; a whole download
     or a range starting at the first byte uses one of the link's downloads."""
+    # HEAD, and Range headers that are malformed or ask for several ranges (answered 416),
+    # deliver nothing from the first byte: they must not use up the link.
     ranged = request.range
-    counted = ranged is None or not ranged.ranges or ranged.ranges[0][0] == 0
+    counted = request.method == "GET" and (
+        "Range" not in request.headers
+        or (ranged is not None and len(ranged.ranges) == 1 and ranged.ranges[0][0] == 0))
     found = services.redeem_download(token, counted=counted, storage=storage(),
                                      uow=unit_of_work())
     response = send_file(found.path, mimetype=found.media_type, as_attachment=True,
@@ -306,6 +328,7 @@ def get_dispute(dispute_id: str) -> Any:
 
 @bp.route("/disputes/<dispute_id>/answer", methods=["POST"])
 @bp.access(roles=[MERCHANT], object_scoped=True)
+@bp.alt_response(409, response="CONFLICT")
 @bp.arguments(AnswerIn)
 @bp.response(200, OrderDisputeOut)
 def answer_dispute(body: dict[str, Any], dispute_id: str) -> Any:

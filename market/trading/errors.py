@@ -65,6 +65,13 @@ class PaymentWindowClosed(Conflict):
     title = "The order's payment window has closed"
 
 
+class DeliveryWindowClosed(Conflict):
+    """The delivery window ended: the order is refunded to the buyer."""
+
+    code = "delivery_window_closed"
+    title = "The order's delivery window has closed"
+
+
 class DisputeWindowClosed(Conflict):
     code = "dispute_window_closed"
     title = "The order can no longer be disputed"

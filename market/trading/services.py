@@ -52,6 +52,7 @@ from market.trading.errors import (
     DisputeAwaitingAnswer,
     DisputeNotFound,
     DisputeNotOpen,
+    DeliveryWindowClosed,
     DisputeWindowClosed,
     DownloadNotAllowed,
     FingerprintMismatch,
@@ -404,8 +405,8 @@ def deliver(order_id: str, data: DeliveryInput, *, storage: Path, policy: Policy
     order and, for API delivery, the credential (shown once).
 
     Raises:
-        OrderNotFound, NotAParty, InvalidTransition, OrderFlagged, DeliveryModeNotOffered,
-        DeliveryRefused, InvalidInput.
+        OrderNotFound, NotAParty, InvalidTransition, OrderFlagged, DeliveryWindowClosed,
+        DeliveryModeNotOffered, DeliveryRefused, InvalidInput.
     """
     with uow:
         order = _locked(uow, order_id)
@@ -414,6 +415,8 @@ def deliver(order_id: str, data: DeliveryInput, *, storage: Path, policy: Policy
             raise InvalidTransition(current=order.status, target=OrderStatus.DELIVERED.value)
         if order.flagged:
             raise OrderFlagged()
+        if order.deliver_by is not None and uow.clock.now() >= order.deliver_by:
+            raise DeliveryWindowClosed()
         commitment = compliance.get_declaration_record(uow.session, order.commitment_id)
         view = listing.trade_view(order.product_id, stage=Stage.DELIVERY,
                                   buyer_org_id=order.buyer_org_id,
@@ -662,11 +665,14 @@ def accept_order(order_id: str, *, uow: UnitOfWork, sha256: str | None = None) -
     order settles at once: the escrow is split and the trade filed.
 
     Raises:
-        OrderNotFound, NotAParty, InvalidTransition, FingerprintMismatch.
+        OrderNotFound, NotAParty, InvalidTransition, FingerprintMismatch, OrderFlagged (the
+        rights chain broke after delivery: dispute instead, or wait for the rights).
     """
     with uow:
         order = _locked(uow, order_id)
         _party(uow.actor, order.buyer_org_id)
+        if order.flagged and order.status == OrderStatus.DELIVERED.value:
+            raise OrderFlagged()
         if sha256 is not None and order.status == OrderStatus.DELIVERED.value:
             delivery = _file_delivery(uow.session, order.id)
             if delivery is None or delivery.sha256 != sha256.lower():
@@ -699,7 +705,7 @@ def open_dispute(order_id: str, reason: str, evidence_sha256: Sequence[str], *,
         order = _locked(uow, order_id)
         _party(uow.actor, order.buyer_org_id)
         now = uow.clock.now()
-        if order.accept_by is not None and now >= order.accept_by:
+        if order.accept_by is not None and now >= order.accept_by and not order.flagged:
             raise DisputeWindowClosed()
         _move(uow, order, OrderStatus.DISPUTED, "disputed", reason)
         dispute = Dispute(id=new_id("dsp"), order_id=order.id,
@@ -839,9 +845,9 @@ class DeadlineRun:
 
 
 def _due(uow: UnitOfWork, status: OrderStatus, column: Any, now: datetime,
-         limit: int) -> list[Order]:
+         limit: int, *conditions: Any) -> list[Order]:
     stmt = (select(Order).where(Order.status == status.value, column.is_not(None),
-                                column <= now)
+                                column <= now, *conditions)
             .order_by(column, Order.id).limit(limit).with_for_update(skip_locked=True))
     return list(uow.session.scalars(stmt))
 
@@ -860,7 +866,10 @@ def run_deadlines(*, uow: UnitOfWork, limit: int = 200) -> DeadlineRun:
         for order in _due(uow, OrderStatus.PAID, Order.deliver_by, now, limit):
             _refund(uow, order, "undelivered", "the delivery window ended")
             run.refunded.append(order.id)
-        for order in _due(uow, OrderStatus.DELIVERED, Order.accept_by, now, limit):
+        # A flagged order is not accepted while its rights chain is broken: its money
+        # waits in escrow for the rights to be restored or for a dispute's decision.
+        for order in _due(uow, OrderStatus.DELIVERED, Order.accept_by, now, limit,
+                          Order.flagged.is_(False)):
             _accept(uow, order, auto=True)
             run.auto_accepted.append(order.id)
         stmt = (select(Dispute).where(Dispute.status == DisputeStatus.OPEN.value,

@@ -123,6 +123,10 @@ CRAFTED: list[tuple[str, Facts, Outcome]] = [
      Outcome.NEEDS_ASSESSMENT),
     ("ImportantDataAbroadNeedsSecurityAssessment",
      order(commitment={"cross_border": True}), Outcome.BLOCK),  # terms: domestic only
+    ("ImportantDataAbroadNeedsSecurityAssessment",  # an assessment cannot open domestic terms
+     order(product={"classification": "important", "security_assessment": True},
+           declaration={"contains_important_data": True}, commitment={"cross_border": True}),
+     Outcome.BLOCK),
     ("ThirdPartyRightsMustBeCleared", listing(declaration={"third_party_rights_cleared": False}),
      Outcome.BLOCK),
     ("BuyerPurposeMustFitListingScenarios", order(commitment={"scenarios": ["精准营销"]}),
