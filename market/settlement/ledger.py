@@ -4,7 +4,7 @@ Every function runs in the caller's unit of work. A journal is checked to balanc
 is written (and again by PostgreSQL's deferred constraint trigger at commit); each leg
 moves its account's cached balance with one conditional ``UPDATE … RETURNING``, so a
 non-negative account can never be overdrawn even by concurrent journals, and accounts are
-touched in id order, after the audit head (see :func:`_queue`), so concurrent journals never
+touched in id order, after the audit head (see :func:`queue`), so concurrent journals never
 deadlock.
 """
 
@@ -60,7 +60,7 @@ def account(session: Session, kind: AccountKind, owner: str, currency: str, ref:
         return session.scalars(stmt).one()
 
 
-def _queue(session: Session) -> None:
+def queue(session: Session) -> None:
     """Take the audit head's row lock before any account's. Every writer takes it with its
     first audit entry and keeps it to commit, and many use cases write one before they move
     money (an order's transition, then its payment); taking an account first and the head
@@ -118,7 +118,7 @@ def transfer(uow: UnitOfWork, *, key: str, kind: JournalKind, legs: Sequence[Leg
     moves = merged(legs)
     if not moves:  # legs that cancel out would write a journal without postings
         raise Unbalanced("the legs cancel out: the journal would move nothing")
-    _queue(session)
+    queue(session)
     now = uow.clock.now()
     journal = Journal(id=new_id("jrn"), key=key, kind=kind.value, order_id=order_id,
                       memo=memo, actor_label=uow.actor.label, posted_at=now)
@@ -154,7 +154,7 @@ def hold(uow: UnitOfWork, *, key: str, kind: str, debit: Account, credit: Accoun
         return existing
     assert amount > 0
     assert debit.currency == credit.currency
-    _queue(session)
+    queue(session)
     _move(session, debit.id, amount, reserve=True)
     now = uow.clock.now()
     found = Hold(id=new_id("hld"), key=key, debit_account_id=debit.id,
@@ -170,7 +170,7 @@ def hold(uow: UnitOfWork, *, key: str, kind: str, debit: Account, credit: Accoun
 def _release(uow: UnitOfWork, held: Hold, status: HoldStatus) -> None:
     if held.status != HoldStatus.PENDING.value:
         raise HoldNotPending(status=held.status)
-    _queue(uow.session)
+    queue(uow.session)
     uow.session.execute(update(Account).where(Account.id == held.debit_account_id)
                         .values(pending_out=Account.pending_out - held.amount)
                         .execution_options(synchronize_session=False))

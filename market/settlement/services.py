@@ -83,6 +83,9 @@ def record_top_up(org_id: str, amount: int, currency: str, reference: str, *,
     with uow:
         if org_id not in participants.organisation_facts(uow.session, [org_id]):
             raise OrganisationNotFound()
+        # Writers queue on the audit head before the check, so the same bank reference
+        # recorded twice at once is seen by the second as the first one's record.
+        ledger.queue(uow.session)
         existing = uow.session.scalars(select(TopUp).where(
             TopUp.rail == OFFLINE, TopUp.reference == reference)).one_or_none()
         if existing is not None:

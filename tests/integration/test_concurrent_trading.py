@@ -314,6 +314,24 @@ def test_top_ups_recorded_while_the_buyer_pays_neither_deadlock_nor_lose_money(
     assert report.ok, report.problems
 
 
+def test_one_bank_transfer_recorded_at_once_by_several_operators_counts_once(
+    world: Market
+) -> None:
+    buyer = world.buyer(funds=0)
+    operator = world.rights.operator
+
+    def act(_: int) -> str:
+        return settlement.record_top_up(buyer.org_id, 5_000, "CNY", "BANK-SAME-REF",
+                                        uow=world.uow(operator)).id
+
+    ids = _tally(8, act, ())
+    assert len(ids) == 1  # every operator got the same record back
+    assert sum(ids.values()) == 8
+    assert world.balance(buyer.org_id) == 5_000
+    report = world.verify()
+    assert report.ok, report.problems
+
+
 def test_payouts_requested_while_orders_settle_neither_deadlock_nor_overdraw(
     world: Market
 ) -> None:
