@@ -1,8 +1,8 @@
 """Property-based fuzzing of every documented operation against the OpenAPI document.
 
 Schemathesis generates requests from ``/api/v1/openapi.json`` (valid ones and, on purpose,
-invalid ones) for each operation, as three callers: anonymous, an admitted merchant and the
-operator. Every answer must be something the document promises:
+invalid ones) for each operation, as four callers: anonymous, an admitted merchant, the
+operator and a buyer. Every answer must be something the document promises:
 
 * never a server error (5xx);
 * a documented status code, with the documented media type (errors: problem+json);
@@ -10,7 +10,9 @@ operator. Every answer must be something the document promises:
 
 Random ids only ever reach "not found", so each test seeds a small world through the services
 (a merchant's resource → holding right → grant → processing use → product operation, all
-registered with certificates, plus a disputed resource) and the generator may put its ids
+registered with certificates, plus a disputed resource; and the merchant's listed products
+with a buyer's orders in every stable state, a download link, an API credential, a dispute,
+accounts and a payout) and the generator may put its ids
 wherever an operation takes an id: path parameters, query filters, cursors and body fields
 that reference other objects. It draws a sentinel (``known.<kind>.<n>``) that the test swaps
 for a real id just before the call, so Hypothesis still chooses and shrinks it.
@@ -59,15 +61,22 @@ from market.app import create_app
 from market.clock import FixedClock
 from market.config import Settings
 from market.db import make_engine, make_session_factory
+from market.listing.domain import OfferKind, OfferSpec
 from market.participants import services as participants
 from market.participants.domain import random_credit_code
 from market.receipts.signing import Signer
 from market.rights import services as rights
 from market.rights.models import Certificate
+from market.settlement import services as settlement
+from market.settlement.models import Account
+from market.trading import services as trading
+from market.trading.domain import DeliveryMode
 from market.uow import UnitOfWork
 from market.web import encode_cursor
 from tests.conftest import START, TEST_SECRET, TEST_SIGNING_KEY, Party
 from tests.integration.rights_fixtures import RightsWorld, actor_for
+from tests.integration.test_listing_services import Shop
+from tests.integration.trading_fixtures import Market
 
 API = "/api/v1"
 MAX_EXAMPLES = int(os.environ.get("MARKET_FUZZ_EXAMPLES", "4"))
@@ -123,6 +132,9 @@ REFERENCES = {
     "product_id": "product",
     "object_id": "any",
     "cursor": "cursor",
+    "party": "org", "owner": "org",
+    "order_id": "order", "offer_id": "offer", "account_id": "account", "payout_id": "payout",
+    "token": "token", "credential": "credential",
 }
 SLOTS = 3  # sentinels per kind; the n-th picks candidates[n % len(candidates)]
 
@@ -180,7 +192,7 @@ def _resolve(value: Any, ids: dict[str, list[str]]) -> Any:
 
 # -- the world the tests run in ------------------------------------------------------------
 
-CALLERS = ("anonymous", "merchant", "operator")
+CALLERS = ("anonymous", "merchant", "operator", "buyer")
 
 
 def _register(session_factory: sessionmaker[Session], clock: FixedClock, n: int,
@@ -271,20 +283,64 @@ def world(world_session_factory: sessionmaker[Session], fuzz_app: Flask) -> dict
         certificates = list(session.scalars(
             select(Certificate.number).where(Certificate.right_id.in_(right_ids))))
     listing = _draft_product(fuzz_app, merchant, own_product.product_id, chain.resource.id)
+    trades = _trades(built, merchant, fuzz_app.extensions["market"].settings.instance_path)
     ids: dict[str, list[str]] = {
         "org": [merchant.org_id, chain.grantee.org_id, operator.org_id],
         "key": [merchant.key_id, operator.key_id],
         "resource": [chain.resource.id, disputed.id],
         "right": right_ids,
         "grant": [chain.grant.id],
-        "dispute": [dispute.id],
+        "dispute": [dispute.id, trades["dispute"]],
         "certificate": certificates,
-        "product": [own_product.product_id, chain.product_id],
+        "product": [own_product.product_id, chain.product_id, *trades["products"]],
+        **{kind: trades[kind] for kind in ("order", "offer", "account", "payout", "token",
+                                          "credential")},
     }
     ids["any"] = [i for kind in ("org", "resource", "right", "grant") for i in ids[kind]]
     ids["cursor"] = [encode_cursor(i) or "" for i in ids["any"]]
-    headers = {"anonymous": {}, "merchant": merchant.headers, "operator": operator.headers}
+    headers = {"anonymous": {}, "merchant": merchant.headers, "operator": operator.headers,
+               "buyer": trades["buyer"].headers}
     return {"ids": ids, "headers": headers, "listing": listing}
+
+
+def _trades(built: RightsWorld, merchant: Party, instance_path: Path) -> dict[str, Any]:
+    """The merchant's listed products (one sold once, one pay-per-use) and a buyer's orders
+    on them in every stable state, with a download link, an API credential, a dispute,
+    accounts and a payout."""
+    market = Market(Shop(built), instance_path / "deliveries")
+    seller = market.shop.listed(built.chain("upstream", "holder"), delivery_modes=["file", "api"])
+    metered = market.shop.listed(built.chain("upstream", "holder"), offers=[
+        ("按量版", OfferSpec(OfferKind.PAY_PER_USE, amount=1, unit="call", cap_amount=500))],
+        delivery_modes=["api"])
+    buyer = market.buyer("fuzz buyer")
+    waiting = market.place(seller, buyer)
+    paid = market.pay(market.place(seller, buyer))
+    delivered = market.deliver_file(market.pay(market.place(seller, buyer)))
+    settled = market.trade(seller, buyer)
+    disputed = market.deliver_file(market.pay(market.place(seller, buyer)))
+    dispute = trading.open_dispute(disputed.id, "数据不完整", [], policy=market.policy,
+                                   uow=market.uow(buyer))
+    token, _ = trading.issue_download_token(delivered.id, policy=market.policy,
+                                            uow=market.uow(buyer))
+    metered_order = market.pay(market.place(metered, buyer))
+    _, credential = trading.deliver(
+        metered_order.id, trading.DeliveryInput(mode=DeliveryMode.API,
+                                                endpoint="https://api.example.cn/v1"),
+        storage=market.storage, policy=market.policy, uow=market.uow(merchant))
+    payout = settlement.request_payout(10, "CNY", {"holder": "fuzz", "bank": "fuzz bank",
+                                                   "number": "6222 0000 0000 0009"},
+                                       uow=market.uow(merchant))
+    with built.session_factory() as session:
+        accounts = list(session.scalars(select(Account.id).where(
+            Account.owner.in_([merchant.org_id, buyer.org_id])).order_by(Account.id)))
+    return {
+        "buyer": buyer, "products": [seller.product_id, metered.product_id],
+        "offer": [market.offer_id(seller), market.offer_id(metered)],
+        "order": [waiting.id, paid.id, delivered.id, settled.id, disputed.id,
+                  metered_order.id],
+        "dispute": dispute.id, "token": [token], "credential": [credential or ""],
+        "account": accounts, "payout": [payout.id],
+    }
 
 
 @pytest.fixture
@@ -308,7 +364,8 @@ def _send(case: Any, app: Flask, world: dict[str, Any], caller: str) -> Any:
     case.path_parameters = _resolve(case.path_parameters, ids)
     case.query = _resolve(case.query, ids)
     case.body = _resolve(case.body, ids)
-    return case.call_and_validate(app=app, headers=world["headers"][caller], checks=CHECKS)
+    return case.call_and_validate(app=app, headers=world["headers"][caller], checks=CHECKS,
+                                  buffered=True)  # files (downloads) are closed once read
 
 
 # -- the tests -----------------------------------------------------------------------------

@@ -27,6 +27,10 @@ HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "tra
 NOT_API = {  # the documentation itself, not documented in it
     f"{API}/openapi.json", f"{API}/docs",
 }
+# Uploads: request bodies sent as multipart/form-data rather than JSON.
+MULTIPART = {("/api/v1/orders/{order_id}/deliveries/file", "post")}
+# Successful answers that are a file, not JSON.
+FILES = {("/api/v1/downloads/{token}", "get"): "*/*"}
 
 
 @pytest.fixture
@@ -163,7 +167,8 @@ def test_anonymous_and_keyed_operations_are_the_known_ones(spec):
                          ("/api/v1/catalog/{product_id}/terms.jsonld", "get"),
                          ("/api/v1/declaration-templates", "get"),
                          ("/api/v1/disclosure/market-statistics", "get"),
-                         ("/api/v1/disclosure/sanctions", "get")}
+                         ("/api/v1/disclosure/sanctions", "get"),
+                         ("/api/v1/downloads/{token}", "get")}
 
 
 def test_request_bodies_reference_component_schemas(spec):
@@ -175,8 +180,9 @@ def test_request_bodies_reference_component_schemas(spec):
         bodies += 1
         body = resolve(spec, operation["requestBody"])
         content = body["content"]
-        assert "application/json" in content, f"{method.upper()} {path}: {list(content)}"
-        schema = content["application/json"]["schema"]
+        media = "multipart/form-data" if (path, method) in MULTIPART else "application/json"
+        assert list(content) == [media], f"{method.upper()} {path}: {list(content)}"
+        schema = content[media]["schema"]
         ref = schema.get("$ref", "")
         assert ref.startswith("#/components/schemas/"), f"{method.upper()} {path}: {schema}"
         assert ref.rsplit("/", 1)[1] in schemas
@@ -195,6 +201,9 @@ def test_json_success_responses_reference_component_schemas(spec):
                 continue
             content = resolve(spec, response).get("content")
             if not content:
+                continue
+            if (path, method) in FILES:
+                assert list(content) == [FILES[path, method]], (path, method, list(content))
                 continue
             schema = content["application/json"]["schema"]
             assert schema.get("$ref", "").startswith("#/components/schemas/"), (
@@ -254,6 +263,20 @@ def test_missing_asset_is_a_404_problem(client):
     ("/api/v1/products/{product_id}/status-changes", "post"),
     ("/api/v1/alerts/{alert_id}/dispositions", "post"),
     ("/api/v1/suspension-orders", "post"),
+    ("/api/v1/orders", "post"),
+    ("/api/v1/orders/{order_id}/review", "post"),
+    ("/api/v1/orders/{order_id}/cancellation", "post"),
+    ("/api/v1/orders/{order_id}/payment", "post"),
+    ("/api/v1/orders/{order_id}/deliveries", "post"),
+    ("/api/v1/orders/{order_id}/deliveries/file", "post"),
+    ("/api/v1/orders/{order_id}/usage", "post"),
+    ("/api/v1/orders/{order_id}/download-tokens", "post"),
+    ("/api/v1/orders/{order_id}/acceptance", "post"),
+    ("/api/v1/orders/{order_id}/disputes", "post"),
+    ("/api/v1/disputes/{dispute_id}/answer", "post"),
+    ("/api/v1/disputes/{dispute_id}/decision", "post"),
+    ("/api/v1/payouts/{payout_id}/confirmation", "post"),
+    ("/api/v1/payouts/{payout_id}/rejection", "post"),
 ])
 def test_operations_that_move_a_lifecycle_document_the_conflict(spec, path, method):
     assert "409" in spec["paths"][path][method]["responses"], (path, method)
