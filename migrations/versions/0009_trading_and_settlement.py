@@ -353,6 +353,9 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION IF EXISTS ledger_journal_balances()")
     for table in APPEND_ONLY:
         drop_append_only(table)
+    with op.batch_alter_table('usage_records', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_usage_records_order_id'))
+    op.drop_table('usage_records')
     with op.batch_alter_table('payouts', schema=None) as batch_op:
         batch_op.drop_index('ix_payouts_org')
 
@@ -409,9 +412,6 @@ def downgrade() -> None:
 
     op.drop_table('ledger_accounts')
     op.drop_table('distribution_rules')
-    with op.batch_alter_table('usage_records', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_usage_records_order_id'))
-    op.drop_table('usage_records')
     with op.batch_alter_table('trade_incidents', schema=None) as batch_op:
         batch_op.drop_index('ix_trade_incidents_seller')
         batch_op.drop_index('ix_trade_incidents_buyer')
