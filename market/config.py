@@ -60,14 +60,21 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _integer(env: Mapping[str, str], name: str) -> int | None:
+    """The variable as an integer, or None when it is unset or empty."""
     raw = env.get(PREFIX + name)
     if raw is None or raw == "":
-        return default
+        return None
     try:
-        value = int(raw)
+        return int(raw)
     except ValueError:
         raise ConfigurationError(f"{PREFIX}{name} must be an integer, got {raw!r}") from None
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _integer(env, name)
+    if value is None:
+        return default
     if value <= 0:
         raise ConfigurationError(f"{PREFIX}{name} must be positive, got {value}")
     return value
@@ -100,13 +107,9 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 def _bps(env: Mapping[str, str], name: str, default: int) -> int:
     """Basis points, 0 to 10,000."""
-    raw = env.get(PREFIX + name)
-    if raw is None or raw == "":
+    value = _integer(env, name)
+    if value is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{PREFIX}{name} must be an integer, got {raw!r}") from None
     if not 0 <= value <= 10_000:
         raise ConfigurationError(f"{PREFIX}{name} must be between 0 and 10000 basis points")
     return value

@@ -22,9 +22,10 @@ from typing import Any
 
 from market.errors import InvalidInput
 from market.money import allocate
+from market.settlement.domain import PLATFORM
 
 BPS = 10_000  # basis points in a whole
-PLATFORM_ORG_ID = "platform"
+PLATFORM_ORG_ID = PLATFORM  # the fee line's owner, as the ledger names it
 
 
 class Role(StrEnum):

@@ -178,3 +178,19 @@ def test_settings_are_frozen_and_copy_with_changes(tmp_path):
     with pytest.raises(AttributeError):
         settings.testing = True  # type: ignore[misc]
     assert isinstance(changed, Settings)
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ("10001", "must be between 0 and 10000 basis points"),
+    ("-1", "must be between 0 and 10000 basis points"),
+    ("1.5", "must be an integer"),
+])
+def test_basis_points_outside_0_to_10000_are_refused(tmp_path, raw, message):
+    with pytest.raises(ConfigurationError, match=f"MARKET_PLATFORM_FEE_BPS {message}"):
+        load_settings({"MARKET_INSTANCE_PATH": str(tmp_path), "MARKET_PLATFORM_FEE_BPS": raw})
+
+
+def test_zero_basis_points_is_a_valid_fee(tmp_path):
+    settings = load_settings({"MARKET_INSTANCE_PATH": str(tmp_path),
+                              "MARKET_PLATFORM_FEE_BPS": "0"})
+    assert settings.platform_fee_bps == 0
