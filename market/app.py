@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,9 +85,8 @@ def register_extensions(
     Babel(app, locale_selector=select_locale,
           default_translation_directories=str(TRANSLATIONS))
 
-    def authenticate(token: str) -> Any:
-        return participant_services.authenticate(token, session_factory=session_factory,
-                                                 clock=clock)
+    def authenticate(token: str, sessions: Callable[[], Session]) -> Any:
+        return participant_services.authenticate(token, session_factory=sessions, clock=clock)
 
     app.extensions["market"] = MarketState(
         settings=settings,

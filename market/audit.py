@@ -1,10 +1,15 @@
 """Tamper-evident audit log: one hash-chained entry per state change, same transaction.
 
 Every entry's hash covers its own fields and the previous entry's hash. A single head row
-(``audit_head``) holds the last sequence number and hash; writers take it with an
-``UPDATE … RETURNING`` so concurrent transactions queue up behind each other instead of
-forking the chain. The application never updates or deletes entries, and database triggers
-refuse it; :func:`verify_chain` detects it anyway when someone bypasses them.
+(``audit_head``) holds the last sequence number and hash. A unit of work collects its entries
+(each with its time and the digest of the state it describes, taken when it is recorded) and
+chains them just before it commits: one ``UPDATE … RETURNING`` on the head reserves their
+sequence numbers and reads the previous hash, one statement inserts them, and one sets the
+head's new hash. Concurrent transactions queue on the head row only for that last moment,
+so the head neither forks nor serialises their work, and since it is the last lock a
+transaction takes it can never be part of a deadlock. The application never updates or
+deletes entries, and database triggers refuse it; :func:`verify_chain` detects it anyway
+when someone bypasses them.
 """
 
 from __future__ import annotations
@@ -102,12 +107,13 @@ def entry_hash(
 
 
 class AuditLog:
-    """Writes entries into the caller's transaction."""
+    """Collects a unit of work's entries and chains them into its transaction at commit."""
 
     def __init__(self, session: Session, clock: Clock, request_id: str | None = None) -> None:
         self._session = session
         self._clock = clock
         self._request_id = request_id
+        self._pending: list[dict[str, Any]] = []
 
     def record(
         self,
@@ -116,20 +122,11 @@ class AuditLog:
         object_type: str,
         object_id: str,
         state: Mapping[str, Any],
-    ) -> int:
-        """Append one entry; returns its sequence number."""
-        head = self._session.execute(
-            update(AuditHead)
-            .where(AuditHead.id == 1)
-            .values(seq=AuditHead.seq + 1)
-            .returning(AuditHead.seq, AuditHead.hash)
-        ).one()
-        seq, prev_hash = int(head[0]), str(head[1])
-        # Microsecond precision survives every backend, so the hash can be recomputed.
-        at = as_utc(self._clock.now())
-        fields: dict[str, Any] = {
-            "seq": seq,
-            "at": at,
+    ) -> None:
+        """Add one entry, written with the transaction (see :meth:`write`)."""
+        self._pending.append({
+            # Microsecond precision survives every backend, so the hash can be recomputed.
+            "at": as_utc(self._clock.now()),
             "actor_kind": actor.kind,
             "actor_label": actor.label,
             "actor_user_id": actor.user_id,
@@ -139,14 +136,41 @@ class AuditLog:
             "object_id": object_id,
             "state_digest": digest(state),
             "request_id": self._request_id,
-            "prev_hash": prev_hash,
-        }
-        new_hash = entry_hash(**fields)
-        self._session.execute(insert(AuditEntry).values(**fields, hash=new_hash))
+        })
+
+    @property
+    def pending(self) -> int:
+        """Entries recorded and not yet written."""
+        return len(self._pending)
+
+    def discard(self) -> None:
+        """Forget the entries recorded so far (their transaction rolled back)."""
+        self._pending.clear()
+
+    def write(self) -> int | None:
+        """Chain the recorded entries onto the head, in the caller's transaction, just before
+        it commits; returns the last sequence number written (None if nothing was)."""
+        if not self._pending:
+            return None
+        count = len(self._pending)
+        head = self._session.execute(
+            update(AuditHead)
+            .where(AuditHead.id == 1)
+            .values(seq=AuditHead.seq + count)
+            .returning(AuditHead.seq, AuditHead.hash)
+        ).one()
+        last, prev_hash = int(head[0]), str(head[1])
+        rows = []
+        for seq, fields in enumerate(self._pending, start=last - count + 1):
+            entry = {**fields, "seq": seq, "prev_hash": prev_hash}
+            prev_hash = entry_hash(**entry)
+            rows.append({**entry, "hash": prev_hash})
+        self._session.execute(insert(AuditEntry), rows)
         self._session.execute(
-            update(AuditHead).where(AuditHead.id == 1).values(hash=new_hash)
+            update(AuditHead).where(AuditHead.id == 1).values(hash=prev_hash)
         )
-        return seq
+        self._pending.clear()
+        return last
 
 
 @dataclass(frozen=True)

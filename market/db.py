@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, MetaData, Table, create_engine, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -86,3 +88,19 @@ def is_postgres(session_or_engine: Session | Engine) -> bool:
 def sql_values(enum: Any) -> str:
     """An enumeration's values as a SQL list for CHECK constraints: ``'a', 'b'``."""
     return ", ".join(f"'{member.value}'" for member in enum)
+
+
+def insert_or_ignore(session: Session, table: Table) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` for the session's backend: a row that would break
+    a unique constraint is skipped (after waiting for a concurrent transaction inserting
+    the same key to end) instead of failing the transaction."""
+    dialect = postgresql if is_postgres(session) else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+def serialise_on(session: Session, key: str) -> None:
+    """Queue this transaction behind any other that asked for the same ``key`` until it ends
+    (a PostgreSQL transaction-level advisory lock). SQLite lets one writer at a time anyway."""
+    if is_postgres(session):
+        number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        session.execute(select(func.pg_advisory_xact_lock(number)))

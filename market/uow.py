@@ -4,7 +4,8 @@ The unit of work carries what every service needs besides its arguments: the ses
 clock, the audit log and the outbox bound to the same transaction, the acting principal and
 the request id. Callers may register ``before_commit`` hooks that run inside the
 transaction just before it commits (the web layer uses one to mark an idempotent request
-as done atomically with its effect).
+as done atomically with its effect). The audit entries recorded during the use case are
+chained last, right before the commit (see :mod:`market.audit`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from market.actor import Actor
 from market.audit import AuditLog
@@ -26,7 +27,7 @@ Hook = Callable[[Session], None]
 class UnitOfWork:
     def __init__(
         self,
-        session_factory: sessionmaker[Session],
+        session_factory: Callable[[], Session],
         clock: Clock,
         actor: Actor,
         *,
@@ -59,7 +60,7 @@ class UnitOfWork:
         session = self.session
         try:
             if exc_type is not None and not self.committed:
-                session.rollback()
+                self.rollback()
         finally:
             # close() ends any open transaction without expiring loaded objects, so a
             # read-only use case can hand its results back detached but intact.
@@ -80,11 +81,13 @@ class UnitOfWork:
         session.flush()
         for hook in self._before_commit:
             hook(session)
+        self.audit.write()
         session.commit()
         self.committed = True
 
     def rollback(self) -> None:
         self.session.rollback()
+        self.audit.discard()
 
     def joined(self, actor: Actor | None = None) -> UnitOfWork:
         """A unit of work sharing this one's open transaction, for a service of another

@@ -26,6 +26,7 @@ import marshmallow as ma
 from flask import Flask, Response, current_app, g, request
 from flask_babel import gettext, refresh
 from flask_smorest.utils import prepare_response
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, is_json_request
@@ -66,7 +67,7 @@ _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 ADMITTED = "admitted"
 
 F = TypeVar("F", bound=Callable[..., Any])
-Authenticator = Callable[[str], Actor]
+Authenticator = Callable[[str, Callable[[], Session]], Actor]
 
 
 @dataclass
@@ -82,6 +83,32 @@ class MarketState:
 
 def state() -> MarketState:
     return cast(MarketState, current_app.extensions["market"])
+
+
+def request_sessions() -> Callable[[], Session]:
+    """Sessions for this request, all on one pooled connection taken at its first use and
+    given back when the request ends: authenticating the caller and carrying out the use
+    case check out (and ping) one connection, not one each."""
+    sessions = g.get("market_sessions")
+    if sessions is not None:
+        return cast(Callable[[], Session], sessions)
+    factory = state().session_factory
+    bind = factory.kw.get("bind")
+    if isinstance(bind, Engine):
+        connection = bind.connect()
+        g.market_connection = connection
+        sessions = functools.partial(factory, bind=connection)
+    else:  # already bound to one connection (tests roll it back)
+        sessions = factory
+    g.market_sessions = sessions
+    return cast(Callable[[], Session], sessions)
+
+
+def _release_connection(_error: BaseException | None) -> None:
+    connection = g.pop("market_connection", None)
+    g.pop("market_sessions", None)
+    if connection is not None:
+        connection.close()
 
 
 # -- problem+json --------------------------------------------------------------------------
@@ -347,6 +374,7 @@ def select_locale() -> str:
 def register_request_hooks(app: Flask) -> None:
     app.before_request(_begin_request)
     app.after_request(_end_request)
+    app.teardown_request(_release_connection)
 
 
 # -- authentication and access declarations -------------------------------------------
@@ -366,7 +394,7 @@ def current_actor() -> Actor:
             raise Unauthorized("use: Authorization: Bearer <api key>")
         if unstorable_text(token):
             raise InvalidApiKey()
-        actor = state().authenticate(token.strip())
+        actor = state().authenticate(token.strip(), request_sessions())
     g.market_actor = actor
     return actor
 
@@ -507,7 +535,7 @@ def _replay(stored: StoredResponse) -> Response:
 def unit_of_work() -> UnitOfWork:
     """A unit of work for this request's actor, joined to its idempotency claim if any."""
     st = state()
-    uow = UnitOfWork(st.session_factory, st.clock, current_actor(),
+    uow = UnitOfWork(request_sessions(), st.clock, current_actor(),
                      request_id=g.get("request_id"))
     record_id = g.get("idempotency_record_id")
     if record_id is not None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from market.actor import Actor
@@ -14,6 +16,39 @@ from market.participants.models import ApiKey, Organisation, OrganisationRole, S
 
 # Roles whose duties need every organisation: the venue admits them, regulators inspect them.
 SEE_ALL_ORGANISATIONS = (Role.OPERATOR.value, Role.REGULATOR.value)
+
+
+@dataclass(frozen=True)
+class KeyFacts:
+    """An API key as authentication sees it."""
+
+    key_id: str
+    secret_hash: str
+    scopes: tuple[str, ...]
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    user_id: str
+    email: str
+    user_active: bool
+    org_id: str
+    org_status: str
+    roles: tuple[str, ...]
+
+    def is_usable(self, at: datetime) -> bool:
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or at < self.expires_at
+
+
+_KEY_FOR_AUTH = (
+    select(ApiKey.secret_hash, ApiKey.scopes, ApiKey.expires_at, ApiKey.revoked_at,
+           User.id.label("user_id"), User.email, User.active,
+           Organisation.id.label("org_id"), Organisation.status, OrganisationRole.role)
+    .join(User, User.id == ApiKey.user_id)
+    .join(Organisation, Organisation.id == ApiKey.organisation_id)
+    .outerjoin(OrganisationRole, OrganisationRole.organisation_id == Organisation.id)
+    .where(ApiKey.id == bindparam("p_key"))
+)
 
 
 class ParticipantRepository:
@@ -87,15 +122,18 @@ class ParticipantRepository:
             stmt = stmt.with_for_update()
         return self.session.scalars(stmt).one_or_none()
 
-    def get_key_for_auth(self, key_id: str) -> tuple[ApiKey, User, Organisation] | None:
-        stmt = (
-            select(ApiKey, User, Organisation)
-            .join(User, User.id == ApiKey.user_id)
-            .join(Organisation, Organisation.id == ApiKey.organisation_id)
-            .where(ApiKey.id == key_id)
-        )
-        row = self.session.execute(stmt).one_or_none()
-        return None if row is None else (row[0], row[1], row[2])
+    def get_key_for_auth(self, key_id: str) -> KeyFacts | None:
+        """What authenticating with this key needs, in one statement: the key, its user
+        and organisation, and the organisation's roles."""
+        rows = self.session.connection().execute(_KEY_FOR_AUTH, {"p_key": key_id}).all()
+        if not rows:
+            return None
+        first = rows[0]
+        return KeyFacts(
+            key_id=key_id, secret_hash=first.secret_hash, scopes=tuple(first.scopes),
+            expires_at=first.expires_at, revoked_at=first.revoked_at, user_id=first.user_id,
+            email=first.email, user_active=first.active, org_id=first.org_id,
+            org_status=first.status, roles=tuple(sorted(r.role for r in rows if r.role)))
 
     def list_keys(self, org_id: str, *, after: str | None, limit: int) -> Page[ApiKey]:
         stmt = select(ApiKey).where(ApiKey.organisation_id == org_id)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from market import events
 from market.actor import Actor
@@ -379,7 +379,7 @@ def revoke_api_key(key_id: str, *, uow: UnitOfWork) -> ApiKey:
 _DUMMY_HASH = _hash_secret("no such key")
 
 
-def authenticate(token: str, *, session_factory: sessionmaker[Session], clock: Clock) -> Actor:
+def authenticate(token: str, *, session_factory: Callable[[], Session], clock: Clock) -> Actor:
     """Turn a bearer token into an :class:`Actor`; the secret is compared in constant time.
 
     Raises:
@@ -391,23 +391,22 @@ def authenticate(token: str, *, session_factory: sessionmaker[Session], clock: C
         raise InvalidApiKey()
     _, key_id, secret = parts
     with session_factory() as session:
-        found = ParticipantRepository(session).get_key_for_auth(key_id)
-        presented = _hash_secret(secret)
-        if found is None:
-            hmac.compare_digest(presented, _DUMMY_HASH)
-            raise InvalidApiKey()
-        key, user, org = found
-        if not hmac.compare_digest(presented, key.secret_hash):
-            raise InvalidApiKey()
-        if not key.is_usable(clock.now()) or not user.active:
-            raise InvalidApiKey()
-        if org.status in (Status.EXITED.value, Status.BLACKLISTED.value):
-            raise ParticipantNotAdmitted(f"organisation is {org.status}")
-        return Actor(
-            kind="user", label=f"{user.email}", user_id=user.id, org_id=org.id,
-            roles=frozenset(org.roles), org_status=org.status,
-            scopes=frozenset(key.scopes), key_id=key.id,
-        )
+        key = ParticipantRepository(session).get_key_for_auth(key_id)
+    presented = _hash_secret(secret)
+    if key is None:
+        hmac.compare_digest(presented, _DUMMY_HASH)
+        raise InvalidApiKey()
+    if not hmac.compare_digest(presented, key.secret_hash):
+        raise InvalidApiKey()
+    if not key.is_usable(clock.now()) or not key.user_active:
+        raise InvalidApiKey()
+    if key.org_status in (Status.EXITED.value, Status.BLACKLISTED.value):
+        raise ParticipantNotAdmitted(f"organisation is {key.org_status}")
+    return Actor(
+        kind="user", label=key.email, user_id=key.user_id, org_id=key.org_id,
+        roles=frozenset(key.roles), org_status=key.org_status,
+        scopes=frozenset(key.scopes), key_id=key.key_id,
+    )
 
 
 def whoami(*, uow: UnitOfWork) -> tuple[User, Organisation]:

@@ -3,9 +3,15 @@
 Every function runs in the caller's unit of work. A journal is checked to balance before it
 is written (and again by PostgreSQL's deferred constraint trigger at commit); each leg
 moves its account's cached balance with one conditional ``UPDATE … RETURNING``, so a
-non-negative account can never be overdrawn even by concurrent journals, and accounts are
-touched in id order, after the audit head (see :func:`queue`), so concurrent journals never
-deadlock.
+non-negative account can never be overdrawn even by concurrent journals.
+
+Lock order: a transaction locks the accounts it moves at once, in account id order (the legs
+of one journal; a hold's two accounts before it is posted), after the aggregate it acts for
+(an order, a payout), and moves money once; the audit head comes last, at commit. So
+concurrent money movements never wait for one another in a cycle. The hot path (payments,
+settlements) runs prepared Core statements: one ``SELECT`` for every account a journal
+needs, one ``INSERT`` for the journal, one ``UPDATE`` per leg, one ``INSERT`` for the
+postings.
 """
 
 from __future__ import annotations
@@ -13,13 +19,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from market.audit import AuditHead
+from market.db import insert_or_ignore
 from market.ids import new_id
 from market.settlement.domain import (
     NON_NEGATIVE,
@@ -40,32 +45,56 @@ from market.settlement.errors import (
 from market.settlement.models import Account, Hold, Journal, Posting
 from market.uow import UnitOfWork
 
+ACCOUNTS = cast(Table, Account.__table__)
+JOURNALS = cast(Table, Journal.__table__)
+POSTINGS = cast(Table, Posting.__table__)
+
+# (kind, owner, currency, ref): what names an account.
+AccountSpec = tuple[AccountKind, str, str, str]
+
 
 def account(session: Session, kind: AccountKind, owner: str, currency: str, ref: str = "",
             *, at: datetime) -> Account:
     """The account of ``owner`` of this kind and currency, opened on first use."""
-    stmt = select(Account).where(Account.kind == kind.value, Account.owner == owner,
-                                 Account.ref == ref, Account.currency == currency)
-    found = session.scalars(stmt).one_or_none()
-    if found is not None:
-        return found
-    try:
-        with session.begin_nested():
-            found = Account(id=new_id("acc"), kind=kind.value, owner=owner, ref=ref,
-                            currency=currency, balance=0, pending_out=0,
-                            non_negative=kind in NON_NEGATIVE, created_at=at)
-            session.add(found)
-        return found
-    except IntegrityError:  # opened by a concurrent transaction a moment ago
-        return session.scalars(stmt).one()
+    account_id = account_ids(session, [(kind, owner, currency, ref)], at=at)[0]
+    found = session.get(Account, account_id, populate_existing=True)
+    assert found is not None
+    return found
 
 
-def queue(session: Session) -> None:
-    """Take the audit head's row lock before any account's. Every writer takes it with its
-    first audit entry and keeps it to commit, and many use cases write one before they move
-    money (an order's transition, then its payment); taking an account first and the head
-    after would deadlock with them (a top-up recorded while its buyer pays)."""
-    session.execute(select(AuditHead.id).where(AuditHead.id == 1).with_for_update())
+_FIND = select(ACCOUNTS.c.id, ACCOUNTS.c.kind, ACCOUNTS.c.owner, ACCOUNTS.c.ref,
+               ACCOUNTS.c.currency).where(
+    tuple_(ACCOUNTS.c.kind, ACCOUNTS.c.owner, ACCOUNTS.c.ref, ACCOUNTS.c.currency)
+    .in_(bindparam("p_specs", expanding=True)))
+
+
+def account_ids(session: Session, specs: Sequence[AccountSpec], *, at: datetime) -> list[str]:
+    """The ids of these accounts, in the order asked, opening those that do not exist yet:
+    one ``SELECT`` for all of them, and one ``INSERT … ON CONFLICT DO NOTHING`` for the new
+    ones (an account a concurrent transaction opens at the same moment is read back)."""
+    keys = [(kind.value, owner, ref, currency) for kind, owner, currency, ref in specs]
+    conn = session.connection()
+    found = {(k, o, r, c): i for i, k, o, r, c in conn.execute(_FIND, {"p_specs": keys})}
+    missing = sorted(set(keys) - set(found))
+    if missing:
+        rows = [{"id": new_id("acc"), "kind": k, "owner": o, "ref": r, "currency": c,
+                 "balance": 0, "pending_out": 0, "non_negative": AccountKind(k) in NON_NEGATIVE,
+                 "created_at": at} for k, o, r, c in missing]
+        opened = conn.execute(insert_or_ignore(session, ACCOUNTS).returning(
+            ACCOUNTS.c.id, ACCOUNTS.c.kind, ACCOUNTS.c.owner, ACCOUNTS.c.ref,
+            ACCOUNTS.c.currency), rows)
+        found.update({(k, o, r, c): i for i, k, o, r, c in opened})
+        if len(found) < len(set(keys)):
+            raced = [key for key in missing if key not in found]
+            found.update({(k, o, r, c): i for i, k, o, r, c in
+                          conn.execute(_FIND, {"p_specs": raced})})
+    return [found[key] for key in keys]
+
+
+def _lock(session: Session, account_ids: Sequence[str]) -> None:
+    """Lock these accounts in id order (before a hold moves both of its accounts)."""
+    session.execute(select(Account.id).where(Account.id.in_(sorted(set(account_ids))))
+                    .order_by(Account.id).with_for_update())
 
 
 def _same_journal(session: Session, journal: Journal, legs: Sequence[Leg]) -> bool:
@@ -75,6 +104,19 @@ def _same_journal(session: Session, journal: Journal, legs: Sequence[Leg]) -> bo
         (leg.account_id, leg.amount, leg.currency) for leg in merged(legs))
 
 
+_SPENDABLE = ACCOUNTS.c.balance - ACCOUNTS.c.pending_out
+_MOVE = (update(ACCOUNTS)
+         .where(ACCOUNTS.c.id == bindparam("p_account"),
+                or_(~ACCOUNTS.c.non_negative, _SPENDABLE + bindparam("p_amount") >= 0))
+         .values(balance=ACCOUNTS.c.balance + bindparam("p_amount"))
+         .returning(ACCOUNTS.c.balance))
+_RESERVE = (update(ACCOUNTS)
+            .where(ACCOUNTS.c.id == bindparam("p_account"),
+                   or_(~ACCOUNTS.c.non_negative, _SPENDABLE - bindparam("p_amount") >= 0))
+            .values(pending_out=ACCOUNTS.c.pending_out + bindparam("p_amount"))
+            .returning(ACCOUNTS.c.balance))
+
+
 def _move(session: Session, account_id: str, amount: int, *, reserve: bool = False) -> int:
     """Add ``amount`` to the balance (or, with ``reserve``, to pending_out) unless a
     non-negative account would go below zero; returns the new balance.
@@ -82,17 +124,9 @@ def _move(session: Session, account_id: str, amount: int, *, reserve: bool = Fal
     Raises:
         InsufficientFunds: the account cannot give that much.
     """
-    spendable = Account.balance - Account.pending_out
-    if reserve:
-        stmt = (update(Account).where(Account.id == account_id,
-                                      or_(~Account.non_negative, spendable - amount >= 0))
-                .values(pending_out=Account.pending_out + amount).returning(Account.balance))
-    else:
-        stmt = (update(Account).where(Account.id == account_id,
-                                      or_(~Account.non_negative, spendable + amount >= 0))
-                .values(balance=Account.balance + amount).returning(Account.balance))
-    stmt = stmt.execution_options(synchronize_session=False)
-    new_balance = session.execute(stmt).scalar_one_or_none()
+    new_balance = session.connection().execute(
+        _RESERVE if reserve else _MOVE, {"p_account": account_id, "p_amount": amount}
+    ).scalar_one_or_none()
     if new_balance is None:
         raise InsufficientFunds(account_id=account_id)
     return int(new_balance)
@@ -109,31 +143,30 @@ def transfer(uow: UnitOfWork, *, key: str, kind: JournalKind, legs: Sequence[Leg
         InsufficientFunds: a non-negative account would be overdrawn.
     """
     session = uow.session
-    existing = session.scalars(select(Journal).where(Journal.key == key)).one_or_none()
-    if existing is not None:
-        if not _same_journal(session, existing, legs):
-            raise JournalKeyReused(key=key)
-        return existing
     check_balanced(legs)
     moves = merged(legs)
     if not moves:  # legs that cancel out would write a journal without postings
         raise Unbalanced("the legs cancel out: the journal would move nothing")
-    queue(session)
     now = uow.clock.now()
     journal = Journal(id=new_id("jrn"), key=key, kind=kind.value, order_id=order_id,
                       memo=memo, actor_label=uow.actor.label, posted_at=now)
-    session.add(journal)
-    session.flush()
-    postings = []
-    for leg in moves:
-        balance = _move(session, leg.account_id, leg.amount)
-        postings.append(Posting(journal_id=journal.id, account_id=leg.account_id,
-                                amount=leg.amount, currency=leg.currency,
-                                balance_after=balance, posted_at=now))
-    session.add_all(postings)
-    session.flush()
+    conn = session.connection()
+    written = conn.execute(insert_or_ignore(session, JOURNALS).returning(JOURNALS.c.id), {
+        "id": journal.id, "key": key, "kind": journal.kind, "order_id": order_id,
+        "memo": memo, "actor_label": journal.actor_label, "posted_at": now,
+    }).scalar_one_or_none()
+    if written is None:  # posted before (or by a concurrent transaction that committed)
+        existing = session.scalars(select(Journal).where(Journal.key == key)).one()
+        if not _same_journal(session, existing, legs):
+            raise JournalKeyReused(key=key)
+        return existing
+    postings = [{"journal_id": journal.id, "account_id": leg.account_id,
+                 "amount": leg.amount, "currency": leg.currency,
+                 "balance_after": _move(session, leg.account_id, leg.amount),
+                 "posted_at": now} for leg in moves]
+    conn.execute(insert(POSTINGS), postings)
     uow.audit.record(uow.actor, f"ledger.{kind.value}", "journal", journal.id,
-                     {**journal.state(), "legs": [[p.account_id, p.amount, p.currency]
+                     {**journal.state(), "legs": [[p["account_id"], p["amount"], p["currency"]]
                                                   for p in postings]})
     return journal
 
@@ -154,7 +187,6 @@ def hold(uow: UnitOfWork, *, key: str, kind: str, debit: Account, credit: Accoun
         return existing
     assert amount > 0
     assert debit.currency == credit.currency
-    queue(session)
     _move(session, debit.id, amount, reserve=True)
     now = uow.clock.now()
     found = Hold(id=new_id("hld"), key=key, debit_account_id=debit.id,
@@ -170,7 +202,6 @@ def hold(uow: UnitOfWork, *, key: str, kind: str, debit: Account, credit: Accoun
 def _release(uow: UnitOfWork, held: Hold, status: HoldStatus) -> None:
     if held.status != HoldStatus.PENDING.value:
         raise HoldNotPending(status=held.status)
-    queue(uow.session)
     uow.session.execute(update(Account).where(Account.id == held.debit_account_id)
                         .values(pending_out=Account.pending_out - held.amount)
                         .execution_options(synchronize_session=False))
@@ -181,6 +212,7 @@ def _release(uow: UnitOfWork, held: Hold, status: HoldStatus) -> None:
 def post_hold(uow: UnitOfWork, held: Hold, *, journal_kind: JournalKind,
               memo: str | None = None) -> Journal:
     """Post a pending hold as a journal from its debit to its credit account."""
+    _lock(uow.session, [held.debit_account_id, held.credit_account_id])
     _release(uow, held, HoldStatus.POSTED)
     journal = transfer(uow, key=f"hold:{held.id}", kind=journal_kind, memo=memo, legs=[
         Leg(held.debit_account_id, -held.amount, held.currency),
@@ -206,19 +238,21 @@ def due_holds(session: Session, at: datetime, *, limit: int = 500) -> list[Hold]
     return list(session.scalars(stmt))
 
 
-def close_escrow(uow: UnitOfWork, order_id: str) -> None:
-    """Mark an order's escrow accounts closed once the order is terminal.
+def close_escrow(uow: UnitOfWork, order_id: str, owner: str) -> None:
+    """Mark the escrow accounts ``owner`` holds for an order closed once the order is
+    terminal.
 
     Raises:
         EscrowNotEmpty: money is still held for the order (a programming error).
     """
-    stmt = select(Account).where(Account.kind == AccountKind.ESCROW.value,
-                                 Account.ref == order_id).with_for_update()
-    stmt = stmt.execution_options(populate_existing=True)
-    for escrow in uow.session.scalars(stmt):
-        if escrow.balance != 0:
-            raise EscrowNotEmpty(order_id=order_id, balance=escrow.balance)
-        escrow.closed_at = uow.clock.now()
+    closed = uow.session.connection().execute(
+        update(ACCOUNTS).where(ACCOUNTS.c.kind == AccountKind.ESCROW.value,
+                               ACCOUNTS.c.owner == owner, ACCOUNTS.c.ref == order_id,
+                               ACCOUNTS.c.closed_at.is_(None))
+        .values(closed_at=uow.clock.now()).returning(ACCOUNTS.c.balance)).scalars().all()
+    for balance in closed:
+        if balance != 0:
+            raise EscrowNotEmpty(order_id=order_id, balance=balance)
 
 
 # -- verification ----------------------------------------------------------------------------

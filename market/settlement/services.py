@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, insert, select
 
 from market.actor import Actor
+from market.db import serialise_on
 from market.errors import InvalidInput, InvalidTransition, RoleNotAllowed
 from market.ids import new_id
 from market.pagination import Page, keyset_page
@@ -25,6 +26,7 @@ from market.settlement import ledger
 from market.settlement.domain import (
     PLATFORM,
     AccountKind,
+    HoldStatus,
     JournalKind,
     Leg,
     PayoutStatus,
@@ -83,9 +85,9 @@ def record_top_up(org_id: str, amount: int, currency: str, reference: str, *,
     with uow:
         if org_id not in participants.organisation_facts(uow.session, [org_id]):
             raise OrganisationNotFound()
-        # Writers queue on the audit head before the check, so the same bank reference
-        # recorded twice at once is seen by the second as the first one's record.
-        ledger.queue(uow.session)
+        # The same bank reference recorded twice at once: the second waits here for the
+        # first to end, then sees its record.
+        serialise_on(uow.session, f"top_up:{OFFLINE}:{reference}")
         existing = uow.session.scalars(select(TopUp).where(
             TopUp.rail == OFFLINE, TopUp.reference == reference)).one_or_none()
         if existing is not None:
@@ -119,23 +121,20 @@ def pay_into_escrow(uow: UnitOfWork, *, order_id: str, buyer_org_id: str, amount
     Raises:
         InsufficientFunds: the buyer's available balance is too low.
     """
-    escrow = _acc(uow, AccountKind.ESCROW, buyer_org_id, currency, order_id)
+    available, escrow = ledger.account_ids(uow.session, [
+        (AccountKind.AVAILABLE, buyer_org_id, currency, ""),
+        (AccountKind.ESCROW, buyer_org_id, currency, order_id)], at=uow.clock.now())
     if amount == 0:
         return None
-    available = _acc(uow, AccountKind.AVAILABLE, buyer_org_id, currency)
     return ledger.transfer(uow, key=f"payment:{order_id}", kind=JournalKind.PAYMENT,
-                           order_id=order_id, legs=[Leg(available.id, -amount, currency),
-                                                    Leg(escrow.id, amount, currency)])
+                           order_id=order_id, legs=[Leg(available, -amount, currency),
+                                                    Leg(escrow, amount, currency)])
 
 
-def _escrow(uow: UnitOfWork, order_id: str, buyer_org_id: str, currency: str) -> Account:
-    return _acc(uow, AccountKind.ESCROW, buyer_org_id, currency, order_id)
-
-
-def _line_account(uow: UnitOfWork, role: Role, org_id: str, currency: str) -> Account:
+def _line(role: Role, org_id: str, currency: str) -> ledger.AccountSpec:
     if role is Role.PLATFORM:
-        return _acc(uow, AccountKind.FEE_REVENUE, PLATFORM, currency)
-    return _acc(uow, AccountKind.PAYABLE, org_id, currency)
+        return (AccountKind.FEE_REVENUE, PLATFORM, currency, "")
+    return (AccountKind.PAYABLE, org_id, currency, "")
 
 
 def settle(uow: UnitOfWork, *, order_id: str, buyer_org_id: str, amount: int, currency: str,
@@ -157,32 +156,33 @@ def settle(uow: UnitOfWork, *, order_id: str, buyer_org_id: str, amount: int, cu
     distribution = DistributionRule.from_dict(rule)
     shares = split(amount, distribution)
     taken = reverse(refund, shares) if refund else [None] * len(shares)
-    escrow = _escrow(uow, order_id, buyer_org_id, currency)
     now = uow.clock.now()
+    escrow, available, *targets = ledger.account_ids(uow.session, [
+        (AccountKind.ESCROW, buyer_org_id, currency, order_id),
+        (AccountKind.AVAILABLE, buyer_org_id, currency, ""),
+        *(_line(share.role, share.org_id, currency) for share in shares)], at=now)
     legs: list[Leg] = []
     allocations = []
-    for share, back in zip(shares, taken, strict=True):
-        target = _line_account(uow, share.role, share.org_id, currency)
+    for share, back, target in zip(shares, taken, targets, strict=True):
         refunded = back.amount if back is not None else 0
-        allocations.append(Allocation(
-            id=new_id("alc"), order_id=order_id, role=share.role.value, org_id=share.org_id,
-            account_id=target.id, amount=share.amount, refunded=refunded, currency=currency,
-            allocated_at=now))
+        allocations.append({
+            "id": new_id("alc"), "order_id": order_id, "role": share.role.value,
+            "org_id": share.org_id, "account_id": target, "amount": share.amount,
+            "refunded": refunded, "currency": currency, "allocated_at": now})
         if share.amount - refunded:
-            legs.append(Leg(target.id, share.amount - refunded, currency))
+            legs.append(Leg(target, share.amount - refunded, currency))
     back_to_buyer = refund + held - amount
     if back_to_buyer:
-        legs.append(Leg(_acc(uow, AccountKind.AVAILABLE, buyer_org_id, currency).id,
-                        back_to_buyer, currency))
+        legs.append(Leg(available, back_to_buyer, currency))
     if held:
-        legs.append(Leg(escrow.id, -held, currency))
+        legs.append(Leg(escrow, -held, currency))
         ledger.transfer(uow, key=f"settlement:{order_id}", kind=JournalKind.SETTLEMENT,
                         order_id=order_id, legs=legs,
                         memo=f"refund {refund}" if refund else None)
-    uow.session.add_all(allocations)
-    uow.session.flush()
-    ledger.close_escrow(uow, order_id)
-    return allocations
+    if allocations:
+        uow.session.execute(insert(Allocation), allocations)
+    ledger.close_escrow(uow, order_id, buyer_org_id)
+    return [Allocation(**row) for row in allocations]
 
 
 def refund(uow: UnitOfWork, *, order_id: str, buyer_org_id: str, amount: int,
@@ -191,18 +191,19 @@ def refund(uow: UnitOfWork, *, order_id: str, buyer_org_id: str, amount: int,
     undelivered, or fully refunded by a dispute's decision)."""
     journal = None
     if amount:
-        escrow = _escrow(uow, order_id, buyer_org_id, currency)
-        available = _acc(uow, AccountKind.AVAILABLE, buyer_org_id, currency)
+        escrow, available = ledger.account_ids(uow.session, [
+            (AccountKind.ESCROW, buyer_org_id, currency, order_id),
+            (AccountKind.AVAILABLE, buyer_org_id, currency, "")], at=uow.clock.now())
         journal = ledger.transfer(uow, key=f"refund:{order_id}", kind=JournalKind.REFUND,
-                                  order_id=order_id, legs=[Leg(escrow.id, -amount, currency),
-                                                           Leg(available.id, amount, currency)])
-    ledger.close_escrow(uow, order_id)
+                                  order_id=order_id, legs=[Leg(escrow, -amount, currency),
+                                                           Leg(available, amount, currency)])
+    ledger.close_escrow(uow, order_id, buyer_org_id)
     return journal
 
 
-def close_unpaid(uow: UnitOfWork, order_id: str) -> None:
-    """An order that ends before payment: its (empty) escrow is closed."""
-    ledger.close_escrow(uow, order_id)
+def close_unpaid(uow: UnitOfWork, order_id: str, buyer_org_id: str) -> None:
+    """An order that ends before payment: its (empty) escrow, if any, is closed."""
+    ledger.close_escrow(uow, order_id, buyer_org_id)
 
 
 def order_money(session: Any, order_id: str) -> tuple[list[Journal], list[Allocation]]:
@@ -428,21 +429,31 @@ def reject_payout(payout_id: str, reason: str, *, uow: UnitOfWork) -> Payout:
 
 
 def expire_payouts(*, uow: UnitOfWork) -> list[str]:
-    """Void the reservations of payouts nobody confirmed in time (the worker)."""
+    """Void the reservations of payouts nobody confirmed in time (the worker), each in a
+    transaction of its own."""
+    now = uow.clock.now()
     with uow:
-        expired = []
-        for held in ledger.due_holds(uow.session, uow.clock.now()):
+        due = [held.id for held in ledger.due_holds(uow.session, now)]
+    expired = []
+    for hold_id in due:
+        with uow:
+            # The hold's lock first, then the payout's, as confirming and rejecting take them.
+            held = uow.session.scalars(
+                select(Hold).where(Hold.id == hold_id, Hold.status == HoldStatus.PENDING.value)
+                .with_for_update(skip_locked=True)).one_or_none()
+            if held is None:  # resolved meanwhile, or another worker has it
+                continue
             ledger.void_hold(uow, held, expired=True)
             payout = uow.session.scalars(select(Payout).where(Payout.hold_id == held.id)
-                                         ).one_or_none()
+                                         .with_for_update()).one_or_none()
             if payout is not None and payout.status == PayoutStatus.REQUESTED.value:
                 payout.status = PayoutStatus.EXPIRED.value
-                payout.resolved_at = uow.clock.now()
+                payout.resolved_at = now
                 uow.audit.record(uow.actor, "payout.expired", "payout", payout.id,
                                  payout.state())
                 expired.append(payout.id)
-        uow.commit()
-        return expired
+            uow.commit()
+    return expired
 
 
 # -- distribution rules ----------------------------------------------------------------------

@@ -13,7 +13,7 @@ import hashlib
 import secrets
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -132,7 +132,6 @@ def _move(uow: UnitOfWork, order: Order, target: OrderStatus, action: str,
                                at=now))
     if order.terminal:
         order.closed_at = now
-    uow.session.flush()
     uow.audit.record(uow.actor, f"order.{action}", "order", order.id, order.state())
     uow.outbox.enqueue(f"order.{target.value}", {"order_id": order.id})
 
@@ -304,7 +303,7 @@ def review_order(order_id: str, approve: bool, reason: str, *, policy: Policy,
 def _cancel(uow: UnitOfWork, order: Order, action: str, reason: str | None) -> None:
     _move(uow, order, OrderStatus.CANCELLED, action, reason)
     listing.release_unit(order.offer_id, uow=uow.joined())
-    settlement.close_unpaid(uow.joined(), order.id)
+    settlement.close_unpaid(uow.joined(), order.id, order.buyer_org_id)
 
 
 def cancel_order(order_id: str, reason: str, *, uow: UnitOfWork) -> OrderView:
@@ -346,14 +345,13 @@ def pay_order(order_id: str, *, policy: Policy, uow: UnitOfWork) -> OrderView:
                 raise OrderFlagged()
             if order.pay_by is not None and uow.clock.now() >= order.pay_by:
                 raise PaymentWindowClosed()  # the worker cancels at pay_by itself
-        settlement_uow = uow.joined()
         _move(uow, order, OrderStatus.PAID, "paid")
-        settlement.pay_into_escrow(settlement_uow, order_id=order.id,
-                                   buyer_org_id=order.buyer_org_id, amount=order.amount,
-                                   currency=order.currency)
         now = uow.clock.now()
         order.paid_at = now
         order.deliver_by = now + policy.delivery_window
+        settlement.pay_into_escrow(uow.joined(), order_id=order.id,
+                                   buyer_org_id=order.buyer_org_id, amount=order.amount,
+                                   currency=order.currency)
         uow.commit()
         return OrderView(order)
 
@@ -844,34 +842,59 @@ class DeadlineRun:
         return asdict(self)
 
 
-def _due(uow: UnitOfWork, status: OrderStatus, column: Any, now: datetime,
-         limit: int, *conditions: Any) -> list[Order]:
-    stmt = (select(Order).where(Order.status == status.value, column.is_not(None),
-                                column <= now, *conditions)
-            .order_by(column, Order.id).limit(limit).with_for_update(skip_locked=True))
-    return list(uow.session.scalars(stmt))
+def _due(uow: UnitOfWork, status: OrderStatus, column: Any, now: datetime, limit: int,
+         *conditions: Any) -> list[str]:
+    with uow:
+        return list(uow.session.scalars(
+            select(Order.id).where(Order.status == status.value, column.is_not(None),
+                                   column <= now, *conditions)
+            .order_by(column, Order.id).limit(limit)))
+
+
+def _still_due(uow: UnitOfWork, order_id: str, status: OrderStatus, column: Any,
+               now: datetime, *conditions: Any) -> Order | None:
+    """The order, locked, if it is still due (nobody acted on it meanwhile); None if it is
+    not, or if another worker holds it."""
+    found: Order | None = uow.session.scalars(
+        select(Order).where(Order.id == order_id, Order.status == status.value,
+                            column <= now, *conditions)
+        .with_for_update(skip_locked=True)).one_or_none()
+    return found
 
 
 def run_deadlines(*, uow: UnitOfWork, limit: int = 200) -> DeadlineRun:
     """Enforce the time limits (the worker, as the system): unpaid orders past the payment
     window are cancelled; paid orders not delivered in the delivery window are refunded;
     delivered orders not accepted or disputed in the acceptance window are accepted and
-    settled; disputes the merchant did not answer in time go to the operator."""
+    settled; disputes the merchant did not answer in time go to the operator.
+
+    Each order is handled in a transaction of its own, so one order's money never waits on
+    another's, and what was done stays done if a later order fails."""
     run = DeadlineRun()
+    now = uow.clock.now()
+    # A flagged order is not accepted while its rights chain is broken: its money waits in
+    # escrow for the rights to be restored or for a dispute's decision.
+    duties: list[tuple[OrderStatus, Any, tuple[Any, ...], Callable[[Order], None],
+                       list[str]]] = [
+        (OrderStatus.AWAITING_PAYMENT, Order.pay_by, (),
+         lambda order: _cancel(uow, order, "payment_expired", "the payment window ended"),
+         run.cancelled),
+        (OrderStatus.PAID, Order.deliver_by, (),
+         lambda order: _refund(uow, order, "undelivered", "the delivery window ended"),
+         run.refunded),
+        (OrderStatus.DELIVERED, Order.accept_by, (Order.flagged.is_(False),),
+         lambda order: _accept(uow, order, auto=True), run.auto_accepted),
+    ]
+    for status, column, conditions, act, done in duties:
+        for order_id in _due(uow, status, column, now, limit, *conditions):
+            with uow:
+                order = _still_due(uow, order_id, status, column, now, *conditions)
+                if order is None:
+                    continue
+                act(order)
+                uow.commit()
+            done.append(order_id)
     with uow:
-        now = uow.clock.now()
-        for order in _due(uow, OrderStatus.AWAITING_PAYMENT, Order.pay_by, now, limit):
-            _cancel(uow, order, "payment_expired", "the payment window ended")
-            run.cancelled.append(order.id)
-        for order in _due(uow, OrderStatus.PAID, Order.deliver_by, now, limit):
-            _refund(uow, order, "undelivered", "the delivery window ended")
-            run.refunded.append(order.id)
-        # A flagged order is not accepted while its rights chain is broken: its money
-        # waits in escrow for the rights to be restored or for a dispute's decision.
-        for order in _due(uow, OrderStatus.DELIVERED, Order.accept_by, now, limit,
-                          Order.flagged.is_(False)):
-            _accept(uow, order, auto=True)
-            run.auto_accepted.append(order.id)
         stmt = (select(Dispute).where(Dispute.status == DisputeStatus.OPEN.value,
                                       Dispute.answer_by <= now)
                 .order_by(Dispute.answer_by, Dispute.id).limit(limit)

@@ -115,10 +115,15 @@ def test_rolled_back_unit_of_work_leaves_no_entry_and_no_gap(
         # leaving without commit rolls the entry and the head back
 
     with UnitOfWork(session_factory, clock, system_actor("test")) as uow:
-        seq = uow.audit.record(uow.actor, "thing.kept", "thing", "t2", {"n": 2})
+        uow.audit.record(uow.actor, "thing.kept", "thing", "t2", {"n": 2})
+        assert uow.audit.pending == 1
         uow.commit()
+        assert uow.audit.pending == 0
 
-    assert seq == chain + 1
+    with session_factory() as session:
+        kept = session.execute(select(AuditEntry.seq, AuditEntry.object_id)
+                               .where(AuditEntry.seq > chain)).all()
+    assert [tuple(row) for row in kept] == [(chain + 1, "t2")]
     result = verify(session_factory)
     assert result.ok, result
     assert result.checked == chain + 1

@@ -562,11 +562,11 @@ def test_an_escrow_is_closed_only_when_empty(books: Books) -> None:
     books.fund(buyer, 1_000)
     books.move(buyer, escrow, 400)
     with books.uow() as uow, pytest.raises(EscrowNotEmpty):
-        ledger.close_escrow(uow, "ord-1")
+        ledger.close_escrow(uow, "ord-1", "org-a")
     assert books.account(escrow).closed_at is None
     books.move(escrow, buyer, 400)
     with books.uow() as uow:
-        ledger.close_escrow(uow, "ord-1")
+        ledger.close_escrow(uow, "ord-1", "org-a")
         uow.commit()
     assert books.account(escrow).closed_at == books.clock.now()
     assert books.verify().ok
