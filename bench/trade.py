@@ -9,11 +9,10 @@ its own organisations, product, orders and journals next to whatever is there. T
   product listed with one unlimited one-time offer (100.00 CNY), and ``--clients`` buyers
   with API keys and large top-ups;
 * starts the application under gunicorn (``--workers 2``; ``--threads 1``, i.e. sync workers,
-  by default: a request that moves money spends tens of milliseconds of Python CPU and holds
-  the ``audit_head`` row lock through most of it, so threads sharing a worker's GIL only
-  stretch the time that lock is held: gthread moved money at the same rate with about twice
-  the p99, and did better only on the cheap GETs, thanks to keep-alive) on a free local port
-  with MARKET_DATABASE_URL pointed at that database, and waits for ``/readyz``;
+  by default: a request that moves money is CPU-bound Python, so threads sharing a worker's
+  GIL add contention without adding CPU; gthread did better only on the cheap GETs, thanks
+  to keep-alive) on a free local port with MARKET_DATABASE_URL pointed at that database, and
+  waits for ``/readyz``;
 * warms up (a few whole trades per client, untimed);
 * (a) baseline: ``GET /healthz`` (and, for reference, the authenticated ``GET /api/v1/me``)
   at ``--clients`` concurrent clients;
@@ -822,8 +821,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=1, help=(
         "threads per gunicorn worker; 1 (sync workers, the default) measured best for the "
-        "money-moving endpoints, whose requests are CPU-bound Python queueing on one row "
-        "lock: more (gthread) adds GIL contention while that lock is held"))
+        "money-moving endpoints, whose requests are CPU-bound Python: more (gthread) adds "
+        "GIL contention without adding CPU"))
     parser.add_argument("--requests", type=int, default=400,
                         help="minimal-endpoint requests per client (a quarter as many GET /me)")
     parser.add_argument("--transfers", type=int, default=400,

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-import rfc8785
-from sqlalchemy import BigInteger, Integer, String, insert, select, update
+from sqlalchemy import BigInteger, Integer, String, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from market import canonical
 from market.actor import Actor
 from market.clock import Clock, as_utc
 from market.db import Base, UTCDateTime
@@ -60,7 +60,7 @@ class AuditHead(Base):
 
 def digest(state: Mapping[str, Any]) -> str:
     """SHA-256 of the RFC 8785 canonical JSON of ``state``."""
-    return hashlib.sha256(rfc8785.dumps(_jsonable(state))).hexdigest()
+    return hashlib.sha256(canonical.dumps(_jsonable(state))).hexdigest()
 
 
 def _jsonable(value: Any) -> Any:
@@ -103,7 +103,15 @@ def entry_hash(
         "request_id": request_id,
         "prev_hash": prev_hash,
     }
-    return hashlib.sha256(rfc8785.dumps(cast(Any, body))).hexdigest()
+    return hashlib.sha256(canonical.dumps(body)).hexdigest()
+
+
+_HEAD = cast(Table, AuditHead.__table__)
+_TAKE_HEAD = (update(_HEAD).where(_HEAD.c.id == 1)
+              .values(seq=_HEAD.c.seq + bindparam("p_count"))
+              .returning(_HEAD.c.seq, _HEAD.c.hash))
+_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("p_hash"))
+_INSERT_ENTRIES = insert(cast(Table, AuditEntry.__table__))
 
 
 class AuditLog:
@@ -153,22 +161,16 @@ class AuditLog:
         if not self._pending:
             return None
         count = len(self._pending)
-        head = self._session.execute(
-            update(AuditHead)
-            .where(AuditHead.id == 1)
-            .values(seq=AuditHead.seq + count)
-            .returning(AuditHead.seq, AuditHead.hash)
-        ).one()
+        conn = self._session.connection()
+        head = conn.execute(_TAKE_HEAD, {"p_count": count}).one()
         last, prev_hash = int(head[0]), str(head[1])
         rows = []
         for seq, fields in enumerate(self._pending, start=last - count + 1):
             entry = {**fields, "seq": seq, "prev_hash": prev_hash}
             prev_hash = entry_hash(**entry)
             rows.append({**entry, "hash": prev_hash})
-        self._session.execute(insert(AuditEntry), rows)
-        self._session.execute(
-            update(AuditHead).where(AuditHead.id == 1).values(hash=prev_hash)
-        )
+        conn.execute(_INSERT_ENTRIES, rows)
+        conn.execute(_MOVE_HEAD, {"p_hash": prev_hash})
         self._pending.clear()
         return last
 

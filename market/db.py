@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import datetime
 from typing import Any
@@ -90,12 +91,18 @@ def sql_values(enum: Any) -> str:
     return ", ".join(f"'{member.value}'" for member in enum)
 
 
-def insert_or_ignore(session: Session, table: Table) -> Any:
-    """``INSERT … ON CONFLICT DO NOTHING`` for the session's backend: a row that would break
-    a unique constraint is skipped (after waiting for a concurrent transaction inserting
-    the same key to end) instead of failing the transaction."""
-    dialect = postgresql if is_postgres(session) else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
+def insert_or_ignore(session: Session, table: Table, *returning: Any) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING [RETURNING …]`` for the session's backend: a row that
+    would break a unique constraint is skipped (after waiting for a concurrent transaction
+    inserting the same key to end) instead of failing the transaction. Built once per
+    backend, table and returned columns."""
+    return _insert_or_ignore(is_postgres(session), table, returning)
+
+
+@functools.cache
+def _insert_or_ignore(postgres: bool, table: Table, returning: tuple[Any, ...]) -> Any:
+    stmt = (postgresql if postgres else sqlite).insert(table).on_conflict_do_nothing()
+    return stmt.returning(*returning) if returning else stmt
 
 
 def serialise_on(session: Session, key: str) -> None:

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import rfc8785
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from market import events
+from market import canonical, events
 from market.actor import Actor, system_actor
 from market.compliance import monitoring
 from market.compliance.domain import (
@@ -71,7 +70,7 @@ STAFF = (OPERATOR, ASSESSOR, REGULATOR)  # who sees every declaration and decisi
 
 def declaration_digest(document: Mapping[str, Any]) -> str:
     """SHA-256 (hex) of the RFC 8785 form of a declaration's signed document."""
-    return hashlib.sha256(rfc8785.dumps(dict(document))).hexdigest()
+    return hashlib.sha256(canonical.dumps(dict(document))).hexdigest()
 
 
 def _signer_of(digest: str, signature: str) -> str:

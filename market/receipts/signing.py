@@ -13,12 +13,12 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-import rfc8785
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
+from market import canonical as jcs
 from market.clock import as_utc
 
 DOMAIN: dict[str, Any] = {"name": "market", "version": "1"}
@@ -34,7 +34,7 @@ TYPES: dict[str, Any] = {
 
 def canonical(document: Mapping[str, Any]) -> bytes:
     """RFC 8785 canonical JSON bytes of ``document``."""
-    return rfc8785.dumps(cast(Any, dict(document)))
+    return jcs.dumps(dict(document))
 
 
 def document_digest(document: Mapping[str, Any]) -> str:

@@ -80,9 +80,9 @@ def account_ids(session: Session, specs: Sequence[AccountSpec], *, at: datetime)
         rows = [{"id": new_id("acc"), "kind": k, "owner": o, "ref": r, "currency": c,
                  "balance": 0, "pending_out": 0, "non_negative": AccountKind(k) in NON_NEGATIVE,
                  "created_at": at} for k, o, r, c in missing]
-        opened = conn.execute(insert_or_ignore(session, ACCOUNTS).returning(
-            ACCOUNTS.c.id, ACCOUNTS.c.kind, ACCOUNTS.c.owner, ACCOUNTS.c.ref,
-            ACCOUNTS.c.currency), rows)
+        opened = conn.execute(insert_or_ignore(
+            session, ACCOUNTS, ACCOUNTS.c.id, ACCOUNTS.c.kind, ACCOUNTS.c.owner,
+            ACCOUNTS.c.ref, ACCOUNTS.c.currency), rows)
         found.update({(k, o, r, c): i for i, k, o, r, c in opened})
         if len(found) < len(set(keys)):
             raced = [key for key in missing if key not in found]
@@ -151,7 +151,7 @@ def transfer(uow: UnitOfWork, *, key: str, kind: JournalKind, legs: Sequence[Leg
     journal = Journal(id=new_id("jrn"), key=key, kind=kind.value, order_id=order_id,
                       memo=memo, actor_label=uow.actor.label, posted_at=now)
     conn = session.connection()
-    written = conn.execute(insert_or_ignore(session, JOURNALS).returning(JOURNALS.c.id), {
+    written = conn.execute(insert_or_ignore(session, JOURNALS, JOURNALS.c.id), {
         "id": journal.id, "key": key, "kind": journal.kind, "order_id": order_id,
         "memo": memo, "actor_label": journal.actor_label, "posted_at": now,
     }).scalar_one_or_none()

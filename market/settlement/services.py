@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, insert, select
+from sqlalchemy import Select, Table, insert, select
 
 from market.actor import Actor
 from market.db import serialise_on
@@ -180,7 +180,7 @@ def settle(uow: UnitOfWork, *, order_id: str, buyer_org_id: str, amount: int, cu
                         order_id=order_id, legs=legs,
                         memo=f"refund {refund}" if refund else None)
     if allocations:
-        uow.session.execute(insert(Allocation), allocations)
+        uow.session.connection().execute(insert(cast(Table, Allocation.__table__)), allocations)
     ledger.close_escrow(uow, order_id, buyer_org_id)
     return [Allocation(**row) for row in allocations]
 

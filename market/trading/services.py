@@ -19,9 +19,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-import rfc8785
 from sqlalchemy import Select, select
 
+from market import canonical
 from market.actor import Actor, system_actor
 from market.compliance import services as compliance
 from market.compliance.domain import DeclarationKind, Outcome, Stage
@@ -246,7 +246,7 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
         rule = _rule(uow, view, policy)
         document = _contract_document(order, view, signed.sha256, rule, policy)
         contract = Contract(id=new_id("ctr"), order_id=order.id, document=document,
-                            sha256=hashlib.sha256(rfc8785.dumps(document)).hexdigest(),
+                            sha256=hashlib.sha256(canonical.dumps(document)).hexdigest(),
                             created_at=now)
         uow.session.add(contract)
         uow.session.add(OrderEvent(id=new_id("oev"), order_id=order.id, action="placed",
@@ -629,8 +629,11 @@ def order_usage(order_id: str, *, uow: UnitOfWork) -> metering.Usage:
 
 
 def _contract(uow: UnitOfWork, order: Order) -> Contract:
-    found: Contract = uow.session.scalars(select(Contract).where(
-        Contract.order_id == order.id)).one()
+    # The contract never changes: reading it need not flush the order's pending transition
+    # first (the order then reaches the database once, in its final state).
+    with uow.session.no_autoflush:
+        found: Contract = uow.session.scalars(select(Contract).where(
+            Contract.order_id == order.id)).one()
     return found
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from market import wiring
 from market.actor import system_actor
+from market.audit import AuditEntry, verify_chain
 from market.clock import FixedClock
 from market.errors import InvalidTransition
 from market.ids import new_id
@@ -292,8 +293,9 @@ def _payable(world: Market, org_id: str) -> tuple[int, int]:
 def test_top_ups_recorded_while_the_buyer_pays_neither_deadlock_nor_lose_money(
     world: Market
 ) -> None:
-    """A payment audits the order's move before it takes the buyer's account; a top-up
-    takes the buyer's account in its journal. The ledger queues on the audit head first."""
+    """A payment locks its order, then the buyer's account with the escrow; a top-up the
+    rail's clearing account with the buyer's, in account-id order; both take the audit head
+    last, at commit."""
     buyer = world.buyer()
     chain = world.listed()
     orders = [world.place(chain, buyer) for _ in range(8)]
@@ -465,3 +467,76 @@ def test_concurrent_transfers_neither_deadlock_nor_overdraw(
     assert journals == 4 + threads * per_thread - refused[0]
     assert refused[0] < threads * per_thread  # the race did move money
     assert postings >= 2 * journals
+
+
+# -- the audit head is taken at commit ----------------------------------------------------------
+
+
+def test_a_transaction_at_work_does_not_hold_up_other_writers(world: Market) -> None:
+    """One buyer's money moves and is audited in a transaction left open; meanwhile another
+    buyer pays an order to the end. Audit entries are chained at commit, so the second does
+    not wait for the first; the chain stays whole, the first's entries after the second's."""
+    first, second = world.buyer("first"), world.buyer("second")
+    order = world.place(world.listed(), second)
+    sessions = world.rights.session_factory
+    with UnitOfWork(sessions, world.rights.clock, system_actor("test")) as slow:
+        available, parked = ledger.account_ids(slow.session, [
+            (AccountKind.AVAILABLE, first.org_id, "CNY", ""),
+            (AccountKind.ESCROW, first.org_id, "CNY", "parked")], at=world.rights.clock.now())
+        ledger.transfer(slow, key=f"parked:{first.org_id}", kind=JournalKind.PAYMENT, legs=[
+            Leg(available, -PRICE, "CNY"), Leg(parked, PRICE, "CNY")])
+        assert slow.audit.pending == 1
+
+        done = threading.Event()
+
+        def pay() -> None:
+            world.pay(order, second)
+            done.set()
+
+        thread = threading.Thread(target=pay)
+        thread.start()
+        thread.join(timeout=20)
+        assert done.is_set(), "the payment waited for a transaction that was still at work"
+        slow.commit()
+
+    assert world.order(order.id).status == OrderStatus.PAID.value
+    assert world.balance(first.org_id) == FUNDS - PRICE
+    with sessions() as session:
+        actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq.desc())
+                                  .limit(3)).all()
+        chain = verify_chain(session)
+    assert actions[0] == "ledger.payment"  # the open transaction's entry, chained last
+    assert "order.paid" in actions[1:]
+    assert chain.ok, chain
+    report = world.verify()
+    assert report.ok, report.problems
+
+
+def test_the_deadline_run_passes_over_an_order_another_transaction_holds(
+    world: Market
+) -> None:
+    """Each due order is handled in a transaction of its own: one held by someone else is
+    skipped, not waited for, and the next run takes it."""
+    buyer = world.buyer()
+    chain = world.listed()
+    orders = []
+    for _ in range(3):
+        order = world.place(chain, buyer)
+        world.pay(order, buyer)
+        orders.append(world.deliver_file(order))
+    world.rights.clock.advance(POLICY.acceptance_window)
+    held = orders[1].id
+    with world.rights.session_factory() as session, session.begin():
+        session.execute(select(Order.id).where(Order.id == held).with_for_update())
+        first = trading.run_deadlines(uow=world.system())
+    assert sorted(first.auto_accepted) == sorted(o.id for o in orders if o.id != held)
+    assert world.order(held).status == OrderStatus.DELIVERED.value
+    second = trading.run_deadlines(uow=world.system())
+    assert second.auto_accepted == [held]
+    for order in orders:
+        assert world.order(order.id).status == OrderStatus.SETTLED.value
+        assert _journals(world, order.id) == Counter({"payment": 1, "settlement": 1})
+        assert len(world.filings(order.id)) == 1
+    assert world.balance(buyer.org_id) == FUNDS - 3 * PRICE
+    report = world.verify()
+    assert report.ok, report.problems
