@@ -106,10 +106,10 @@ def circular_trading(session: Session, filing: Filing) -> Raised | None:
 @alert_rule
 def order_burst(session: Session, filing: Filing) -> Raised | None:
     """A buyer concluding twenty or more trades within an hour."""
-    count = session.scalar(select(func.count()).select_from(Filing).where(
-        Filing.buyer_org_id == filing.buyer_org_id,
+    count = 1 + (session.scalar(select(func.count()).select_from(Filing).where(
+        Filing.buyer_org_id == filing.buyer_org_id, Filing.id != filing.id,
         Filing.concluded_at > filing.concluded_at - BURST_WINDOW,
-        Filing.concluded_at <= filing.concluded_at)) or 0
+        Filing.concluded_at <= filing.concluded_at)) or 0)
     if count < BURST_TRADES:
         return None
     return Raised(_name(order_burst), "medium", "organisation", filing.buyer_org_id,
@@ -147,10 +147,10 @@ def personal_information_sold_widely(session: Session, filing: Filing) -> Raised
     facts = _ordered_facts(session, filing)
     if facts is None or facts["product"]["pi_level"] not in PERSONAL_LEVELS:
         return None
-    buyers = session.scalar(select(func.count(func.distinct(Filing.buyer_org_id))).where(
-        Filing.product_id == filing.product_id,
+    buyers = 1 + (session.scalar(select(func.count(func.distinct(Filing.buyer_org_id))).where(
+        Filing.product_id == filing.product_id, Filing.buyer_org_id != filing.buyer_org_id,
         Filing.concluded_at > filing.concluded_at - PERSONAL_WINDOW,
-        Filing.concluded_at <= filing.concluded_at)) or 0
+        Filing.concluded_at <= filing.concluded_at)) or 0)
     if buyers < PERSONAL_BUYERS:
         return None
     return Raised(_name(personal_information_sold_widely), "high", "product",
@@ -177,7 +177,8 @@ def cross_border_trade(session: Session, filing: Filing) -> Raised | None:
 
 
 def check(session: Session, filing: Filing) -> list[Raised]:
-    """Every alert the rules raise for ``filing``."""
+    """Every alert the rules raise for ``filing``, whether or not it is stored yet (each rule
+    counts the filing itself and the others it finds)."""
     found = [rule(session, filing) for rule in ALERT_RULES]
     return [r for r in found if r is not None]
 

@@ -638,15 +638,14 @@ def _contract(uow: UnitOfWork, order: Order) -> Contract:
 
 
 def _conclude(uow: UnitOfWork, order: Order, *, refund: int = 0) -> None:
-    """Settle an accepted or resolved order: split the escrow by the contract's rule
-    (less any partial refund), then file the trade (登记备案)."""
+    """Settle an accepted or resolved order: file the trade (登记备案), then split the escrow
+    by the contract's rule (less any partial refund). The shared rows (the filing counter,
+    the platform's fee account, the parties' payable accounts) are taken as late as can be,
+    after everything that only reads, so concurrent settlements queue on them briefly."""
     contract = _contract(uow, order)
     price, deposit = order.amount, None
     if metering.is_metered(contract):  # the units used, capped; the rest of the cap goes back
         price, deposit = metering.usage(uow.session, order, contract).billed, order.amount
-    settlement.settle(uow.joined(), order_id=order.id, buyer_org_id=order.buyer_org_id,
-                      amount=price, currency=order.currency,
-                      rule=contract.document["distribution"], refund=refund, deposit=deposit)
     _move(uow, order, OrderStatus.SETTLED, "settled")
     order.settled_at = uow.clock.now()
     document = contract.document
@@ -659,6 +658,9 @@ def _conclude(uow: UnitOfWork, order: Order, *, refund: int = 0) -> None:
         declaration_ids=[order.commitment_id],
         decision_ids=compliance.decision_ids(uow.session, order.id),
         concluded_at=order.settled_at), uow=uow.joined(system_actor("trading")))
+    settlement.settle(uow.joined(), order_id=order.id, buyer_org_id=order.buyer_org_id,
+                      amount=price, currency=order.currency,
+                      rule=contract.document["distribution"], refund=refund, deposit=deposit)
 
 
 def accept_order(order_id: str, *, uow: UnitOfWork, sha256: str | None = None) -> OrderView:
