@@ -227,9 +227,6 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
         signed = compliance.sign_declaration(
             DeclarationKind.PURCHASE, commitment, subject_type="order", subject_id=order_id,
             signature=signature, uow=uow.joined())
-        # After the first audit entry: every writer takes the audit head before any other
-        # row it locks (here the offer's), so ordering never deadlocks with a cancellation.
-        listing.reserve_unit(offer.id, uow=uow.joined())
         decision = compliance.decide(view.facts, subject_type="order", subject_id=order_id,
                                      declaration_id=signed.id, uow=uow.joined())
         now = uow.clock.now()
@@ -261,6 +258,8 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
         else:
             compliance.track_review("order", order.id, order.buyer_org_id, "submitted", None,
                                     uow=uow.joined())
+        # The offer's row is shared by every buyer of it: taken last, held only to commit.
+        listing.reserve_unit(offer.id, uow=uow.joined())
         uow.commit()
         return OrderView(order, contract)
 
