@@ -131,13 +131,17 @@ def trading_while_not_admitted(session: Session, filing: Filing) -> Raised | Non
 
 
 def _ordered_facts(session: Session, filing: Filing) -> dict[str, Any] | None:
-    """The facts the rules judged when the filed order was placed."""
+    """The facts the rules judged when the filed order was placed (read once per check)."""
     if not filing.decision_ids:
         return None
-    decision = session.scalars(select(Decision).where(
-        Decision.id.in_(list(filing.decision_ids)), Decision.stage == "order")
-        .order_by(Decision.id.desc())).first()
-    return dict(decision.facts) if decision is not None else None
+    memo = session.info.setdefault("market.ordered_facts", {})
+    if filing.id not in memo:
+        facts = session.scalars(select(Decision.facts).where(
+            Decision.id.in_(list(filing.decision_ids)), Decision.stage == "order")
+            .order_by(Decision.id.desc())).first()
+        memo[filing.id] = dict(facts) if facts is not None else None
+    found: dict[str, Any] | None = memo[filing.id]
+    return found
 
 
 @alert_rule
@@ -178,8 +182,13 @@ def cross_border_trade(session: Session, filing: Filing) -> Raised | None:
 
 def check(session: Session, filing: Filing) -> list[Raised]:
     """Every alert the rules raise for ``filing``, whether or not it is stored yet (each rule
-    counts the filing itself and the others it finds)."""
-    found = [rule(session, filing) for rule in ALERT_RULES]
+    counts the filing itself and the others it finds). The rules only read what is stored:
+    nothing pending in the session is flushed for them."""
+    try:
+        with session.no_autoflush:
+            found = [rule(session, filing) for rule in ALERT_RULES]
+    finally:
+        session.info.pop("market.ordered_facts", None)
     return [r for r in found if r is not None]
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -443,8 +443,19 @@ def organisation_facts(session: Session, org_ids: Iterable[str]) -> dict[str, Or
     wanted = sorted(set(org_ids))
     if not wanted:
         return {}
-    orgs = session.scalars(select(Organisation).where(Organisation.id.in_(wanted)))
-    return {o.id: OrganisationFacts(o.id, o.name, o.status, frozenset(o.roles)) for o in orgs}
+    states: dict[str, tuple[str, str]] = {}
+    roles: dict[str, set[str]] = {}
+    for org_id, name, status, role in session.execute(_FACTS, {"p_ids": wanted}):
+        states[org_id] = (name, status)
+        roles.setdefault(org_id, set()).update([role] if role else [])
+    return {org_id: OrganisationFacts(org_id, name, status, frozenset(roles[org_id]))
+            for org_id, (name, status) in states.items()}
+
+
+_FACTS = (select(Organisation.id, Organisation.name, Organisation.status,
+                 OrganisationRole.role)
+          .outerjoin(OrganisationRole, OrganisationRole.organisation_id == Organisation.id)
+          .where(Organisation.id.in_(bindparam("p_ids", expanding=True))))
 
 
 @dataclass(frozen=True)
