@@ -38,6 +38,7 @@ class Settings:
     outbox_max_attempts: int = 10
     outbox_lease_seconds: int = 60
     outbox_backoff_base_seconds: float = 2.0
+    review_window_hours: int = 72
     payment_window_hours: int = 24
     delivery_window_hours: int = 7 * 24
     acceptance_window_hours: int = 72
@@ -183,6 +184,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         outbox_max_attempts=_int(env, "OUTBOX_MAX_ATTEMPTS", 10),
         outbox_lease_seconds=_int(env, "OUTBOX_LEASE_SECONDS", 60),
         outbox_backoff_base_seconds=_float(env, "OUTBOX_BACKOFF_BASE_SECONDS", 2.0),
+        review_window_hours=_int(env, "REVIEW_WINDOW_HOURS", 72),
         payment_window_hours=_int(env, "PAYMENT_WINDOW_HOURS", 24),
         delivery_window_hours=_int(env, "DELIVERY_WINDOW_HOURS", 7 * 24),
         acceptance_window_hours=_int(env, "ACCEPTANCE_WINDOW_HOURS", 72),

@@ -68,6 +68,7 @@ METERED = "pay_per_use"
 class Policy:
     """The time limits of a trade and the split defaults, from the settings."""
 
+    review_window: timedelta = timedelta(hours=72)  # for an order the rules sent to review
     payment_window: timedelta = timedelta(hours=24)
     delivery_window: timedelta = timedelta(days=7)
     acceptance_window: timedelta = timedelta(hours=72)

@@ -60,6 +60,13 @@ class OrderFlagged(Conflict):
     title = "The order is flagged by a rights problem"
 
 
+class ReviewWindowClosed(Conflict):
+    """Nobody decided the order's review in time: the order is cancelled."""
+
+    code = "review_window_closed"
+    title = "The order's review window has closed"
+
+
 class PaymentWindowClosed(Conflict):
     code = "payment_window_closed"
     title = "The order's payment window has closed"

@@ -62,6 +62,7 @@ class Order(Base):
     placed_by_user_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    review_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
     pay_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deliver_by: Mapped[datetime | None] = mapped_column(UTCDateTime)

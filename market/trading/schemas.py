@@ -104,6 +104,8 @@ class OrderOut(OrderSummaryOut):
     cross_border = fields.Boolean()
     contract_id = fields.String(allow_none=True)
     contract_sha256 = fields.String(allow_none=True)
+    review_by = fields.DateTime(allow_none=True, metadata={
+        "description": "an order waiting for review is cancelled if not decided by then"})
     pay_by = fields.DateTime(allow_none=True)
     paid_at = fields.DateTime(allow_none=True)
     deliver_by = fields.DateTime(allow_none=True)

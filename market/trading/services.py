@@ -64,6 +64,7 @@ from market.trading.errors import (
     OrderNotFound,
     OrderRefused,
     PaymentWindowClosed,
+    ReviewWindowClosed,
 )
 from market.trading.models import (
     Contract,
@@ -256,6 +257,7 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
             order.pay_by = now + policy.payment_window
             _move(uow, order, OrderStatus.AWAITING_PAYMENT, "accepted_for_payment")
         else:
+            order.review_by = now + policy.review_window
             compliance.track_review("order", order.id, order.buyer_org_id, "submitted", None,
                                     uow=uow.joined())
         # The offer's row is shared by every buyer of it: taken last, held only to commit.
@@ -272,7 +274,7 @@ def review_order(order_id: str, approve: bool, reason: str, *, policy: Policy,
 
     Raises:
         RoleNotAllowed, OrderNotFound, InvalidTransition, OrderRefused (an assessment
-        report is missing).
+        report is missing), ReviewWindowClosed.
     """
     _require(uow.actor, OPERATOR, ASSESSOR)
     with uow:
@@ -280,6 +282,8 @@ def review_order(order_id: str, approve: bool, reason: str, *, policy: Policy,
         if order.status != OrderStatus.CREATED.value:
             raise InvalidTransition(current=order.status,
                                     target=OrderStatus.AWAITING_PAYMENT.value)
+        if order.review_by is not None and uow.clock.now() >= order.review_by:
+            raise ReviewWindowClosed()  # the worker cancels at review_by itself
         if approve:
             missing = compliance.missing_assessment(uow.session, order.id)
             if missing:
@@ -288,6 +292,7 @@ def review_order(order_id: str, approve: bool, reason: str, *, policy: Policy,
                     "message": "a compliance or security assessment report must be attached "
                                "to the review first"} for rule in missing])
             order.pay_by = uow.clock.now() + policy.payment_window
+            order.review_by = None
             _move(uow, order, OrderStatus.AWAITING_PAYMENT, "approved", reason)
             compliance.track_review("order", order.id, order.buyer_org_id, "approved", reason,
                                     uow=uow.joined())
@@ -303,6 +308,13 @@ def _cancel(uow: UnitOfWork, order: Order, action: str, reason: str | None) -> N
     _move(uow, order, OrderStatus.CANCELLED, action, reason)
     listing.release_unit(order.offer_id, uow=uow.joined())
     settlement.close_unpaid(uow.joined(), order.id, order.buyer_org_id)
+
+
+def _expire_review(uow: UnitOfWork, order: Order) -> None:
+    reason = "the review window ended"
+    _cancel(uow, order, "review_expired", reason)
+    compliance.track_review("order", order.id, order.buyer_org_id, "expired", reason,
+                            uow=uow.joined())
 
 
 def cancel_order(order_id: str, reason: str, *, uow: UnitOfWork) -> OrderView:
@@ -837,6 +849,7 @@ def list_disputes(*, uow: UnitOfWork, status: str | None = None, after: str | No
 
 @dataclass
 class DeadlineRun:
+    unreviewed: list[str] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
     refunded: list[str] = field(default_factory=list)
     auto_accepted: list[str] = field(default_factory=list)
@@ -867,8 +880,9 @@ def _still_due(uow: UnitOfWork, order_id: str, status: OrderStatus, column: Any,
 
 
 def run_deadlines(*, uow: UnitOfWork, limit: int = 200) -> DeadlineRun:
-    """Enforce the time limits (the worker, as the system): unpaid orders past the payment
-    window are cancelled; paid orders not delivered in the delivery window are refunded;
+    """Enforce the time limits (the worker, as the system): orders nobody reviewed in the
+    review window are cancelled (and taken off the review queue); unpaid orders past the
+    payment window are cancelled; paid orders not delivered in the delivery window are refunded;
     delivered orders not accepted or disputed in the acceptance window are accepted and
     settled; disputes the merchant did not answer in time go to the operator.
 
@@ -880,6 +894,8 @@ def run_deadlines(*, uow: UnitOfWork, limit: int = 200) -> DeadlineRun:
     # escrow for the rights to be restored or for a dispute's decision.
     duties: list[tuple[OrderStatus, Any, tuple[Any, ...], Callable[[Order], None],
                        list[str]]] = [
+        (OrderStatus.CREATED, Order.review_by, (),
+         lambda order: _expire_review(uow, order), run.unreviewed),
         (OrderStatus.AWAITING_PAYMENT, Order.pay_by, (),
          lambda order: _cancel(uow, order, "payment_expired", "the payment window ended"),
          run.cancelled),
@@ -1103,6 +1119,7 @@ def on_rights_restored(uow: UnitOfWork, payload: Mapping[str, Any]) -> None:
 def policy_of(settings: Any) -> Policy:
     """The trading policy the settings configure."""
     return Policy(
+        review_window=timedelta(hours=settings.review_window_hours),
         payment_window=timedelta(hours=settings.payment_window_hours),
         delivery_window=timedelta(hours=settings.delivery_window_hours),
         acceptance_window=timedelta(hours=settings.acceptance_window_hours),

@@ -181,5 +181,6 @@ def test_trading_deadlines_reports_what_it_did(migrated):
     run(migrated, "demo")
     result = run(migrated, "trading", "deadlines", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == {"cancelled": [], "refunded": [], "auto_accepted": [],
-                                         "unanswered": [], "payouts_expired": []}
+    assert json.loads(result.output) == {"unreviewed": [], "cancelled": [], "refunded": [],
+                                         "auto_accepted": [], "unanswered": [],
+                                         "payouts_expired": []}

@@ -62,6 +62,7 @@ from market.trading.errors import (
     OrderNotFound,
     OrderRefused,
     PaymentWindowClosed,
+    ReviewWindowClosed,
 )
 from market.trading.models import (
     Contract,
@@ -234,7 +235,7 @@ def deadlines(market: Market) -> dict[str, list[str]]:
 
 
 NOTHING_DUE: dict[str, list[str]] = {
-    "cancelled": [], "refunded": [], "auto_accepted": [], "unanswered": []}
+    "unreviewed": [], "cancelled": [], "refunded": [], "auto_accepted": [], "unanswered": []}
 
 
 def sensitive_listed(market: Market, *, quantity: int | None = None) -> Chain:
@@ -1065,6 +1066,53 @@ def test_an_unpaid_order_is_cancelled_when_the_payment_window_ends(market: Marke
     assert deadlines(market) == NOTHING_DUE
 
 
+def test_an_order_nobody_reviews_is_cancelled_when_the_review_window_ends(
+    market: Market
+) -> None:
+    """An order waiting for review holds a unit of a limited offer: it cannot wait forever."""
+    chain = sensitive_listed(market, quantity=1)
+    order = market.place(chain)
+    assert market.order(order.id).review_by == START + market.policy.review_window
+    assert review_items(market, order) == [("open", None)]
+    market.rights.clock.advance(market.policy.review_window - US)
+    assert deadlines(market) == NOTHING_DUE
+    assert status(market, order) == S.CREATED
+
+    market.rights.clock.advance(US)
+    assert deadlines(market) == {**NOTHING_DUE, "unreviewed": [order.id]}
+
+    assert status(market, order) == S.CANCELLED
+    assert history(market, order)[-1] == ("review_expired", "created", "cancelled")
+    assert review_items(market, order) == [("closed", "expired")]
+    assert sold(market, chain) == 0  # the unit is free for the next buyer
+    assert market.place(chain, market.buyer("next")).status == S.CREATED
+    assert deadlines(market) == NOTHING_DUE
+
+
+def test_a_review_decided_when_its_window_ends_is_refused(market: Market) -> None:
+    """The window ends at ``review_by`` for the reviewer as for the worker."""
+    order = market.place(sensitive_listed(market))
+    market.rights.clock.advance(market.policy.review_window)
+    before = world(market)
+    with pytest.raises(ReviewWindowClosed):
+        review(market, order, True)
+    assert world(market) == before
+    assert deadlines(market)["unreviewed"] == [order.id]
+
+
+def test_an_approved_order_has_a_payment_deadline_and_no_review_deadline(
+    market: Market
+) -> None:
+    order = market.place(sensitive_listed(market))
+    market.rights.clock.advance(market.policy.review_window - US)
+    approved = review(market, order, True)
+    assert (approved.review_by, approved.pay_by) == (
+        None, market.rights.clock.now() + market.policy.payment_window)
+    market.rights.clock.advance(US)
+    assert deadlines(market) == NOTHING_DUE
+    assert status(market, order) == S.AWAITING_PAYMENT
+
+
 def test_paying_when_the_window_ends_is_refused_even_before_the_worker_runs(
     market: Market
 ) -> None:
@@ -1171,10 +1219,14 @@ def test_the_worker_handles_every_kind_of_deadline_in_one_run(market: Market) ->
 
     market.rights.clock.advance(market.policy.delivery_window)  # the longest window
 
-    assert deadlines(market) == {"cancelled": [unpaid.id], "refunded": [undelivered.id],
+    unreviewed = reach(market, S.CREATED)
+    market.rights.clock.advance(market.policy.review_window)
+    assert deadlines(market) == {"unreviewed": [unreviewed.id], "cancelled": [unpaid.id],
+                                 "refunded": [undelivered.id],
                                  "auto_accepted": [delivered.id], "unanswered": [dispute.id]}
-    assert [status(market, o) for o in (unpaid, undelivered, delivered, disputed)] == [
-        S.CANCELLED, S.REFUNDED, S.SETTLED, S.DISPUTED]
+    assert [status(market, o) for o in (unreviewed, unpaid, undelivered, delivered,
+                                        disputed)] == [
+        S.CANCELLED, S.CANCELLED, S.REFUNDED, S.SETTLED, S.DISPUTED]
     assert market.verify().ok
 
 
