@@ -279,8 +279,8 @@ def trading_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def trading_deadlines(as_json: bool) -> None:
     """Enforce the time limits now (the worker also does this): cancel orders nobody
-    reviewed in time and unpaid ones, refund undelivered ones, auto-accept and settle delivered ones, send unanswered disputes to the
-    operator, expire unconfirmed payouts."""
+    reviewed in time and unpaid ones, refund undelivered ones, auto-accept and settle
+    delivered ones, send unanswered disputes to the operator, expire unconfirmed payouts."""
     done = _deadlines(_sessions(_settings()))
     _emit(as_json, done, lambda: click.echo(
         ", ".join(f"{k.replace('_', ' ')}: {len(v)}" for k, v in done.items())))

@@ -126,7 +126,14 @@ def _party(actor: Actor, org_id: str) -> None:
 def _move(uow: UnitOfWork, order: Order, target: OrderStatus, action: str,
           reason: str | None = None) -> None:
     now = uow.clock.now()
-    previous = order.move(target, at=now)
+    _moved(uow, order, order.move(target, at=now), target, action, reason)
+
+
+def _moved(uow: UnitOfWork, order: Order, previous: str, target: OrderStatus, action: str,
+           reason: str | None = None) -> None:
+    """Record an order's move: its history, audit entry and event. (The ORM does not order
+    inserts of unrelated mappers, so an order being placed is flushed before its history.)"""
+    now = order.updated_at
     uow.session.add(OrderEvent(id=new_id("oev"), order_id=order.id, action=action,
                                from_status=previous, to_status=target.value, reason=reason,
                                actor_org_id=uow.actor.org_id, actor_label=uow.actor.label,
@@ -230,6 +237,7 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
             signature=signature, uow=uow.joined())
         decision = compliance.decide(view.facts, subject_type="order", subject_id=order_id,
                                      declaration_id=signed.id, uow=uow.joined())
+        rule = _rule(uow, view, policy)
         now = uow.clock.now()
         order = Order(
             id=order_id, buyer_org_id=actor.org_id, seller_org_id=view.merchant_org_id,
@@ -240,24 +248,26 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
             outcome=decision.outcome, cross_border=bool(commitment.get("cross_border")),
             placed_by_user_id=actor.user_id, created_at=now, updated_at=now)
         uow.session.add(order)
-        uow.session.flush()
-        rule = _rule(uow, view, policy)
         document = _contract_document(order, view, signed.sha256, rule, policy)
         contract = Contract(id=new_id("ctr"), order_id=order.id, document=document,
                             sha256=hashlib.sha256(canonical.dumps(document)).hexdigest(),
                             created_at=now)
-        uow.session.add(contract)
-        uow.session.add(OrderEvent(id=new_id("oev"), order_id=order.id, action="placed",
-                                   from_status=None, to_status=order.status, reason=None,
-                                   actor_org_id=actor.org_id, actor_label=actor.label, at=now))
-        uow.session.flush()
+        placed = OrderEvent(id=new_id("oev"), order_id=order.id, action="placed",
+                            from_status=None, to_status=order.status, reason=None,
+                            actor_org_id=actor.org_id, actor_label=actor.label, at=now)
         uow.audit.record(actor, "order.placed", "order", order.id,
                          {**order.state(), "contract_sha256": contract.sha256})
-        if decision.outcome == Outcome.PASS.value:
+        passed = decision.outcome == Outcome.PASS.value
+        if passed:
             order.pay_by = now + policy.payment_window
-            _move(uow, order, OrderStatus.AWAITING_PAYMENT, "accepted_for_payment")
+            previous = order.move(OrderStatus.AWAITING_PAYMENT, at=now)
         else:
             order.review_by = now + policy.review_window
+        uow.session.flush()  # the order, once, as it leaves placement; then what refers to it
+        uow.session.add_all([contract, placed])
+        if passed:
+            _moved(uow, order, previous, OrderStatus.AWAITING_PAYMENT, "accepted_for_payment")
+        else:
             compliance.track_review("order", order.id, order.buyer_org_id, "submitted", None,
                                     uow=uow.joined())
         # The offer's row is shared by every buyer of it: taken last, held only to commit.
