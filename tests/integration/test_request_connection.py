@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from market import migrate
 from market.actor import system_actor
@@ -17,6 +17,7 @@ from market.config import Settings
 from market.db import make_engine, make_session_factory
 from market.participants import services as participants
 from market.participants.domain import random_credit_code
+from market.participants.models import ApiKey
 from market.uow import UnitOfWork
 from tests.conftest import TEST_SECRET, TEST_SIGNING_KEY
 
@@ -51,6 +52,11 @@ def test_a_request_authenticates_and_works_on_one_pooled_connection(tmp_path: Pa
                           headers=headers)
     assert created.status_code == 201, created.get_json()
     assert (len(taken), len(given_back)) == (2, 2)
+    reader = make_engine(url)  # the write was committed, not left to the connection's end
+    with reader.connect() as conn:
+        assert conn.execute(select(ApiKey.name).where(
+            ApiKey.id == created.get_json()["id"])).scalar_one() == "gateway"
+    reader.dispose()
 
     refused = client.post("/api/v1/keys", json={"name": "", "scopes": ["nothing"]},
                           headers=headers)
