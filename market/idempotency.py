@@ -11,15 +11,17 @@ and replayed for later requests with the same key and body.
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography.fernet import Fernet
 from sqlalchemy import Integer, String, Text, UniqueConstraint, delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from market.clock import Clock
 from market.db import Base, JSONType, UTCDateTime
@@ -91,7 +93,7 @@ def validate_key(key: str) -> str:
 
 class IdempotencyStore:
     def __init__(
-        self, session_factory: sessionmaker[Session], clock: Clock, secret_key: str, *,
+        self, session_factory: Callable[[], Session], clock: Clock, secret_key: str, *,
         lease_seconds: int, ttl_seconds: int,
     ) -> None:
         self._sessions = session_factory
@@ -100,6 +102,13 @@ class IdempotencyStore:
         self._fernet = Fernet(base64.urlsafe_b64encode(derived))
         self._lease = timedelta(seconds=lease_seconds)
         self._ttl = timedelta(seconds=ttl_seconds)
+
+    def using(self, sessions: Callable[[], Session]) -> IdempotencyStore:
+        """The same store, its short transactions on these sessions (a request's
+        connection)."""
+        found = copy.copy(self)
+        found._sessions = sessions
+        return found
 
     def claim(self, principal: str, key: str, method: str, path: str, fingerprint: str) -> Claim:
         """Claim ``key`` for this request, or return the stored response to replay.

@@ -491,7 +491,7 @@ class ApiBlueprint(flask_smorest.Blueprint):  # type: ignore[misc]
             key = validate_key(raw_key)
             actor = current_actor()
             principal = actor.org_id or "anonymous"
-            store = state().idempotency
+            store = state().idempotency.using(request_sessions())
             fingerprint = request_fingerprint(request.method, request.path,
                                               request.get_data(cache=True))
             claim = store.claim(principal, key, request.method, request.path, fingerprint)

@@ -62,4 +62,14 @@ def test_a_request_authenticates_and_works_on_one_pooled_connection(tmp_path: Pa
                           headers=headers)
     assert refused.status_code == 422
     assert (len(taken), len(given_back)) == (3, 3)
+
+    # An idempotent request claims its key, does the work and stores the answer: three
+    # short transactions, one connection.
+    retried = [client.post("/api/v1/keys", json={"name": "retried", "scopes": ["read"]},
+                           headers={**headers, "Idempotency-Key": "key-once"})
+               for _ in range(2)]
+    assert [r.status_code for r in retried] == [201, 201]
+    assert retried[1].headers["Idempotent-Replayed"] == "true"
+    assert retried[0].get_json()["id"] == retried[1].get_json()["id"]
+    assert (len(taken), len(given_back)) == (5, 5)
     assert pool.checkedout() == 0
