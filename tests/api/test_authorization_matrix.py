@@ -69,7 +69,13 @@ payout is paid from its share of a sale.
 A denied request must leave no trace: the organisations, their users and admission history,
 the resources, rights and grants, the products with their histories, the public catalogue,
 the orders with their ledgers and histories, the disputes, accounts and payouts, and the
-audit head are compared before and after it.
+audit head are compared before and after it. An allowed write must move the audit head.
+
+Each test runs in a savepoint rolled back after it, inside one transaction for the module.
+A cell's world (the observing operator, the target with its objects, the caller with its
+own) is built before that savepoint and kept for the next cells in the same world, which
+are collected one after another: every one of them starts from the world as built, so what
+the observer saw there once stands for what each saw before its request.
 """
 
 from __future__ import annotations
@@ -77,19 +83,25 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.engine import Connection, Engine, NestedTransaction
+from sqlalchemy.orm import Session, sessionmaker
 
+from market.app import create_app
+from market.clock import FixedClock
+from market.config import Settings
+from market.db import make_session_factory
 from market.participants import services as participants
 from market.participants.domain import Status, random_credit_code
 from market.uow import UnitOfWork
 from market.web import access_of
-from tests.conftest import Party, problem
+from tests.conftest import START, TEST_SECRET, TEST_SIGNING_KEY, Party, problem
 
 API = "/api/v1"
 
@@ -585,15 +597,20 @@ IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
 
 
 def _cases() -> list[Any]:
-    cases = []
+    """Every cell, collected so that cells running in the same world (see ``Shelf``) come
+    one after another, in the order of the matrix."""
+    cases: list[tuple[Any, Any]] = []
     for (method, rule), rows in MATRIX.items():
         for obj, row in rows.items():
             for caller, expected in zip(CALLERS, row, strict=True):
                 if expected is NA:
                     continue
                 label = f"{method} {rule} [{obj}] as {caller}"
-                cases.append(pytest.param(method, rule, obj, caller, expected, id=label))
-    return cases
+                order = (_shared_part(method, rule, obj, caller).order(),
+                         _world_key(method, rule, obj, caller), len(cases))
+                cases.append((order, pytest.param(method, rule, obj, caller, expected,
+                                                  id=label)))
+    return [case for _, case in sorted(cases, key=lambda c: c[0])]
 
 
 # -- the world a matrix cell runs in ---------------------------------------------------
@@ -1041,65 +1058,232 @@ class Trades:
         return {**ids, **self.order("settled", ids, seller=seller, buyer=buyer)}
 
 
-@pytest.fixture
-def world_for(
-    client: FlaskClient, make_party: Callable[..., Party],
-    make_caller: Callable[[str], Party | None], system_uow: Callable[[], UnitOfWork],
-) -> Callable[..., World]:
-    def build(caller: str, method: str = "", rule: str = "", obj: str = NO_OBJECT) -> World:
-        observer = make_party("operator", name="observing operator")
-        target = make_party("merchant", name="foreign merchant")
-        need = OBJECTS.get((method, rule))
-        if need is None:
-            return World(observer, target, make_caller(caller))
-
-        estates = Estates(client, observer)
-        if (method, rule) in TRADING_OBJECTS:
-            return _trading_world(Trades(estates, make_party), need, caller, obj,
-                                  make_caller, system_uow, target)
-        own: dict[str, str] = {}
-        party: Party | None
-        if caller in HOLDERS:
-            # Own objects are made while the merchant is admitted and holds a write key.
-            party = make_party("merchant")
-            if obj in (OWN, NO_OBJECT):
-                own = estates.build(need, holder=party, claimer=observer, grantee=target)
-            if caller == "suspended":
-                participants.change_status(party.org_id, Status.SUSPENDED, "matrix",
-                                           uow=system_uow())
-            elif caller == "read_only":
-                party = _read_only_key_of(client, party)
-        else:
-            party = make_caller(caller)
-            if obj == OWN:  # only a grant can be the caller's without being a merchant
-                assert need == "grant", (caller, rule)
-                assert party is not None
-                own = estates.build(need, holder=target, claimer=observer, grantee=party)
-            elif obj == NO_OBJECT:  # a body naming the target's objects
-                own = estates.build(need, holder=target, claimer=observer, grantee=observer)
-        foreign: dict[str, str] = {}
-        if obj == FOREIGN:
-            claimer = party if caller in REVIEWERS and party is not None else observer
-            bystander = make_party("merchant", name="bystander")
-            foreign = estates.build(need, holder=target, claimer=claimer, grantee=bystander)
-        return World(observer, target, party, own, foreign)
-
-    return build
+# -- one transaction for the module, a savepoint for each test --------------------------
 
 
-def _trading_world(trades: Trades, need: str, caller: str, obj: str,
-                   make_caller: Callable[[str], Party | None],
-                   system_uow: Callable[[], UnitOfWork], target: Party) -> World:
-    """Own trading objects are the caller's as seller (merchants), as buyer (buyers), or as
-    owner of an account or payout; foreign ones are the target's as seller (or owner)."""
-    client, observer = trades.estates.client, trades.observer
-    own: dict[str, str] = {}
+@pytest.fixture(scope="module")
+def module_connection(engine: Engine) -> Iterator[Connection]:
+    """One connection and transaction for the module, rolled back at its end."""
+    conn = engine.connect()
+    outer = conn.begin()
+    try:
+        yield conn
+    finally:
+        outer.rollback()
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def session_factory(module_connection: Connection) -> sessionmaker[Session]:
+    return make_session_factory(module_connection, join_transaction_mode="create_savepoint")
+
+
+@pytest.fixture(scope="module")
+def app(session_factory: sessionmaker[Session], database_url: str,
+        tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    """One application for the module, on its transaction. The files it stores (samples,
+    deliveries) are named by their content, so tests can share its instance folder."""
+    settings = Settings(instance_path=tmp_path_factory.mktemp("matrix"),
+                        database_url=database_url, secret_key=TEST_SECRET,
+                        signing_key=TEST_SIGNING_KEY, testing=True, check_schema=False)
+    return create_app(settings, session_factory=session_factory, clock=FixedClock(START))
+
+
+@dataclass(frozen=True)
+class SharedPart:
+    """Which objects of a cell's world are the same whoever calls: with a ``need``, the
+    target's objects the cell is called on (``FOREIGN``) or those a request body names for
+    a caller holding none of its own (``NO_OBJECT``); without, only the observer and the
+    target."""
+
+    need: str | None = None
+    obj: str = NO_OBJECT
+    trading: bool = False
+
+    def order(self) -> tuple[str, str, bool]:
+        return self.need or "", self.obj, self.trading
+
+
+@dataclass(frozen=True)
+class Shared:
+    observer: Party
+    target: Party
+    own: dict[str, str] = field(default_factory=dict)
+    foreign: dict[str, str] = field(default_factory=dict)
+
+
+# Needs whose objects are claimed for review by the claimer given to ``Estates.build``.
+CLAIMED = ("claimed", "product claimed")
+
+
+def _shared_part(method: str, rule: str, obj: str, caller: str) -> SharedPart:
+    need = OBJECTS.get((method, rule))
+    trading = (method, rule) in TRADING_OBJECTS
+    if need is None or obj == OWN:
+        return SharedPart()
+    if obj == FOREIGN:
+        if not trading and caller in REVIEWERS and need in CLAIMED:
+            return SharedPart()  # claimed by the caller itself
+        return SharedPart(need, FOREIGN, trading)
+    if caller in HOLDERS or need == "payable":
+        return SharedPart()
+    return SharedPart(need, NO_OBJECT, trading)
+
+
+def _world_key(method: str, rule: str, obj: str, caller: str) -> tuple[Any, ...]:
+    """What a cell's world depends on: the caller and, for an endpoint called on (or
+    naming) objects, what they are, whose, and who builds them."""
+    need = OBJECTS.get((method, rule))
+    if need is None:
+        return (caller,)
+    return caller, need, obj, (method, rule) in TRADING_OBJECTS
+
+
+@dataclass
+class Shelf:
+    """The world of the last matrix cell, kept for the next cells in the same world: its
+    shared part in one savepoint, the caller with its own objects in another inside it, and
+    what the observer saw there. A cell rolls back what it did, so the next finds the world
+    as it was built; when a cell needs another world, the levels that differ are rolled
+    back and built anew."""
+
+    connection: Connection
+    part: SharedPart | None = None
+    shared: Shared | None = None
+    shared_savepoint: NestedTransaction | None = None
+    key: tuple[Any, ...] | None = None
+    world: World | None = None
+    world_savepoint: NestedTransaction | None = None
+    before: dict[str, Any] = field(default_factory=dict)
+
+    def keep(self, part: SharedPart, build_shared: Callable[[], Shared],
+             key: tuple[Any, ...], build_world: Callable[[Shared], World]) -> World:
+        if self.shared is None or part != self.part:
+            self.clear()
+            self.shared_savepoint = self.connection.begin_nested()
+            try:
+                self.shared = build_shared()
+            except BaseException:
+                self.clear()
+                raise
+            self.part = part
+        if self.world is None or key != self.key:
+            self._clear_world()
+            self.world_savepoint = self.connection.begin_nested()
+            try:
+                self.world = build_world(self.shared)
+            except BaseException:
+                self._clear_world()
+                raise
+            self.key = key
+        return self.world
+
+    def as_built(self, what: str, look: Callable[[], Any]) -> Any:
+        """What the observer sees of the world as built, looked at once per world."""
+        if what not in self.before:
+            self.before[what] = look()
+        return self.before[what]
+
+    def _clear_world(self) -> None:
+        if self.world_savepoint is not None:
+            self.world_savepoint.rollback()
+        self.key = self.world = self.world_savepoint = None
+        self.before = {}
+
+    def clear(self) -> None:
+        self._clear_world()
+        if self.shared_savepoint is not None:
+            self.shared_savepoint.rollback()
+        self.part = self.shared = self.shared_savepoint = None
+
+
+@pytest.fixture(scope="module")
+def shelf(module_connection: Connection) -> Iterator[Shelf]:
+    kept = Shelf(module_connection)
+    yield kept
+    kept.clear()
+
+
+@pytest.fixture(autouse=True)
+def isolated(request: pytest.FixtureRequest, module_connection: Connection, shelf: Shelf,
+             client: FlaskClient, make_party: Callable[..., Party],
+             make_caller: Callable[[str], Party | None],
+             system_uow: Callable[[], UnitOfWork]) -> Iterator[None]:
+    """Whatever a test writes is rolled back after it. A matrix cell first gets its world:
+    the one the cell before it ran in, when it is the same."""
+    cell = _matrix_cell(request)
+    if cell is None:
+        shelf.clear()
+    else:
+        part = _shared_part(*cell)
+        shelf.keep(part, lambda: _build_shared(part, client, make_party),
+                   _world_key(*cell),
+                   lambda shared: _build_world(shared, *cell, client=client,
+                                               make_party=make_party,
+                                               make_caller=make_caller,
+                                               system_uow=system_uow))
+    savepoint = module_connection.begin_nested()
+    try:
+        yield
+    finally:
+        savepoint.rollback()
+
+
+def _matrix_cell(request: pytest.FixtureRequest) -> tuple[str, str, str, str] | None:
+    if request.function is not test_endpoint_answers_each_caller_as_the_matrix_says:
+        return None
+    params = request.node.callspec.params
+    return params["method"], params["rule"], params["obj"], params["caller"]
+
+
+def _build_shared(part: SharedPart, client: FlaskClient,
+                  make_party: Callable[..., Party]) -> Shared:
+    """Foreign objects are the target's (as holder, granting to a bystander; as seller and
+    owner); those a body names for a caller without objects are the target's too."""
+    observer = make_party("operator", name="observing operator")
+    target = make_party("merchant", name="foreign merchant")
+    if part.need is None:
+        return Shared(observer, target)
+    estates = Estates(client, observer)
+    ids: dict[str, str]
+    if part.trading:
+        trades = Trades(estates, make_party)
+        ids = trades.build(part.need, seller=target,
+                           owner=target if part.obj == FOREIGN else None)
+    elif part.obj == FOREIGN:
+        bystander = make_party("merchant", name="bystander")
+        ids = estates.build(part.need, holder=target, claimer=observer, grantee=bystander)
+    else:
+        ids = estates.build(part.need, holder=target, claimer=observer, grantee=observer)
+    if part.obj == FOREIGN:
+        return Shared(observer, target, foreign=ids)
+    return Shared(observer, target, own=ids)
+
+
+def _build_world(shared: Shared, method: str, rule: str, obj: str, caller: str, *,
+                 client: FlaskClient, make_party: Callable[..., Party],
+                 make_caller: Callable[[str], Party | None],
+                 system_uow: Callable[[], UnitOfWork]) -> World:
+    """A cell's world: its shared part, then the caller with its own objects. Own trading
+    objects are the caller's as seller (merchants), as buyer (buyers), or as owner of an
+    account or payout."""
+    part = _shared_part(method, rule, obj, caller)
+    observer, target = shared.observer, shared.target
+    own, foreign = shared.own, shared.foreign
+    need = OBJECTS.get((method, rule))
+    if need is None:
+        return World(observer, target, make_caller(caller))
+
+    estates = Estates(client, observer)
+    trades = Trades(estates, make_party)
+    trading = (method, rule) in TRADING_OBJECTS
     party: Party | None
     if caller in HOLDERS:
         # Own objects are made while the merchant is admitted and holds a write key.
-        party = trades.make_party("merchant")
+        party = make_party("merchant")
         if obj in (OWN, NO_OBJECT):
-            own = trades.build(need, seller=party, owner=party)
+            own = (trades.build(need, seller=party, owner=party) if trading else
+                   estates.build(need, holder=party, claimer=observer, grantee=target))
         if caller == "suspended":
             participants.change_status(party.org_id, Status.SUSPENDED, "matrix",
                                        uow=system_uow())
@@ -1107,14 +1291,25 @@ def _trading_world(trades: Trades, need: str, caller: str, obj: str,
             party = _read_only_key_of(client, party)
     else:
         party = make_caller(caller)
-        if obj == OWN or (obj == NO_OBJECT and need == "payable"):
+        if trading and (obj == OWN or (obj == NO_OBJECT and need == "payable")):
             own = trades.build(need, seller=target, owner=party)
-        elif obj == NO_OBJECT:  # a body naming the target's objects
-            own = trades.build(need, seller=target, owner=None)
-    foreign: dict[str, str] = {}
-    if obj == FOREIGN:
-        foreign = trades.build(need, seller=target, owner=target)
+        elif obj == OWN:  # only a grant can be the caller's without being a merchant
+            assert need == "grant", (caller, rule)
+            assert party is not None
+            own = estates.build(need, holder=target, claimer=observer, grantee=party)
+        elif obj == FOREIGN and part.need is None:  # the caller claims them for review
+            assert party is not None
+            bystander = make_party("merchant", name="bystander")
+            foreign = estates.build(need, holder=target, claimer=party, grantee=bystander)
     return World(observer, target, party, own, foreign)
+
+
+@pytest.fixture
+def world(isolated: None, shelf: Shelf) -> World:
+    """The world the matrix cell runs in (built, or kept from the cell before, by
+    ``isolated``)."""
+    assert shelf.world is not None
+    return shelf.world
 
 
 def _url(rule: str, obj: str, world: World) -> str:
@@ -1241,16 +1436,21 @@ def _listing(client: FlaskClient, observer: Party, path: str) -> list[dict[str, 
     return list(listed.json["items"])
 
 
+def _audit_head(client: FlaskClient, observer: Party) -> int:
+    """The sequence number of the audit chain's head, once the whole chain is verified."""
+    verification = client.get(f"{API}/audit/verification", headers=observer.headers)
+    assert verification.status_code == 200
+    assert verification.json["ok"] is True, verification.json
+    return int(verification.json["head_seq"])
+
+
 def _everything_visible(client: FlaskClient, observer: Party) -> dict[str, Any]:
     """What the operator can see: the audit head, every organisation, users and history,
     every resource with its disputes, every right and every grant, every product, the
     compliance records, and every order (with its ledger and history), dispute, account
     and payout."""
-    verification = client.get(f"{API}/audit/verification", headers=observer.headers)
-    assert verification.status_code == 200
-    assert verification.json["ok"] is True, verification.json
     orgs = _listing(client, observer, "/participants")
-    seen: dict[str, Any] = {"head_seq": verification.json["head_seq"], "orgs": orgs}
+    seen: dict[str, Any] = {"head_seq": _audit_head(client, observer), "orgs": orgs}
     for org in orgs:
         for part in ("users", "status-changes"):
             seen[f"{org['id']}/{part}"] = _listing(client, observer,
@@ -1317,25 +1517,29 @@ def test_matrix_rows_name_the_objects_each_endpoint_has() -> None:
 
 @pytest.mark.parametrize(("method", "rule", "obj", "caller", "expected"), _cases())
 def test_endpoint_answers_each_caller_as_the_matrix_says(
-    client: FlaskClient, world_for: Callable[..., World],
+    client: FlaskClient, world: World, shelf: Shelf,
     method: str, rule: str, obj: str, caller: str, expected: int | tuple[int, str],
 ) -> None:
-    world = world_for(caller, method, rule, obj)
     url = _url(rule, obj, world)
     headers = world.caller.headers if world.caller else {}
-    before = _everything_visible(client, world.observer)
 
-    response = client.open(url, method=method, headers=headers, buffered=True,
+    def send() -> Any:
+        return client.open(url, method=method, headers=headers, buffered=True,
                            **_request(method, rule, world))
 
-    after = _everything_visible(client, world.observer)
-    if isinstance(expected, int):
+    if isinstance(expected, int):  # allowed: what matters is the audit head
+        head = shelf.as_built("head", lambda: _audit_head(client, world.observer))
+        response = send()
+        head_after = _audit_head(client, world.observer)
         assert response.status_code == expected, response.get_json()
         assert response.mimetype == MEDIA_TYPES.get((method, rule), "application/json")
         if method != "GET" and (method, rule) not in READING_POSTS:
-            assert after["head_seq"] > before["head_seq"], "an allowed write left no audit entry"
+            assert head_after > head, "an allowed write left no audit entry"
         return
 
+    before = shelf.as_built("everything", lambda: _everything_visible(client, world.observer))
+    response = send()
+    after = _everything_visible(client, world.observer)
     status, code = expected
     assert response.status_code == status, response.get_json()
     body = problem(response)
