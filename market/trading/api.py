@@ -351,7 +351,7 @@ def decide_dispute(body: dict[str, Any], dispute_id: str) -> Any:
 
 
 @bp.route("/api-credentials/verification", methods=["POST"])
-@bp.access(roles=[MERCHANT])
+@bp.access(roles=[MERCHANT], scope="read")  # it only reads: a gateway needs no write key
 @bp.arguments(CredentialIn)
 @bp.response(200, CredentialOut)
 def check_credential(body: dict[str, Any]) -> Any:

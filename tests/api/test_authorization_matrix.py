@@ -532,9 +532,10 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
         OWN:       (NA,     NA,     ROLE,   ROLE,   NA,     NA,     NA,     NA,     NOTADM, ROLE),
         FOREIGN:   (UNAUTH, OK,     ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
     },
-    # A merchant's API asks about a credential of its own order (a POST, so a write key).
+    # A merchant's API asks about a credential of its own order: a POST that only reads, so
+    # a read-only key will do (a gateway should not hold a key that can write).
     ("POST", f"{API}/api-credentials/verification"): {
-        NO_OBJECT: (UNAUTH, ROLE,   OK,     ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+        NO_OBJECT: (UNAUTH, ROLE,   OK,     ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, OK),
     },
     # The revenue split is read by its merchant, the operator and regulators.
     ("GET", f"{API}/products/<product_id>/distribution"): {
