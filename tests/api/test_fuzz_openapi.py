@@ -17,12 +17,13 @@ wherever an operation takes an id: path parameters, query filters, cursors and b
 that reference other objects. It draws a sentinel (``known.<kind>.<n>``) that the test swaps
 for a real id just before the call, so Hypothesis still chooses and shrinks it.
 
-Fixtures: schemathesis parametrizes this one test per operation (times the three callers),
-so every item is an ordinary pytest test with the function-scoped ``app`` of conftest: one
-rolled-back transaction per operation and caller, shared by that operation's examples (the
+Fixtures: schemathesis parametrizes this one test per operation (times the four callers),
+so every item is an ordinary pytest test. The world and the application (``fuzz_app``) are
+built once per module in one transaction rolled back at its end; each test runs in a
+savepoint rolled back after it (``isolated``), shared by that operation's examples (the
 examples of one operation may see each other's writes, never another test's). The document
 is read once at import time from an application on a throwaway in-memory database (serving
-it touches no table); the cases are sent to the fixture's ``app``.
+it touches no table); the cases are sent to ``fuzz_app``.
 
 Size: ``MARKET_FUZZ_EXAMPLES`` (default 4) generated examples per operation and caller, plus
 schemathesis' deterministic coverage cases (boundaries, missing and wrongly typed fields,
