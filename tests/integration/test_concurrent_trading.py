@@ -540,3 +540,56 @@ def test_the_deadline_run_passes_over_an_order_another_transaction_holds(
     assert world.balance(buyer.org_id) == FUNDS - 3 * PRICE
     report = world.verify()
     assert report.ok, report.problems
+
+
+def test_the_deadline_run_buyers_top_ups_and_payouts_race_without_deadlock(
+    world: Market
+) -> None:
+    """Shared accounts from every side at once: worker runs auto-accepting due orders (the
+    merchant's and the holder's payables, the platform's fee), buyers accepting some of the
+    same orders, the operator topping buyers up and the merchant asking for payouts. Each
+    transaction locks its order, then its accounts in id order, then the audit head: nobody
+    deadlocks, every order settles once, and the books balance."""
+    buyers = [world.buyer(f"racer {n}") for n in range(3)]
+    chain = world.listed()
+    seller = world.party_of(world.trade(chain, buyers[0]).seller_org_id)
+    earned, _ = _payable(world, seller.org_id)
+    orders = []
+    for n in range(12):
+        order = world.place(chain, buyers[n % 3])
+        world.pay(order)
+        orders.append(world.deliver_file(order))
+    world.rights.clock.advance(POLICY.acceptance_window)
+    operator = world.rights.operator
+
+    def act(n: int) -> str:
+        kind = n % 4
+        if kind == 0:
+            trading.run_deadlines(uow=world.system())
+            return "deadline run"
+        if kind == 1:
+            order = orders[n // 4]
+            trading.accept_order(order.id, uow=world.uow(world.party_of(order.buyer_org_id)))
+            return "accepted"
+        if kind == 2:
+            settlement.record_top_up(buyers[n % 3].org_id, 1_000, "CNY", f"BANK-MIX-{n}",
+                                     uow=world.uow(operator))
+            return "topped up"
+        settlement.request_payout(1_000, "CNY", {"bank": "工商银行"}, uow=world.uow(seller))
+        return "requested"
+
+    results = _tally(16, act)
+    assert (results["deadline run"], results["topped up"], results["requested"]) == (4, 4, 4)
+    assert results["accepted"] + results["InvalidTransition"] == 4
+    for order in orders:
+        assert world.order(order.id).status == OrderStatus.SETTLED.value
+        assert _journals(world, order.id) == Counter({"payment": 1, "settlement": 1})
+        assert len(world.filings(order.id)) == 1
+    assert _payable(world, seller.org_id) == (13 * earned, 4 * 1_000)
+    topped = Counter(buyers[n % 3].org_id for n in range(16) if n % 4 == 2)
+    for n, buyer in enumerate(buyers):
+        bought = 5 if n == 0 else 4  # the first buyer's earlier trade, and 4 of the 12 each
+        assert world.balance(buyer.org_id) == (
+            FUNDS - bought * PRICE + 1_000 * topped[buyer.org_id])
+    report = world.verify()
+    assert report.ok, report.problems
