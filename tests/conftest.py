@@ -97,6 +97,24 @@ def session_factory(connection: Connection) -> sessionmaker[Session]:
     return make_session_factory(connection, join_transaction_mode="create_savepoint")
 
 
+@pytest.fixture(scope="module")
+def module_connection(engine: Engine) -> Iterator[Connection]:
+    """One connection and transaction for a whole module, rolled back at its end, for
+    modules that build their world once and isolate each test in a savepoint."""
+    conn = engine.connect()
+    outer = conn.begin()
+    try:
+        yield conn
+    finally:
+        outer.rollback()
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def module_session_factory(module_connection: Connection) -> sessionmaker[Session]:
+    return make_session_factory(module_connection, join_transaction_mode="create_savepoint")
+
+
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(START)

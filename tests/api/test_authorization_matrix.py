@@ -90,13 +90,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy.engine import Connection, Engine, NestedTransaction
+from sqlalchemy.engine import Connection, NestedTransaction
 from sqlalchemy.orm import Session, sessionmaker
 
 from market.app import create_app
 from market.clock import FixedClock
 from market.config import Settings
-from market.db import make_session_factory
 from market.participants import services as participants
 from market.participants.domain import Status, random_credit_code
 from market.uow import UnitOfWork
@@ -1063,20 +1062,9 @@ class Trades:
 
 
 @pytest.fixture(scope="module")
-def module_connection(engine: Engine) -> Iterator[Connection]:
-    """One connection and transaction for the module, rolled back at its end."""
-    conn = engine.connect()
-    outer = conn.begin()
-    try:
-        yield conn
-    finally:
-        outer.rollback()
-        conn.close()
-
-
-@pytest.fixture(scope="module")
-def session_factory(module_connection: Connection) -> sessionmaker[Session]:
-    return make_session_factory(module_connection, join_transaction_mode="create_savepoint")
+def session_factory(module_session_factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    """The module's transaction (conftest's ``module_connection``) for every fixture here."""
+    return module_session_factory
 
 
 @pytest.fixture(scope="module")

@@ -54,7 +54,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 from sqlalchemy import select
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from market.actor import system_actor
@@ -211,23 +211,6 @@ def _register(session_factory: sessionmaker[Session], clock: FixedClock, n: int,
                  tuple(sorted(roles)))
 
 
-@pytest.fixture(scope="module")
-def world_connection(engine: Engine) -> Iterator[Connection]:
-    """One transaction for the whole module, rolled back at its end: nothing is committed."""
-    conn = engine.connect()
-    outer = conn.begin()
-    try:
-        yield conn
-    finally:
-        outer.rollback()
-        conn.close()
-
-
-@pytest.fixture(scope="module")
-def world_session_factory(world_connection: Connection) -> sessionmaker[Session]:
-    return make_session_factory(world_connection, join_transaction_mode="create_savepoint")
-
-
 def _draft_product(app: Flask, merchant: Party, product_id: str, resource_id: str) -> str | None:
     """A draft listing of ``merchant``'s, through the API; None if the API refuses it."""
     body = {
@@ -243,16 +226,16 @@ def _draft_product(app: Flask, merchant: Party, product_id: str, resource_id: st
 
 
 @pytest.fixture(scope="module")
-def fuzz_app(world_session_factory: sessionmaker[Session], database_url: str,
+def fuzz_app(module_session_factory: sessionmaker[Session], database_url: str,
              tmp_path_factory: pytest.TempPathFactory) -> Flask:
     settings = Settings(instance_path=tmp_path_factory.mktemp("fuzz"), database_url=database_url,
                         secret_key=TEST_SECRET, signing_key=TEST_SIGNING_KEY, testing=True,
                         check_schema=False)
-    return create_app(settings, session_factory=world_session_factory, clock=FixedClock(START))
+    return create_app(settings, session_factory=module_session_factory, clock=FixedClock(START))
 
 
 @pytest.fixture(scope="module")
-def world(world_session_factory: sessionmaker[Session], fuzz_app: Flask) -> dict[str, Any]:
+def world(module_session_factory: sessionmaker[Session], fuzz_app: Flask) -> dict[str, Any]:
     """Parties and the ids of objects in several states, built once per module.
 
     The merchant caller holds a registered chain (resource → holding → grant to another
@@ -265,9 +248,9 @@ def world(world_session_factory: sessionmaker[Session], fuzz_app: Flask) -> dict
     counter = iter(range(1_000))
 
     def make_party(*roles: str, name: str | None = None) -> Party:
-        return _register(world_session_factory, clock, next(counter), *roles)
+        return _register(module_session_factory, clock, next(counter), *roles)
 
-    built = RightsWorld(make_party, world_session_factory, clock, Signer(TEST_SIGNING_KEY))
+    built = RightsWorld(make_party, module_session_factory, clock, Signer(TEST_SIGNING_KEY))
     operator = built.operator
     chain = built.chain()
     merchant = chain.holder
@@ -277,10 +260,10 @@ def world(world_session_factory: sessionmaker[Session], fuzz_app: Flask) -> dict
     disputed_holding = built.holding(merchant, disputed)
     dispute = rights.open_dispute(
         disputed.id, "权属异议", claimant_org_id=chain.grantee.org_id,
-        uow=UnitOfWork(world_session_factory, clock, actor_for(operator)),
+        uow=UnitOfWork(module_session_factory, clock, actor_for(operator)),
     )
     right_ids = [*chain.ids, own_product.id, disputed_holding.id]
-    with world_session_factory() as session:
+    with module_session_factory() as session:
         certificates = list(session.scalars(
             select(Certificate.number).where(Certificate.right_id.in_(right_ids))))
     listing = _draft_product(fuzz_app, merchant, own_product.product_id, chain.resource.id)
@@ -345,9 +328,9 @@ def _trades(built: RightsWorld, merchant: Party, instance_path: Path) -> dict[st
 
 
 @pytest.fixture
-def isolated(world: dict[str, Any], world_connection: Connection) -> Iterator[dict[str, Any]]:
+def isolated(world: dict[str, Any], module_connection: Connection) -> Iterator[dict[str, Any]]:
     """The world; whatever one test writes into it is rolled back after the test."""
-    savepoint = world_connection.begin_nested()
+    savepoint = module_connection.begin_nested()
     try:
         yield world
     finally:
