@@ -81,8 +81,8 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-@pytest.fixture
-def connection(engine: Engine) -> Iterator[Connection]:
+def _rolled_back(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that is rolled back when the fixture ends."""
     conn = engine.connect()
     outer = conn.begin()
     try:
@@ -90,6 +90,11 @@ def connection(engine: Engine) -> Iterator[Connection]:
     finally:
         outer.rollback()
         conn.close()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    yield from _rolled_back(engine)
 
 
 @pytest.fixture
@@ -101,13 +106,7 @@ def session_factory(connection: Connection) -> sessionmaker[Session]:
 def module_connection(engine: Engine) -> Iterator[Connection]:
     """One connection and transaction for a whole module, rolled back at its end, for
     modules that build their world once and isolate each test in a savepoint."""
-    conn = engine.connect()
-    outer = conn.begin()
-    try:
-        yield conn
-    finally:
-        outer.rollback()
-        conn.close()
+    yield from _rolled_back(engine)
 
 
 @pytest.fixture(scope="module")
