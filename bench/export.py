@@ -40,18 +40,18 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
 import market.models  # noqa: F401  (every table, so foreign keys resolve)
-from market import migrate
-from market.actor import system_actor
 from market.app import create_app
-from market.clock import SystemClock
 from market.compliance.models import Filing
-from market.config import Settings
-from market.db import make_engine, make_session_factory
-from market.ids import new_id
+from market.kernel import migrate
+from market.kernel.actor import system_actor
+from market.kernel.clock import SystemClock
+from market.kernel.config import Settings
+from market.kernel.db import make_engine, make_session_factory
+from market.kernel.ids import new_id
+from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
 from market.participants.domain import random_credit_code
 from market.regulator.services import EXPORT_COLUMNS, _csv_cell, _row
-from market.uow import UnitOfWork
 
 SECTORS = ["交通运输", "金融", "医疗卫生", "能源", "气象", "商务", "农业", "教育"]
 TYPES = ["dataset", "api_service", "report", "model", "sandbox"]

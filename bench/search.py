@@ -46,8 +46,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 import market.models  # noqa: F401  (every table, so foreign keys resolve)
-from market import migrate
-from market.db import make_engine, make_session_factory
+from market.kernel import migrate
+from market.kernel.db import make_engine, make_session_factory
 from market.listing import catalog
 from market.listing.catalog import (
     CatalogEntry,
@@ -257,7 +257,7 @@ def _pick(rng: random.Random, weighted: dict[str, int] | list[tuple[Any, int]]) 
 
 
 def _ulid(rng: random.Random, at: datetime, prefix: str) -> str:
-    """A deterministic id shaped like :func:`market.ids.new_id` (time-ordered ULID)."""
+    """A deterministic id shaped like :func:`market.kernel.ids.new_id` (time-ordered ULID)."""
     alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
     value = (int(at.timestamp() * 1000) << 80) | rng.getrandbits(80)
     chars = []

@@ -74,12 +74,14 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine, make_url
 
 import market.models  # noqa: F401  (every table, so foreign keys resolve)
-from market import migrate, wiring
-from market.actor import Actor, system_actor
-from market.audit import AuditHead
-from market.clock import SystemClock
-from market.db import make_engine, make_session_factory
-from market.ids import new_id
+from market import wiring
+from market.kernel import migrate
+from market.kernel.actor import Actor, system_actor
+from market.kernel.audit import AuditHead
+from market.kernel.clock import SystemClock
+from market.kernel.db import make_engine, make_session_factory
+from market.kernel.ids import new_id
+from market.kernel.uow import UnitOfWork
 from market.listing import services as listing
 from market.listing.domain import (
     DevelopmentLevel,
@@ -108,7 +110,6 @@ from market.settlement import services as settlement
 from market.settlement.domain import AccountKind
 from market.settlement.models import Journal
 from market.trading.models import Order
-from market.uow import UnitOfWork
 
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1"
@@ -648,7 +649,7 @@ def trace(url: str, signing_key: str, instance: Path, seeded: Seeded, trades: in
     from sqlalchemy import event
 
     from market.app import create_app
-    from market.config import Settings
+    from market.kernel.config import Settings
 
     app = create_app(Settings(instance_path=instance, database_url=url,
                               secret_key=secrets.token_urlsafe(32), signing_key=signing_key))

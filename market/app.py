@@ -12,14 +12,16 @@ from flask import Flask, send_from_directory
 from flask_babel import Babel
 from sqlalchemy.orm import Session, sessionmaker
 
-from market import migrate, wiring
-from market.clock import Clock, SystemClock
+from market import wiring
 from market.compliance.api import bp as compliance_bp
-from market.config import Settings, load_settings
-from market.db import make_engine, make_session_factory
-from market.errors import ConfigurationError, DatabaseNotMigrated
-from market.idempotency import IdempotencyStore
-from market.kernel_api import audit_bp, health_bp
+from market.kernel import migrate
+from market.kernel.clock import Clock, SystemClock
+from market.kernel.config import Settings, load_settings
+from market.kernel.db import make_engine, make_session_factory
+from market.kernel.errors import ConfigurationError, DatabaseNotMigrated
+from market.kernel.health_audit_api import audit_bp, health_bp
+from market.kernel.idempotency import IdempotencyStore
+from market.kernel.web import Api, MarketState, register_request_hooks, select_locale
 from market.listing.api import bp as listing_bp
 from market.participants import services as participant_services
 from market.participants.api import bp as participants_bp
@@ -28,7 +30,6 @@ from market.regulator.api import bp as regulator_bp
 from market.rights.api import bp as rights_bp
 from market.settlement.api import bp as settlement_bp
 from market.trading.api import bp as trading_bp
-from market.web import Api, MarketState, register_request_hooks, select_locale
 
 API_PREFIX = "/api/v1"
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"

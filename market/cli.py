@@ -16,15 +16,17 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session, sessionmaker
 
-from market import audit, migrate, wiring
-from market.actor import system_actor
-from market.clock import SystemClock
+from market import wiring
 from market.compliance import services as compliance
-from market.config import Settings, load_settings
-from market.db import make_engine, make_session_factory
 from market.demo import CAST, run_demo
-from market.errors import DatabaseNotMigrated, MarketError
-from market.outbox import Consumer, Worker, noop_consumer
+from market.kernel import audit, migrate
+from market.kernel.actor import system_actor
+from market.kernel.clock import SystemClock
+from market.kernel.config import Settings, load_settings
+from market.kernel.db import make_engine, make_session_factory
+from market.kernel.errors import DatabaseNotMigrated, MarketError
+from market.kernel.outbox import Consumer, Worker, noop_consumer
+from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
 from market.participants.domain import Role, random_credit_code
 from market.receipts.signing import Signer
@@ -32,7 +34,6 @@ from market.rights import services as rights
 from market.settlement import services as settlement
 from market.trading import services as trading
 from market.trading.domain import OrderStatus
-from market.uow import UnitOfWork
 
 # Topics the worker knows; their consumers do nothing yet beyond acknowledging delivery
 # (webhooks and receipts will consume them).

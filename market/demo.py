@@ -16,9 +16,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from market.actor import Actor, system_actor
-from market.clock import Clock
 from market.compliance import services as compliance
+from market.kernel.actor import Actor, system_actor
+from market.kernel.clock import Clock
+from market.kernel.uow import UnitOfWork
 from market.listing import services as listing
 from market.listing.domain import DevelopmentLevel, OfferKind, OfferSpec, ProductType, UsageTerms
 from market.participants import services as participants
@@ -38,7 +39,6 @@ from market.rights.domain import (
 from market.settlement import services as settlement
 from market.trading import services as trading
 from market.trading.domain import DeliveryMode, Policy
-from market.uow import UnitOfWork
 
 CAST = (
     ("operator", "operator", "示例数据交易所运营方"),

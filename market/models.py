@@ -1,6 +1,5 @@
 """Every mapped table, imported in one place so Alembic and tests see the whole schema."""
 
-from market.audit import AuditEntry, AuditHead
 from market.compliance.models import (
     Alert,
     AlertNote,
@@ -14,11 +13,12 @@ from market.compliance.models import (
     SuspensionOrder,
     TradeIncident,
 )
-from market.db import Base
-from market.idempotency import IdempotencyRecord
+from market.kernel.audit import AuditEntry, AuditHead
+from market.kernel.db import Base
+from market.kernel.idempotency import IdempotencyRecord
+from market.kernel.outbox import OutboxMessage
 from market.listing.catalog import CatalogEntry, CatalogState, CatalogTerm, CatalogTermCount
 from market.listing.models import ListingEvent, Offer, Product, ProductVersion
-from market.outbox import OutboxMessage
 from market.participants.models import ApiKey, Organisation, OrganisationRole, StatusChange, User
 from market.rights.models import (
     Certificate,

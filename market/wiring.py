@@ -1,4 +1,4 @@
-"""Connect the contexts' in-transaction event handlers (see :mod:`market.events`).
+"""Connect the contexts' in-transaction event handlers (see :mod:`market.kernel.events`).
 
 Called by ``create_app`` and by the command line before any use case runs, so the reactions
 happen however a change is made. Connecting twice changes nothing.
@@ -6,8 +6,8 @@ happen however a change is made. Connecting twice changes nothing.
 
 from __future__ import annotations
 
-from market import events
 from market.compliance import services as compliance
+from market.kernel import events
 from market.listing import services as listing
 from market.participants import services as participants
 from market.rights import services as rights

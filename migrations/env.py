@@ -1,4 +1,4 @@
-"""Alembic environment: runs on a connection handed over by market.migrate, or on the URL."""
+"""Alembic environment: runs on a connection handed over by market.kernel.migrate, or on the URL."""
 
 from __future__ import annotations
 

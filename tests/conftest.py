@@ -23,17 +23,17 @@ from sqlalchemy import make_url, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from market import migrate
-from market.actor import system_actor
 from market.app import create_app
-from market.audit import GENESIS_HASH
-from market.clock import FixedClock
-from market.config import Settings
-from market.db import make_engine, make_session_factory
+from market.kernel import migrate
+from market.kernel.actor import system_actor
+from market.kernel.audit import GENESIS_HASH
+from market.kernel.clock import FixedClock
+from market.kernel.config import Settings
+from market.kernel.db import make_engine, make_session_factory
+from market.kernel.uow import UnitOfWork
 from market.models import metadata
 from market.participants import services as participants
 from market.participants.domain import Status, random_credit_code
-from market.uow import UnitOfWork
 
 TEST_SECRET = "test-secret-key-0123456789abcdef"
 TEST_SIGNING_KEY = "0x" + "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"

@@ -36,7 +36,7 @@ from market.compliance.schemas import (
     SuspensionOrderOut,
     TemplateListOut,
 )
-from market.web import ApiBlueprint, page_args, page_body, page_of, unit_of_work
+from market.kernel.web import ApiBlueprint, page_args, page_body, page_of, unit_of_work
 
 bp = ApiBlueprint("compliance", __name__,
                   description="Declarations and commitments, credit records, rule decisions")

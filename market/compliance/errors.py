@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from market.errors import Forbidden, InvalidInput, NotFound, RuleViolation
+from market.kernel.errors import Forbidden, InvalidInput, NotFound, RuleViolation
 
 
 class DeclarationNotFound(NotFound):

@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from market.compliance.domain import BreachSeverity, DeclarationKind, Outcome, Stage
-from market.db import Base, JSONType, UTCDateTime, sql_values
+from market.kernel.db import Base, JSONType, UTCDateTime, sql_values
 
 
 class Declaration(Base):

@@ -16,7 +16,7 @@ from market.compliance.domain import (
     SourceBasis,
     Stage,
 )
-from market.web import PageQuery, UtcDateTime, choices
+from market.kernel.web import PageQuery, UtcDateTime, choices
 
 _SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits")
 _SIGNATURE = validate.Regexp(r"^0x[0-9a-fA-F]{130}$",

@@ -18,8 +18,6 @@ from eth_account.messages import encode_defunct
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from market import canonical, events
-from market.actor import Actor, system_actor
 from market.compliance import monitoring
 from market.compliance.domain import (
     CURRENT_TEMPLATE,
@@ -56,13 +54,15 @@ from market.compliance.models import (
     TradeIncident,
     signed_document,
 )
-from market.errors import InvalidInput, InvalidTransition, RoleNotAllowed
-from market.ids import new_id
-from market.pagination import Page, keyset_page
+from market.kernel import canonical, events
+from market.kernel.actor import Actor, system_actor
+from market.kernel.errors import InvalidInput, InvalidTransition, RoleNotAllowed
+from market.kernel.ids import new_id
+from market.kernel.pagination import Page, keyset_page
+from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
 from market.participants.domain import Status
 from market.participants.errors import OrganisationNotFound
-from market.uow import UnitOfWork
 
 OPERATOR, ASSESSOR, REGULATOR = "operator", "assessor", "regulator"
 STAFF = (OPERATOR, ASSESSOR, REGULATOR)  # who sees every declaration and decision

@@ -11,7 +11,18 @@ from typing import Any
 
 from flask import Response, request, send_file
 
-from market.errors import InvalidCursor, InvalidInput
+from market.kernel.errors import InvalidCursor, InvalidInput
+from market.kernel.web import (
+    ApiBlueprint,
+    PageQuery,
+    decode_cursor,
+    encode_cursor,
+    page_args,
+    page_body,
+    page_of,
+    state,
+    unit_of_work,
+)
 from market.listing import catalog, linked_data, services
 from market.listing.domain import (
     DevelopmentLevel,
@@ -35,17 +46,6 @@ from market.listing.schemas import (
     ProductQuery,
     ProductRevisionIn,
     SubmitIn,
-)
-from market.web import (
-    ApiBlueprint,
-    PageQuery,
-    decode_cursor,
-    encode_cursor,
-    page_args,
-    page_body,
-    page_of,
-    state,
-    unit_of_work,
 )
 
 bp = ApiBlueprint("listing", __name__,

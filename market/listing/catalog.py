@@ -48,7 +48,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from market.db import Base, JSONType, UTCDateTime
+from market.kernel.db import Base, JSONType, UTCDateTime
 from market.listing.domain import ListingStatus, OfferKind
 
 WEIGHTS = {"title": 8, "tags": 4, "scenarios": 3, "sector": 3, "description": 1}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from market.errors import Conflict, Forbidden, NotFound, RuleViolation
+from market.kernel.errors import Conflict, Forbidden, NotFound, RuleViolation
 
 
 class ProductNotFound(NotFound):

@@ -6,6 +6,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from market.compliance.schemas import ListingDeclarationIn, SignatureIn
+from market.kernel.web import PageQuery, UtcDateTime, choices
 from market.listing.domain import (
     PERIODS,
     UNITS,
@@ -15,7 +16,6 @@ from market.listing.domain import (
     OfferKind,
     ProductType,
 )
-from market.web import PageQuery, UtcDateTime, choices
 
 
 def _words(minimum: int = 0, maximum: int = 50) -> fields.List[str]:

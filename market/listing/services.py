@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
-from market.actor import Actor
 from market.compliance import services as compliance
 from market.compliance.domain import (
     CLASSIFICATION_ORDER,
@@ -31,8 +30,11 @@ from market.compliance.domain import (
     ProductFacts,
     Stage,
 )
-from market.errors import Conflict, InvalidInput, InvalidTransition, RoleNotAllowed
-from market.ids import new_id
+from market.kernel.actor import Actor
+from market.kernel.errors import Conflict, InvalidInput, InvalidTransition, RoleNotAllowed
+from market.kernel.ids import new_id
+from market.kernel.pagination import Page, keyset_page
+from market.kernel.uow import UnitOfWork
 from market.listing import catalog
 from market.listing.domain import (
     EDITABLE,
@@ -56,10 +58,8 @@ from market.listing.errors import (
     VersionOnceListed,
 )
 from market.listing.models import ListingEvent, Offer, Product, ProductVersion
-from market.pagination import Page, keyset_page
 from market.participants import services as participants
 from market.rights import services as rights
-from market.uow import UnitOfWork
 
 MERCHANT, OPERATOR, ASSESSOR, REGULATOR = "merchant", "operator", "assessor", "regulator"
 REVIEW_STAGES = frozenset({ListingStatus.SUBMITTED, ListingStatus.UNDER_REVIEW})

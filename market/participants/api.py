@@ -5,6 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from market.kernel.web import (
+    ApiBlueprint,
+    PageQuery,
+    current_actor,
+    page_args,
+    page_body,
+    page_of,
+    state,
+    unit_of_work,
+)
 from market.participants import services
 from market.participants.domain import Role, Status
 from market.participants.schemas import (
@@ -21,16 +31,6 @@ from market.participants.schemas import (
     StatusChangeOut,
     UserIn,
     UserOut,
-)
-from market.web import (
-    ApiBlueprint,
-    PageQuery,
-    current_actor,
-    page_args,
-    page_body,
-    page_of,
-    state,
-    unit_of_work,
 )
 
 bp = ApiBlueprint(

@@ -1,6 +1,6 @@
 """Named errors of the participants context."""
 
-from market.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
+from market.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 
 
 class OrganisationNotFound(NotFound):

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from market.actor import Actor
-from market.pagination import Page, keyset_page
+from market.kernel.actor import Actor
+from market.kernel.pagination import Page, keyset_page
 from market.participants.domain import Role
 from market.participants.models import ApiKey, Organisation, OrganisationRole, StatusChange, User
 

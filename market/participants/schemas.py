@@ -5,8 +5,8 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from market.kernel.web import PageQuery, UtcDateTime
 from market.participants.domain import Role, Status
-from market.web import PageQuery, UtcDateTime
 
 _ROLE_CHOICES = [r.value for r in Role]
 _STATUS_CHOICES = [s.value for s in Status]

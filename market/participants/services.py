@@ -13,12 +13,13 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from market import events
-from market.actor import Actor
-from market.clock import Clock, as_utc
-from market.errors import InvalidApiKey, InvalidInput, ParticipantNotAdmitted, RoleNotAllowed
-from market.ids import new_id
-from market.pagination import Page
+from market.kernel import events
+from market.kernel.actor import Actor
+from market.kernel.clock import Clock, as_utc
+from market.kernel.errors import InvalidApiKey, InvalidInput, ParticipantNotAdmitted, RoleNotAllowed
+from market.kernel.ids import new_id
+from market.kernel.pagination import Page
+from market.kernel.uow import UnitOfWork
 from market.participants.domain import Role, Status, credit_code_problem, roles_problem
 from market.participants.errors import (
     ApiKeyNotFound,
@@ -34,7 +35,6 @@ from market.participants.errors import (
 )
 from market.participants.models import ApiKey, Organisation, OrganisationRole, StatusChange, User
 from market.participants.repository import ParticipantRepository
-from market.uow import UnitOfWork
 
 ADMITTING = "participants.admitting"  # an applicant is about to be admitted
 

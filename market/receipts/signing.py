@@ -18,8 +18,8 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from market import canonical as jcs
-from market.clock import as_utc
+from market.kernel import canonical as jcs
+from market.kernel.clock import as_utc
 
 DOMAIN: dict[str, Any] = {"name": "market", "version": "1"}
 TYPES: dict[str, Any] = {

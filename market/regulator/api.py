@@ -10,6 +10,15 @@ from flask import Response, g, request, stream_with_context
 
 from market.compliance.api import filing_filters
 from market.compliance.schemas import FilingOut, FilingQuery
+from market.kernel.web import (
+    ApiBlueprint,
+    current_actor,
+    page_args,
+    page_body,
+    page_of,
+    state,
+    unit_of_work,
+)
 from market.regulator import services
 from market.regulator.schemas import (
     ExportQuery,
@@ -21,15 +30,6 @@ from market.regulator.schemas import (
 from market.trading import services as trading
 from market.trading.api import ledger_body, order_body
 from market.trading.schemas import OrderSummaryOut, RegulatorOrderQuery
-from market.web import (
-    ApiBlueprint,
-    current_actor,
-    page_args,
-    page_body,
-    page_of,
-    state,
-    unit_of_work,
-)
 
 bp = ApiBlueprint("regulator", __name__,
                   description="Read-only views for regulators: filings, exports, statistics")

@@ -15,14 +15,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from market.actor import Actor
 from market.compliance import services as compliance
 from market.compliance.models import Filing
-from market.errors import RoleNotAllowed
-from market.pagination import Page
+from market.kernel.actor import Actor
+from market.kernel.errors import RoleNotAllowed
+from market.kernel.pagination import Page
+from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
 from market.trading import services as trading
-from market.uow import UnitOfWork
 
 REGULATOR = "regulator"
 

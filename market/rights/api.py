@@ -8,6 +8,15 @@ from typing import Any
 
 from flask import current_app
 
+from market.kernel.web import (
+    ApiBlueprint,
+    PageQuery,
+    page_args,
+    page_body,
+    page_of,
+    state,
+    unit_of_work,
+)
 from market.receipts.signing import Signer, verify
 from market.rights import services
 from market.rights.domain import (
@@ -47,15 +56,6 @@ from market.rights.schemas import (
     RightQuery,
     RightStatusIn,
     RightSummaryOut,
-)
-from market.web import (
-    ApiBlueprint,
-    PageQuery,
-    page_args,
-    page_body,
-    page_of,
-    state,
-    unit_of_work,
 )
 
 bp = ApiBlueprint("rights", __name__,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from market.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
+from market.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 from market.rights.domain import Violation
 
 

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from market.db import Base, JSONType, UTCDateTime, sql_values
-from market.errors import InvalidTransition
+from market.kernel.db import Base, JSONType, UTCDateTime, sql_values
+from market.kernel.errors import InvalidTransition
 from market.rights.domain import (
     Classification,
     EvidenceKind,

@@ -9,8 +9,8 @@ from sqlalchemy import Select, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from market.actor import Actor
-from market.pagination import Page, keyset_page
+from market.kernel.actor import Actor
+from market.kernel.pagination import Page, keyset_page
 from market.rights.domain import EvidenceKind, RightStatus
 from market.rights.models import (
     Certificate,

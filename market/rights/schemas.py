@@ -7,6 +7,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from market.kernel.web import PageQuery, UtcDateTime, choices
 from market.rights.domain import (
     Classification,
     EvidenceKind,
@@ -16,7 +17,6 @@ from market.rights.domain import (
     RightStatus,
     Territory,
 )
-from market.web import PageQuery, UtcDateTime, choices
 
 _SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits")
 

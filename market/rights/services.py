@@ -18,12 +18,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from market import events
-from market.actor import Actor
 from market.compliance import services as compliance
-from market.errors import InvalidInput, InvalidTransition, RoleNotAllowed
-from market.ids import new_id
-from market.pagination import Page
+from market.kernel import events
+from market.kernel.actor import Actor
+from market.kernel.errors import InvalidInput, InvalidTransition, RoleNotAllowed
+from market.kernel.ids import new_id
+from market.kernel.pagination import Page
+from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
 from market.receipts.signing import Signer
 from market.rights.domain import (
@@ -69,7 +70,6 @@ from market.rights.models import (
     RightParent,
 )
 from market.rights.repository import RightsRepository
-from market.uow import UnitOfWork
 
 UNAVAILABLE = "rights.unavailable"
 RESTORED = "rights.restored"

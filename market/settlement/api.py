@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from market.kernel.web import ApiBlueprint, page_args, page_body, page_of, unit_of_work
 from market.settlement import services
 from market.settlement.schemas import (
     AccountOut,
@@ -20,7 +21,6 @@ from market.settlement.schemas import (
     TopUpIn,
     TopUpOut,
 )
-from market.web import ApiBlueprint, page_args, page_body, page_of, unit_of_work
 
 bp = ApiBlueprint("settlement", __name__,
                   description="Ledger accounts, top-ups, statements and payouts")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from market.errors import Conflict, MarketError, NotFound, RuleViolation
+from market.kernel.errors import Conflict, MarketError, NotFound, RuleViolation
 
 
 class InsufficientFunds(RuleViolation):

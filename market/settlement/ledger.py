@@ -24,8 +24,9 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from market.db import insert_or_ignore
-from market.ids import new_id
+from market.kernel.db import insert_or_ignore
+from market.kernel.ids import new_id
+from market.kernel.uow import UnitOfWork
 from market.settlement.domain import (
     NON_NEGATIVE,
     AccountKind,
@@ -43,7 +44,6 @@ from market.settlement.errors import (
     JournalKeyReused,
 )
 from market.settlement.models import Account, Hold, Journal, Posting
-from market.uow import UnitOfWork
 
 ACCOUNTS = cast(Table, Account.__table__)
 JOURNALS = cast(Table, Journal.__table__)

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from market.db import Base, JSONType, UTCDateTime, sql_values
+from market.kernel.db import Base, JSONType, UTCDateTime, sql_values
 from market.settlement.domain import AccountKind, HoldStatus, JournalKind, PayoutStatus
 
 # Integer on SQLite so the key is the rowid and autoincrements; BIGINT elsewhere.

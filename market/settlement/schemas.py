@@ -6,9 +6,9 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from market.kernel.web import PageQuery, UtcDateTime, choices
 from market.settlement.domain import AccountKind, PayoutStatus
 from market.settlement.models import Account
-from market.web import PageQuery, UtcDateTime, choices
 
 _CURRENCY = validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code such as CNY")
 _AMOUNT = validate.Range(min=1, max=10 ** 15)

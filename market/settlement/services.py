@@ -15,11 +15,12 @@ from typing import Any, cast
 
 from sqlalchemy import Select, Table, insert, select
 
-from market.actor import Actor
-from market.db import serialise_on
-from market.errors import InvalidInput, InvalidTransition, RoleNotAllowed
-from market.ids import new_id
-from market.pagination import Page, keyset_page
+from market.kernel.actor import Actor
+from market.kernel.db import serialise_on
+from market.kernel.errors import InvalidInput, InvalidTransition, RoleNotAllowed
+from market.kernel.ids import new_id
+from market.kernel.pagination import Page, keyset_page
+from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
 from market.participants.errors import OrganisationNotFound
 from market.settlement import ledger
@@ -47,7 +48,6 @@ from market.settlement.models import (
     TopUp,
 )
 from market.settlement.split import DistributionRule, Role, reverse, split
-from market.uow import UnitOfWork
 
 OPERATOR, REGULATOR = "operator", "regulator"
 OFFLINE = "offline"  # the embedded payment rail: bank transfers recorded by the operator

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from market.errors import InvalidInput
-from market.money import allocate
+from market.kernel.errors import InvalidInput
+from market.kernel.money import allocate
 from market.settlement.domain import PLATFORM
 
 BPS = 10_000  # basis points in a whole

@@ -10,6 +10,15 @@ from typing import Any, TypeVar, cast
 
 from flask import Response, request, send_file, url_for
 
+from market.kernel.web import (
+    ApiBlueprint,
+    PageQuery,
+    page_args,
+    page_body,
+    page_of,
+    state,
+    unit_of_work,
+)
 from market.trading import services
 from market.trading.domain import DeliveryMode, DisputeOutcome, Policy
 from market.trading.models import Order
@@ -40,7 +49,6 @@ from market.trading.schemas import (
     UsageIn,
     UsageOut,
 )
-from market.web import ApiBlueprint, PageQuery, page_args, page_body, page_of, state, unit_of_work
 
 bp = ApiBlueprint("trading", __name__,
                   description="Orders, contracts, payment, delivery, acceptance and disputes")

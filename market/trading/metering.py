@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from market.errors import Conflict, InvalidInput, InvalidTransition
-from market.ids import new_id
+from market.kernel.errors import Conflict, InvalidInput, InvalidTransition
+from market.kernel.ids import new_id
 from market.trading.domain import METERED, OrderStatus
 from market.trading.models import Contract, Order, UsageRecord
 

@@ -19,8 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from market.db import Base, JSONType, UTCDateTime, sql_values
-from market.errors import InvalidTransition
+from market.kernel.db import Base, JSONType, UTCDateTime, sql_values
+from market.kernel.errors import InvalidTransition
 from market.trading.domain import (
     TERMINAL,
     DeliveryMode,

@@ -10,9 +10,9 @@ from marshmallow import fields, validate
 from werkzeug.datastructures import FileStorage
 
 from market.compliance.schemas import PurchaseCommitmentIn, SignatureIn
+from market.kernel.web import PageQuery, UtcDateTime, choices
 from market.settlement.split import Role
 from market.trading.domain import DeliveryMode, DisputeOutcome, DisputeStatus, OrderStatus
-from market.web import PageQuery, UtcDateTime, choices
 
 _ID = validate.Length(1, 40)
 _SHA256 = validate.Regexp(r"^[0-9a-fA-F]{64}$", error="must be 64 hex digits")

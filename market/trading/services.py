@@ -21,15 +21,16 @@ from typing import IO, Any
 
 from sqlalchemy import Select, select
 
-from market import canonical
-from market.actor import Actor, system_actor
 from market.compliance import services as compliance
 from market.compliance.domain import DeclarationKind, Outcome, Stage
-from market.errors import InvalidInput, InvalidTransition, RoleNotAllowed
-from market.ids import new_id
+from market.kernel import canonical
+from market.kernel.actor import Actor, system_actor
+from market.kernel.errors import InvalidInput, InvalidTransition, RoleNotAllowed
+from market.kernel.ids import new_id
+from market.kernel.pagination import Page, keyset_page
+from market.kernel.uow import UnitOfWork
 from market.listing import services as listing
 from market.listing.errors import NotTheMerchant, ProductNotFound
-from market.pagination import Page, keyset_page
 from market.participants import services as participants
 from market.rights import services as rights
 from market.settlement import services as settlement
@@ -74,7 +75,6 @@ from market.trading.models import (
     Order,
     OrderEvent,
 )
-from market.uow import UnitOfWork
 
 BUYER, MERCHANT, OPERATOR, ASSESSOR, REGULATOR = (
     "buyer", "merchant", "operator", "assessor", "regulator")

@@ -8,7 +8,7 @@ Create Date: 2026-11-21
 from alembic import op
 import sqlalchemy as sa
 
-import market.db
+import market.kernel.db
 
 
 revision = '0001'
@@ -61,7 +61,7 @@ def upgrade() -> None:
     )
     op.create_table('audit_log',
     sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
-    sa.Column('at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor_kind', sa.String(length=16), nullable=False),
     sa.Column('actor_label', sa.String(length=200), nullable=False),
     sa.Column('actor_user_id', sa.String(length=40), nullable=True),
@@ -92,9 +92,9 @@ def upgrade() -> None:
     sa.Column('response_status', sa.Integer(), nullable=True),
     sa.Column('response_body', sa.Text(), nullable=True),
     sa.Column('response_headers', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=True),
-    sa.Column('created_at', market.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('lease_until', market.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('lease_until', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_keys')),
     sa.UniqueConstraint('principal', 'key', name='principal_key')
     )
@@ -110,8 +110,8 @@ def upgrade() -> None:
     sa.Column('contact_phone', sa.String(length=40), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('status_reason', sa.Text(), nullable=True),
-    sa.Column('created_at', market.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.CheckConstraint("status IN ('applied', 'admitted', 'suspended', 'exited', 'blacklisted')", name=op.f('ck_organisations_status')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_organisations')),
@@ -122,13 +122,13 @@ def upgrade() -> None:
     sa.Column('topic', sa.String(length=100), nullable=False),
     sa.Column('payload', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('created_at', market.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('available_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('available_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('claimed_by', sa.String(length=200), nullable=True),
-    sa.Column('lease_until', market.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('lease_until', market.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('processed_at', market.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('processed_at', market.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox'))
     )
     op.create_index('ix_outbox_due', 'outbox', ['status', 'available_at'])
@@ -147,7 +147,7 @@ def upgrade() -> None:
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('decided_by_user_id', sa.String(length=40), nullable=True),
     sa.Column('decided_by_label', sa.String(length=200), nullable=False),
-    sa.Column('at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_organisation_status_changes_organisation_id_organisations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_organisation_status_changes'))
     )
@@ -160,7 +160,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_users_organisation_id_organisations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('email', name=op.f('uq_users_email'))
@@ -175,9 +175,9 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('secret_hash', sa.String(length=64), nullable=False),
     sa.Column('scopes', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False),
-    sa.Column('created_at', market.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', market.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', market.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', market.kernel.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', market.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('revoked_by_user_id', sa.String(length=40), nullable=True),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_api_keys_organisation_id_organisations')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_api_keys_user_id_users')),

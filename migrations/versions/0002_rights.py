@@ -8,7 +8,7 @@ Create Date: 2026-11-21
 from alembic import op
 import sqlalchemy as sa
 
-import market.db
+import market.kernel.db
 
 
 revision = '0002'
@@ -34,7 +34,7 @@ def upgrade() -> None:
     sa.Column('size', sa.Integer(), nullable=True),
     sa.Column('stored', sa.Boolean(), nullable=False),
     sa.Column('added_by_org_id', sa.String(length=40), nullable=False),
-    sa.Column('added_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('added_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("kind IN ('source_legality', 'consent', 'anonymisation', 'security_assessment', 'authorisation', 'contract', 'other')", name=op.f('ck_rights_evidence_kind')),
     sa.CheckConstraint("owner_type IN ('resource', 'right', 'grant')", name=op.f('ck_rights_evidence_owner_type')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rights_evidence'))
@@ -54,8 +54,8 @@ def upgrade() -> None:
     sa.Column('collection_source', sa.String(length=500), nullable=False),
     sa.Column('scenarios', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False),
     sa.Column('update_frequency', sa.String(length=40), nullable=False),
-    sa.Column('created_at', market.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("classification IN ('general', 'important', 'core')", name=op.f('ck_data_resources_classification')),
     sa.CheckConstraint("origin IN ('public_authorised', 'enterprise', 'personal')", name=op.f('ck_data_resources_origin')),
     sa.CheckConstraint("pi_level IN ('none', 'anonymised', 'deidentified', 'personal', 'sensitive_personal')", name=op.f('ck_data_resources_pi_level')),
@@ -72,8 +72,8 @@ def upgrade() -> None:
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('resolution', sa.Text(), nullable=True),
-    sa.Column('opened_at', market.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('resolved_at', market.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('opened_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', market.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.CheckConstraint("status IN ('open', 'upheld', 'dismissed')", name=op.f('ck_resource_disputes_status')),
     sa.ForeignKeyConstraint(['claimant_org_id'], ['organisations.id'], name=op.f('fk_resource_disputes_claimant_org_id_organisations')),
     sa.ForeignKeyConstraint(['resource_id'], ['data_resources.id'], name=op.f('fk_resource_disputes_resource_id_data_resources')),
@@ -93,16 +93,16 @@ def upgrade() -> None:
     sa.Column('purposes', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False),
     sa.Column('scenarios', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False),
     sa.Column('territory', sa.String(length=16), nullable=False),
-    sa.Column('valid_from', market.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('valid_to', market.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('valid_from', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('valid_to', market.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('status_reason', sa.Text(), nullable=True),
     sa.Column('suspended_by', sa.String(length=40), nullable=True),
     sa.Column('reviewer_org_id', sa.String(length=40), nullable=True),
     sa.Column('certificate_number', sa.String(length=32), nullable=True),
-    sa.Column('created_at', market.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', market.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('registered_at', market.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('registered_at', market.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.CheckConstraint("(kind = 'product_operation' AND product_id IS NOT NULL AND resource_id IS NULL) OR (kind <> 'product_operation' AND resource_id IS NOT NULL AND product_id IS NULL)", name=op.f('ck_rights_subject')),
     sa.CheckConstraint("kind IN ('resource_holding', 'processing_use', 'product_operation')", name=op.f('ck_rights_kind')),
     sa.CheckConstraint("status IN ('submitted', 'under_review', 'registered', 'rejected', 'suspended', 'revoked', 'expired')", name=op.f('ck_rights_status')),
@@ -141,12 +141,12 @@ def upgrade() -> None:
     sa.Column('purposes', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False),
     sa.Column('scenarios', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False),
     sa.Column('territory', sa.String(length=16), nullable=False),
-    sa.Column('valid_from', market.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('valid_to', market.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('valid_from', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('valid_to', market.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('revoked_reason', sa.Text(), nullable=True),
-    sa.Column('revoked_at', market.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', market.kernel.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("status IN ('active', 'revoked')", name=op.f('ck_grants_status')),
     sa.CheckConstraint("territory IN ('domestic', 'cross_border')", name=op.f('ck_grants_territory')),
     sa.ForeignKeyConstraint(['grantee_org_id'], ['organisations.id'], name=op.f('fk_grants_grantee_org_id_organisations')),
@@ -174,7 +174,7 @@ def upgrade() -> None:
     sa.Column('actor_org_id', sa.String(length=40), nullable=True),
     sa.Column('actor_label', sa.String(length=200), nullable=False),
     sa.Column('snapshot', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False),
-    sa.Column('at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['right_id'], ['rights.id'], name=op.f('fk_right_events_right_id_rights')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_right_events'))
     )

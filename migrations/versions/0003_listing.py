@@ -8,7 +8,7 @@ Create Date: 2026-11-22
 from alembic import op
 import sqlalchemy as sa
 
-import market.db
+import market.kernel.db
 
 
 revision = '0003'
@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('merchant_org_id', sa.String(length=40), nullable=False),
     sa.Column('listed_version_id', sa.String(length=40), nullable=True),
     sa.Column('latest_version_id', sa.String(length=40), nullable=True),
-    sa.Column('created_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['merchant_org_id'], ['organisations.id'], name=op.f('fk_products_merchant_org_id_organisations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_products'))
     )
@@ -48,7 +48,7 @@ def upgrade() -> None:
     sa.Column('min_price', sa.BigInteger(), nullable=True),
     sa.Column('currency', sa.String(length=3), nullable=True),
     sa.Column('has_free', sa.Boolean(), nullable=False),
-    sa.Column('listed_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('listed_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_catalog_entries_product_id_products')),
     sa.PrimaryKeyConstraint('product_id', name=op.f('pk_catalog_entries'))
     )
@@ -77,8 +77,8 @@ def upgrade() -> None:
     sa.Column('tags', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False),
     sa.Column('region', sa.String(length=60), nullable=False),
     sa.Column('spatial_coverage', sa.String(length=200), nullable=True),
-    sa.Column('temporal_from', market.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('temporal_to', market.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('temporal_from', market.kernel.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('temporal_to', market.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('update_frequency', sa.String(length=40), nullable=False),
     sa.Column('formats', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False),
     sa.Column('field_schema', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False),
@@ -95,12 +95,12 @@ def upgrade() -> None:
     sa.Column('declaration', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=True),
     sa.Column('declaration_sha256', sa.String(length=64), nullable=True),
     sa.Column('declared_by_user_id', sa.String(length=40), nullable=True),
-    sa.Column('declared_at', market.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('declared_at', market.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('classification', sa.String(length=16), nullable=True),
     sa.Column('reviewer_org_id', sa.String(length=40), nullable=True),
-    sa.Column('created_at', market.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', market.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('listed_at', market.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('listed_at', market.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.CheckConstraint("development_level IN ('raw', 'desensitised', 'modelled', 'ai_processed')", name=op.f('ck_product_versions_development_level')),
     sa.CheckConstraint("status IN ('draft', 'submitted', 'under_review', 'listed', 'returned', 'rejected', 'suspended', 'delisted', 'superseded')", name=op.f('ck_product_versions_status')),
     sa.CheckConstraint("type IN ('dataset', 'api_service', 'report', 'model', 'sandbox')", name=op.f('ck_product_versions_type')),
@@ -131,7 +131,7 @@ def upgrade() -> None:
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('actor_org_id', sa.String(length=40), nullable=True),
     sa.Column('actor_label', sa.String(length=200), nullable=False),
-    sa.Column('at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['version_id'], ['product_versions.id'], name=op.f('fk_listing_events_version_id_product_versions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_listing_events'))
     )

@@ -12,7 +12,7 @@ import unicodedata
 import sqlalchemy as sa
 from alembic import op
 
-import market.db
+import market.kernel.db
 
 revision = '0004'
 down_revision = '0003'
@@ -28,7 +28,7 @@ def _exact_term(title: str) -> str:
 
 def upgrade() -> None:
     with op.batch_alter_table('catalog_terms', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('listed_at', market.db.UTCDateTime(timezone=True),
+        batch_op.add_column(sa.Column('listed_at', market.kernel.db.UTCDateTime(timezone=True),
                                       nullable=True))
     bind = op.get_bind()
     bind.execute(sa.text(
@@ -43,7 +43,7 @@ def upgrade() -> None:
             [{"term": _exact_term(title), "product_id": pid, "listed_at": at}
              for pid, title, at in entries])
     with op.batch_alter_table('catalog_terms', schema=None) as batch_op:
-        batch_op.alter_column('listed_at', existing_type=market.db.UTCDateTime(timezone=True),
+        batch_op.alter_column('listed_at', existing_type=market.kernel.db.UTCDateTime(timezone=True),
                               nullable=False)
         batch_op.create_index('ix_catalog_terms_postings',
                               ['term', 'weight', 'listed_at', 'product_id'], unique=False)

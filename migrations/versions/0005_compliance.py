@@ -8,8 +8,8 @@ Create Date: 2026-11-22
 from alembic import op
 import sqlalchemy as sa
 
-import market.db
-from market.migrate import create_append_only, drop_append_only
+import market.kernel.db
+from market.kernel.migrate import create_append_only, drop_append_only
 
 
 revision = '0005'
@@ -29,11 +29,11 @@ def upgrade() -> None:
     sa.Column('user_id', sa.String(length=40), nullable=True),
     sa.Column('subject_type', sa.String(length=32), nullable=False),
     sa.Column('subject_id', sa.String(length=40), nullable=False),
-    sa.Column('answers', market.db.JSONType, nullable=False),
+    sa.Column('answers', market.kernel.db.JSONType, nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('signer_address', sa.String(length=42), nullable=True),
     sa.Column('signature', sa.String(length=132), nullable=True),
-    sa.Column('signed_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('signed_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("kind IN ('listing', 'purchase', 'admission')", name=op.f('ck_declarations_kind')),
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_declarations_org_id_organisations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_declarations'))
@@ -49,10 +49,10 @@ def upgrade() -> None:
     sa.Column('org_id', sa.String(length=40), nullable=False),
     sa.Column('severity', sa.String(length=16), nullable=False),
     sa.Column('reason', sa.Text(), nullable=False),
-    sa.Column('evidence_sha256', market.db.JSONType, nullable=False),
+    sa.Column('evidence_sha256', market.kernel.db.JSONType, nullable=False),
     sa.Column('recorded_by_org_id', sa.String(length=40), nullable=False),
     sa.Column('recorded_by_user_id', sa.String(length=40), nullable=True),
-    sa.Column('recorded_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recorded_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("severity IN ('minor', 'serious', 'grave')", name=op.f('ck_declaration_breaches_severity')),
     sa.ForeignKeyConstraint(['declaration_id'], ['declarations.id'], name=op.f('fk_declaration_breaches_declaration_id_declarations')),
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_declaration_breaches_org_id_organisations')),
@@ -72,9 +72,9 @@ def upgrade() -> None:
     sa.Column('declaration_id', sa.String(length=40), nullable=True),
     sa.Column('outcome', sa.String(length=20), nullable=False),
     sa.Column('ruleset_version', sa.String(length=20), nullable=False),
-    sa.Column('verdicts', market.db.JSONType, nullable=False),
-    sa.Column('facts', market.db.JSONType, nullable=False),
-    sa.Column('decided_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('verdicts', market.kernel.db.JSONType, nullable=False),
+    sa.Column('facts', market.kernel.db.JSONType, nullable=False),
+    sa.Column('decided_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("outcome IN ('pass', 'needs_review', 'needs_assessment', 'block')", name=op.f('ck_decisions_outcome')),
     sa.CheckConstraint("stage IN ('listing', 'order', 'delivery')", name=op.f('ck_decisions_stage')),
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_decisions_org_id_organisations')),

@@ -8,8 +8,8 @@ Create Date: 2026-11-22
 from alembic import op
 import sqlalchemy as sa
 
-import market.db
-from market.migrate import create_append_only, drop_append_only
+import market.kernel.db
+from market.kernel.migrate import create_append_only, drop_append_only
 
 
 revision = '0006'
@@ -38,13 +38,13 @@ def upgrade() -> None:
     sa.Column('buyer_org_id', sa.String(length=40), nullable=False),
     sa.Column('amount', sa.BigInteger(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
-    sa.Column('rights_chain', market.db.JSONType, nullable=False),
-    sa.Column('declaration_ids', market.db.JSONType, nullable=False),
-    sa.Column('decision_ids', market.db.JSONType, nullable=False),
-    sa.Column('evidence_sha256', market.db.JSONType, nullable=False),
+    sa.Column('rights_chain', market.kernel.db.JSONType, nullable=False),
+    sa.Column('declaration_ids', market.kernel.db.JSONType, nullable=False),
+    sa.Column('decision_ids', market.kernel.db.JSONType, nullable=False),
+    sa.Column('evidence_sha256', market.kernel.db.JSONType, nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
-    sa.Column('concluded_at', market.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('filed_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('concluded_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('filed_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('filed_by_org_id', sa.String(length=40), nullable=False),
     sa.CheckConstraint("kind IN ('exchange', 'off_exchange')", name=op.f('ck_filings_kind')),
     sa.CheckConstraint('amount >= 0', name=op.f('ck_filings_amount_not_negative')),

@@ -8,8 +8,8 @@ Create Date: 2026-11-22
 from alembic import op
 import sqlalchemy as sa
 
-import market.db
-from market.migrate import create_append_only, drop_append_only
+import market.kernel.db
+from market.kernel.migrate import create_append_only, drop_append_only
 
 
 revision = '0007'
@@ -28,11 +28,11 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('subject_type', sa.String(length=32), nullable=False),
     sa.Column('subject_id', sa.String(length=40), nullable=False),
-    sa.Column('org_ids', market.db.JSONType, nullable=False),
+    sa.Column('org_ids', market.kernel.db.JSONType, nullable=False),
     sa.Column('summary', sa.Text(), nullable=False),
-    sa.Column('evidence', market.db.JSONType, nullable=False),
-    sa.Column('opened_at', market.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('evidence', market.kernel.db.JSONType, nullable=False),
+    sa.Column('opened_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("severity IN ('low', 'medium', 'high')", name=op.f('ck_alerts_severity')),
     sa.CheckConstraint("status IN ('open', 'investigating', 'closed')", name=op.f('ck_alerts_status')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alerts'))
@@ -49,7 +49,7 @@ def upgrade() -> None:
     sa.Column('note', sa.Text(), nullable=False),
     sa.Column('by_org_id', sa.String(length=40), nullable=False),
     sa.Column('by_user_id', sa.String(length=40), nullable=True),
-    sa.Column('at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['alert_id'], ['alerts.id'], name=op.f('fk_alert_notes_alert_id_alerts')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alert_notes'))
     )
@@ -64,7 +64,7 @@ def upgrade() -> None:
     sa.Column('alert_id', sa.String(length=40), nullable=True),
     sa.Column('ordered_by_org_id', sa.String(length=40), nullable=False),
     sa.Column('ordered_by_user_id', sa.String(length=40), nullable=True),
-    sa.Column('ordered_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ordered_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("subject_type IN ('participant', 'listing')", name=op.f('ck_suspension_orders_subject_type')),
     sa.ForeignKeyConstraint(['alert_id'], ['alerts.id'], name=op.f('fk_suspension_orders_alert_id_alerts')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_suspension_orders'))

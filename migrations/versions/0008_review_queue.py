@@ -8,8 +8,8 @@ Create Date: 2026-11-22
 from alembic import op
 import sqlalchemy as sa
 
-import market.db
-from market.migrate import create_append_only, drop_append_only
+import market.kernel.db
+from market.kernel.migrate import create_append_only, drop_append_only
 
 
 revision = '0008'
@@ -30,9 +30,9 @@ def upgrade() -> None:
     sa.Column('claimed_by_org_id', sa.String(length=40), nullable=True),
     sa.Column('outcome', sa.String(length=20), nullable=True),
     sa.Column('outcome_reason', sa.Text(), nullable=True),
-    sa.Column('opened_at', market.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('claimed_at', market.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('closed_at', market.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('opened_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('claimed_at', market.kernel.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', market.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.CheckConstraint("kind IN ('listing', 'right', 'order')", name=op.f('ck_review_items_kind')),
     sa.CheckConstraint("status IN ('open', 'claimed', 'closed')", name=op.f('ck_review_items_status')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_review_items'))
@@ -49,7 +49,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('issuer_org_id', sa.String(length=40), nullable=False),
-    sa.Column('attached_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('attached_at', market.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("kind IN ('compliance', 'security', 'quality', 'valuation')", name=op.f('ck_assessment_reports_kind')),
     sa.ForeignKeyConstraint(['review_item_id'], ['review_items.id'], name=op.f('fk_assessment_reports_review_item_id_review_items')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_assessment_reports'))

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from alembic import op
 import sqlalchemy as sa
 
-import market.db
+import market.kernel.db
 
 
 revision = '0010'
@@ -23,10 +23,10 @@ REVIEW_WINDOW = timedelta(hours=72)
 
 
 def upgrade() -> None:
-    op.add_column('orders', sa.Column('review_by', market.db.UTCDateTime(timezone=True),
+    op.add_column('orders', sa.Column('review_by', market.kernel.db.UTCDateTime(timezone=True),
                                       nullable=True))
     orders = sa.table('orders', sa.column('status', sa.String),
-                      sa.column('review_by', market.db.UTCDateTime(timezone=True)))
+                      sa.column('review_by', market.kernel.db.UTCDateTime(timezone=True)))
     op.execute(orders.update().where(orders.c.status == 'created')
                .values(review_by=datetime.now(UTC) + REVIEW_WINDOW))
 

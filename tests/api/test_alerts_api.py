@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from market.actor import system_actor
 from market.compliance import services as compliance
-from market.uow import UnitOfWork
+from market.kernel.actor import system_actor
+from market.kernel.uow import UnitOfWork
 from tests.conftest import START, Party, problem
 
 API = "/api/v1"

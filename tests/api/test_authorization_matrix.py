@@ -94,12 +94,12 @@ from sqlalchemy.engine import Connection, NestedTransaction
 from sqlalchemy.orm import Session, sessionmaker
 
 from market.app import create_app
-from market.clock import FixedClock
-from market.config import Settings
+from market.kernel.clock import FixedClock
+from market.kernel.config import Settings
+from market.kernel.uow import UnitOfWork
+from market.kernel.web import access_of
 from market.participants import services as participants
 from market.participants.domain import Status, random_credit_code
-from market.uow import UnitOfWork
-from market.web import access_of
 from tests.conftest import START, TEST_SECRET, TEST_SIGNING_KEY, Party, problem
 
 API = "/api/v1"

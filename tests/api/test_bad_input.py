@@ -20,8 +20,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from market.app import create_app
-from market.clock import FixedClock
-from market.config import Settings
+from market.kernel.clock import FixedClock
+from market.kernel.config import Settings
 from market.participants.domain import random_credit_code
 from tests.conftest import Party, problem
 

@@ -57,11 +57,13 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from market.actor import system_actor
 from market.app import create_app
-from market.clock import FixedClock
-from market.config import Settings
-from market.db import make_engine, make_session_factory
+from market.kernel.actor import system_actor
+from market.kernel.clock import FixedClock
+from market.kernel.config import Settings
+from market.kernel.db import make_engine, make_session_factory
+from market.kernel.uow import UnitOfWork
+from market.kernel.web import encode_cursor
 from market.listing.domain import OfferKind, OfferSpec
 from market.participants import services as participants
 from market.participants.domain import random_credit_code
@@ -72,8 +74,6 @@ from market.settlement import services as settlement
 from market.settlement.models import Account
 from market.trading import services as trading
 from market.trading.domain import DeliveryMode
-from market.uow import UnitOfWork
-from market.web import encode_cursor
 from tests.conftest import START, TEST_SECRET, TEST_SIGNING_KEY, Party
 from tests.integration.rights_fixtures import RightsWorld, actor_for
 from tests.integration.test_listing_services import Shop

@@ -27,7 +27,7 @@ from marshmallow import fields, validate
 
 import market
 import market.app
-from market.errors import MarketError
+from market.kernel.errors import MarketError
 from tests.conftest import Party, problem
 
 TRANSLATIONS = Path(market.app.__file__).resolve().parent / "translations"

@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 from openapi_spec_validator import validate
 
-from market.web import PROBLEM_JSON, access_of
+from market.kernel.web import PROBLEM_JSON, access_of
 
 API = "/api/v1"
 PROBES = ("/healthz", "/readyz")

@@ -16,11 +16,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from market.actor import system_actor
-from market.audit import AuditEntry
 from market.compliance import services as compliance
 from market.compliance.models import Filing
-from market.uow import UnitOfWork
+from market.kernel.actor import system_actor
+from market.kernel.audit import AuditEntry
+from market.kernel.uow import UnitOfWork
 from tests.conftest import START, Party, problem
 
 API = "/api/v1"

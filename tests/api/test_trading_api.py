@@ -27,7 +27,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from market.audit import AuditEntry
+from market.kernel.audit import AuditEntry
 from market.listing.domain import OfferKind, OfferSpec
 from tests.conftest import START, Party, problem
 from tests.integration.rights_fixtures import Chain, rights_fixture, signer_fixture  # noqa: F401

@@ -23,11 +23,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from market import events
-from market.actor import Actor
-from market.audit import AuditHead
-from market.clock import FixedClock
-from market.outbox import OutboxMessage
+from market.kernel import events
+from market.kernel.actor import Actor
+from market.kernel.audit import AuditHead
+from market.kernel.clock import FixedClock
+from market.kernel.outbox import OutboxMessage
+from market.kernel.uow import UnitOfWork
 from market.receipts.signing import Signer
 from market.rights import services
 from market.rights.domain import (
@@ -50,7 +51,6 @@ from market.rights.models import (
     RightEvent,
     RightParent,
 )
-from market.uow import UnitOfWork
 from tests.conftest import START, TEST_SIGNING_KEY, Party
 
 DAY = timedelta(days=1)

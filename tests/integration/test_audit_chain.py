@@ -21,14 +21,14 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from market.actor import system_actor
-from market.audit import GENESIS_HASH, AuditEntry, AuditHead, entry_hash, verify_chain
 from market.cli import main as cli
-from market.clock import FixedClock
-from market.db import make_engine
+from market.kernel.actor import system_actor
+from market.kernel.audit import GENESIS_HASH, AuditEntry, AuditHead, entry_hash, verify_chain
+from market.kernel.clock import FixedClock
+from market.kernel.db import make_engine
+from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
 from market.participants.domain import Status, random_credit_code
-from market.uow import UnitOfWork
 from tests.conftest import TEST_SECRET, Party, problem
 
 VERIFY = "/api/v1/audit/verification"

@@ -13,7 +13,7 @@ from pyld import jsonld
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from market.ids import new_id
+from market.kernel.ids import new_id
 from market.listing import catalog
 from market.listing.catalog import CatalogEntry, CatalogState, CatalogTerm, CatalogTermCount
 from market.listing.models import Offer, Product, ProductVersion

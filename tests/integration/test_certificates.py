@@ -19,8 +19,9 @@ from eth_utils.crypto import keccak
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from market.actor import ANONYMOUS, Actor, system_actor
-from market.clock import FixedClock
+from market.kernel.actor import ANONYMOUS, Actor, system_actor
+from market.kernel.clock import FixedClock
+from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
 from market.participants.domain import random_credit_code
 from market.participants.models import Organisation
@@ -36,7 +37,6 @@ from market.rights.domain import (
 )
 from market.rights.errors import CertificateNotFound
 from market.rights.models import Certificate, CertificateCounter
-from market.uow import UnitOfWork
 from tests.conftest import START, TEST_SIGNING_KEY, Party
 from tests.integration.rights_fixtures import (  # noqa: F401
     HOLDING_TERM,

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from market.cli import main
-from market.migrate import head_revision
+from market.kernel.migrate import head_revision
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from market.compliance.errors import (
     InvalidDeclarationSignature,
 )
 from market.compliance.models import Decision, Declaration, DeclarationBreach
-from market.errors import RoleNotAllowed
+from market.kernel.errors import RoleNotAllowed
 from market.listing import services as listing
 from market.listing.errors import ListingRefused
 from market.participants.errors import OrganisationNotFound

@@ -14,15 +14,15 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from market.actor import Actor
-from market.clock import FixedClock
 from market.compliance import services as compliance
 from market.compliance.models import Filing, FilingCounter
-from market.ids import new_id
+from market.kernel.actor import Actor
+from market.kernel.clock import FixedClock
+from market.kernel.ids import new_id
+from market.kernel.uow import UnitOfWork
 from market.listing import catalog
 from market.listing.catalog import CatalogEntry, CatalogState, CatalogTerm, CatalogTermCount
 from market.listing.models import Product, ProductVersion
-from market.uow import UnitOfWork
 from tests.integration.test_certificates import _committed_party
 
 pytestmark = [

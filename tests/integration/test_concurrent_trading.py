@@ -22,11 +22,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from market import wiring
-from market.actor import system_actor
-from market.audit import AuditEntry, verify_chain
-from market.clock import FixedClock
-from market.errors import InvalidTransition
-from market.ids import new_id
+from market.kernel.actor import system_actor
+from market.kernel.audit import AuditEntry, verify_chain
+from market.kernel.clock import FixedClock
+from market.kernel.errors import InvalidTransition
+from market.kernel.ids import new_id
+from market.kernel.uow import UnitOfWork
 from market.listing.errors import SoldOut
 from market.listing.models import Offer
 from market.participants import services as participants
@@ -41,7 +42,6 @@ from market.trading import services as trading
 from market.trading.domain import DisputeOutcome, OrderStatus
 from market.trading.errors import DisputeNotOpen
 from market.trading.models import Dispute, Order
-from market.uow import UnitOfWork
 from tests.conftest import TEST_SIGNING_KEY, Party
 from tests.integration.rights_fixtures import RightsWorld
 from tests.integration.test_concurrent_bookkeeping import _race

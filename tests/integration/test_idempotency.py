@@ -15,12 +15,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from market.actor import ANONYMOUS
 from market.app import create_app
-from market.clock import FixedClock
-from market.config import Settings
-from market.errors import IdempotencyRequestInFlight
-from market.idempotency import (
+from market.kernel.actor import ANONYMOUS
+from market.kernel.clock import FixedClock
+from market.kernel.config import Settings
+from market.kernel.errors import IdempotencyRequestInFlight
+from market.kernel.idempotency import (
     COMMITTED,
     COMPLETED,
     IN_FLIGHT,
@@ -29,10 +29,10 @@ from market.idempotency import (
     IdempotencyStore,
     request_fingerprint,
 )
+from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
 from market.participants.domain import random_credit_code
 from market.participants.models import Organisation, User
-from market.uow import UnitOfWork
 from tests.conftest import Party, problem
 
 APPLY = "/api/v1/participants"

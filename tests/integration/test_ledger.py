@@ -22,11 +22,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from market.actor import Actor, system_actor
-from market.audit import AuditHead
-from market.clock import FixedClock
-from market.errors import InvalidInput, InvalidTransition, RoleNotAllowed
-from market.ids import new_id
+from market.kernel.actor import Actor, system_actor
+from market.kernel.audit import AuditHead
+from market.kernel.clock import FixedClock
+from market.kernel.errors import InvalidInput, InvalidTransition, RoleNotAllowed
+from market.kernel.ids import new_id
+from market.kernel.uow import UnitOfWork
 from market.participants.errors import OrganisationNotFound
 from market.settlement import ledger
 from market.settlement import services as settlement
@@ -48,7 +49,6 @@ from market.settlement.errors import (
     TopUpReferenceReused,
 )
 from market.settlement.models import Account, Hold, Journal, Payout, Posting, TopUp
-from market.uow import UnitOfWork
 from tests.conftest import START, Party
 from tests.integration.rights_fixtures import actor_for
 

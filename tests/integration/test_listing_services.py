@@ -20,18 +20,21 @@ import pytest
 import rfc8785
 from sqlalchemy import func, select
 
-from market import events, wiring
-from market.actor import ANONYMOUS
-from market.audit import verify_chain
+from market import wiring
 from market.compliance.domain import RULESET_VERSION, rule_names
 from market.compliance.models import Decision, Declaration
-from market.errors import (
+from market.kernel import events
+from market.kernel.actor import ANONYMOUS
+from market.kernel.audit import verify_chain
+from market.kernel.errors import (
     Conflict,
     InvalidInput,
     InvalidTransition,
     MarketError,
     RoleNotAllowed,
 )
+from market.kernel.outbox import OutboxMessage
+from market.kernel.uow import UnitOfWork
 from market.listing import services
 from market.listing.domain import (
     DevelopmentLevel,
@@ -50,10 +53,8 @@ from market.listing.errors import (
     VersionInReview,
 )
 from market.listing.models import ListingEvent, Offer, Product, ProductVersion
-from market.outbox import OutboxMessage
 from market.rights import services as rights_services
 from market.rights.domain import Classification, RightStatus
-from market.uow import UnitOfWork
 from tests.conftest import Party
 from tests.integration.rights_fixtures import (  # noqa: F401
     Chain,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from market.errors import InvalidInput, InvalidTransition
+from market.kernel.errors import InvalidInput, InvalidTransition
 from market.listing.domain import OfferKind, OfferSpec
 from market.settlement.domain import AccountKind
 from market.settlement.models import Allocation

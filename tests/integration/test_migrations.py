@@ -14,16 +14,16 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Engine
 
-from market import migrate
-from market.actor import system_actor
 from market.app import create_app
-from market.audit import GENESIS_HASH, AuditHead, verify_chain
-from market.clock import FixedClock
-from market.config import Settings
-from market.db import make_engine, make_session_factory
-from market.errors import DatabaseNotMigrated
+from market.kernel import migrate
+from market.kernel.actor import system_actor
+from market.kernel.audit import GENESIS_HASH, AuditHead, verify_chain
+from market.kernel.clock import FixedClock
+from market.kernel.config import Settings
+from market.kernel.db import make_engine, make_session_factory
+from market.kernel.errors import DatabaseNotMigrated
+from market.kernel.uow import UnitOfWork
 from market.models import metadata
-from market.uow import UnitOfWork
 from tests.conftest import START, TEST_SECRET, TEST_SIGNING_KEY, problem
 
 requires_postgres = pytest.mark.skipif(

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from market.actor import system_actor
-from market.clock import FixedClock
-from market.outbox import DEAD, DONE, PENDING, Delivery, OutboxMessage, Worker
-from market.uow import UnitOfWork
+from market.kernel.actor import system_actor
+from market.kernel.clock import FixedClock
+from market.kernel.outbox import DEAD, DONE, PENDING, Delivery, OutboxMessage, Worker
+from market.kernel.uow import UnitOfWork
 
 TOPIC = "test.happened"
 BASE = 2.0

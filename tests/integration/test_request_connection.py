@@ -9,16 +9,16 @@ from typing import Any
 
 from sqlalchemy import event, select
 
-from market import migrate
-from market.actor import system_actor
 from market.app import create_app
-from market.clock import SystemClock
-from market.config import Settings
-from market.db import make_engine, make_session_factory
+from market.kernel import migrate
+from market.kernel.actor import system_actor
+from market.kernel.clock import SystemClock
+from market.kernel.config import Settings
+from market.kernel.db import make_engine, make_session_factory
+from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
 from market.participants.domain import random_credit_code
 from market.participants.models import ApiKey
-from market.uow import UnitOfWork
 from tests.conftest import TEST_SECRET, TEST_SIGNING_KEY
 
 

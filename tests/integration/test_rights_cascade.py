@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from market import events
-from market.actor import system_actor
-from market.audit import verify_chain
-from market.errors import InvalidInput, RoleNotAllowed
-from market.outbox import OutboxMessage
+from market.kernel import events
+from market.kernel.actor import system_actor
+from market.kernel.audit import verify_chain
+from market.kernel.errors import InvalidInput, RoleNotAllowed
+from market.kernel.outbox import OutboxMessage
+from market.kernel.uow import UnitOfWork
 from market.rights import services
 from market.rights.domain import RightKind, RightStatus
 from market.rights.errors import DisputeClosed, DisputeNotFound, RightRefused
 from market.rights.models import Right
-from market.uow import UnitOfWork
 from tests.conftest import START
 from tests.integration.rights_fixtures import (  # noqa: F401
     DAY,

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from market.errors import InvalidInput, InvalidTransition, RoleNotAllowed
-from market.outbox import OutboxMessage
+from market.kernel.errors import InvalidInput, InvalidTransition, RoleNotAllowed
+from market.kernel.outbox import OutboxMessage
 from market.participants.domain import Status
 from market.rights import services
 from market.rights.domain import (

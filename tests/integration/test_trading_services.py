@@ -20,13 +20,14 @@ import pytest
 import rfc8785
 from sqlalchemy import func, select
 
-from market.audit import AuditHead
 from market.compliance import services as compliance
-from market.errors import InvalidInput, InvalidTransition, RoleNotAllowed
+from market.kernel.audit import AuditHead
+from market.kernel.errors import InvalidInput, InvalidTransition, RoleNotAllowed
+from market.kernel.outbox import OutboxMessage
+from market.kernel.uow import UnitOfWork
 from market.listing.domain import OfferKind, OfferSpec
 from market.listing.errors import ProductNotFound, SoldOut
 from market.listing.models import Offer
-from market.outbox import OutboxMessage
 from market.participants import services as participants
 from market.participants.domain import Status
 from market.rights import services as rights_services
@@ -72,7 +73,6 @@ from market.trading.models import (
     Order,
     OrderEvent,
 )
-from market.uow import UnitOfWork
 from tests.conftest import START, Party
 from tests.integration.rights_fixtures import (  # noqa: F401
     PRODUCT_TERM,

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from market.actor import system_actor
 from market.compliance.models import Decision, Declaration, Filing
+from market.kernel.actor import system_actor
+from market.kernel.uow import UnitOfWork
 from market.listing.domain import OfferKind, OfferSpec
 from market.settlement import ledger
 from market.settlement import services as settlement
@@ -22,7 +23,6 @@ from market.settlement.models import Account, Allocation, Journal, Posting
 from market.trading import services as trading
 from market.trading.domain import DeliveryMode, Policy
 from market.trading.models import Order
-from market.uow import UnitOfWork
 from tests.conftest import Party
 from tests.integration.rights_fixtures import Chain, RightsWorld
 from tests.integration.test_listing_services import Shop

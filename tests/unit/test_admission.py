@@ -12,7 +12,7 @@ from itertools import combinations
 
 import pytest
 
-from market.errors import Conflict, InvalidTransition
+from market.kernel.errors import Conflict, InvalidTransition
 from market.participants.domain import TRANSITIONS, Role, Status, can_transition, roles_problem
 from market.participants.models import Organisation
 

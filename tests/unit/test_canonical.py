@@ -10,7 +10,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market import canonical
+from market.kernel import canonical
 
 ANY_TEXT = st.text(st.characters(blacklist_categories=()), max_size=12)
 SCALARS = (st.none() | st.booleans() | st.integers(min_value=-(2**60), max_value=2**60)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from market.config import Settings, load_settings
-from market.errors import ConfigurationError, MarketError
+from market.kernel.config import Settings, load_settings
+from market.kernel.errors import ConfigurationError, MarketError
 
 
 def env(tmp_path: Path, **values: str) -> dict[str, str]:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from market.errors import InvalidTransition
+from market.kernel.errors import InvalidTransition
 from market.listing.domain import (
     EDITABLE,
     LIVE,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market.money import Money, MoneyError, allocate
+from market.kernel.money import Money, MoneyError, allocate
 
 PROPERTIES = settings(database=None, deadline=None, max_examples=400)
 totals = st.integers(min_value=-10**15, max_value=10**15)

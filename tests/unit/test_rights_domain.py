@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market.errors import InvalidTransition
+from market.kernel.errors import InvalidTransition
 from market.rights import domain
 from market.rights.domain import (
     LIVE,

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market.errors import InvalidInput
-from market.money import allocate
+from market.kernel.errors import InvalidInput
+from market.kernel.money import allocate
 from market.settlement.split import (
     PLATFORM_ORG_ID,
     Allocation,

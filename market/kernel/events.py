@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from market.uow import UnitOfWork
+from market.kernel.uow import UnitOfWork
 
 Handler = Callable[[UnitOfWork, Mapping[str, Any]], None]
 

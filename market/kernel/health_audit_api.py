@@ -8,9 +8,9 @@ import marshmallow as ma
 from marshmallow import fields, validate
 from sqlalchemy import text
 
-from market import audit, migrate
-from market.errors import InvalidCursor
-from market.web import (
+from market.kernel import audit, migrate
+from market.kernel.errors import InvalidCursor
+from market.kernel.web import (
     ApiBlueprint,
     PageQuery,
     decode_cursor,

@@ -5,7 +5,7 @@ clock, the audit log and the outbox bound to the same transaction, the acting pr
 the request id. Callers may register ``before_commit`` hooks that run inside the
 transaction just before it commits (the web layer uses one to mark an idempotent request
 as done atomically with its effect). The audit entries recorded during the use case are
-chained last, right before the commit (see :mod:`market.audit`).
+chained last, right before the commit (see :mod:`market.kernel.audit`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Self
 
 from sqlalchemy.orm import Session
 
-from market.actor import Actor
-from market.audit import AuditLog
-from market.clock import Clock
-from market.outbox import Outbox
+from market.kernel.actor import Actor
+from market.kernel.audit import AuditLog
+from market.kernel.clock import Clock
+from market.kernel.outbox import Outbox
 
 Hook = Callable[[Session], None]
 

@@ -1,6 +1,6 @@
 """One error hierarchy for the whole application.
 
-Services raise these; :mod:`market.web` is the one place that turns them into
+Services raise these; :mod:`market.kernel.web` is the one place that turns them into
 ``application/problem+json`` (RFC 9457). Each class has a stable ``code`` that clients
 may rely on, an HTTP ``status`` and an English ``title`` that doubles as the message-catalogue
 key for translation. ``detail`` is an English template with ``%(name)s`` placeholders filled

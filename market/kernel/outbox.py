@@ -22,9 +22,9 @@ from typing import Any
 from sqlalchemy import Index, Integer, String, Text, and_, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from market.clock import Clock
-from market.db import Base, JSONType, UTCDateTime
-from market.ids import new_id
+from market.kernel.clock import Clock
+from market.kernel.db import Base, JSONType, UTCDateTime
+from market.kernel.ids import new_id
 
 log = logging.getLogger(__name__)
 

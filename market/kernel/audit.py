@@ -23,10 +23,10 @@ from typing import Any, cast
 from sqlalchemy import BigInteger, Integer, String, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from market import canonical
-from market.actor import Actor
-from market.clock import Clock, as_utc
-from market.db import Base, UTCDateTime
+from market.kernel import canonical
+from market.kernel.actor import Actor
+from market.kernel.clock import Clock, as_utc
+from market.kernel.db import Base, UTCDateTime
 
 GENESIS_HASH = "0" * 64
 

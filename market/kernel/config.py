@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from market.errors import ConfigurationError
+from market.kernel.errors import ConfigurationError
 
 PREFIX = "MARKET_"
 _SIGNING_KEY_RE = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")

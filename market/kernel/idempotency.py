@@ -23,10 +23,10 @@ from sqlalchemy import Integer, String, Text, UniqueConstraint, delete, select, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from market.clock import Clock
-from market.db import Base, JSONType, UTCDateTime
-from market.errors import IdempotencyKeyReused, IdempotencyRequestInFlight, InvalidInput
-from market.ids import new_id
+from market.kernel.clock import Clock
+from market.kernel.db import Base, JSONType, UTCDateTime
+from market.kernel.errors import IdempotencyKeyReused, IdempotencyRequestInFlight, InvalidInput
+from market.kernel.ids import new_id
 
 IN_FLIGHT, COMMITTED, COMPLETED = "in_flight", "committed", "completed"
 MAX_KEY_LENGTH = 255

@@ -1,0 +1,114 @@
+"""The application's web state, the request's connection, request ids, body limits and
+language."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+
+from flask import Flask, Response, current_app, g, request
+from flask_babel import refresh
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from market.kernel.actor import Actor
+from market.kernel.clock import Clock
+from market.kernel.config import Settings
+from market.kernel.errors import (
+    InvalidQuery,
+    NotFound,
+)
+from market.kernel.idempotency import (
+    IdempotencyStore,
+)
+from market.kernel.ids import new_id
+from market.kernel.web.parsing import UNSTORABLE_TEXT, unstorable_text
+
+log = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-Id"
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+Authenticator = Callable[[str, Callable[[], Session]], Actor]
+
+
+@dataclass
+class MarketState:
+    """What the web layer needs from the application, kept in ``app.extensions``."""
+
+    settings: Settings
+    session_factory: sessionmaker[Session]
+    clock: Clock
+    authenticate: Authenticator
+    idempotency: IdempotencyStore
+
+
+def state() -> MarketState:
+    return cast(MarketState, current_app.extensions["market"])
+
+
+def request_sessions() -> Callable[[], Session]:
+    """Sessions for this request, all on one pooled connection taken at its first use and
+    given back when the request ends: authenticating the caller and carrying out the use
+    case check out (and ping) one connection, not one each."""
+    sessions = g.get("market_sessions")
+    if sessions is not None:
+        return cast(Callable[[], Session], sessions)
+    factory = state().session_factory
+    bind = factory.kw.get("bind")
+    if isinstance(bind, Engine):
+        connection = bind.connect()
+        g.market_connection = connection
+        sessions = functools.partial(factory, bind=connection)
+    else:  # already bound to one connection (tests roll it back)
+        sessions = factory
+    g.market_sessions = sessions
+    return cast(Callable[[], Session], sessions)
+
+
+def _release_connection(_error: BaseException | None) -> None:
+    connection = g.pop("market_connection", None)
+    g.pop("market_sessions", None)
+    if connection is not None:
+        connection.close()
+
+
+# -- request ids, body limits, language ------------------------------------------------
+
+
+def _begin_request() -> None:
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = incoming if _REQUEST_ID_RE.match(incoming) else new_id("req")
+    # g can outlive a request when an app context was already pushed (tests, CLI).
+    g.market_actor = None
+    g.idempotency_record_id = None
+    refresh()  # Flask-Babel caches the locale on g: choose it again for this request
+    if unstorable_text(request.path):
+        raise NotFound()
+    bad = [name for name, value in request.args.items(multi=True) if unstorable_text(value)]
+    if bad:
+        raise InvalidQuery(errors={name: [UNSTORABLE_TEXT] for name in bad})
+
+
+def _end_request(response: Response) -> Response:
+    response.headers[REQUEST_ID_HEADER] = getattr(g, "request_id", "")
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
+
+
+def select_locale() -> str:
+    try:
+        return request.accept_languages.best_match(["en", "zh"], default="en") or "en"
+    except RuntimeError:  # outside a request (CLI)
+        return "en"
+
+
+def register_request_hooks(app: Flask) -> None:
+    app.before_request(_begin_request)
+    app.after_request(_end_request)
+    app.teardown_request(_release_connection)
