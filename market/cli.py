@@ -20,7 +20,7 @@ from market import wiring
 from market.compliance import services as compliance
 from market.demo import CAST, run_demo
 from market.kernel import audit, migrate
-from market.kernel.actor import system_actor
+from market.kernel.actor import Role, system_actor
 from market.kernel.clock import SystemClock
 from market.kernel.config import Settings, load_settings
 from market.kernel.db import make_engine, make_session_factory
@@ -28,7 +28,7 @@ from market.kernel.errors import DatabaseNotMigrated, MarketError
 from market.kernel.outbox import Consumer, Worker, noop_consumer
 from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
-from market.participants.domain import Role, random_credit_code
+from market.participants.domain import random_credit_code
 from market.receipts.signing import Signer
 from market.rights import services as rights
 from market.settlement import services as settlement

@@ -36,13 +36,12 @@ from market.compliance.schemas import (
     SuspensionOrderOut,
     TemplateListOut,
 )
+from market.kernel.actor import Role
 from market.kernel.web import ApiBlueprint, page_args, page_body, page_of, unit_of_work
 
 bp = ApiBlueprint("compliance", __name__,
                   description="Declarations and commitments, credit records, rule decisions")
 
-OPERATOR, MERCHANT, BUYER, REGULATOR, ASSESSOR, BROKER = (
-    "operator", "merchant", "buyer", "regulator", "assessor", "broker")
 
 
 def _declaration(declaration: Declaration, breaches: list[Any]) -> dict[str, Any]:
@@ -75,7 +74,7 @@ def list_declarations(query: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.route("/declarations/admission", methods=["POST"])
-@bp.access(roles=[MERCHANT, BUYER, ASSESSOR, BROKER], unadmitted=True)
+@bp.access(roles=[Role.MERCHANT, Role.BUYER, Role.ASSESSOR, Role.BROKER], unadmitted=True)
 @bp.idempotent
 @bp.arguments(AdmissionCommitmentIn)
 @bp.response(201, DeclarationOut)
@@ -97,7 +96,7 @@ def get_declaration(declaration_id: str) -> dict[str, Any]:
 
 
 @bp.route("/declarations/<declaration_id>/breaches", methods=["POST"])
-@bp.access(roles=[OPERATOR])
+@bp.access(roles=[Role.OPERATOR])
 @bp.idempotent
 @bp.arguments(BreachIn)
 @bp.response(201, BreachOut)
@@ -147,7 +146,7 @@ def filing_filters(query: dict[str, Any]) -> services.FilingFilters:
 
 
 @bp.route("/filings", methods=["POST"])
-@bp.access(roles=[MERCHANT, BUYER])
+@bp.access(roles=[Role.MERCHANT, Role.BUYER])
 @bp.idempotent
 @bp.arguments(OffExchangeIn)
 @bp.response(201, FilingOut)
@@ -180,7 +179,7 @@ def get_filing(filing_id: str) -> Any:
 
 
 @bp.route("/alerts", methods=["GET"])
-@bp.access(roles=[OPERATOR, REGULATOR])
+@bp.access(roles=[Role.OPERATOR, Role.REGULATOR])
 @bp.arguments(AlertQuery, location="query")
 @bp.response(200, page_of(AlertSummaryOut))
 def list_alerts(query: dict[str, Any]) -> dict[str, Any]:
@@ -190,7 +189,7 @@ def list_alerts(query: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.route("/alerts/<alert_id>", methods=["GET"])
-@bp.access(roles=[OPERATOR, REGULATOR], object_scoped=True)
+@bp.access(roles=[Role.OPERATOR, Role.REGULATOR], object_scoped=True)
 @bp.response(200, AlertOut)
 def get_alert(alert_id: str) -> dict[str, Any]:
     """One alert: its evidence and every disposition step."""
@@ -201,7 +200,7 @@ def get_alert(alert_id: str) -> dict[str, Any]:
 
 
 @bp.route("/alerts/<alert_id>/dispositions", methods=["POST"])
-@bp.access(roles=[OPERATOR, REGULATOR], object_scoped=True)
+@bp.access(roles=[Role.OPERATOR, Role.REGULATOR], object_scoped=True)
 @bp.idempotent
 @bp.arguments(DispositionIn)
 @bp.response(200, AlertSummaryOut)
@@ -212,7 +211,7 @@ def dispose(body: dict[str, Any], alert_id: str) -> Any:
 
 
 @bp.route("/suspension-orders", methods=["POST"])
-@bp.access(roles=[REGULATOR])
+@bp.access(roles=[Role.REGULATOR])
 @bp.idempotent
 @bp.arguments(SuspensionOrderIn)
 @bp.response(201, SuspensionOrderOut)
@@ -224,7 +223,7 @@ def order_suspension(body: dict[str, Any]) -> tuple[Any, int]:
 
 
 @bp.route("/reviews", methods=["GET"])
-@bp.access(roles=[OPERATOR, ASSESSOR, REGULATOR])
+@bp.access(roles=[Role.OPERATOR, Role.ASSESSOR, Role.REGULATOR])
 @bp.arguments(ReviewQuery, location="query")
 @bp.response(200, page_of(ReviewItemOut))
 def list_reviews(query: dict[str, Any]) -> dict[str, Any]:
@@ -235,7 +234,7 @@ def list_reviews(query: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.route("/reviews/<item_id>", methods=["GET"])
-@bp.access(roles=[OPERATOR, ASSESSOR, REGULATOR], object_scoped=True)
+@bp.access(roles=[Role.OPERATOR, Role.ASSESSOR, Role.REGULATOR], object_scoped=True)
 @bp.response(200, ReviewItemDetailOut)
 def get_review(item_id: str) -> dict[str, Any]:
     """One queue item with the assessment reports attached to its subject."""
@@ -246,7 +245,7 @@ def get_review(item_id: str) -> dict[str, Any]:
 
 
 @bp.route("/reviews/<item_id>/reports", methods=["POST"])
-@bp.access(roles=[OPERATOR, ASSESSOR], object_scoped=True)
+@bp.access(roles=[Role.OPERATOR, Role.ASSESSOR], object_scoped=True)
 @bp.idempotent
 @bp.arguments(AssessmentReportIn)
 @bp.response(201, AssessmentReportOut)

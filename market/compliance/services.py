@@ -55,7 +55,7 @@ from market.compliance.models import (
     signed_document,
 )
 from market.kernel import canonical, events
-from market.kernel.actor import Actor, system_actor
+from market.kernel.actor import Actor, Role, require, system_actor
 from market.kernel.errors import InvalidInput, InvalidTransition, RoleNotAllowed
 from market.kernel.ids import new_id
 from market.kernel.pagination import Page, keyset_page
@@ -64,8 +64,7 @@ from market.participants import services as participants
 from market.participants.domain import Status
 from market.participants.errors import OrganisationNotFound
 
-OPERATOR, ASSESSOR, REGULATOR = "operator", "assessor", "regulator"
-STAFF = (OPERATOR, ASSESSOR, REGULATOR)  # who sees every declaration and decision
+STAFF = (Role.OPERATOR, Role.ASSESSOR, Role.REGULATOR)  # who sees every declaration and decision
 
 
 def declaration_digest(document: Mapping[str, Any]) -> str:
@@ -229,7 +228,7 @@ def record_breach(declaration_id: str, severity: BreachSeverity, reason: str,
         RoleNotAllowed: not the operator.
         DeclarationNotFound: no such declaration.
     """
-    if not (uow.actor.is_system or uow.actor.has_role(OPERATOR)):
+    if not (uow.actor.is_system or uow.actor.has_role(Role.OPERATOR)):
         raise RoleNotAllowed()
     with uow:
         declaration = uow.session.get(Declaration, declaration_id)
@@ -435,7 +434,7 @@ def report_off_exchange(report: OffExchangeReport, *, uow: UnitOfWork) -> Filing
         if other is None or other.id == me:
             raise InvalidInput("the off-exchange report cannot be filed", errors={
                 "counterparty_org_id": ["must be another organisation on the exchange"]})
-        if OPERATOR in other.roles:
+        if Role.OPERATOR in other.roles:
             raise InvalidInput("the off-exchange report cannot be filed", errors={
                 "counterparty_org_id": ["the exchange operator never trades"]})
         if report.concluded_at > uow.clock.now():
@@ -473,7 +472,7 @@ def _filtered_filings(stmt: Select[Any], f: FilingFilters) -> Select[Any]:
 
 def _visible_filings(actor: Actor) -> Select[Any]:
     stmt = select(Filing)
-    if not (actor.is_system or actor.has_role(OPERATOR, REGULATOR)):
+    if not (actor.is_system or actor.has_role(Role.OPERATOR, Role.REGULATOR)):
         stmt = stmt.where(or_(Filing.seller_org_id == actor.org_id,
                               Filing.buyer_org_id == actor.org_id))
     return stmt
@@ -605,15 +604,10 @@ def scan(since: datetime, *, uow: UnitOfWork) -> int:
         return opened
 
 
-def _require_watcher(actor: Actor) -> None:
-    if not (actor.is_system or actor.has_role(OPERATOR, REGULATOR)):
-        raise RoleNotAllowed()
-
-
 def list_alerts(*, uow: UnitOfWork, status: str | None = None, rule: str | None = None,
                 after: str | None = None, limit: int = 50) -> Page[Alert]:
     """Alerts for the operator and regulators, oldest first."""
-    _require_watcher(uow.actor)
+    require(uow.actor, *WATCHERS)
     with uow:
         stmt = _equal(select(Alert), (Alert.status, status), (Alert.rule, rule))
         return keyset_page(uow.session, stmt, Alert.id, after=after, limit=limit)
@@ -626,7 +620,7 @@ def get_alert(alert_id: str, *, uow: UnitOfWork) -> tuple[Alert, list[AlertNote]
         RoleNotAllowed: neither the operator nor a regulator.
         AlertNotFound: no such alert.
     """
-    _require_watcher(uow.actor)
+    require(uow.actor, *WATCHERS)
     with uow:
         alert = uow.session.get(Alert, alert_id)
         if alert is None:
@@ -643,7 +637,7 @@ def dispose(alert_id: str, to_status: str, note: str, *, uow: UnitOfWork) -> Ale
     Raises:
         RoleNotAllowed, AlertNotFound, InvalidTransition.
     """
-    _require_watcher(uow.actor)
+    require(uow.actor, *WATCHERS)
     with uow:
         alert = uow.session.scalars(select(Alert).where(Alert.id == alert_id)
                                     .with_for_update()).one_or_none()
@@ -670,7 +664,7 @@ def order_suspension(subject_type: str, subject_id: str, reason: str,
         OrganisationNotFound / ProductNotFound: no such subject.
         InvalidTransition: the subject is not in a state that can be suspended.
     """
-    if not (uow.actor.is_system or uow.actor.has_role(REGULATOR)):
+    if not (uow.actor.is_system or uow.actor.has_role(Role.REGULATOR)):
         raise RoleNotAllowed()
     with uow:
         if alert_id is not None and uow.session.get(Alert, alert_id) is None:
@@ -762,16 +756,14 @@ def missing_assessment(session: Any, subject_id: str) -> list[str]:
             if v["outcome"] == Outcome.NEEDS_ASSESSMENT.value]
 
 
-def _require_reviewer(actor: Actor, *, reading: bool = False) -> None:
-    roles = (OPERATOR, ASSESSOR, REGULATOR) if reading else (OPERATOR, ASSESSOR)
-    if not (actor.is_system or actor.has_role(*roles)):
-        raise RoleNotAllowed()
+WATCHERS = (Role.OPERATOR, Role.REGULATOR)
+REVIEWERS = (Role.OPERATOR, Role.ASSESSOR)
 
 
 def list_reviews(*, uow: UnitOfWork, status: str | None = None, kind: str | None = None,
                  after: str | None = None, limit: int = 50) -> Page[ReviewItem]:
     """The review queue across contexts, oldest first (operator, assessors, regulators)."""
-    _require_reviewer(uow.actor, reading=True)
+    require(uow.actor, *REVIEWERS, Role.REGULATOR)
     with uow:
         stmt = _equal(select(ReviewItem), (ReviewItem.status, status), (ReviewItem.kind, kind))
         return keyset_page(uow.session, stmt, ReviewItem.id, after=after, limit=limit)
@@ -784,7 +776,7 @@ def get_review(item_id: str, *, uow: UnitOfWork
     Raises:
         RoleNotAllowed, ReviewItemNotFound.
     """
-    _require_reviewer(uow.actor, reading=True)
+    require(uow.actor, *REVIEWERS, Role.REGULATOR)
     with uow:
         item = uow.session.get(ReviewItem, item_id)
         if item is None:
@@ -801,7 +793,7 @@ def attach_report(item_id: str, kind: str, name: str, sha256: str, *,
         RoleNotAllowed, ReviewItemNotFound, InvalidTransition (the review is closed),
         ReviewerIsParty (the organisation under review assesses itself).
     """
-    _require_reviewer(uow.actor)
+    require(uow.actor, *REVIEWERS)
     with uow:
         item = uow.session.get(ReviewItem, item_id, with_for_update=True)
         if item is None:
@@ -836,7 +828,7 @@ def commit_to_admission(answers: Mapping[str, Any], *, signature: str | None = N
         RoleNotAllowed: the exchange operator and regulators make none.
         InvalidDeclarationSignature: a signature was given and does not verify.
     """
-    if uow.actor.has_role(OPERATOR, REGULATOR) or uow.actor.org_id is None:
+    if uow.actor.has_role(Role.OPERATOR, Role.REGULATOR) or uow.actor.org_id is None:
         raise RoleNotAllowed()
     with uow:
         declaration = sign_declaration(DeclarationKind.ADMISSION, answers,

@@ -3,6 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
+
+from market.kernel.errors import RoleNotAllowed
+
+
+class Role(StrEnum):
+    """An organisation's roles on the exchange (an organisation may hold several)."""
+
+    MERCHANT = "merchant"
+    BUYER = "buyer"
+    OPERATOR = "operator"
+    ASSESSOR = "assessor"
+    BROKER = "broker"
+    REGULATOR = "regulator"
 
 
 @dataclass(frozen=True)
@@ -23,7 +37,7 @@ class Actor:
     scopes: frozenset[str] = field(default_factory=frozenset)
     key_id: str | None = None
 
-    def has_role(self, *roles: str) -> bool:
+    def has_role(self, *roles: Role | str) -> bool:
         return bool(self.roles.intersection(roles))
 
     @property
@@ -40,3 +54,13 @@ ANONYMOUS = Actor(kind="anonymous", label="anonymous")
 
 def system_actor(label: str = "system") -> Actor:
     return Actor(kind="system", label=label)
+
+
+def require(actor: Actor, *roles: Role) -> None:
+    """Refuse unless the actor is the system or its organisation holds one of ``roles``.
+
+    Raises:
+        RoleNotAllowed: none of the roles.
+    """
+    if not (actor.is_system or actor.has_role(*roles)):
+        raise RoleNotAllowed()

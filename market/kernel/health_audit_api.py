@@ -9,6 +9,7 @@ from marshmallow import fields, validate
 from sqlalchemy import text
 
 from market.kernel import audit, migrate
+from market.kernel.actor import Role
 from market.kernel.errors import InvalidCursor
 from market.kernel.web import (
     ApiBlueprint,
@@ -22,7 +23,7 @@ from market.kernel.web import (
 health_bp = ApiBlueprint("health", __name__, description="Liveness and readiness probes")
 audit_bp = ApiBlueprint("audit", __name__, description="The hash-chained audit log")
 
-AUDIT_READERS = ["operator", "regulator"]
+AUDIT_READERS = [Role.OPERATOR, Role.REGULATOR]
 
 
 class HealthOut(ma.Schema):

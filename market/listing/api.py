@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Response, request, send_file
 
+from market.kernel.actor import Role
 from market.kernel.errors import InvalidCursor, InvalidInput
 from market.kernel.web import (
     ApiBlueprint,
@@ -51,7 +52,6 @@ from market.listing.schemas import (
 bp = ApiBlueprint("listing", __name__,
                   description="Data products, versions, offers, usage terms and listings")
 
-MERCHANT, OPERATOR, ASSESSOR = "merchant", "operator", "assessor"
 
 
 def _sample_dir() -> Path:
@@ -101,7 +101,7 @@ def _out(view: services.ProductView) -> dict[str, Any]:
 
 
 @bp.route("/products", methods=["POST"])
-@bp.access(roles=[MERCHANT])
+@bp.access(roles=[Role.MERCHANT])
 @bp.idempotent
 @bp.arguments(ProductIn)
 @bp.response(201, ProductOut)
@@ -132,7 +132,7 @@ def get_product(product_id: str) -> dict[str, Any]:
 
 
 @bp.route("/products/<product_id>", methods=["PUT"])
-@bp.access(roles=[MERCHANT], object_scoped=True)
+@bp.access(roles=[Role.MERCHANT], object_scoped=True)
 @bp.alt_response(409, response="CONFLICT")
 @bp.arguments(ProductRevisionIn)
 @bp.response(200, ProductOut)
@@ -144,7 +144,7 @@ def revise_product(body: dict[str, Any], product_id: str) -> dict[str, Any]:
 
 
 @bp.route("/products/<product_id>/submission", methods=["POST"])
-@bp.access(roles=[MERCHANT], object_scoped=True)
+@bp.access(roles=[Role.MERCHANT], object_scoped=True)
 @bp.alt_response(409, response="CONFLICT")
 @bp.arguments(SubmitIn)
 @bp.response(200, ProductOut)
@@ -162,7 +162,7 @@ def submit_listing(body: dict[str, Any], product_id: str) -> dict[str, Any]:
 
 
 @bp.route("/products/<product_id>/review-claims", methods=["POST"])
-@bp.access(roles=[OPERATOR, ASSESSOR], object_scoped=True)
+@bp.access(roles=[Role.OPERATOR, Role.ASSESSOR], object_scoped=True)
 @bp.alt_response(409, response="CONFLICT")
 @bp.response(200, ProductOut)
 def claim_review(product_id: str) -> dict[str, Any]:
@@ -171,7 +171,7 @@ def claim_review(product_id: str) -> dict[str, Any]:
 
 
 @bp.route("/products/<product_id>/reviews", methods=["POST"])
-@bp.access(roles=[OPERATOR, ASSESSOR], object_scoped=True)
+@bp.access(roles=[Role.OPERATOR, Role.ASSESSOR], object_scoped=True)
 @bp.alt_response(409, response="CONFLICT")
 @bp.arguments(ListingReviewIn)
 @bp.response(200, ProductOut)
@@ -182,7 +182,7 @@ def decide_review(body: dict[str, Any], product_id: str) -> dict[str, Any]:
 
 
 @bp.route("/products/<product_id>/status-changes", methods=["POST"])
-@bp.access(roles=[OPERATOR, MERCHANT], object_scoped=True)
+@bp.access(roles=[Role.OPERATOR, Role.MERCHANT], object_scoped=True)
 @bp.alt_response(409, response="CONFLICT")
 @bp.arguments(ListingStatusIn)
 @bp.response(200, ProductOut)

@@ -19,13 +19,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from market.kernel.db import Base, JSONType, UTCDateTime, sql_values
-from market.kernel.errors import InvalidTransition
+from market.kernel.statemachine import HistoryRow, Lifecycle, Stateful
 from market.listing.domain import (
+    TRANSITIONS,
     DevelopmentLevel,
     ListingStatus,
     OfferKind,
     ProductType,
-    can_transition,
 )
 
 
@@ -42,10 +42,11 @@ class Product(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
-class ProductVersion(Base):
+class ProductVersion(Stateful, Base):
     """One version of a product's content, reviewed and listed as a whole."""
 
     __tablename__ = "product_versions"
+    LIFECYCLE = Lifecycle(ListingStatus, TRANSITIONS)
     __table_args__ = (
         UniqueConstraint("product_id", "number", name="number"),
         CheckConstraint(f"status IN ({sql_values(ListingStatus)})", name="status"),
@@ -98,22 +99,11 @@ class ProductVersion(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     listed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    def move(self, target: ListingStatus, *, reason: str | None, at: datetime) -> str:
-        """Move along the listing lifecycle; returns the previous status.
-
-        Raises:
-            InvalidTransition: the lifecycle does not allow ``target`` from here.
-        """
-        current = ListingStatus(self.status)
-        if not can_transition(current, target):
-            raise InvalidTransition(current=current.value, target=target.value)
-        self.status = target.value
+    def entered(self, target: Any, *, at: datetime, reason: str | None) -> None:
         self.status_reason = reason
-        self.updated_at = at
         if target is ListingStatus.LISTED:
             self.listed_at = at
             self.suspended_by_rights = False
-        return current.value
 
     def state(self) -> dict[str, Any]:
         return {
@@ -149,18 +139,10 @@ class Offer(Base):
     sold: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
-class ListingEvent(Base):
+class ListingEvent(HistoryRow, Base):
     """History of a version: every status change, who made it and why."""
 
     __tablename__ = "listing_events"
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
     version_id: Mapped[str] = mapped_column(ForeignKey("product_versions.id"), nullable=False,
                                             index=True)
-    action: Mapped[str] = mapped_column(String(40), nullable=False)
-    from_status: Mapped[str | None] = mapped_column(String(16))
-    to_status: Mapped[str] = mapped_column(String(16), nullable=False)
-    reason: Mapped[str | None] = mapped_column(Text)
-    actor_org_id: Mapped[str | None] = mapped_column(String(40))
-    actor_label: Mapped[str] = mapped_column(String(200), nullable=False)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -6,7 +6,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from market.compliance.schemas import ListingDeclarationIn, SignatureIn
-from market.kernel.web import PageQuery, UtcDateTime, choices
+from market.kernel.web import HistoryEventOut, PageQuery, UtcDateTime, choices
 from market.listing.domain import (
     PERIODS,
     UNITS,
@@ -194,16 +194,8 @@ class ListingStatusIn(ma.Schema):
     reason = fields.String(required=True, validate=validate.Length(1, 2000))
 
 
-class ListingEventOut(ma.Schema):
-    id = fields.String()
+class ListingEventOut(HistoryEventOut):
     version_id = fields.String()
-    action = fields.String()
-    from_status = fields.String(allow_none=True)
-    to_status = fields.String()
-    reason = fields.String(allow_none=True)
-    actor_org_id = fields.String(allow_none=True)
-    actor_label = fields.String()
-    at = fields.DateTime()
 
 
 class CatalogEntryOut(ma.Schema):

@@ -30,10 +30,11 @@ from market.compliance.domain import (
     ProductFacts,
     Stage,
 )
-from market.kernel.actor import Actor
+from market.kernel.actor import Actor, Role, require
 from market.kernel.errors import Conflict, InvalidInput, InvalidTransition, RoleNotAllowed
 from market.kernel.ids import new_id
 from market.kernel.pagination import Page, keyset_page
+from market.kernel.statemachine import record_move
 from market.kernel.uow import UnitOfWork
 from market.listing import catalog
 from market.listing.domain import (
@@ -61,9 +62,8 @@ from market.listing.models import ListingEvent, Offer, Product, ProductVersion
 from market.participants import services as participants
 from market.rights import services as rights
 
-MERCHANT, OPERATOR, ASSESSOR, REGULATOR = "merchant", "operator", "assessor", "regulator"
 REVIEW_STAGES = frozenset({ListingStatus.SUBMITTED, ListingStatus.UNDER_REVIEW})
-SEE_ALL = (OPERATOR, ASSESSOR, REGULATOR)
+SEE_ALL = (Role.OPERATOR, Role.ASSESSOR, Role.REGULATOR)
 
 
 @dataclass(frozen=True)
@@ -110,10 +110,6 @@ class ProductView:
 # -- helpers -----------------------------------------------------------------------------
 
 
-def _require(actor: Actor, *roles: str) -> None:
-    if not (actor.is_system or actor.has_role(*roles)):
-        raise RoleNotAllowed()
-
 
 def _sees_all(actor: Actor) -> bool:
     return actor.is_system or actor.has_role(*SEE_ALL)
@@ -133,11 +129,9 @@ def _view(session: Any, product: Product, version: ProductVersion) -> ProductVie
 
 def _event(uow: UnitOfWork, version: ProductVersion, action: str, previous: str | None,
            reason: str | None) -> None:
-    uow.session.add(ListingEvent(
-        id=new_id("lev"), version_id=version.id, action=action, from_status=previous,
-        to_status=version.status, reason=reason, actor_org_id=uow.actor.org_id,
-        actor_label=uow.actor.label, at=uow.clock.now(),
-    ))
+    record_move(uow, ListingEvent, prefix="lev", subject={"version_id": version.id},
+                action=action, previous=previous, status=version.status, reason=reason,
+                at=uow.clock.now())
     uow.session.flush()
     uow.audit.record(uow.actor, f"listing.{action}", "product_version", version.id,
                      version.state())
@@ -267,7 +261,7 @@ def create_product(
         ProductNotFound: ``product_id`` is not one the merchant holds the operation right for.
         Conflict: the product already exists.
     """
-    _require(uow.actor, MERCHANT)
+    require(uow.actor, Role.MERCHANT)
     _validate(data)
     with uow:
         if product_id is not None:
@@ -298,7 +292,7 @@ def revise_product(
         VersionInReview: the latest version is waiting for review.
         InvalidInput: as for :func:`create_product`.
     """
-    _require(uow.actor, MERCHANT)
+    require(uow.actor, Role.MERCHANT)
     _validate(data)
     with uow:
         product = _own_product(uow, product_id, for_update=True)
@@ -342,7 +336,7 @@ def submit_listing(
         VersionOnceListed: the version was on sale once; revise the product instead.
         InvalidDeclarationSignature: a signature was given and does not verify.
     """
-    _require(uow.actor, MERCHANT)
+    require(uow.actor, Role.MERCHANT)
     with uow:
         product = _own_product(uow, product_id, for_update=True)
         version = uow.session.get(ProductVersion, product.latest_version_id)
@@ -455,7 +449,7 @@ def claim_review(product_id: str, *, uow: UnitOfWork) -> ProductView:
     Raises:
         RoleNotAllowed, ProductNotFound, ReviewerIsMerchant, InvalidTransition.
     """
-    _require(uow.actor, OPERATOR, ASSESSOR)
+    require(uow.actor, Role.OPERATOR, Role.ASSESSOR)
     with uow:
         product, version = _reviewable(uow, product_id)
         version.reviewer_org_id = uow.actor.org_id
@@ -497,7 +491,7 @@ def decide_review(product_id: str, decision: str, reason: str, *,
         RoleNotAllowed, ProductNotFound, ReviewerIsMerchant, ReviewClaimedByOther,
         InvalidTransition, ListingRefused (the chain broke since submission).
     """
-    _require(uow.actor, OPERATOR, ASSESSOR)
+    require(uow.actor, Role.OPERATOR, Role.ASSESSOR)
     with uow:
         product, version = _reviewable(uow, product_id)
         if (version.status == ListingStatus.UNDER_REVIEW.value
@@ -551,8 +545,8 @@ def change_listing_status(product_id: str, target: ListingStatus, reason: str, *
         InvalidTransition: nothing on sale to act on, or the lifecycle forbids it.
         ListingRefused: reinstating while the rights chain is broken.
     """
-    is_operator = uow.actor.is_system or uow.actor.has_role(OPERATOR)
-    if not is_operator and not uow.actor.has_role(MERCHANT):
+    is_operator = uow.actor.is_system or uow.actor.has_role(Role.OPERATOR)
+    if not is_operator and not uow.actor.has_role(Role.MERCHANT):
         raise RoleNotAllowed()
     if target not in (ListingStatus.SUSPENDED, ListingStatus.LISTED, ListingStatus.DELISTED):
         raise InvalidInput(errors={"status": ["must be suspended, listed or delisted"]})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from market.kernel.actor import Role
 from market.kernel.web import (
     ApiBlueprint,
     PageQuery,
@@ -16,7 +17,7 @@ from market.kernel.web import (
     unit_of_work,
 )
 from market.participants import services
-from market.participants.domain import Role, Status
+from market.participants.domain import Status
 from market.participants.schemas import (
     ApiKeyIn,
     ApiKeyOut,
@@ -37,8 +38,6 @@ bp = ApiBlueprint(
     "participants", __name__, description="Organisations, admission, users and API keys"
 )
 
-OPERATOR = Role.OPERATOR.value
-REGULATOR = Role.REGULATOR.value
 
 
 def _key_ttl() -> timedelta:
@@ -63,7 +62,7 @@ def _org_input(body: dict[str, Any]) -> services.OrganisationInput:
 
 
 @bp.route("/participants", methods=["POST"])
-@bp.access(roles=[OPERATOR], anonymous=True)
+@bp.access(roles=[Role.OPERATOR], anonymous=True)
 @bp.idempotent
 @bp.arguments(OrganisationIn)
 @bp.response(201, RegistrationOut)
@@ -121,7 +120,7 @@ def update_participant(body: dict[str, Any], org_id: str) -> Any:
 
 
 @bp.route("/participants/<org_id>/status-changes", methods=["POST"])
-@bp.access(roles=[OPERATOR], object_scoped=True)
+@bp.access(roles=[Role.OPERATOR], object_scoped=True)
 @bp.idempotent
 @bp.arguments(StatusChangeIn)
 @bp.response(200, OrganisationOut)

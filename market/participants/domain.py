@@ -5,20 +5,13 @@ from __future__ import annotations
 import random
 from enum import StrEnum
 
+from market.kernel.actor import Role
+
 # GB 32100-2015 alphabet: digits and capitals without I, O, S, V, Z.
 CREDIT_CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_WEIGHTS = [pow(3, i, 31) for i in range(17)]
 # GB 11714 organisation code (positions 9-17 of the credit code).
 _ORG_CODE_WEIGHTS = [3, 7, 9, 10, 5, 8, 4, 2]
-
-
-class Role(StrEnum):
-    MERCHANT = "merchant"
-    BUYER = "buyer"
-    OPERATOR = "operator"
-    ASSESSOR = "assessor"
-    BROKER = "broker"
-    REGULATOR = "regulator"
 
 
 class Status(StrEnum):

@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from market.kernel.actor import Role
 from market.kernel.db import Base, JSONType, UTCDateTime
 from market.kernel.errors import InvalidTransition
-from market.participants.domain import Role, Status, can_transition
+from market.participants.domain import Status, can_transition
 
 _STATUS_VALUES = ", ".join(f"'{s.value}'" for s in Status)
 _ROLE_VALUES = ", ".join(f"'{r.value}'" for r in Role)

@@ -9,9 +9,8 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from market.kernel.actor import Actor
+from market.kernel.actor import Actor, Role
 from market.kernel.pagination import Page, keyset_page
-from market.participants.domain import Role
 from market.participants.models import ApiKey, Organisation, OrganisationRole, StatusChange, User
 
 # Roles whose duties need every organisation: the venue admits them, regulators inspect them.

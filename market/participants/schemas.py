@@ -5,8 +5,9 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from market.kernel.actor import Role
 from market.kernel.web import PageQuery, UtcDateTime
-from market.participants.domain import Role, Status
+from market.participants.domain import Status
 
 _ROLE_CHOICES = [r.value for r in Role]
 _STATUS_CHOICES = [s.value for s in Status]

@@ -14,13 +14,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from market.kernel import events
-from market.kernel.actor import Actor
+from market.kernel.actor import Actor, Role, require
 from market.kernel.clock import Clock, as_utc
 from market.kernel.errors import InvalidApiKey, InvalidInput, ParticipantNotAdmitted, RoleNotAllowed
 from market.kernel.ids import new_id
 from market.kernel.pagination import Page
 from market.kernel.uow import UnitOfWork
-from market.participants.domain import Role, Status, credit_code_problem, roles_problem
+from market.participants.domain import Status, credit_code_problem, roles_problem
 from market.participants.errors import (
     ApiKeyNotFound,
     CreditCodeTaken,
@@ -79,10 +79,6 @@ class ContactChanges:
 def _hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
-
-def _require(actor: Actor, *roles: str) -> None:
-    if not (actor.is_system or actor.has_role(*roles)):
-        raise RoleNotAllowed()
 
 
 def _validate_org(data: OrganisationInput) -> None:
@@ -156,7 +152,7 @@ def apply_for_admission(
         CreditCodeTaken, EmailTaken: the organisation or contact is already registered.
     """
     _validate_org(data)
-    if Role.OPERATOR.value in data.roles:
+    if Role.OPERATOR in data.roles:
         raise OperatorRoleReserved()
     with uow:
         registration = _create_org(uow, data, status=Status.APPLIED,
@@ -177,9 +173,9 @@ def register_organisation(
         OperatorRoleReserved: an API caller asks for the operator role.
         InvalidCreditCode, RolesNotAllowed, CreditCodeTaken, EmailTaken: as for applications.
     """
-    _require(uow.actor, Role.OPERATOR.value)
+    require(uow.actor, Role.OPERATOR)
     _validate_org(data)
-    if Role.OPERATOR.value in data.roles and not uow.actor.is_system:
+    if Role.OPERATOR in data.roles and not uow.actor.is_system:
         raise OperatorRoleReserved()
     with uow:
         registration = _create_org(uow, data, status=Status.ADMITTED, reason=reason,
@@ -214,7 +210,7 @@ def update_contact(org_id: str, changes: ContactChanges, *, uow: UnitOfWork) -> 
         OrganisationNotFound: unknown or not visible.
         Forbidden: a regulator tries to write.
     """
-    if uow.actor.has_role(Role.REGULATOR.value):
+    if uow.actor.has_role(Role.REGULATOR):
         raise RoleNotAllowed()
     with uow:
         repo = ParticipantRepository(uow.session)
@@ -240,13 +236,13 @@ def change_status(org_id: str, target: Status, reason: str, *, uow: UnitOfWork) 
         OperatorStatusFixed: the target is an operator organisation.
         InvalidTransition: the workflow does not allow the move.
     """
-    _require(uow.actor, Role.OPERATOR.value)
+    require(uow.actor, Role.OPERATOR)
     with uow:
         repo = ParticipantRepository(uow.session)
         org = repo.get_org(org_id, uow.actor, for_update=True)
         if org is None:
             raise OrganisationNotFound()
-        if Role.OPERATOR.value in org.roles:
+        if Role.OPERATOR in org.roles:
             raise OperatorStatusFixed()
         now = uow.clock.now()
         previous = org.change_status(target, reason=reason, at=now)

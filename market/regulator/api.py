@@ -10,6 +10,7 @@ from flask import Response, g, request, stream_with_context
 
 from market.compliance.api import filing_filters
 from market.compliance.schemas import FilingOut, FilingQuery
+from market.kernel.actor import Role
 from market.kernel.web import (
     ApiBlueprint,
     current_actor,
@@ -34,12 +35,11 @@ from market.trading.schemas import OrderSummaryOut, RegulatorOrderQuery
 bp = ApiBlueprint("regulator", __name__,
                   description="Read-only views for regulators: filings, exports, statistics")
 
-REGULATOR = "regulator"
 MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/jsonl; charset=utf-8"}
 
 
 @bp.route("/regulator/filings", methods=["GET"])
-@bp.access(roles=[REGULATOR])
+@bp.access(roles=[Role.REGULATOR])
 @bp.arguments(FilingQuery, location="query")
 @bp.response(200, page_of(FilingOut))
 def filings(query: dict[str, Any]) -> dict[str, Any]:
@@ -50,7 +50,7 @@ def filings(query: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.route("/regulator/filings/export", methods=["GET"])
-@bp.access(roles=[REGULATOR])
+@bp.access(roles=[Role.REGULATOR])
 @bp.arguments(ExportQuery, location="query")
 @bp.response(200, content_type="text/csv",
              description="CSV with a header row, or JSON Lines; streamed")
@@ -68,7 +68,7 @@ def export_filings(query: dict[str, Any]) -> Response:
 
 
 @bp.route("/regulator/orders", methods=["GET"])
-@bp.access(roles=[REGULATOR])
+@bp.access(roles=[Role.REGULATOR])
 @bp.arguments(RegulatorOrderQuery, location="query")
 @bp.response(200, page_of(OrderSummaryOut))
 def orders(query: dict[str, Any]) -> dict[str, Any]:
@@ -81,7 +81,7 @@ def orders(query: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.route("/regulator/orders/<order_id>", methods=["GET"])
-@bp.access(roles=[REGULATOR], object_scoped=True)
+@bp.access(roles=[Role.REGULATOR], object_scoped=True)
 @bp.response(200, RegulatorOrderOut)
 def order(order_id: str) -> dict[str, Any]:
     """One order with its contract, ledger journals and postings, revenue allocations and
@@ -92,7 +92,7 @@ def order(order_id: str) -> dict[str, Any]:
 
 
 @bp.route("/regulator/statistics", methods=["GET"])
-@bp.access(roles=[REGULATOR])
+@bp.access(roles=[Role.REGULATOR])
 @bp.arguments(FilingQuery, location="query")
 @bp.response(200, StatisticsOut)
 def statistics(query: dict[str, Any]) -> dict[str, Any]:
@@ -122,7 +122,7 @@ def _audit_regulator_reads(response: Response) -> Response:
     if request.method not in ("GET", "HEAD") or response.status_code >= 400:
         return response
     actor = g.get("market_actor")  # only requests that looked at their key; public reads
-    if actor is None or actor.is_anonymous or not actor.has_role(REGULATOR):  # are public
+    if actor is None or actor.is_anonymous or not actor.has_role(Role.REGULATOR):  # are public
         return response
     services.record_read(actor, method=request.method, path=request.path,
                          query=request.query_string.decode("utf-8", "replace"),

@@ -17,14 +17,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from market.compliance import services as compliance
 from market.compliance.models import Filing
-from market.kernel.actor import Actor
+from market.kernel.actor import Actor, Role
 from market.kernel.errors import RoleNotAllowed
 from market.kernel.pagination import Page
 from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
 from market.trading import services as trading
-
-REGULATOR = "regulator"
 
 EXPORT_COLUMNS = ("number", "kind", "concluded_at", "filed_at", "seller_org_id",
                   "buyer_org_id", "product_id", "version_id", "product_title", "sector",
@@ -33,7 +31,7 @@ EXPORT_COLUMNS = ("number", "kind", "concluded_at", "filed_at", "seller_org_id",
 
 
 def require_regulator(actor: Actor) -> None:
-    if not (actor.is_system or actor.has_role(REGULATOR)):
+    if not (actor.is_system or actor.has_role(Role.REGULATOR)):
         raise RoleNotAllowed()
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import current_app
 
+from market.kernel.actor import Role
 from market.kernel.web import (
     ApiBlueprint,
     PageQuery,
@@ -61,8 +62,7 @@ from market.rights.schemas import (
 bp = ApiBlueprint("rights", __name__,
                   description="Data resources, the three separated rights, grants, certificates")
 
-MERCHANT, OPERATOR, ASSESSOR, REGULATOR = "merchant", "operator", "assessor", "regulator"
-REVIEWERS = [OPERATOR, ASSESSOR]
+REVIEWERS = [Role.OPERATOR, Role.ASSESSOR]
 
 
 def signer() -> Signer:
@@ -99,7 +99,7 @@ def _with(obj: Any, **extra: Any) -> dict[str, Any]:
 
 
 @bp.route("/resources", methods=["POST"])
-@bp.access(roles=[MERCHANT])
+@bp.access(roles=[Role.MERCHANT])
 @bp.idempotent
 @bp.arguments(ResourceIn)
 @bp.response(201, ResourceOut)
@@ -139,7 +139,7 @@ def get_resource(resource_id: str) -> dict[str, Any]:
 
 
 @bp.route("/resources/<resource_id>/evidence", methods=["POST"])
-@bp.access(roles=[MERCHANT], object_scoped=True)
+@bp.access(roles=[Role.MERCHANT], object_scoped=True)
 @bp.arguments(EvidenceListIn)
 @bp.response(201, EvidenceListOut)
 def add_resource_evidence(body: dict[str, Any], resource_id: str) -> tuple[dict[str, Any], int]:
@@ -150,7 +150,7 @@ def add_resource_evidence(body: dict[str, Any], resource_id: str) -> tuple[dict[
 
 
 @bp.route("/resources/<resource_id>/disputes", methods=["POST"])
-@bp.access(roles=[OPERATOR], object_scoped=True)
+@bp.access(roles=[Role.OPERATOR], object_scoped=True)
 @bp.idempotent
 @bp.arguments(DisputeIn)
 @bp.response(201, DisputeOut)
@@ -173,7 +173,7 @@ def list_disputes(query: dict[str, Any], resource_id: str) -> dict[str, Any]:
 
 
 @bp.route("/resources/<resource_id>/disputes/<dispute_id>/resolution", methods=["POST"])
-@bp.access(roles=[OPERATOR], object_scoped=True)
+@bp.access(roles=[Role.OPERATOR], object_scoped=True)
 @bp.arguments(ResolutionIn)
 @bp.response(200, DisputeOut)
 def resolve_dispute(body: dict[str, Any], resource_id: str, dispute_id: str) -> Any:
@@ -187,7 +187,7 @@ def resolve_dispute(body: dict[str, Any], resource_id: str, dispute_id: str) -> 
 
 
 @bp.route("/rights", methods=["POST"])
-@bp.access(roles=[MERCHANT])
+@bp.access(roles=[Role.MERCHANT])
 @bp.idempotent
 @bp.arguments(RightIn)
 @bp.response(201, RightOut)
@@ -247,7 +247,7 @@ def right_history(query: dict[str, Any], right_id: str) -> dict[str, Any]:
 
 
 @bp.route("/rights/<right_id>/evidence", methods=["POST"])
-@bp.access(roles=[MERCHANT], object_scoped=True)
+@bp.access(roles=[Role.MERCHANT], object_scoped=True)
 @bp.arguments(EvidenceListIn)
 @bp.response(201, EvidenceListOut)
 def add_right_evidence(body: dict[str, Any], right_id: str) -> tuple[dict[str, Any], int]:
@@ -280,7 +280,7 @@ def decide_review(body: dict[str, Any], right_id: str) -> dict[str, Any]:
 
 
 @bp.route("/rights/<right_id>/status-changes", methods=["POST"])
-@bp.access(roles=[OPERATOR, MERCHANT], object_scoped=True)
+@bp.access(roles=[Role.OPERATOR, Role.MERCHANT], object_scoped=True)
 @bp.alt_response(409, response="CONFLICT")
 @bp.arguments(RightStatusIn)
 @bp.response(200, RightOut)
@@ -309,7 +309,7 @@ def rights_chain(query: dict[str, Any], product_id: str) -> Any:
 
 
 @bp.route("/grants", methods=["POST"])
-@bp.access(roles=[MERCHANT])
+@bp.access(roles=[Role.MERCHANT])
 @bp.idempotent
 @bp.arguments(GrantIn)
 @bp.response(201, GrantOut)
@@ -346,7 +346,7 @@ def get_grant(grant_id: str) -> dict[str, Any]:
 
 
 @bp.route("/grants/<grant_id>/revoke", methods=["POST"])
-@bp.access(roles=[MERCHANT, OPERATOR], object_scoped=True)
+@bp.access(roles=[Role.MERCHANT, Role.OPERATOR], object_scoped=True)
 @bp.arguments(ReasonIn)
 @bp.response(200, GrantSummaryOut)
 def revoke_grant(body: dict[str, Any], grant_id: str) -> Any:

@@ -10,8 +10,9 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from market.kernel.db import Base, JSONType, UTCDateTime, sql_values
-from market.kernel.errors import InvalidTransition
+from market.kernel.statemachine import HistoryRow, Lifecycle, Stateful
 from market.rights.domain import (
+    TRANSITIONS,
     Classification,
     EvidenceKind,
     Origin,
@@ -21,7 +22,6 @@ from market.rights.domain import (
     Scope,
     Term,
     Territory,
-    can_transition,
 )
 
 
@@ -89,10 +89,11 @@ class Evidence(Base):
                 "sha256": self.sha256, "size": self.size}
 
 
-class Right(Base):
+class Right(Stateful, Base):
     """A right registration: one of the three separated rights over a resource or product."""
 
     __tablename__ = "rights"
+    LIFECYCLE = Lifecycle(RightStatus, TRANSITIONS)
     __table_args__ = (
         CheckConstraint(f"kind IN ({sql_values(RightKind)})", name="kind"),
         CheckConstraint(f"status IN ({sql_values(RightStatus)})", name="status"),
@@ -139,23 +140,12 @@ class Right(Base):
     def term(self) -> Term:
         return Term(self.valid_from, self.valid_to)
 
-    def move(self, target: RightStatus, *, reason: str | None, at: datetime) -> str:
-        """Move along the right's state machine; returns the previous status.
-
-        Raises:
-            InvalidTransition: the lifecycle does not allow ``target`` from here.
-        """
-        current = RightStatus(self.status)
-        if not can_transition(current, target):
-            raise InvalidTransition(current=current.value, target=target.value)
-        self.status = target.value
+    def entered(self, target: Any, *, at: datetime, reason: str | None) -> None:
         self.status_reason = reason
-        self.updated_at = at
         if target is RightStatus.REGISTERED:
             self.suspended_by = None
             if self.registered_at is None:
                 self.registered_at = at
-        return current.value
 
     def state(self) -> dict[str, Any]:
         return {
@@ -177,21 +167,13 @@ class RightParent(Base):
     parent_id: Mapped[str] = mapped_column(ForeignKey("rights.id"), primary_key=True, index=True)
 
 
-class RightEvent(Base):
+class RightEvent(HistoryRow, Base):
     """The full history of a right: every status change and why."""
 
     __tablename__ = "right_events"
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
     right_id: Mapped[str] = mapped_column(ForeignKey("rights.id"), nullable=False, index=True)
-    action: Mapped[str] = mapped_column(String(40), nullable=False)
-    from_status: Mapped[str | None] = mapped_column(String(16))
-    to_status: Mapped[str] = mapped_column(String(16), nullable=False)
-    reason: Mapped[str | None] = mapped_column(Text)
-    actor_org_id: Mapped[str | None] = mapped_column(String(40))
-    actor_label: Mapped[str] = mapped_column(String(200), nullable=False)
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
 class Grant(Base):

@@ -7,7 +7,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from market.kernel.web import PageQuery, UtcDateTime, choices
+from market.kernel.web import HistoryEventOut, PageQuery, UtcDateTime, choices
 from market.rights.domain import (
     Classification,
     EvidenceKind,
@@ -203,17 +203,9 @@ class RightStatusIn(ma.Schema):
     reason = fields.String(required=True, validate=validate.Length(1, 2000))
 
 
-class RightEventOut(ma.Schema):
-    id = fields.String()
+class RightEventOut(HistoryEventOut):
     right_id = fields.String()
-    action = fields.String()
-    from_status = fields.String(allow_none=True)
-    to_status = fields.String()
-    reason = fields.String(allow_none=True)
-    actor_org_id = fields.String(allow_none=True)
-    actor_label = fields.String()
     snapshot = fields.Dict()
-    at = fields.DateTime()
 
 
 class GrantIn(ScopeTermIn):

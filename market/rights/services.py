@@ -20,10 +20,11 @@ from typing import Any
 
 from market.compliance import services as compliance
 from market.kernel import events
-from market.kernel.actor import Actor
+from market.kernel.actor import Role, require
 from market.kernel.errors import InvalidInput, InvalidTransition, RoleNotAllowed
 from market.kernel.ids import new_id
 from market.kernel.pagination import Page
+from market.kernel.statemachine import record_move
 from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
 from market.receipts.signing import Signer
@@ -74,7 +75,6 @@ from market.rights.repository import RightsRepository
 UNAVAILABLE = "rights.unavailable"
 RESTORED = "rights.restored"
 
-MERCHANT, OPERATOR, ASSESSOR, REGULATOR = "merchant", "operator", "assessor", "regulator"
 REVIEW_STAGES = frozenset({RightStatus.SUBMITTED, RightStatus.UNDER_REVIEW})
 
 
@@ -156,10 +156,6 @@ class ChainCheck:
 # -- helpers -----------------------------------------------------------------------------
 
 
-def _require(actor: Actor, *roles: str) -> None:
-    if not (actor.is_system or actor.has_role(*roles)):
-        raise RoleNotAllowed()
-
 
 def _store_evidence(
     uow: UnitOfWork, owner_type: str, owner_id: str, items: Sequence[EvidenceInput],
@@ -202,11 +198,9 @@ def decode_content(content_base64: str | None) -> bytes | None:
 
 def _event(uow: UnitOfWork, right: Right, action: str, previous: str | None,
            reason: str | None) -> None:
-    uow.session.add(RightEvent(
-        id=new_id("rev"), right_id=right.id, action=action, from_status=previous,
-        to_status=right.status, reason=reason, actor_org_id=uow.actor.org_id,
-        actor_label=uow.actor.label, snapshot=_jsonable(right.state()), at=uow.clock.now(),
-    ))
+    record_move(uow, RightEvent, prefix="rev", subject={"right_id": right.id},
+                action=action, previous=previous, status=right.status, reason=reason,
+                at=uow.clock.now(), snapshot=_jsonable(right.state()))
     uow.session.flush()
     uow.audit.record(uow.actor, f"right.{action}", "right", right.id, right.state())
 
@@ -284,7 +278,7 @@ def register_resource(
         RoleNotAllowed: the caller is not a merchant.
         EvidenceMismatch: uploaded evidence does not match its SHA-256.
     """
-    _require(uow.actor, MERCHANT)
+    require(uow.actor, Role.MERCHANT)
     with uow:
         now = uow.clock.now()
         resource = DataResource(
@@ -416,7 +410,7 @@ def submit_right(
         ProductHeldByOther: another organisation holds or seeks the product operation right.
         RightRefused: automatic refusal, naming every violation and broken link.
     """
-    _require(uow.actor, MERCHANT)
+    require(uow.actor, Role.MERCHANT)
     holder = uow.actor.org_id or ""
     with uow:
         repo = RightsRepository(uow.session)
@@ -511,7 +505,7 @@ def claim_review(right_id: str, *, uow: UnitOfWork) -> Right:
         InvalidTransition: the right is not waiting for review.
         ReviewerIsHolder: an organisation may not review its own registration.
     """
-    _require(uow.actor, OPERATOR, ASSESSOR)
+    require(uow.actor, Role.OPERATOR, Role.ASSESSOR)
     with uow:
         right = RightsRepository(uow.session).get_right(right_id, uow.actor, for_update=True)
         if right is None:
@@ -540,7 +534,7 @@ def decide_review(
         InvalidTransition: the right is not under review.
         RightRefused: approval would register a right that breaks a rule.
     """
-    _require(uow.actor, OPERATOR, ASSESSOR)
+    require(uow.actor, Role.OPERATOR, Role.ASSESSOR)
     with uow:
         repo = RightsRepository(uow.session)
         right = repo.get_right(right_id, uow.actor, for_update=True)
@@ -630,14 +624,14 @@ def change_right_status(
         InvalidTransition: the lifecycle does not allow it.
         RightRefused: reinstating a right whose parent is not registered.
     """
-    if uow.actor.has_role(REGULATOR) and not uow.actor.has_role(OPERATOR):
+    if uow.actor.has_role(Role.REGULATOR) and not uow.actor.has_role(Role.OPERATOR):
         raise RoleNotAllowed()
     with uow:
         repo = RightsRepository(uow.session)
         right = repo.get_right(right_id, uow.actor, for_update=True)
         if right is None:
             raise RightNotFound()
-        is_operator = uow.actor.is_system or uow.actor.has_role(OPERATOR)
+        is_operator = uow.actor.is_system or uow.actor.has_role(Role.OPERATOR)
         if not is_operator and (right.holder_org_id != uow.actor.org_id
                                 or target is not RightStatus.REVOKED):
             raise NotTheHolder()
@@ -690,7 +684,7 @@ def create_grant(
         GranteeNotAdmitted: the grantee is unknown, not admitted, or the grantor itself.
         RightRefused: the holding right is not usable, or the grant exceeds its scope or term.
     """
-    _require(uow.actor, MERCHANT)
+    require(uow.actor, Role.MERCHANT)
     with uow:
         repo = RightsRepository(uow.session)
         right = repo.get_right(data.holding_right_id, uow.actor)
@@ -764,7 +758,7 @@ def revoke_grant(grant_id: str, reason: str, *, uow: UnitOfWork) -> Grant:
         grant = repo.get_grant(grant_id, uow.actor, for_update=True)
         if grant is None:
             raise GrantNotFound()
-        if not (uow.actor.is_system or uow.actor.has_role(OPERATOR)
+        if not (uow.actor.is_system or uow.actor.has_role(Role.OPERATOR)
                 or grant.grantor_org_id == uow.actor.org_id):
             raise NotTheHolder()
         if grant.status == "revoked":
@@ -807,7 +801,7 @@ def open_dispute(
         ResourceNotFound: unknown resource.
         InvalidInput: the claimant is not an admitted organisation, or is the holder.
     """
-    _require(uow.actor, OPERATOR)
+    require(uow.actor, Role.OPERATOR)
     with uow:
         repo = RightsRepository(uow.session)
         resource = repo.resources_by_id([resource_id]).get(resource_id)
@@ -847,7 +841,7 @@ def resolve_dispute(dispute_id: str, upheld: bool, resolution: str, *,
         DisputeNotFound: unknown dispute.
         DisputeClosed: already resolved.
     """
-    _require(uow.actor, OPERATOR)
+    require(uow.actor, Role.OPERATOR)
     with uow:
         repo = RightsRepository(uow.session)
         dispute = repo.get_dispute(dispute_id, for_update=True)

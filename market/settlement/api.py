@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from market.kernel.actor import Role
 from market.kernel.web import ApiBlueprint, page_args, page_body, page_of, unit_of_work
 from market.settlement import services
 from market.settlement.schemas import (
@@ -25,12 +26,10 @@ from market.settlement.schemas import (
 bp = ApiBlueprint("settlement", __name__,
                   description="Ledger accounts, top-ups, statements and payouts")
 
-OPERATOR, REGULATOR, MERCHANT, BUYER, BROKER, ASSESSOR = (
-    "operator", "regulator", "merchant", "buyer", "broker", "assessor")
 
 
 @bp.route("/ledger/top-ups", methods=["POST"])
-@bp.access(roles=[OPERATOR])
+@bp.access(roles=[Role.OPERATOR])
 @bp.idempotent
 @bp.arguments(TopUpIn)
 @bp.response(201, TopUpOut)
@@ -73,7 +72,7 @@ def statement(query: dict[str, Any], account_id: str) -> Any:
 
 
 @bp.route("/ledger/verification", methods=["GET"])
-@bp.access(roles=[OPERATOR, REGULATOR])
+@bp.access(roles=[Role.OPERATOR, Role.REGULATOR])
 @bp.response(200, LedgerVerificationOut)
 def verify() -> dict[str, Any]:
     """Recompute the ledger from its postings and report every broken invariant."""
@@ -81,7 +80,7 @@ def verify() -> dict[str, Any]:
 
 
 @bp.route("/payouts", methods=["POST"])
-@bp.access(roles=[MERCHANT, BUYER, BROKER, ASSESSOR])
+@bp.access(roles=[Role.MERCHANT, Role.BUYER, Role.BROKER, Role.ASSESSOR])
 @bp.idempotent
 @bp.arguments(PayoutIn)
 @bp.response(201, PayoutOut)
@@ -110,7 +109,7 @@ def get_payout(payout_id: str) -> Any:
 
 
 @bp.route("/payouts/<payout_id>/confirmation", methods=["POST"])
-@bp.access(roles=[OPERATOR], object_scoped=True)
+@bp.access(roles=[Role.OPERATOR], object_scoped=True)
 @bp.idempotent
 @bp.arguments(PayoutConfirmationIn)
 @bp.response(200, PayoutOut)
@@ -120,7 +119,7 @@ def confirm_payout(body: dict[str, Any], payout_id: str) -> Any:
 
 
 @bp.route("/payouts/<payout_id>/rejection", methods=["POST"])
-@bp.access(roles=[OPERATOR], object_scoped=True)
+@bp.access(roles=[Role.OPERATOR], object_scoped=True)
 @bp.alt_response(409, response="CONFLICT")
 @bp.arguments(PayoutRejectionIn)
 @bp.response(200, PayoutOut)

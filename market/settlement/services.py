@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy import Select, Table, insert, select
 
-from market.kernel.actor import Actor
+from market.kernel.actor import Actor, Role, require
 from market.kernel.db import serialise_on
 from market.kernel.errors import InvalidInput, InvalidTransition, RoleNotAllowed
 from market.kernel.ids import new_id
@@ -47,19 +47,14 @@ from market.settlement.models import (
     Posting,
     TopUp,
 )
-from market.settlement.split import DistributionRule, Role, reverse, split
+from market.settlement.split import DistributionRule, ShareRole, reverse, split
 
-OPERATOR, REGULATOR = "operator", "regulator"
 OFFLINE = "offline"  # the embedded payment rail: bank transfers recorded by the operator
 
 
-def _require(actor: Actor, *roles: str) -> None:
-    if not (actor.is_system or actor.has_role(*roles)):
-        raise RoleNotAllowed()
-
 
 def _sees_all(actor: Actor) -> bool:
-    return actor.is_system or actor.has_role(OPERATOR, REGULATOR)
+    return actor.is_system or actor.has_role(Role.OPERATOR, Role.REGULATOR)
 
 
 def _acc(uow: UnitOfWork, kind: AccountKind, owner: str, currency: str, ref: str = "",
@@ -79,7 +74,7 @@ def record_top_up(org_id: str, amount: int, currency: str, reference: str, *,
     Raises:
         RoleNotAllowed, OrganisationNotFound, TopUpReferenceReused, InvalidInput.
     """
-    _require(uow.actor, OPERATOR)
+    require(uow.actor, Role.OPERATOR)
     if amount <= 0:
         raise InvalidInput(errors={"amount": ["must be positive"]})
     with uow:
@@ -131,8 +126,8 @@ def pay_into_escrow(uow: UnitOfWork, *, order_id: str, buyer_org_id: str, amount
                                                     Leg(escrow, amount, currency)])
 
 
-def _line(role: Role, org_id: str, currency: str) -> ledger.AccountSpec:
-    if role is Role.PLATFORM:
+def _line(role: ShareRole, org_id: str, currency: str) -> ledger.AccountSpec:
+    if role is ShareRole.PLATFORM:
         return (AccountKind.FEE_REVENUE, PLATFORM, currency, "")
     return (AccountKind.PAYABLE, org_id, currency, "")
 
@@ -319,7 +314,7 @@ def statement(account_id: str, period_from: datetime, period_to: datetime, *,
 
 def verify(*, uow: UnitOfWork) -> ledger.Verification:
     """Recompute the ledger (operator, regulators, the command line)."""
-    _require(uow.actor, OPERATOR, REGULATOR)
+    require(uow.actor, Role.OPERATOR, Role.REGULATOR)
     with uow:
         return ledger.verify(uow.session)
 
@@ -398,7 +393,7 @@ def _pending_payout(uow: UnitOfWork, payout_id: str) -> Payout:
 
 def confirm_payout(payout_id: str, bank_reference: str, *, uow: UnitOfWork) -> Payout:
     """The operator confirms the bank paid the payout: the reservation is posted."""
-    _require(uow.actor, OPERATOR)
+    require(uow.actor, Role.OPERATOR)
     with uow:
         payout = _pending_payout(uow, payout_id)
         held = uow.session.get(Hold, payout.hold_id)
@@ -414,7 +409,7 @@ def confirm_payout(payout_id: str, bank_reference: str, *, uow: UnitOfWork) -> P
 
 def reject_payout(payout_id: str, reason: str, *, uow: UnitOfWork) -> Payout:
     """The operator rejects a payout (say, a wrong bank account): the reservation is voided."""
-    _require(uow.actor, OPERATOR)
+    require(uow.actor, Role.OPERATOR)
     with uow:
         payout = _pending_payout(uow, payout_id)
         held = uow.session.get(Hold, payout.hold_id)

@@ -28,7 +28,7 @@ BPS = 10_000  # basis points in a whole
 PLATFORM_ORG_ID = PLATFORM  # the fee line's owner, as the ledger names it
 
 
-class Role(StrEnum):
+class ShareRole(StrEnum):
     RESOURCE_HOLDER = "resource_holder"  # 谁投入: holds the data resource
     PROCESSOR = "processor"  # 谁贡献: processed the data into the product
     MERCHANT = "merchant"  # 谁受益: operates and sells the product
@@ -37,8 +37,8 @@ class Role(StrEnum):
 
 
 # Canonical rank: the platform's fee line first, then the roles in their declared order.
-_RANK = {Role.PLATFORM: 0} | {
-    role: index for index, role in enumerate(Role, start=1) if role is not Role.PLATFORM
+_RANK = {ShareRole.PLATFORM: 0} | {
+    role: index for index, role in enumerate(ShareRole, start=1) if role is not ShareRole.PLATFORM
 }
 
 # Right kinds of a product's chain (market.rights.domain.RightKind values).
@@ -48,7 +48,7 @@ PRODUCT_OPERATION = "product_operation"
 _CHAIN_KINDS = (RESOURCE_HOLDING, PROCESSING_USE, PRODUCT_OPERATION)
 
 
-def _canonical_key(role: Role, org_id: str) -> tuple[int, str]:
+def _canonical_key(role: ShareRole, org_id: str) -> tuple[int, str]:
     return _RANK[role], org_id
 
 
@@ -60,7 +60,7 @@ def _is_int(value: object) -> bool:
 class Share:
     """One party's part of the net amount (after the platform fee), in basis points."""
 
-    role: Role
+    role: ShareRole
     org_id: str
     bps: int
 
@@ -91,7 +91,7 @@ class DistributionRule:
         if not isinstance(shares, tuple | list) or not shares:
             found["shares"] = ["at least one share is needed"]
             return found
-        seen: set[tuple[Role, str]] = set()
+        seen: set[tuple[ShareRole, str]] = set()
         total = 0
         sums = True
         for index, share in enumerate(shares):
@@ -103,13 +103,13 @@ class DistributionRule:
             role: Any = share.role
             org_id: Any = share.org_id
             bps: Any = share.bps
-            if not isinstance(role, Role):
-                found[f"{field}.role"] = ["must be one of " + ", ".join(Role)]
-            elif role is Role.PLATFORM:
+            if not isinstance(role, ShareRole):
+                found[f"{field}.role"] = ["must be one of " + ", ".join(ShareRole)]
+            elif role is ShareRole.PLATFORM:
                 found[f"{field}.role"] = ["the platform is paid by platform_fee_bps, not a share"]
             if not isinstance(org_id, str) or not org_id:
                 found[f"{field}.org_id"] = ["must be a non-empty string"]
-            elif isinstance(role, Role):
+            elif isinstance(role, ShareRole):
                 if (role, org_id) in seen:
                     found[f"{field}.org_id"] = [f"{org_id} already has a {role.value} share"]
                 seen.add((role, org_id))
@@ -156,9 +156,9 @@ class DistributionRule:
                 continue
             raw_role: Any = item.get("role")
             try:
-                role = Role(raw_role)
+                role = ShareRole(raw_role)
             except ValueError:
-                found[f"{field}.role"] = ["must be one of " + ", ".join(Role)]
+                found[f"{field}.role"] = ["must be one of " + ", ".join(ShareRole)]
                 continue
             org_id: Any = item.get("org_id")
             bps: Any = item.get("bps")
@@ -204,8 +204,8 @@ def rule_from_chain(
     shares: list[Share] = []
     merchant_bps = BPS
     for role, kind, pool in (
-        (Role.RESOURCE_HOLDER, RESOURCE_HOLDING, holder_bps),
-        (Role.PROCESSOR, PROCESSING_USE, processor_bps),
+        (ShareRole.RESOURCE_HOLDER, RESOURCE_HOLDING, holder_bps),
+        (ShareRole.PROCESSOR, PROCESSING_USE, processor_bps),
     ):
         orgs = sorted({org_id for link_kind, org_id in links if link_kind == kind})
         if not orgs or pool == 0:
@@ -215,7 +215,7 @@ def rule_from_chain(
                 shares.append(Share(role, org_id, bps))
         merchant_bps -= pool
     if merchant_bps:
-        shares.append(Share(Role.MERCHANT, merchant_org_id, merchant_bps))
+        shares.append(Share(ShareRole.MERCHANT, merchant_org_id, merchant_bps))
     return DistributionRule(tuple(shares), platform_fee_bps)
 
 
@@ -223,7 +223,7 @@ def rule_from_chain(
 class Allocation:
     """What one line (a share, or the platform fee) receives, in minor units."""
 
-    role: Role
+    role: ShareRole
     org_id: str
     amount: int
 
@@ -239,7 +239,7 @@ def split(amount: int, rule: DistributionRule) -> list[Allocation]:
     if not _is_int(amount) or amount < 0:
         raise InvalidInput(errors={"amount": ["must be a non-negative integer of minor units"]})
     fee = rule.platform_fee_bps
-    lines = [(Role.PLATFORM, PLATFORM_ORG_ID)] + [(s.role, s.org_id) for s in rule.shares]
+    lines = [(ShareRole.PLATFORM, PLATFORM_ORG_ID)] + [(s.role, s.org_id) for s in rule.shares]
     weights = [fee * BPS] + [(BPS - fee) * s.bps for s in rule.shares]
     parts = allocate(amount, weights)
     return [
@@ -259,7 +259,7 @@ def reverse(refund: int, remaining: Sequence[Allocation]) -> list[Allocation]:
     if not _is_int(refund) or refund < 0:
         raise InvalidInput(errors={"refund": ["must be a non-negative integer of minor units"]})
     found: dict[str, list[str]] = {}
-    seen: set[tuple[Role, str]] = set()
+    seen: set[tuple[ShareRole, str]] = set()
     for index, line in enumerate(remaining):
         if not _is_int(line.amount) or line.amount < 0:
             found[f"remaining.{index}.amount"] = ["must be a non-negative integer"]

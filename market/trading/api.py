@@ -10,6 +10,7 @@ from typing import Any, TypeVar, cast
 
 from flask import Response, request, send_file, url_for
 
+from market.kernel.actor import Role
 from market.kernel.web import (
     ApiBlueprint,
     PageQuery,
@@ -53,8 +54,6 @@ from market.trading.schemas import (
 bp = ApiBlueprint("trading", __name__,
                   description="Orders, contracts, payment, delivery, acceptance and disputes")
 
-BUYER, MERCHANT, OPERATOR, ASSESSOR, REGULATOR = (
-    "buyer", "merchant", "operator", "assessor", "regulator")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -95,7 +94,7 @@ def large_body(func: F) -> F:
 
 
 @bp.route("/orders", methods=["POST"])
-@bp.access(roles=[BUYER])
+@bp.access(roles=[Role.BUYER])
 @bp.idempotent
 @bp.arguments(OrderIn)
 @bp.response(201, OrderOut)
@@ -155,7 +154,7 @@ def order_ledger(order_id: str) -> dict[str, Any]:
 
 
 @bp.route("/orders/<order_id>/review", methods=["POST"])
-@bp.access(roles=[OPERATOR, ASSESSOR], object_scoped=True)
+@bp.access(roles=[Role.OPERATOR, Role.ASSESSOR], object_scoped=True)
 @bp.alt_response(409, response="CONFLICT")
 @bp.arguments(OrderReviewIn)
 @bp.response(200, OrderOut)
@@ -167,7 +166,7 @@ def review_order(body: dict[str, Any], order_id: str) -> dict[str, Any]:
 
 
 @bp.route("/orders/<order_id>/cancellation", methods=["POST"])
-@bp.access(roles=[BUYER, MERCHANT], object_scoped=True)
+@bp.access(roles=[Role.BUYER, Role.MERCHANT], object_scoped=True)
 @bp.alt_response(409, response="CONFLICT")
 @bp.arguments(CancellationIn)
 @bp.response(200, OrderOut)
@@ -177,7 +176,7 @@ def cancel_order(body: dict[str, Any], order_id: str) -> dict[str, Any]:
 
 
 @bp.route("/orders/<order_id>/payment", methods=["POST"])
-@bp.access(roles=[BUYER], object_scoped=True)
+@bp.access(roles=[Role.BUYER], object_scoped=True)
 @bp.idempotent
 @bp.response(200, OrderOut)
 def pay_order(order_id: str) -> dict[str, Any]:
@@ -187,7 +186,7 @@ def pay_order(order_id: str) -> dict[str, Any]:
 
 
 @bp.route("/orders/<order_id>/deliveries", methods=["POST"])
-@bp.access(roles=[MERCHANT], object_scoped=True)
+@bp.access(roles=[Role.MERCHANT], object_scoped=True)
 @bp.alt_response(409, response="CONFLICT")
 @bp.arguments(DeliveryIn)
 @bp.response(201, DeliveryResultOut)
@@ -204,7 +203,7 @@ def deliver(body: dict[str, Any], order_id: str) -> tuple[dict[str, Any], int]:
 
 @bp.route("/orders/<order_id>/deliveries/file", methods=["POST"])
 @large_body
-@bp.access(roles=[MERCHANT], object_scoped=True)
+@bp.access(roles=[Role.MERCHANT], object_scoped=True)
 @bp.alt_response(409, response="CONFLICT")
 @bp.arguments(FileDeliveryIn, location="multipart")
 @bp.response(201, DeliveryResultOut)
@@ -223,7 +222,7 @@ def deliver_file(form: dict[str, Any], order_id: str) -> tuple[dict[str, Any], i
 
 
 @bp.route("/orders/<order_id>/usage", methods=["POST"])
-@bp.access(roles=[MERCHANT], object_scoped=True)
+@bp.access(roles=[Role.MERCHANT], object_scoped=True)
 @bp.alt_response(409, response="CONFLICT")
 @bp.arguments(UsageIn)
 @bp.response(200, UsageOut)
@@ -247,7 +246,7 @@ def order_usage(order_id: str) -> Any:
 
 
 @bp.route("/orders/<order_id>/download-tokens", methods=["POST"])
-@bp.access(roles=[BUYER], object_scoped=True)
+@bp.access(roles=[Role.BUYER], object_scoped=True)
 @bp.alt_response(409, response="CONFLICT")
 @bp.response(201, DownloadTokenOut)
 def issue_download_token(order_id: str) -> tuple[dict[str, Any], int]:
@@ -294,7 +293,7 @@ def download(token: str) -> Response:
 
 
 @bp.route("/orders/<order_id>/acceptance", methods=["POST"])
-@bp.access(roles=[BUYER], object_scoped=True)
+@bp.access(roles=[Role.BUYER], object_scoped=True)
 @bp.idempotent
 @bp.arguments(AcceptanceIn)
 @bp.response(200, OrderOut)
@@ -306,7 +305,7 @@ def accept_order(body: dict[str, Any], order_id: str) -> dict[str, Any]:
 
 
 @bp.route("/orders/<order_id>/disputes", methods=["POST"])
-@bp.access(roles=[BUYER], object_scoped=True)
+@bp.access(roles=[Role.BUYER], object_scoped=True)
 @bp.idempotent
 @bp.arguments(OrderDisputeIn)
 @bp.response(201, OrderDisputeOut)
@@ -335,7 +334,7 @@ def get_dispute(dispute_id: str) -> Any:
 
 
 @bp.route("/disputes/<dispute_id>/answer", methods=["POST"])
-@bp.access(roles=[MERCHANT], object_scoped=True)
+@bp.access(roles=[Role.MERCHANT], object_scoped=True)
 @bp.alt_response(409, response="CONFLICT")
 @bp.arguments(AnswerIn)
 @bp.response(200, OrderDisputeOut)
@@ -346,7 +345,7 @@ def answer_dispute(body: dict[str, Any], dispute_id: str) -> Any:
 
 
 @bp.route("/disputes/<dispute_id>/decision", methods=["POST"])
-@bp.access(roles=[OPERATOR], object_scoped=True)
+@bp.access(roles=[Role.OPERATOR], object_scoped=True)
 @bp.idempotent
 @bp.arguments(DisputeDecisionIn)
 @bp.response(200, OrderDisputeOut)
@@ -359,7 +358,7 @@ def decide_dispute(body: dict[str, Any], dispute_id: str) -> Any:
 
 
 @bp.route("/api-credentials/verification", methods=["POST"])
-@bp.access(roles=[MERCHANT], scope="read")  # it only reads: a gateway needs no write key
+@bp.access(roles=[Role.MERCHANT], scope="read")  # it only reads: a gateway needs no write key
 @bp.arguments(CredentialIn)
 @bp.response(200, CredentialOut)
 def check_credential(body: dict[str, Any]) -> Any:
@@ -374,7 +373,7 @@ def _distribution(product_id: str, rule: Any, set_by_merchant: bool) -> dict[str
 
 
 @bp.route("/products/<product_id>/distribution", methods=["GET"])
-@bp.access(roles=[MERCHANT, OPERATOR, REGULATOR], object_scoped=True)
+@bp.access(roles=[Role.MERCHANT, Role.OPERATOR, Role.REGULATOR], object_scoped=True)
 @bp.response(200, DistributionOut)
 def get_distribution(product_id: str) -> dict[str, Any]:
     """How the product's revenue is split (收益分配): the merchant's rule, or the default
@@ -384,7 +383,7 @@ def get_distribution(product_id: str) -> dict[str, Any]:
 
 
 @bp.route("/products/<product_id>/distribution", methods=["PUT"])
-@bp.access(roles=[MERCHANT], object_scoped=True)
+@bp.access(roles=[Role.MERCHANT], object_scoped=True)
 @bp.arguments(DistributionIn)
 @bp.response(200, DistributionOut)
 def set_distribution(body: dict[str, Any], product_id: str) -> dict[str, Any]:

@@ -20,18 +20,17 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from market.kernel.db import Base, JSONType, UTCDateTime, sql_values
-from market.kernel.errors import InvalidTransition
+from market.kernel.statemachine import HistoryRow, Lifecycle, Stateful
 from market.trading.domain import (
-    TERMINAL,
+    TRANSITIONS,
     DeliveryMode,
     DisputeOutcome,
     DisputeStatus,
     OrderStatus,
-    can_transition,
 )
 
 
-class Order(Base):
+class Order(Stateful, Base):
     """A buyer's order on one offer of a listed version."""
 
     __tablename__ = "orders"
@@ -43,6 +42,7 @@ class Order(Base):
         Index("ix_orders_product", "product_id", "status"),
         Index("ix_orders_status", "status", "id"),
     )
+    LIFECYCLE = Lifecycle(OrderStatus, TRANSITIONS)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     buyer_org_id: Mapped[str] = mapped_column(String(40), nullable=False)
@@ -73,24 +73,6 @@ class Order(Base):
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    @property
-    def terminal(self) -> bool:
-        return OrderStatus(self.status) in TERMINAL
-
-    def move(self, target: OrderStatus, *, at: datetime) -> str:
-        """Move along the order state machine; returns the previous status.
-
-        Raises:
-            InvalidTransition: the state machine does not allow ``target`` from here
-                (terminal states allow nothing).
-        """
-        current = OrderStatus(self.status)
-        if not can_transition(current, target):
-            raise InvalidTransition(current=current.value, target=target.value)
-        self.status = target.value
-        self.updated_at = at
-        return current.value
-
     def state(self) -> dict[str, Any]:
         return {"id": self.id, "status": self.status, "buyer_org_id": self.buyer_org_id,
                 "seller_org_id": self.seller_org_id, "product_id": self.product_id,
@@ -113,20 +95,13 @@ class Contract(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
-class OrderEvent(Base):
+class OrderEvent(HistoryRow, Base):
     """History of an order: every status change, who made it and why."""
 
     __tablename__ = "order_events"
+    STATUS_LENGTH = 20
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), nullable=False, index=True)
-    action: Mapped[str] = mapped_column(String(40), nullable=False)
-    from_status: Mapped[str | None] = mapped_column(String(20))
-    to_status: Mapped[str] = mapped_column(String(20), nullable=False)
-    reason: Mapped[str | None] = mapped_column(Text)
-    actor_org_id: Mapped[str | None] = mapped_column(String(40))
-    actor_label: Mapped[str] = mapped_column(String(200), nullable=False)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
 class Delivery(Base):

@@ -10,8 +10,8 @@ from marshmallow import fields, validate
 from werkzeug.datastructures import FileStorage
 
 from market.compliance.schemas import PurchaseCommitmentIn, SignatureIn
-from market.kernel.web import PageQuery, UtcDateTime, choices
-from market.settlement.split import Role
+from market.kernel.web import HistoryEventOut, PageQuery, UtcDateTime, choices
+from market.settlement.split import ShareRole
 from market.trading.domain import DeliveryMode, DisputeOutcome, DisputeStatus, OrderStatus
 
 _ID = validate.Length(1, 40)
@@ -127,15 +127,8 @@ class ContractOut(ma.Schema):
     created_at = fields.DateTime()
 
 
-class OrderEventOut(ma.Schema):
-    id = fields.String()
-    action = fields.String()
-    from_status = fields.String(allow_none=True)
-    to_status = fields.String()
-    reason = fields.String(allow_none=True)
-    actor_org_id = fields.String(allow_none=True)
-    actor_label = fields.String()
-    at = fields.DateTime()
+class OrderEventOut(HistoryEventOut):
+    """A move of an order along its lifecycle."""
 
 
 class PostingOut(ma.Schema):
@@ -271,7 +264,7 @@ class CredentialOut(ma.Schema):
 
 class ShareIn(ma.Schema):
     role = fields.String(required=True, validate=validate.OneOf(
-        [r.value for r in Role if r is not Role.PLATFORM]))
+        [r.value for r in ShareRole if r is not ShareRole.PLATFORM]))
     org_id = fields.String(required=True, validate=_ID)
     bps = fields.Integer(required=True, validate=validate.Range(0, 10_000),
                          metadata={"description": "basis points of the price after the fee"})

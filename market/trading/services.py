@@ -24,17 +24,18 @@ from sqlalchemy import Select, select
 from market.compliance import services as compliance
 from market.compliance.domain import DeclarationKind, Outcome, Stage
 from market.kernel import canonical
-from market.kernel.actor import Actor, system_actor
-from market.kernel.errors import InvalidInput, InvalidTransition, RoleNotAllowed
+from market.kernel.actor import Actor, Role, require, system_actor
+from market.kernel.errors import InvalidInput, InvalidTransition
 from market.kernel.ids import new_id
 from market.kernel.pagination import Page, keyset_page
+from market.kernel.statemachine import record_move
 from market.kernel.uow import UnitOfWork
 from market.listing import services as listing
 from market.listing.errors import NotTheMerchant, ProductNotFound
 from market.participants import services as participants
 from market.rights import services as rights
 from market.settlement import services as settlement
-from market.settlement.split import DistributionRule, Role, rule_from_chain
+from market.settlement.split import DistributionRule, ShareRole, rule_from_chain
 from market.trading import metering
 from market.trading.domain import (
     BUYABLE_OFFERS,
@@ -76,9 +77,7 @@ from market.trading.models import (
     OrderEvent,
 )
 
-BUYER, MERCHANT, OPERATOR, ASSESSOR, REGULATOR = (
-    "buyer", "merchant", "operator", "assessor", "regulator")
-SEE_ALL = (OPERATOR, REGULATOR)
+SEE_ALL = (Role.OPERATOR, Role.REGULATOR)
 CHUNK = 1024 * 1024
 
 
@@ -93,17 +92,13 @@ class OrderView:
 # -- helpers -----------------------------------------------------------------------------
 
 
-def _require(actor: Actor, *roles: str) -> None:
-    if not (actor.is_system or actor.has_role(*roles)):
-        raise RoleNotAllowed()
-
 
 def _visible(actor: Actor) -> Select[Any]:
     stmt = select(Order)
     if actor.is_system or actor.has_role(*SEE_ALL):
         return stmt
     org = actor.org_id or ""
-    if actor.has_role(ASSESSOR):  # assessors review orders the rules sent to review
+    if actor.has_role(Role.ASSESSOR):  # assessors review orders the rules sent to review
         return stmt.where((Order.buyer_org_id == org) | (Order.seller_org_id == org)
                           | (Order.status == OrderStatus.CREATED.value))
     return stmt.where((Order.buyer_org_id == org) | (Order.seller_org_id == org))
@@ -134,10 +129,8 @@ def _moved(uow: UnitOfWork, order: Order, previous: str, target: OrderStatus, ac
     """Record an order's move: its history, audit entry and event. (The ORM does not order
     inserts of unrelated mappers, so an order being placed is flushed before its history.)"""
     now = order.updated_at
-    uow.session.add(OrderEvent(id=new_id("oev"), order_id=order.id, action=action,
-                               from_status=previous, to_status=target.value, reason=reason,
-                               actor_org_id=uow.actor.org_id, actor_label=uow.actor.label,
-                               at=now))
+    record_move(uow, OrderEvent, prefix="oev", subject={"order_id": order.id}, action=action,
+                previous=previous, status=target.value, reason=reason, at=now)
     if order.terminal:
         order.closed_at = now
     uow.audit.record(uow.actor, f"order.{action}", "order", order.id, order.state())
@@ -214,7 +207,7 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
         RoleNotAllowed, ProductNotFound, OfferNotFound, OfferNotBuyable, SoldOut,
         OrderRefused, InvalidDeclarationSignature.
     """
-    _require(uow.actor, BUYER)
+    require(uow.actor, Role.BUYER)
     actor = uow.actor
     assert actor.org_id is not None
     with uow:
@@ -252,9 +245,6 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
         contract = Contract(id=new_id("ctr"), order_id=order.id, document=document,
                             sha256=hashlib.sha256(canonical.dumps(document)).hexdigest(),
                             created_at=now)
-        placed = OrderEvent(id=new_id("oev"), order_id=order.id, action="placed",
-                            from_status=None, to_status=order.status, reason=None,
-                            actor_org_id=actor.org_id, actor_label=actor.label, at=now)
         uow.audit.record(actor, "order.placed", "order", order.id,
                          {**order.state(), "contract_sha256": contract.sha256})
         passed = decision.outcome == Outcome.PASS.value
@@ -264,7 +254,10 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
         else:
             order.review_by = now + policy.review_window
         uow.session.flush()  # the order, once, as it leaves placement; then what refers to it
-        uow.session.add_all([contract, placed])
+        uow.session.add(contract)
+        record_move(uow, OrderEvent, prefix="oev", subject={"order_id": order.id},
+                    action="placed", previous=None, status=OrderStatus.CREATED.value,
+                    reason=None, at=now)
         if passed:
             _moved(uow, order, previous, OrderStatus.AWAITING_PAYMENT, "accepted_for_payment")
         else:
@@ -286,7 +279,7 @@ def review_order(order_id: str, approve: bool, reason: str, *, policy: Policy,
         RoleNotAllowed, OrderNotFound, InvalidTransition, OrderRefused (an assessment
         report is missing), ReviewWindowClosed.
     """
-    _require(uow.actor, OPERATOR, ASSESSOR)
+    require(uow.actor, Role.OPERATOR, Role.ASSESSOR)
     with uow:
         order = _locked(uow, order_id)
         if order.status != OrderStatus.CREATED.value:
@@ -794,7 +787,7 @@ def decide_dispute(dispute_id: str, outcome: DisputeOutcome, reason: str, *,
     Raises:
         RoleNotAllowed, DisputeNotFound, DisputeAwaitingAnswer, DisputeNotOpen, InvalidInput.
     """
-    _require(uow.actor, OPERATOR)
+    require(uow.actor, Role.OPERATOR)
     with uow:
         dispute = _locked_dispute(uow, dispute_id)
         if dispute.status == DisputeStatus.DECIDED.value:
@@ -1065,25 +1058,26 @@ def set_distribution_rule(product_id: str, shares: Sequence[Mapping[str, Any]], 
         RoleNotAllowed, ProductNotFound, NotTheMerchant, InvalidInput (a party that is not
         in the rights chain, a broker that is not a broker, shares not summing to 10,000).
     """
-    _require(uow.actor, MERCHANT)
+    require(uow.actor, Role.MERCHANT)
     with uow:
         view = _product_for_rule(uow, product_id)
         if uow.actor.org_id != view.merchant_org_id:
             raise NotTheMerchant()
         rule = DistributionRule.from_dict({
             "platform_fee_bps": policy.platform_fee_bps, "shares": list(shares)})
-        by_role = {Role.RESOURCE_HOLDER: "resource_holding", Role.PROCESSOR: "processing_use"}
+        by_role = {ShareRole.RESOURCE_HOLDER: "resource_holding",
+                   ShareRole.PROCESSOR: "processing_use"}
         chain = {(link.kind, link.holder_org_id) for link in view.chain.links}
         errors: dict[str, list[str]] = {}
         brokers = participants.organisation_facts(
-            uow.session, [s.org_id for s in rule.shares if s.role is Role.BROKER])
+            uow.session, [s.org_id for s in rule.shares if s.role is ShareRole.BROKER])
         for i, share in enumerate(rule.shares):
-            if share.role is Role.MERCHANT and share.org_id != view.merchant_org_id:
+            if share.role is ShareRole.MERCHANT and share.org_id != view.merchant_org_id:
                 errors[f"shares.{i}.org_id"] = ["the merchant line is the product's merchant"]
             elif share.role in by_role and (by_role[share.role], share.org_id) not in chain:
                 errors[f"shares.{i}.org_id"] = [
                     f"not a {by_role[share.role]} holder in the product's rights chain"]
-            elif share.role is Role.BROKER and "broker" not in (
+            elif share.role is ShareRole.BROKER and "broker" not in (
                     brokers[share.org_id].roles if share.org_id in brokers else ()):
                 errors[f"shares.{i}.org_id"] = ["not an organisation with the broker role"]
         if errors:

@@ -35,7 +35,7 @@ from market.rights.domain import Classification, EvidenceKind, PILevel, RightSta
 from market.settlement.domain import PLATFORM, AccountKind
 from market.settlement.errors import InsufficientFunds
 from market.settlement.models import Account, Allocation, Journal, Posting
-from market.settlement.split import DistributionRule, Role, rule_from_chain, split
+from market.settlement.split import DistributionRule, ShareRole, rule_from_chain, split
 from market.trading import services as trading
 from market.trading.domain import (
     OPEN,
@@ -1492,7 +1492,7 @@ def test_every_settled_order_has_exactly_one_filing(market: Market) -> None:
 # -- 12. distribution rules --------------------------------------------------------------------
 
 
-def shares(*lines: tuple[Role, Party, int]) -> list[dict[str, Any]]:
+def shares(*lines: tuple[ShareRole, Party, int]) -> list[dict[str, Any]]:
     return [{"role": role.value, "org_id": party.org_id, "bps": bps}
             for role, party, bps in lines]
 
@@ -1509,22 +1509,22 @@ def test_a_rule_naming_a_party_outside_the_chain_is_refused(market: Market) -> N
     before = world(market)
 
     with pytest.raises(InvalidInput) as raised:
-        set_rule(market, chain, shares((Role.RESOURCE_HOLDER, stranger, 2000),
-                                       (Role.MERCHANT, chain.grantee, 8000)))
+        set_rule(market, chain, shares((ShareRole.RESOURCE_HOLDER, stranger, 2000),
+                                       (ShareRole.MERCHANT, chain.grantee, 8000)))
 
     (field,) = raised.value.errors
     assert field.startswith("shares.")
     assert field.endswith(".org_id")
     assert "resource_holding" in raised.value.errors[field][0]
     with pytest.raises(InvalidInput) as raised:
-        set_rule(market, chain, shares((Role.PROCESSOR, chain.holder, 2000),
-                                       (Role.MERCHANT, chain.grantee, 8000)))
+        set_rule(market, chain, shares((ShareRole.PROCESSOR, chain.holder, 2000),
+                                       (ShareRole.MERCHANT, chain.grantee, 8000)))
     assert any("processing_use" in m[0] for m in raised.value.errors.values())
     with pytest.raises(InvalidInput) as raised:
-        set_rule(market, chain, shares((Role.MERCHANT, chain.grantee, 9000)))
+        set_rule(market, chain, shares((ShareRole.MERCHANT, chain.grantee, 9000)))
     assert "shares" in raised.value.errors
     with pytest.raises(ProductNotFound):  # another merchant does not see the rule at all
-        set_rule(market, chain, shares((Role.MERCHANT, chain.holder, 10_000)),
+        set_rule(market, chain, shares((ShareRole.MERCHANT, chain.holder, 10_000)),
                  party=chain.holder)
     assert world(market) == before
     rule, custom = trading.distribution_rule(chain.product_id, policy=market.policy,
@@ -1534,16 +1534,16 @@ def test_a_rule_naming_a_party_outside_the_chain_is_refused(market: Market) -> N
 
 def test_orders_freeze_the_rule_in_force_when_they_were_placed(market: Market) -> None:
     chain = market.listed()
-    first_rule = set_rule(market, chain, shares((Role.RESOURCE_HOLDER, chain.holder, 3000),
-                                                (Role.PROCESSOR, chain.grantee, 2000),
-                                                (Role.MERCHANT, chain.grantee, 5000)))
+    first_rule = set_rule(market, chain, shares((ShareRole.RESOURCE_HOLDER, chain.holder, 3000),
+                                                (ShareRole.PROCESSOR, chain.grantee, 2000),
+                                                (ShareRole.MERCHANT, chain.grantee, 5000)))
     assert trading.distribution_rule(chain.product_id, policy=market.policy,
                                      uow=market.uow(chain.grantee)) == (first_rule, True)
     early = market.place(chain, market.buyer("early"))
     assert contract(market, early).document["distribution"] == first_rule.as_dict()
 
-    second_rule = set_rule(market, chain, shares((Role.RESOURCE_HOLDER, chain.holder, 500),
-                                                 (Role.MERCHANT, chain.grantee, 9500)))
+    second_rule = set_rule(market, chain, shares((ShareRole.RESOURCE_HOLDER, chain.holder, 500),
+                                                 (ShareRole.MERCHANT, chain.grantee, 9500)))
     late = market.place(chain, market.buyer("late"))
     assert contract(market, late).document["distribution"] == second_rule.as_dict()
 

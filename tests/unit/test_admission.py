@@ -12,8 +12,9 @@ from itertools import combinations
 
 import pytest
 
+from market.kernel.actor import Role
 from market.kernel.errors import Conflict, InvalidTransition
-from market.participants.domain import TRANSITIONS, Role, Status, can_transition, roles_problem
+from market.participants.domain import TRANSITIONS, Status, can_transition, roles_problem
 from market.participants.models import Organisation
 
 A, AD, SU, EX, BL = "applied", "admitted", "suspended", "exited", "blacklisted"

@@ -15,8 +15,8 @@ from market.settlement.split import (
     PLATFORM_ORG_ID,
     Allocation,
     DistributionRule,
-    Role,
     Share,
+    ShareRole,
     reverse,
     rule_from_chain,
     split,
@@ -24,11 +24,11 @@ from market.settlement.split import (
 
 PROPERTIES = settings(database=None, deadline=None, max_examples=200)
 
-H, P, M, B, F = (Role.RESOURCE_HOLDER, Role.PROCESSOR, Role.MERCHANT, Role.BROKER,
-                 Role.PLATFORM)
+H, P, M, B, F = (ShareRole.RESOURCE_HOLDER, ShareRole.PROCESSOR, ShareRole.MERCHANT,
+                 ShareRole.BROKER, ShareRole.PLATFORM)
 
 
-def rule(*shares: tuple[Role, str, int], fee: int = 0) -> DistributionRule:
+def rule(*shares: tuple[ShareRole, str, int], fee: int = 0) -> DistributionRule:
     return DistributionRule(tuple(Share(*s) for s in shares), platform_fee_bps=fee)
 
 
@@ -297,7 +297,7 @@ def test_reverse_refuses_bad_input(refund, held, field):
 
 # -- properties ---------------------------------------------------------------------------
 
-SHARE_ROLES = [role for role in Role if role is not Role.PLATFORM]
+SHARE_ROLES = [role for role in ShareRole if role is not ShareRole.PLATFORM]
 ORGS = ["org_a", "org_b", "org_c", "org_d", "m"]
 amounts = st.integers(min_value=0, max_value=10**12)
 
@@ -328,7 +328,7 @@ def test_parts_sum_exactly_to_the_amount(amount, sale):
     assert sum(a.amount for a in parts) == amount
     assert all(a.amount >= 0 for a in parts)
     assert len(parts) == len(sale.shares) + 1
-    assert parts[0].role is Role.PLATFORM
+    assert parts[0].role is ShareRole.PLATFORM
 
 
 @PROPERTIES
@@ -356,7 +356,7 @@ def test_rules_survive_storage(sale):
 
 @st.composite
 def holdings(draw: st.DrawFn) -> list[Allocation]:
-    keys = draw(st.lists(st.tuples(st.sampled_from(list(Role)), st.sampled_from(ORGS)),
+    keys = draw(st.lists(st.tuples(st.sampled_from(list(ShareRole)), st.sampled_from(ORGS)),
                          min_size=1, max_size=8, unique=True))
     held = draw(st.lists(st.integers(min_value=0, max_value=10**9) | st.just(0),
                          min_size=len(keys), max_size=len(keys)))

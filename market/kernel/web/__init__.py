@@ -23,7 +23,7 @@ from market.kernel.web.pagination import (
     page_body,
     page_of,
 )
-from market.kernel.web.parsing import UtcDateTime, choices
+from market.kernel.web.parsing import HistoryEventOut, UtcDateTime, choices
 from market.kernel.web.problems import PROBLEM_JSON, Api, problem_response
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "Access",
     "Api",
     "ApiBlueprint",
+    "HistoryEventOut",
     "MarketState",
     "PageQuery",
     "UtcDateTime",

@@ -127,3 +127,17 @@ class UtcDateTime(ma.fields.AwareDateTime):
             return loaded.astimezone(UTC)
         except OverflowError as exc:
             raise self.make_error("utc_range") from exc
+
+
+class HistoryEventOut(ma.Schema):
+    """One move of a subject along its lifecycle (:class:`market.kernel.statemachine.
+    HistoryRow`); a context's schema adds the subject's id field."""
+
+    id = ma.fields.String()
+    action = ma.fields.String()
+    from_status = ma.fields.String(allow_none=True)
+    to_status = ma.fields.String()
+    reason = ma.fields.String(allow_none=True)
+    actor_org_id = ma.fields.String(allow_none=True)
+    actor_label = ma.fields.String()
+    at = ma.fields.DateTime()
