@@ -8,7 +8,7 @@ placement), so a declaration or decision commits with the business change it bel
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,7 +56,7 @@ from market.compliance.models import (
 )
 from market.kernel import canonical, events
 from market.kernel.actor import Actor, Role, require, system_actor
-from market.kernel.errors import InvalidInput, InvalidTransition, RoleNotAllowed
+from market.kernel.errors import InvalidInput, InvalidTransition, MarketError, RoleNotAllowed
 from market.kernel.ids import new_id
 from market.kernel.pagination import Page, keyset_page
 from market.kernel.uow import UnitOfWork
@@ -145,6 +145,12 @@ def decide(facts: Facts, *, subject_type: str, subject_id: str,
     """Judge ``facts`` with every rule and keep the decision. Runs in the caller's
     transaction; the caller decides what a blocking outcome means for its own change."""
     outcome, verdicts = evaluate(facts)
+    return _keep(facts, outcome, verdicts, subject_type=subject_type, subject_id=subject_id,
+                 declaration_id=declaration_id, uow=uow)
+
+
+def _keep(facts: Facts, outcome: Outcome, verdicts: Sequence[Verdict], *, subject_type: str,
+          subject_id: str, declaration_id: str | None, uow: UnitOfWork) -> Decision:
     decision = Decision(
         id=new_id("dec"), stage=facts.stage.value, subject_type=subject_type,
         subject_id=subject_id, org_id=facts.seller.org_id,
@@ -158,6 +164,74 @@ def decide(facts: Facts, *, subject_type: str, subject_id: str,
     uow.audit.record(uow.actor, f"decision.{outcome.value}", "decision", decision.id,
                      decision.state())
     return decision
+
+
+@dataclass(frozen=True)
+class Declare:
+    """A declaration the caller's organisation signs when the gate lets a change through."""
+
+    kind: DeclarationKind
+    answers: Mapping[str, Any]
+    signature: str | None = None
+
+
+@dataclass(frozen=True)
+class Passage:
+    """What the gate recorded for a change it let through."""
+
+    decision_id: str
+    outcome: str
+    declaration_id: str | None
+    declaration_sha256: str | None
+
+
+Refusal = Callable[[list[dict[str, Any]]], MarketError]
+
+
+def gate(facts: Facts, subject: tuple[str, str], *, refusal: Refusal, uow: UnitOfWork,
+         declare: Declare | None = None, declaration_id: str | None = None) -> Passage:
+    """The one compliance gate of a change (listing submission, ordering, delivery): judge
+    ``facts`` once and keep the decision about ``subject`` (type, id).
+
+    A blocking outcome commits ``uow`` (the caller's own unit of work) with the decision
+    alone, so the refusal is on record, and raises ``refusal`` with each blocking rule
+    named. Otherwise the declaration in ``declare`` is signed (or the one already signed,
+    ``declaration_id``, is referred to) and the decision points at it; an outcome needing
+    review or an assessment is the caller's to route.
+
+    Raises:
+        the caller's ``refusal``; InvalidDeclarationSignature.
+    """
+    subject_type, subject_id = subject
+    outcome, verdicts = evaluate(facts)
+    if outcome is Outcome.BLOCK:
+        decision = _keep(facts, outcome, verdicts, subject_type=subject_type,
+                         subject_id=subject_id, declaration_id=None, uow=uow)
+        uow.commit()  # the decision alone: the refusal is on record
+        raise refusal(_violations(decision))
+    signed = None
+    if declare is not None:
+        signed = sign_declaration(declare.kind, declare.answers, subject_type=subject_type,
+                                  subject_id=subject_id, signature=declare.signature, uow=uow)
+        declaration_id = signed.id
+    decision = _keep(facts, outcome, verdicts, subject_type=subject_type,
+                     subject_id=subject_id, declaration_id=declaration_id, uow=uow)
+    return Passage(decision.id, decision.outcome, declaration_id,
+                   signed.sha256 if signed is not None else None)
+
+
+def _violations(decision: Decision) -> list[dict[str, Any]]:
+    """The blocking verdicts as a refusal names them: a broken link of the rights chain keeps
+    its own code and right; other rules are named by their rule."""
+    found: list[dict[str, Any]] = []
+    for verdict in failing(decision):
+        if verdict.outcome is not Outcome.BLOCK:
+            continue
+        detail = dict(verdict.detail or {})
+        found.append({"code": detail.get("code", "compliance_rule"), "rule": verdict.rule,
+                      "right_id": detail.get("right_id"), "message": verdict.reason,
+                      "decision_id": decision.id})
+    return found
 
 
 def failing(decision: Decision) -> list[Verdict]:

@@ -25,7 +25,6 @@ from market.compliance.domain import (
     PI_ORDER,
     DeclarationKind,
     Facts,
-    Outcome,
     PartyFacts,
     ProductFacts,
     Stage,
@@ -349,19 +348,12 @@ def submit_listing(
                                     target=ListingStatus.SUBMITTED.value)
         now = uow.clock.now()
         facts = _listing_facts(uow, product, version, declaration, now)
-        if compliance.judge(facts) is Outcome.BLOCK:
-            decision = compliance.decide(facts, subject_type="product_version",
-                                         subject_id=version.id, uow=uow)
-            uow.commit()  # the decision alone: the refusal is on record
-            raise ListingRefused(_violations(decision))
-        signed = compliance.sign_declaration(
-            DeclarationKind.LISTING, declaration, subject_type="product_version",
-            subject_id=version.id, signature=signature, uow=uow)
-        compliance.decide(facts, subject_type="product_version", subject_id=version.id,
-                          declaration_id=signed.id, uow=uow)
+        passage = compliance.gate(
+            facts, ("product_version", version.id), refusal=ListingRefused, uow=uow,
+            declare=compliance.Declare(DeclarationKind.LISTING, declaration, signature))
         version.classification = facts.product.classification
         version.declaration = dict(declaration)
-        version.declaration_sha256 = signed.sha256
+        version.declaration_sha256 = passage.declaration_sha256
         version.declared_by_user_id = uow.actor.user_id
         version.declared_at = now
         _move(uow, version, ListingStatus.SUBMITTED, "submitted", None)
@@ -427,20 +419,6 @@ def _facts_and_chain(
         commitment=dict(commitment) if commitment is not None else None,
     )
     return facts, chain
-
-
-def _violations(decision: Any) -> list[dict[str, Any]]:
-    """The blocking verdicts as the refusal names them: the chain's broken link keeps its
-    own code and right; other rules are named by their rule."""
-    found: list[dict[str, Any]] = []
-    for verdict in compliance.failing(decision):
-        if verdict.outcome is not Outcome.BLOCK:
-            continue
-        detail = dict(verdict.detail or {})
-        found.append({"code": detail.get("code", "compliance_rule"), "rule": verdict.rule,
-                      "right_id": detail.get("right_id"), "message": verdict.reason,
-                      "decision_id": decision.id})
-    return found
 
 
 def claim_review(product_id: str, *, uow: UnitOfWork) -> ProductView:

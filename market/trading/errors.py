@@ -28,7 +28,8 @@ class OrderRefused(RuleViolation):
     title = "The compliance rules refuse this order"
 
     def __init__(self, violations: Sequence[dict[str, Any]]) -> None:
-        super().__init__(errors={"rules": list(violations)})
+        super().__init__(errors={"rules": [
+            {k: v for k, v in violation.items() if k != "right_id"} for violation in violations]})
 
 
 class DeliveryRefused(OrderRefused):

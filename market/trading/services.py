@@ -137,12 +137,6 @@ def _moved(uow: UnitOfWork, order: Order, previous: str, target: OrderStatus, ac
     uow.outbox.enqueue(f"order.{target.value}", {"order_id": order.id})
 
 
-def _violations(decision: Any) -> list[dict[str, Any]]:
-    return [{"code": dict(v.detail or {}).get("code", "compliance_rule"), "rule": v.rule,
-             "message": v.reason, "decision_id": decision.id}
-            for v in compliance.failing(decision) if v.outcome is Outcome.BLOCK]
-
-
 def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
@@ -220,16 +214,9 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
         if offer.kind == METERED and not offer.cap_amount:
             raise OfferNeedsCap()
         order_id = new_id("ord")
-        if compliance.judge(view.facts) is Outcome.BLOCK:
-            decision = compliance.decide(view.facts, subject_type="order", subject_id=order_id,
-                                         uow=uow.joined())
-            uow.commit()  # the decision alone: the refusal is on record
-            raise OrderRefused(_violations(decision))
-        signed = compliance.sign_declaration(
-            DeclarationKind.PURCHASE, commitment, subject_type="order", subject_id=order_id,
-            signature=signature, uow=uow.joined())
-        decision = compliance.decide(view.facts, subject_type="order", subject_id=order_id,
-                                     declaration_id=signed.id, uow=uow.joined())
+        passage = compliance.gate(
+            view.facts, ("order", order_id), refusal=OrderRefused, uow=uow,
+            declare=compliance.Declare(DeclarationKind.PURCHASE, commitment, signature))
         rule = _rule(uow, view, policy)
         now = uow.clock.now()
         order = Order(
@@ -237,17 +224,18 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
             product_id=view.product_id, version_id=view.version_id, offer_id=offer.id,
             status=OrderStatus.CREATED.value,
             amount=(offer.cap_amount if offer.kind == METERED else offer.amount) or 0,
-            currency=offer.currency, commitment_id=signed.id, decision_id=decision.id,
-            outcome=decision.outcome, cross_border=bool(commitment.get("cross_border")),
+            currency=offer.currency, commitment_id=passage.declaration_id,
+            decision_id=passage.decision_id,
+            outcome=passage.outcome, cross_border=bool(commitment.get("cross_border")),
             placed_by_user_id=actor.user_id, created_at=now, updated_at=now)
         uow.session.add(order)
-        document = _contract_document(order, view, signed.sha256, rule, policy)
+        document = _contract_document(order, view, passage.declaration_sha256 or "", rule, policy)
         contract = Contract(id=new_id("ctr"), order_id=order.id, document=document,
                             sha256=hashlib.sha256(canonical.dumps(document)).hexdigest(),
                             created_at=now)
         uow.audit.record(actor, "order.placed", "order", order.id,
                          {**order.state(), "contract_sha256": contract.sha256})
-        passed = decision.outcome == Outcome.PASS.value
+        passed = passage.outcome == Outcome.PASS.value
         if passed:
             order.pay_by = now + policy.payment_window
             previous = order.move(OrderStatus.AWAITING_PAYMENT, at=now)
@@ -439,16 +427,11 @@ def deliver(order_id: str, data: DeliveryInput, *, storage: Path, policy: Policy
         metered = metering.is_metered(_contract(uow, order))
         if metered and data.mode is not DeliveryMode.API:
             raise InvalidInput(errors={"mode": ["a pay-per-use order is delivered by API"]})
-        if compliance.judge(view.facts) is Outcome.BLOCK:
-            decision = compliance.decide(view.facts, subject_type="order", subject_id=order.id,
-                                         uow=uow.joined())
-            uow.commit()
-            raise DeliveryRefused(_violations(decision))
-        decision = compliance.decide(view.facts, subject_type="order", subject_id=order.id,
-                                     declaration_id=order.commitment_id, uow=uow.joined())
+        passage = compliance.gate(view.facts, ("order", order.id), refusal=DeliveryRefused,
+                                  uow=uow, declaration_id=order.commitment_id)
         now = uow.clock.now()
         delivery = Delivery(id=new_id("dlv"), order_id=order.id, mode=data.mode.value,
-                            decision_id=decision.id, note=data.note, delivered_at=now)
+                            decision_id=passage.decision_id, note=data.note, delivered_at=now)
         credential = None
         if data.mode is DeliveryMode.FILE:
             if data.file is None:
