@@ -5,21 +5,24 @@ sets it) and on a throwaway SQLite file otherwise. The schema is built once per 
 with the real Alembic migrations; each test runs inside a transaction that is rolled back
 (the application's commits become savepoint releases), so tests never see each other.
 Tests that need real commits across connections (concurrency) use ``committed_engine``,
-which empties the tables afterwards.
+which empties the tables afterwards. ``count_queries`` records the SQL statements a block of
+code runs, to pin how many a request or a service call costs.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import make_url, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -213,6 +216,94 @@ def committed_engine(engine: Engine) -> Iterator[Engine]:
 @pytest.fixture
 def committed_session_factory(committed_engine: Engine) -> sessionmaker[Session]:
     return make_session_factory(committed_engine)
+
+
+_TRANSACTION_CONTROL = re.compile(
+    r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
+
+
+@dataclass
+class CountedStatements:
+    """The SQL statements run while a ``count_queries()`` block was open, in order."""
+
+    statements: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.statements)
+
+    @property
+    def queries(self) -> list[str]:
+        """The statements without transaction control (``BEGIN``, ``SAVEPOINT``, ``RELEASE``,
+        ``ROLLBACK [TO SAVEPOINT]``, ``COMMIT``): what a request costs whether its units of
+        work are transactions (production) or savepoints (tests)."""
+        return [s for s in self.statements if not _TRANSACTION_CONTROL.match(s)]
+
+    def __str__(self) -> str:
+        return f"{len(self)} statements, {len(self.queries)} of them queries:\n" + "\n".join(
+            f"{n:3}. {' '.join(statement.split())}"
+            for n, statement in enumerate(self.statements, 1))
+
+
+def _engine_of(bind: Any) -> Engine:
+    """The engine behind an engine, a connection, a session, a session factory or the
+    application (its ``MarketState.session_factory``)."""
+    if isinstance(bind, Flask):
+        bind = bind.extensions["market"].session_factory
+    if isinstance(bind, sessionmaker):
+        bind = bind.kw["bind"]
+    if isinstance(bind, Session):
+        bind = bind.get_bind()
+    if isinstance(bind, Connection):
+        bind = bind.engine
+    if not isinstance(bind, Engine):
+        raise TypeError(f"no engine behind {bind!r}")
+    return bind
+
+
+CountQueries = Callable[..., AbstractContextManager[CountedStatements]]
+
+
+@pytest.fixture
+def count_queries(engine: Engine) -> Iterator[CountQueries]:
+    """``with count_queries() as counted: ...`` records in ``counted.statements`` the text of
+    every statement run on the test engine inside the block, and stops at the block's end:
+    ``len(counted)`` is their number, ``counted.queries`` the statements without transaction
+    control, ``str(counted)`` a numbered list for assertion messages. ``count_queries(bind)``
+    listens on the engine behind ``bind`` instead (an engine, connection, session, session
+    factory or Flask app made on another engine).
+
+    It listens to ``before_cursor_execute`` on the engine, so it sees every connection of
+    that engine (the rolled-back test connection the app and services are bound to, fresh
+    checkouts, other threads) and counts what SQLAlchemy sends through a cursor: ORM and Core
+    statements, ``exec_driver_sql`` (SQLite's ``BEGIN``, which ``make_engine`` emits that
+    way), and ``SAVEPOINT`` / ``RELEASE SAVEPOINT`` / ``ROLLBACK TO SAVEPOINT`` (each unit of
+    work in a test is a savepoint of the test's transaction, where in production it is a
+    transaction of its own). An ``executemany`` counts once, an insert SQLAlchemy sends in
+    batches ("insertmanyvalues") once per batch. Not counted: what the DBAPI does
+    by itself (psycopg's implicit ``BEGIN``, ``commit()``/``rollback()``), pool pre-pings and
+    the connect-time SQLite pragmas, which use raw cursors.
+    """
+    listening: list[tuple[Engine, Callable[..., None]]] = []
+
+    @contextmanager
+    def count(bind: Any = None) -> Iterator[CountedStatements]:
+        target = engine if bind is None else _engine_of(bind)
+        counted = CountedStatements()
+
+        def record(_conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+            counted.statements.append(statement)
+
+        event.listen(target, "before_cursor_execute", record)
+        listening.append((target, record))
+        try:
+            yield counted
+        finally:
+            listening.remove((target, record))
+            event.remove(target, "before_cursor_execute", record)
+
+    yield count
+    for target, record in listening:  # a block entered by hand and never left
+        event.remove(target, "before_cursor_execute", record)
 
 
 def problem(response: Any) -> dict[str, Any]:

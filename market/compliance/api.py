@@ -36,6 +36,7 @@ from market.compliance.schemas import (
     SuspensionOrderOut,
     TemplateListOut,
 )
+from market.compliance.services import filing_filters as filing_filters
 from market.kernel.actor import Role
 from market.kernel.web import ApiBlueprint, page_args, page_body, page_of, unit_of_work
 
@@ -135,14 +136,6 @@ def list_decisions(query: dict[str, Any]) -> dict[str, Any]:
 def get_decision(decision_id: str) -> Any:
     """One decision: the outcome, every rule's verdict and reason, and the facts judged."""
     return services.get_decision(decision_id, uow=unit_of_work())
-
-
-def filing_filters(query: dict[str, Any]) -> services.FilingFilters:
-    return services.FilingFilters(
-        concluded_from=query["concluded_from"], concluded_to=query["concluded_to"],
-        party=query["party"], product=query["product"], sector=query["sector"],
-        kind=query["kind"], currency=query["currency"], min_amount=query["min_amount"],
-        max_amount=query["max_amount"])
 
 
 @bp.route("/filings", methods=["POST"])

@@ -1,5 +1,6 @@
-"""Compliance tables: signed declarations (append-only), breaches recorded against them, and
-rule decisions."""
+"""Compliance tables: signed declarations (append-only), breaches recorded against them, rule
+decisions, filings, risk alerts with their disposition, suspension orders and the review
+queue. Alerts and review items guard their own moves."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from market.compliance.domain import BreachSeverity, DeclarationKind, Outcome, Stage
+from market.compliance.errors import ReviewerIsParty
 from market.kernel.db import Base, JSONType, UTCDateTime, sql_values
+from market.kernel.errors import InvalidTransition
+
+ALERT_TRANSITIONS = {"open": {"investigating", "closed"}, "investigating": {"closed"},
+                     "closed": {"open"}}
+OPEN_REVIEW = ("open", "claimed")
 
 
 class Declaration(Base):
@@ -197,6 +204,18 @@ class Alert(Base):
                 "status": self.status, "subject_type": self.subject_type,
                 "subject_id": self.subject_id, "org_ids": list(self.org_ids)}
 
+    def move(self, to_status: str, at: datetime) -> str:
+        """Move along open → investigating → closed (or reopen a closed alert); returns the
+        status the alert left.
+
+        Raises:
+            InvalidTransition: ``to_status`` does not follow the current status.
+        """
+        if to_status not in ALERT_TRANSITIONS[self.status]:
+            raise InvalidTransition(current=self.status, target=to_status)
+        previous, self.status, self.updated_at = self.status, to_status, at
+        return previous
+
 
 class AlertNote(Base):
     """One step of an alert's disposition (open → investigating → closed), with its note."""
@@ -262,6 +281,27 @@ class ReviewItem(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def claim(self, org_id: str | None, at: datetime) -> None:
+        """The subject went under review by ``org_id``."""
+        self.status, self.claimed_by_org_id, self.claimed_at = "claimed", org_id, at
+
+    def close(self, outcome: str, reason: str | None, at: datetime) -> None:
+        """The subject left review with ``outcome`` (its own status after it)."""
+        self.status, self.outcome, self.outcome_reason, self.closed_at = (
+            "closed", outcome, reason, at)
+
+    def check_assessor(self, org_id: str | None) -> None:
+        """An assessment report may be attached by ``org_id`` now.
+
+        Raises:
+            InvalidTransition: the review is closed.
+            ReviewerIsParty: the organisation under review would assess itself.
+        """
+        if self.status not in OPEN_REVIEW:
+            raise InvalidTransition(current=self.status, target="assessed")
+        if self.org_id == org_id:
+            raise ReviewerIsParty()
 
 
 class AssessmentReport(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 from datetime import datetime
@@ -111,3 +112,18 @@ def serialise_on(session: Session, key: str) -> None:
     if is_postgres(session):
         number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
         session.execute(select(func.pg_advisory_xact_lock(number)))
+
+
+@functools.cache
+def _record_type(model: type[Base]) -> type[Any]:
+    names = [column.key for column in model.__mapper__.column_attrs]
+    return dataclasses.make_dataclass(f"{model.__name__}Record", names, frozen=True)
+
+
+def record(row: Base) -> Any:
+    """A frozen copy of ``row``'s column values (a dataclass named ``<Model>Record``), for a
+    service that hands a row to another context: it can be read like the row, but not
+    changed, lazy-loaded or flushed."""
+    model = type(row)
+    return _record_type(model)(**{column.key: getattr(row, column.key)
+                                  for column in model.__mapper__.column_attrs})

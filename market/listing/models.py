@@ -21,11 +21,20 @@ from sqlalchemy.orm import Mapped, mapped_column
 from market.kernel.db import Base, JSONType, UTCDateTime, sql_values
 from market.kernel.statemachine import HistoryRow, Lifecycle, Stateful
 from market.listing.domain import (
+    EDITABLE,
     TRANSITIONS,
     DevelopmentLevel,
     ListingStatus,
     OfferKind,
     ProductType,
+)
+from market.listing.errors import (
+    NotTheMerchant,
+    ProductNotFound,
+    ReviewClaimedByOther,
+    ReviewerIsMerchant,
+    VersionInReview,
+    VersionOnceListed,
 )
 
 
@@ -40,6 +49,34 @@ class Product(Base):
     listed_version_id: Mapped[str | None] = mapped_column(String(40))
     latest_version_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    def check_merchant(self, org_id: str | None, *, is_system: bool = False) -> None:
+        """Only the merchant (or the system) changes its product; to anyone else another
+        organisation's product does not exist.
+
+        Raises:
+            ProductNotFound: ``org_id`` is not the merchant's.
+        """
+        if self.merchant_org_id != org_id and not is_system:
+            raise ProductNotFound()
+
+    def check_merchant_change(self, org_id: str | None, target: ListingStatus, *,
+                              is_system: bool = False) -> None:
+        """A merchant may take its own product off sale, nothing more: suspending and
+        reinstating are the operator's.
+
+        Raises:
+            ProductNotFound: not the merchant's product.
+            NotTheMerchant: ``target`` is not delisting.
+        """
+        self.check_merchant(org_id, is_system=is_system)
+        if target is not ListingStatus.DELISTED:
+            raise NotTheMerchant()
+
+    def check_reviewer(self, org_id: str | None) -> None:
+        """Raises ReviewerIsMerchant: ``org_id`` would review its own product."""
+        if self.merchant_org_id == org_id:
+            raise ReviewerIsMerchant()
 
 
 class ProductVersion(Stateful, Base):
@@ -104,6 +141,49 @@ class ProductVersion(Stateful, Base):
         if target is ListingStatus.LISTED:
             self.listed_at = at
             self.suspended_by_rights = False
+
+    def revisable_in_place(self) -> bool:
+        """Whether a change edits this version (a draft or returned version never on sale)
+        rather than making a new one; a version once on sale may be in someone's order, so
+        it is never edited.
+
+        Raises:
+            VersionInReview: the version waits for or is in review.
+        """
+        status = ListingStatus(self.status)
+        if status in EDITABLE and self.listed_at is None:
+            return True
+        if status in (ListingStatus.SUBMITTED, ListingStatus.UNDER_REVIEW):
+            raise VersionInReview()
+        return False
+
+    def check_submittable(self) -> None:
+        """The version may go to review with a new declaration.
+
+        Raises:
+            VersionOnceListed: it was on sale once and keeps the declaration it was sold
+                under; changes make a new version.
+            InvalidTransition: it is not a draft or returned.
+        """
+        if self.listed_at is not None and ListingStatus(self.status) in EDITABLE:
+            raise VersionOnceListed()
+        self.LIFECYCLE.check(self.status, ListingStatus.SUBMITTED)
+
+    def declare(self, declaration: dict[str, Any], sha256: str | None, *,
+                classification: str, by_user_id: str | None, at: datetime) -> None:
+        """Keep the seller's signed declaration and what the rules found the data to be."""
+        self.classification = classification
+        self.declaration = declaration
+        self.declaration_sha256 = sha256
+        self.declared_by_user_id = by_user_id
+        self.declared_at = at
+
+    def check_decider(self, org_id: str | None, *, is_system: bool = False) -> None:
+        """Raises ReviewClaimedByOther: the version is under review by another
+        organisation."""
+        if (self.status == ListingStatus.UNDER_REVIEW.value and self.reviewer_org_id != org_id
+                and not is_system):
+            raise ReviewClaimedByOther()
 
     def state(self) -> dict[str, Any]:
         return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from market.compliance.schemas import ListingDeclarationIn, SignatureIn
+from market.compliance.services import ListingDeclarationIn, SignatureIn
 from market.kernel.web import HistoryEventOut, PageQuery, UtcDateTime, choices
 from market.listing.domain import (
     PERIODS,

@@ -12,6 +12,7 @@ from market.kernel.actor import Role
 from market.kernel.db import Base, JSONType, UTCDateTime
 from market.kernel.errors import InvalidTransition
 from market.participants.domain import Status, can_transition
+from market.participants.errors import OperatorStatusFixed
 
 _STATUS_VALUES = ", ".join(f"'{s.value}'" for s in Status)
 _ROLE_VALUES = ", ".join(f"'{r.value}'" for r in Role)
@@ -48,8 +49,11 @@ class Organisation(Base):
         """Move along the admission state machine; returns the previous status.
 
         Raises:
+            OperatorStatusFixed: this is an operator organisation, whose status never moves.
             InvalidTransition: the admission workflow does not allow ``target`` from here.
         """
+        if Role.OPERATOR in self.roles:
+            raise OperatorStatusFixed()
         current = Status(self.status)
         if not can_transition(current, target):
             raise InvalidTransition(current=current.value, target=target.value)
@@ -135,6 +139,14 @@ class ApiKey(Base):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or at < self.expires_at
+
+    def revoke(self, *, by_user_id: str | None, at: datetime) -> bool:
+        """Revoke the key; False when it was revoked already (nothing changes then)."""
+        if self.revoked_at is not None:
+            return False
+        self.revoked_at = at
+        self.revoked_by_user_id = by_user_id
+        return True
 
     def state(self) -> dict[str, Any]:
         return {"id": self.id, "user_id": self.user_id, "organisation_id": self.organisation_id,

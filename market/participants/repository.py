@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Row, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from market.kernel.actor import Actor, Role
+from market.kernel.clock import as_utc
 from market.kernel.pagination import Page, keyset_page
 from market.participants.models import ApiKey, Organisation, OrganisationRole, StatusChange, User
 
@@ -48,6 +50,11 @@ _KEY_FOR_AUTH = (
     .outerjoin(OrganisationRole, OrganisationRole.organisation_id == Organisation.id)
     .where(ApiKey.id == bindparam("p_key"))
 )
+
+_FACTS = (select(Organisation.id, Organisation.name, Organisation.status,
+                 OrganisationRole.role)
+          .outerjoin(OrganisationRole, OrganisationRole.organisation_id == Organisation.id)
+          .where(Organisation.id.in_(bindparam("p_ids", expanding=True))))
 
 
 class ParticipantRepository:
@@ -95,6 +102,27 @@ class ParticipantRepository:
     def status_changes(self, org_id: str, *, after: str | None, limit: int) -> Page[StatusChange]:
         stmt = select(StatusChange).where(StatusChange.organisation_id == org_id)
         return keyset_page(self.session, stmt, StatusChange.id, after=after, limit=limit)
+
+    def facts_rows(self, org_ids: Sequence[str]) -> Sequence[Row[str, str, str, str | None]]:
+        """(id, name, status, role) of each organisation, one row per role (role None for
+        an organisation without any)."""
+        return self.session.execute(_FACTS, {"p_ids": list(org_ids)}).all()
+
+    def in_statuses(self, statuses: Iterable[str]) -> list[Organisation]:
+        return list(self.session.scalars(
+            select(Organisation).where(Organisation.status.in_(list(statuses)))))
+
+    def last_moved_to(self, org_ids: Sequence[str], statuses: Iterable[str],
+                      ) -> dict[str, datetime]:
+        """When each organisation last entered one of ``statuses``, if it ever did."""
+        if not org_ids:
+            return {}
+        rows = self.session.execute(
+            select(StatusChange.organisation_id, func.max(StatusChange.at))
+            .where(StatusChange.organisation_id.in_(list(org_ids)),
+                   StatusChange.to_status.in_(list(statuses)))
+            .group_by(StatusChange.organisation_id))
+        return {org_id: as_utc(at) for org_id, at in rows}
 
     # -- users ----------------------------------------------------------------------------
 

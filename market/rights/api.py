@@ -18,7 +18,7 @@ from market.kernel.web import (
     state,
     unit_of_work,
 )
-from market.receipts.signing import Signer, verify
+from market.receipts.services import Signer, verify
 from market.rights import services
 from market.rights.domain import (
     Classification,

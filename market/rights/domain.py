@@ -49,6 +49,7 @@ TRANSITIONS: dict[RightStatus, frozenset[RightStatus]] = {
 
 LIVE = frozenset({RightStatus.REGISTERED, RightStatus.SUSPENDED})
 PENDING = frozenset({RightStatus.SUBMITTED, RightStatus.UNDER_REVIEW})
+ENDED = frozenset({RightStatus.REJECTED, RightStatus.REVOKED, RightStatus.EXPIRED})
 
 
 class Origin(StrEnum):

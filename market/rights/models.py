@@ -3,6 +3,7 @@ disputes and certificates."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from market.kernel.db import Base, JSONType, UTCDateTime, sql_values
+from market.kernel.errors import InvalidInput, InvalidTransition
 from market.kernel.statemachine import HistoryRow, Lifecycle, Stateful
 from market.rights.domain import (
     TRANSITIONS,
@@ -22,7 +24,19 @@ from market.rights.domain import (
     Scope,
     Term,
     Territory,
+    Violation,
 )
+from market.rights.errors import (
+    DisputeClosed,
+    NotTheHolder,
+    ReviewClaimedByOther,
+    ReviewerIsHolder,
+    RightRefused,
+)
+
+# The statuses the operator sets by hand, and the history action each records.
+MANUAL_ACTIONS = {RightStatus.SUSPENDED: "suspended", RightStatus.REGISTERED: "reinstated",
+                  RightStatus.REVOKED: "revoked"}
 
 
 class DataResource(Base):
@@ -147,6 +161,92 @@ class Right(Stateful, Base):
             if self.registered_at is None:
                 self.registered_at = at
 
+    def claim_review(self, reviewer_org_id: str | None) -> None:
+        """Take the review for ``reviewer_org_id``; the status moves separately.
+
+        Raises:
+            ReviewerIsHolder: an organisation may not review its own registration.
+        """
+        if self.holder_org_id == reviewer_org_id:
+            raise ReviewerIsHolder()
+        self.reviewer_org_id = reviewer_org_id
+
+    def check_decision(self, reviewer_org_id: str | None, *, system: bool,
+                       approve: bool) -> None:
+        """Whether ``reviewer_org_id`` may decide this review now.
+
+        Raises:
+            ReviewerIsHolder: an organisation may not review its own registration.
+            ReviewClaimedByOther: another organisation claimed the review.
+            InvalidTransition: approving a right that is not under review.
+        """
+        if self.holder_org_id == reviewer_org_id:
+            raise ReviewerIsHolder()
+        if (self.status == RightStatus.UNDER_REVIEW.value and not system
+                and self.reviewer_org_id != reviewer_org_id):
+            raise ReviewClaimedByOther()
+        if approve and self.status != RightStatus.UNDER_REVIEW.value:
+            raise InvalidTransition(current=self.status, target=RightStatus.REGISTERED.value)
+
+    def manual_action(self, target: RightStatus, org_id: str | None, *,
+                      operator: bool) -> str:
+        """The history action of setting ``target`` by hand: the operator may suspend,
+        reinstate or revoke; the holder may only revoke (surrender) its own right.
+
+        Raises:
+            NotTheHolder: a non-operator acts on another's right or asks for more than revoking.
+            InvalidInput: ``target`` is not a status set by hand.
+        """
+        if not operator and (self.holder_org_id != org_id or target is not RightStatus.REVOKED):
+            raise NotTheHolder()
+        if target not in MANUAL_ACTIONS:
+            raise InvalidInput(errors={"status": ["must be suspended, registered or revoked"]})
+        return MANUAL_ACTIONS[target]
+
+    def check_reinstatable(self, parents: Iterable[Right]) -> None:
+        """A right is reinstated only while every right it rests on is registered; it then no
+        longer waits on any cause.
+
+        Raises:
+            RightRefused: naming each parent that is not registered.
+        """
+        broken = [Violation("parent_not_registered", f"parent right {p.id} is {p.status}", p.id)
+                  for p in parents if p.status != RightStatus.REGISTERED.value]
+        if broken:
+            raise RightRefused(broken)
+        self.suspended_by = None
+
+    def grant_to(self, grantee_org_id: str, scope: Scope, term: Term, *, at: datetime,
+                 grant_id: str) -> Grant:
+        """A grant of processing use out of this resource holding right.
+
+        Raises:
+            RightRefused: this right is not registered and in term at ``at``, or the grant
+                exceeds its scope or term.
+        """
+        problems: list[Violation] = []
+        if self.status != RightStatus.REGISTERED.value or not self.term.contains(at):
+            problems.append(Violation("parent_not_registered",
+                                      f"right {self.id} is not registered and in term", self.id))
+        gaps = self.scope.uncovered(scope)
+        if gaps:
+            problems.append(Violation("scope_exceeded",
+                                      f"right {self.id} does not cover " + ", ".join(gaps),
+                                      self.id))
+        if not self.term.covers(term):
+            problems.append(Violation("term_exceeded",
+                                      f"the term goes beyond right {self.id}'s term", self.id))
+        if problems:
+            raise RightRefused(problems)
+        assert self.resource_id is not None
+        return Grant(
+            id=grant_id, holding_right_id=self.id, resource_id=self.resource_id,
+            grantor_org_id=self.holder_org_id, grantee_org_id=grantee_org_id,
+            purposes=sorted(scope.purposes), scenarios=sorted(scope.scenarios),
+            territory=scope.territory.value, valid_from=term.valid_from,
+            valid_to=term.valid_to, status="active", created_at=at,
+        )
+
     def state(self) -> dict[str, Any]:
         return {
             "id": self.id, "kind": self.kind, "holder_org_id": self.holder_org_id,
@@ -212,6 +312,28 @@ class Grant(Base):
     def term(self) -> Term:
         return Term(self.valid_from, self.valid_to)
 
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    def usable_at(self, at: datetime) -> bool:
+        return self.active and self.term.contains(at)
+
+    def revoke(self, reason: str, *, at: datetime, org_id: str | None, operator: bool) -> bool:
+        """Revoke the grant; False when it already was (revoking twice changes nothing).
+
+        Raises:
+            NotTheHolder: ``org_id`` is not the grantor and the caller is not the operator.
+        """
+        if not (operator or self.grantor_org_id == org_id):
+            raise NotTheHolder()
+        if self.status == "revoked":
+            return False
+        self.status = "revoked"
+        self.revoked_reason = reason
+        self.revoked_at = at
+        return True
+
     def state(self) -> dict[str, Any]:
         return {
             "id": self.id, "holding_right_id": self.holding_right_id,
@@ -240,6 +362,18 @@ class ResourceDispute(Base):
     resolution: Mapped[str | None] = mapped_column(Text)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def resolve(self, upheld: bool, resolution: str, *, at: datetime) -> None:
+        """Close the dispute, upheld or dismissed.
+
+        Raises:
+            DisputeClosed: it is already resolved.
+        """
+        if self.status != "open":
+            raise DisputeClosed()
+        self.status = "upheld" if upheld else "dismissed"
+        self.resolution = resolution
+        self.resolved_at = at
 
     def state(self) -> dict[str, Any]:
         return {"id": self.id, "resource_id": self.resource_id,

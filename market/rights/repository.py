@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from market.kernel.actor import Actor
 from market.kernel.pagination import Page, keyset_page
-from market.rights.domain import EvidenceKind, RightStatus
+from market.rights.domain import ENDED, EvidenceKind, RightStatus
 from market.rights.models import (
     Certificate,
     CertificateCounter,
@@ -27,6 +27,7 @@ from market.rights.models import (
 # Duties that need every record: the venue reviews, assessors define rights (产权界定),
 # regulators inspect.
 SEE_ALL = ("operator", "assessor", "regulator")
+ENDED_VALUES = sorted(s.value for s in ENDED)
 
 
 def sees_all(actor: Actor) -> bool:
@@ -165,10 +166,16 @@ class RightsRepository:
         return list(self.session.scalars(stmt))
 
     def product_held_by_other(self, product_id: str, holder: str) -> bool:
-        ended = [RightStatus.REJECTED.value, RightStatus.REVOKED.value, RightStatus.EXPIRED.value]
         stmt = select(Right.id).where(Right.product_id == product_id,
                                       Right.holder_org_id != holder,
-                                      Right.status.not_in(ended)).limit(1)
+                                      Right.status.not_in(ENDED_VALUES)).limit(1)
+        return self.session.scalar(stmt) is not None
+
+    def product_held_by(self, product_id: str, holder: str) -> bool:
+        """Whether ``holder`` holds or seeks the product operation right over the product."""
+        stmt = select(Right.id).where(Right.product_id == product_id,
+                                      Right.holder_org_id == holder,
+                                      Right.status.not_in(ENDED_VALUES)).limit(1)
         return self.session.scalar(stmt) is not None
 
     def history(self, right_id: str, *, after: str | None, limit: int) -> Page[RightEvent]:

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from market.kernel.db import Base, JSONType, UTCDateTime, sql_values
+from market.kernel.errors import InvalidTransition
 from market.settlement.domain import AccountKind, HoldStatus, JournalKind, PayoutStatus
 
 # Integer on SQLite so the key is the rowid and autoincrements; BIGINT elsewhere.
@@ -175,6 +176,43 @@ class Payout(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def pending(self) -> bool:
+        """Still waiting for the operator: neither paid, rejected nor expired."""
+        return self.status == PayoutStatus.REQUESTED.value
+
+    def _resolve(self, outcome: PayoutStatus, at: datetime) -> None:
+        if not self.pending:
+            raise InvalidTransition(current=self.status, target="resolved")
+        self.status = outcome.value
+        self.resolved_at = at
+
+    def pay(self, bank_reference: str, *, at: datetime) -> None:
+        """The bank paid the payout.
+
+        Raises:
+            InvalidTransition: the payout is no longer pending.
+        """
+        self._resolve(PayoutStatus.PAID, at)
+        self.bank_reference = bank_reference
+
+    def reject(self, reason: str, *, at: datetime) -> None:
+        """The operator refused the payout.
+
+        Raises:
+            InvalidTransition: the payout is no longer pending.
+        """
+        self._resolve(PayoutStatus.REJECTED, at)
+        self.reason = reason
+
+    def expire(self, *, at: datetime) -> None:
+        """Nobody confirmed the payout in time.
+
+        Raises:
+            InvalidTransition: the payout is no longer pending.
+        """
+        self._resolve(PayoutStatus.EXPIRED, at)
 
     def state(self) -> dict[str, Any]:
         return {"id": self.id, "org_id": self.org_id, "amount": self.amount,

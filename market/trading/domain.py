@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -79,3 +79,17 @@ class Policy:
     platform_fee_bps: int = 100
     holder_bps: int = 1000
     processor_bps: int = 1000
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    """What a list of orders is narrowed to, besides what the caller may see."""
+
+    status: str | None = None
+    role: str | None = None  # buyer or seller: the caller's side
+    product: str | None = None
+    party: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    min_amount: int | None = None
+    max_amount: int | None = None

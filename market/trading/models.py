@@ -3,7 +3,7 @@ deliveries with download tokens, and disputes."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -19,7 +19,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from market.kernel.actor import Actor
 from market.kernel.db import Base, JSONType, UTCDateTime, sql_values
+from market.kernel.errors import InvalidTransition
 from market.kernel.statemachine import HistoryRow, Lifecycle, Stateful
 from market.trading.domain import (
     TRANSITIONS,
@@ -28,6 +30,22 @@ from market.trading.domain import (
     DisputeStatus,
     OrderStatus,
 )
+from market.trading.errors import (
+    DeliveryWindowClosed,
+    DisputeAwaitingAnswer,
+    DisputeNotOpen,
+    DisputeWindowClosed,
+    NotAParty,
+    OrderFlagged,
+    PaymentWindowClosed,
+    ReviewWindowClosed,
+)
+
+
+def _require_one_of(actor: Actor, *org_ids: str) -> None:
+    """The system acts for anyone; an organisation only for itself."""
+    if not actor.is_system and actor.org_id not in org_ids:
+        raise NotAParty()
 
 
 class Order(Stateful, Base):
@@ -78,6 +96,116 @@ class Order(Stateful, Base):
                 "seller_org_id": self.seller_org_id, "product_id": self.product_id,
                 "version_id": self.version_id, "offer_id": self.offer_id,
                 "amount": self.amount, "currency": self.currency, "flagged": self.flagged}
+
+    def entered(self, target: Any, *, at: datetime, reason: str | None) -> None:
+        if self.terminal:
+            self.closed_at = at
+
+    # -- who may act ------------------------------------------------------------------
+
+    def require_buyer(self, actor: Actor) -> None:
+        """Raises NotAParty unless the actor is the buyer (or the system)."""
+        _require_one_of(actor, self.buyer_org_id)
+
+    def require_seller(self, actor: Actor) -> None:
+        """Raises NotAParty unless the actor is the seller (or the system)."""
+        _require_one_of(actor, self.seller_org_id)
+
+    def require_party(self, actor: Actor) -> None:
+        """Raises NotAParty unless the actor is the buyer or the seller (or the system)."""
+        _require_one_of(actor, self.buyer_org_id, self.seller_org_id)
+
+    # -- its life -----------------------------------------------------------------------
+
+    def check_reviewable(self, now: datetime) -> None:
+        """Raises InvalidTransition unless the order waits for its review, and
+        ReviewWindowClosed once the review window ended (the worker cancels it then)."""
+        if self.status != OrderStatus.CREATED.value:
+            raise InvalidTransition(current=self.status,
+                                    target=OrderStatus.AWAITING_PAYMENT.value)
+        if self.review_by is not None and now >= self.review_by:
+            raise ReviewWindowClosed()
+
+    def approve(self, now: datetime, *, payment_window: timedelta) -> str:
+        """The review let the order through: it awaits payment. Returns the previous status."""
+        self.pay_by = now + payment_window
+        self.review_by = None
+        return self.move(OrderStatus.AWAITING_PAYMENT, at=now)
+
+    def pay(self, now: datetime, *, delivery_window: timedelta) -> str:
+        """The price is in escrow: the seller has the delivery window. Returns the previous
+        status.
+
+        Raises:
+            OrderFlagged, PaymentWindowClosed (the worker cancels at ``pay_by`` itself),
+            InvalidTransition (not awaiting payment).
+        """
+        if self.status == OrderStatus.AWAITING_PAYMENT.value:
+            if self.flagged:
+                raise OrderFlagged()
+            if self.pay_by is not None and now >= self.pay_by:
+                raise PaymentWindowClosed()
+        previous = self.move(OrderStatus.PAID, at=now)
+        self.paid_at = now
+        self.deliver_by = now + delivery_window
+        return previous
+
+    def check_deliverable(self, now: datetime) -> None:
+        """Raises InvalidTransition unless the order is paid, OrderFlagged while its rights
+        chain is broken, and DeliveryWindowClosed once the delivery window ended."""
+        if self.status != OrderStatus.PAID.value:
+            raise InvalidTransition(current=self.status, target=OrderStatus.DELIVERED.value)
+        if self.flagged:
+            raise OrderFlagged()
+        if self.deliver_by is not None and now >= self.deliver_by:
+            raise DeliveryWindowClosed()
+
+    def deliver(self, now: datetime, *, accept_by: datetime) -> str:
+        """Delivered: the buyer has until ``accept_by``. Returns the previous status."""
+        previous = self.move(OrderStatus.DELIVERED, at=now)
+        self.delivered_at = now
+        self.accept_by = accept_by
+        return previous
+
+    def check_acceptable(self) -> None:
+        """Raises OrderFlagged for a delivered order whose rights chain broke since: the
+        buyer disputes it instead, or waits for the rights."""
+        if self.flagged and self.status == OrderStatus.DELIVERED.value:
+            raise OrderFlagged()
+
+    def accept(self, now: datetime, *, auto: bool) -> str:
+        """Accepted by the buyer, or by the acceptance window ending (``auto``). Returns the
+        previous status."""
+        previous = self.move(OrderStatus.ACCEPTED, at=now)
+        self.accepted_at = now
+        self.auto_accepted = auto
+        return previous
+
+    def settle(self, now: datetime) -> str:
+        """The escrow is split and the trade filed. Returns the previous status."""
+        previous = self.move(OrderStatus.SETTLED, at=now)
+        self.settled_at = now
+        return previous
+
+    def dispute(self, now: datetime) -> str:
+        """The buyer disputes: allowed until the acceptance window ends, and after it while
+        the order is flagged (its money waits in escrow). Returns the previous status.
+
+        Raises:
+            DisputeWindowClosed, InvalidTransition (not paid or delivered).
+        """
+        if self.accept_by is not None and now >= self.accept_by and not self.flagged:
+            raise DisputeWindowClosed()
+        return self.move(OrderStatus.DISPUTED, at=now)
+
+    def flag(self, reason: str) -> None:
+        """A rights problem holds the order: no payment or delivery until it is cleared."""
+        self.flagged = True
+        self.flag_reason = reason
+
+    def unflag(self) -> None:
+        self.flagged = False
+        self.flag_reason = None
 
 
 class Contract(Base):
@@ -185,6 +313,41 @@ class Dispute(Base):
     def state(self) -> dict[str, Any]:
         return {"id": self.id, "order_id": self.order_id, "status": self.status,
                 "outcome": self.outcome, "refund_amount": self.refund_amount}
+
+    def require_seller(self, actor: Actor) -> None:
+        """Raises NotAParty unless the actor is the seller (or the system)."""
+        _require_one_of(actor, self.seller_org_id)
+
+    def respond(self, answer: str, evidence_sha256: list[str], now: datetime) -> None:
+        """The merchant's answer.
+
+        Raises:
+            DisputeNotOpen: answered already, decided, or the answer window ended.
+        """
+        if self.status != DisputeStatus.OPEN.value or now >= self.answer_by:
+            raise DisputeNotOpen()
+        self.status = DisputeStatus.ANSWERED.value
+        self.answer = answer
+        self.answer_evidence_sha256 = evidence_sha256
+        self.answered_at = now
+
+    def check_decidable(self, now: datetime) -> None:
+        """Raises DisputeNotOpen once decided, and DisputeAwaitingAnswer while the merchant
+        may still answer."""
+        if self.status == DisputeStatus.DECIDED.value:
+            raise DisputeNotOpen()
+        if self.status == DisputeStatus.OPEN.value and now < self.answer_by:
+            raise DisputeAwaitingAnswer()
+
+    def decide(self, outcome: DisputeOutcome, refund: int, reason: str,
+               now: datetime) -> None:
+        self.status = DisputeStatus.DECIDED.value
+        self.outcome, self.refund_amount = outcome.value, refund
+        self.decision_reason, self.decided_at = reason, now
+
+    def lapse(self) -> None:
+        """The answer window ended without an answer: the operator decides alone."""
+        self.status = DisputeStatus.UNANSWERED.value
 
 
 class UsageRecord(Base):

@@ -9,9 +9,9 @@ import marshmallow as ma
 from marshmallow import fields, validate
 from werkzeug.datastructures import FileStorage
 
-from market.compliance.schemas import PurchaseCommitmentIn, SignatureIn
+from market.compliance.services import PurchaseCommitmentIn, SignatureIn
 from market.kernel.web import HistoryEventOut, PageQuery, UtcDateTime, choices
-from market.settlement.split import ShareRole
+from market.settlement.services import ShareRole
 from market.trading.domain import DeliveryMode, DisputeOutcome, DisputeStatus, OrderStatus
 
 _ID = validate.Length(1, 40)

@@ -1,0 +1,156 @@
+"""Compliance services, the one surface other contexts and the HTTP edge use: the gate and
+the rule engine's decisions, declarations and the credit record, filings, risk alerts,
+suspension orders, the review queue and the admission commitment.
+
+Besides the use cases it publishes the value types callers pass and get back (``Facts``,
+``Stage``, ``Outcome``, ``DeclarationKind`` …) and the forms that are part of compliance's
+published language: the declaration and commitment a listing or an order embeds
+(``ListingDeclarationIn``, ``PurchaseCommitmentIn``, ``SignatureIn``) and the filing forms
+regulators' exports reuse (``FilingQuery``, ``FilingOut``). Signing and deciding run inside
+the caller's unit of work, so a declaration or decision commits with the change it belongs
+to.
+"""
+
+from market.compliance.domain import (
+    CLASSIFICATION_ORDER,
+    PERSONAL_LEVELS,
+    PI_ORDER,
+    BreachSeverity,
+    DeclarationKind,
+    Facts,
+    Outcome,
+    PartyFacts,
+    ProductFacts,
+    Stage,
+    Verdict,
+)
+from market.compliance.models import Filing
+from market.compliance.repository import FilingFilters
+from market.compliance.schemas import (
+    FilingOut,
+    FilingQuery,
+    ListingDeclarationIn,
+    PurchaseCommitmentIn,
+    SignatureIn,
+)
+from market.compliance.services.admission import commit_to_admission, on_admitting
+from market.compliance.services.alerts import (
+    dispose,
+    get_alert,
+    list_alerts,
+    raise_alerts,
+    record_incident,
+    scan,
+)
+from market.compliance.services.declarations import (
+    CreditRecord,
+    credit_record,
+    declaration_digest,
+    declaration_of,
+    get_declaration,
+    get_declaration_record,
+    list_declarations,
+    record_breach,
+    sign_declaration,
+)
+from market.compliance.services.filings import (
+    OffExchangeReport,
+    TradeFiling,
+    file_trade,
+    filing_filters,
+    filing_of_order,
+    filing_statistics,
+    get_filing,
+    list_filings,
+    report_off_exchange,
+    stream_filings,
+)
+from market.compliance.services.gate import (
+    Declare,
+    Passage,
+    Refusal,
+    decide,
+    decision_ids,
+    failing,
+    gate,
+    get_decision,
+    judge,
+    latest_decision,
+    list_decisions,
+)
+from market.compliance.services.reviews import (
+    assessment_reports,
+    attach_report,
+    get_review,
+    list_reviews,
+    missing_assessment,
+    track_review,
+)
+from market.compliance.services.sanctions import LISTING_SUSPENSION_ORDERED, order_suspension
+
+__all__ = [
+    "CLASSIFICATION_ORDER",
+    "LISTING_SUSPENSION_ORDERED",
+    "PERSONAL_LEVELS",
+    "PI_ORDER",
+    "BreachSeverity",
+    "CreditRecord",
+    "DeclarationKind",
+    "Declare",
+    "Facts",
+    "Filing",
+    "FilingFilters",
+    "FilingOut",
+    "FilingQuery",
+    "ListingDeclarationIn",
+    "OffExchangeReport",
+    "Outcome",
+    "PartyFacts",
+    "Passage",
+    "ProductFacts",
+    "PurchaseCommitmentIn",
+    "Refusal",
+    "SignatureIn",
+    "Stage",
+    "TradeFiling",
+    "Verdict",
+    "assessment_reports",
+    "attach_report",
+    "commit_to_admission",
+    "credit_record",
+    "decide",
+    "decision_ids",
+    "declaration_digest",
+    "declaration_of",
+    "dispose",
+    "failing",
+    "file_trade",
+    "filing_filters",
+    "filing_of_order",
+    "filing_statistics",
+    "gate",
+    "get_alert",
+    "get_decision",
+    "get_declaration",
+    "get_declaration_record",
+    "get_filing",
+    "get_review",
+    "judge",
+    "latest_decision",
+    "list_alerts",
+    "list_decisions",
+    "list_declarations",
+    "list_filings",
+    "list_reviews",
+    "missing_assessment",
+    "on_admitting",
+    "order_suspension",
+    "raise_alerts",
+    "record_breach",
+    "record_incident",
+    "report_off_exchange",
+    "scan",
+    "sign_declaration",
+    "stream_filings",
+    "track_review",
+]

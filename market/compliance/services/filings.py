@@ -1,0 +1,185 @@
+"""Filings (登记备案): every trade concluded on the exchange is filed once, in the
+transaction that concludes it, and participants report trades concluded elsewhere; each
+filing takes the next number of its year and runs the alert rules. Filings are read with
+object-level visibility, streamed for regulators' exports and summed into statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from market.compliance import monitoring, repository
+from market.compliance.errors import FilingNotFound
+from market.compliance.models import Filing
+from market.compliance.repository import FilingFilters
+from market.compliance.services._common import keep_alerts
+from market.kernel.actor import Role
+from market.kernel.errors import InvalidInput, RoleNotAllowed
+from market.kernel.ids import new_id
+from market.kernel.pagination import Page, keyset_page
+from market.kernel.uow import UnitOfWork
+from market.participants import services as participants
+
+
+@dataclass(frozen=True)
+class TradeFiling:
+    """What the trading context files when a trade concludes on the exchange."""
+
+    order_id: str
+    product_id: str
+    version_id: str
+    product_title: str
+    sector: str
+    product_type: str
+    seller_org_id: str
+    buyer_org_id: str
+    amount: int
+    currency: str
+    rights_chain: list[dict[str, Any]]
+    declaration_ids: list[str]
+    decision_ids: list[str]
+    concluded_at: datetime
+
+
+@dataclass(frozen=True)
+class OffExchangeReport:
+    """A trade concluded elsewhere, reported by one of its parties (场外交易备案)."""
+
+    role: str  # the reporter's side: seller or buyer
+    counterparty_org_id: str
+    product_title: str
+    sector: str
+    product_type: str
+    amount: int
+    currency: str
+    concluded_at: datetime
+    evidence_sha256: list[str]
+    note: str | None = None
+
+
+def filing_filters(query: Mapping[str, Any]) -> FilingFilters:
+    """The filters of a filing query as the HTTP edge parsed them (every key present)."""
+    return FilingFilters(
+        concluded_from=query["concluded_from"], concluded_to=query["concluded_to"],
+        party=query["party"], product=query["product"], sector=query["sector"],
+        kind=query["kind"], currency=query["currency"], min_amount=query["min_amount"],
+        max_amount=query["max_amount"])
+
+
+def _add_filing(uow: UnitOfWork, **values: Any) -> Filing:
+    now = uow.clock.now()
+    filing = Filing(id=new_id("fil"), filed_at=now,
+                    filed_by_org_id=uow.actor.org_id or "system", **values)
+    # The rules only read: they run before the year's counter row is taken, so concurrent
+    # filers queue on that row for as short a time as can be.
+    raised = monitoring.check(uow.session, filing)
+    filing.number = repository.next_filing_number(uow.session, now.year)
+    uow.session.add(filing)
+    uow.session.flush()
+    uow.audit.record(uow.actor, "filing.filed", "filing", filing.id, filing.state())
+    uow.outbox.enqueue("compliance.filed", {"filing_id": filing.id, "number": filing.number})
+    keep_alerts(uow, raised)
+    return filing
+
+
+def file_trade(trade: TradeFiling, *, uow: UnitOfWork) -> Filing:
+    """File a trade concluded on the exchange, in the caller's transaction. An order is
+    filed once: filing it again returns the filing it has (the order id is unique)."""
+    existing = repository.filing_of_order(uow.session, trade.order_id)
+    if existing is not None:
+        return existing
+    return _add_filing(
+        uow, kind="exchange", order_id=trade.order_id, product_id=trade.product_id,
+        version_id=trade.version_id, product_title=trade.product_title, sector=trade.sector,
+        product_type=trade.product_type, seller_org_id=trade.seller_org_id,
+        buyer_org_id=trade.buyer_org_id, amount=trade.amount, currency=trade.currency,
+        rights_chain=trade.rights_chain, declaration_ids=trade.declaration_ids,
+        decision_ids=trade.decision_ids, evidence_sha256=[], note=None,
+        concluded_at=trade.concluded_at)
+
+
+def filing_of_order(session: Any, order_id: str) -> Filing | None:
+    """The filing of an order concluded on the exchange, if it has one yet."""
+    return repository.filing_of_order(session, order_id)
+
+
+def report_off_exchange(report: OffExchangeReport, *, uow: UnitOfWork) -> Filing:
+    """A merchant or buyer reports a trade it concluded off the exchange for filing.
+
+    Raises:
+        RoleNotAllowed: the caller is neither a merchant nor a buyer.
+        InvalidInput: the counterparty is unknown, the caller itself or the exchange
+            operator; the trade is dated in the future.
+    """
+    if not uow.actor.has_role("merchant", "buyer"):
+        raise RoleNotAllowed()
+    with uow:
+        me = uow.actor.org_id
+        assert me is not None
+        found = participants.organisation_facts(uow.session, [report.counterparty_org_id])
+        other = found.get(report.counterparty_org_id)
+        if other is None or other.id == me:
+            raise InvalidInput("the off-exchange report cannot be filed", errors={
+                "counterparty_org_id": ["must be another organisation on the exchange"]})
+        if Role.OPERATOR in other.roles:
+            raise InvalidInput("the off-exchange report cannot be filed", errors={
+                "counterparty_org_id": ["the exchange operator never trades"]})
+        if report.concluded_at > uow.clock.now():
+            raise InvalidInput("the off-exchange report cannot be filed", errors={
+                "concluded_at": ["must not be in the future"]})
+        seller, buyer = ((me, report.counterparty_org_id) if report.role == "seller"
+                         else (report.counterparty_org_id, me))
+        filing = _add_filing(
+            uow, kind="off_exchange", order_id=None, product_id=None, version_id=None,
+            product_title=report.product_title, sector=report.sector,
+            product_type=report.product_type, seller_org_id=seller, buyer_org_id=buyer,
+            amount=report.amount, currency=report.currency, rights_chain=[],
+            declaration_ids=[], decision_ids=[],
+            evidence_sha256=sorted(set(report.evidence_sha256)), note=report.note,
+            concluded_at=report.concluded_at)
+        uow.commit()
+        return filing
+
+
+def list_filings(filters: FilingFilters, *, uow: UnitOfWork, after: str | None = None,
+                 limit: int = 50) -> Page[Filing]:
+    """Filings of trades your organisation is a party to; every one for the operator and
+    regulators."""
+    with uow:
+        stmt = repository.filtered_filings(repository.visible_filings(uow.actor), filters)
+        return keyset_page(uow.session, stmt, Filing.id, after=after, limit=limit)
+
+
+def get_filing(filing_id: str, *, uow: UnitOfWork) -> Filing:
+    """One filing.
+
+    Raises:
+        FilingNotFound: no such filing, or one of a trade between other organisations.
+    """
+    with uow:
+        filing: Filing | None = uow.session.scalars(
+            repository.visible_filings(uow.actor).where(Filing.id == filing_id)).one_or_none()
+        if filing is None:
+            raise FilingNotFound()
+        return filing
+
+
+def stream_filings(session: Any, filters: FilingFilters, *, batch: int = 1000,
+                   ) -> Iterator[Filing]:
+    """Every filing passing ``filters``, in id order, fetched ``batch`` rows at a time from a
+    server-side cursor, so memory stays flat however many there are. For regulators'
+    exports: no visibility filter; the caller checks the reader may see everything."""
+    stmt = (repository.filtered_filings(select(Filing), filters).order_by(Filing.id)
+            .execution_options(yield_per=batch))
+    for filing in session.scalars(stmt):
+        yield filing
+        session.expunge(filing)
+
+
+def filing_statistics(session: Any, filters: FilingFilters) -> dict[str, list[dict[str, Any]]]:
+    """Count and volume of filed trades by day, sector and product type (per currency)."""
+    return repository.filing_totals(session, filters)

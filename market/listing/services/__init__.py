@@ -1,0 +1,79 @@
+"""Listing use cases, the one surface other contexts and the HTTP edge import: products and
+versions, offers and usage terms, submission with the rights chain and the seller's
+declaration, review, the listing lifecycle, the catalogue, and what trading asks of a
+listing.
+
+Rights events reach listing in the same transaction (:func:`on_rights_unavailable`,
+:func:`on_rights_restored`, subscribed by :mod:`market.wiring`): a product whose chain
+breaks has its listed version suspended; when the rights are usable again the version goes
+back to review instead of silently relisting.
+"""
+
+from market.listing.domain import (
+    DevelopmentLevel,
+    ListingStatus,
+    OfferKind,
+    OfferSpec,
+    ProductType,
+    UsageTerms,
+)
+from market.listing.services._common import ProductView
+from market.listing.services.products import (
+    ProductInput,
+    Sample,
+    create_product,
+    revise_product,
+)
+from market.listing.services.queries import (
+    catalog_statistics,
+    get_product,
+    history,
+    list_products,
+    listed_version,
+    listed_views,
+    sample_of,
+    search_catalog,
+    views_of,
+)
+from market.listing.services.reactions import (
+    on_rights_restored,
+    on_rights_unavailable,
+    on_suspension_ordered,
+)
+from market.listing.services.reviews import change_listing_status, claim_review, decide_review
+from market.listing.services.submission import submit_listing
+from market.listing.services.trade import TradeView, release_unit, reserve_unit, trade_view
+
+__all__ = [
+    "DevelopmentLevel",
+    "ListingStatus",
+    "OfferKind",
+    "OfferSpec",
+    "ProductInput",
+    "ProductType",
+    "ProductView",
+    "Sample",
+    "TradeView",
+    "UsageTerms",
+    "catalog_statistics",
+    "change_listing_status",
+    "claim_review",
+    "create_product",
+    "decide_review",
+    "get_product",
+    "history",
+    "list_products",
+    "listed_version",
+    "listed_views",
+    "on_rights_restored",
+    "on_rights_unavailable",
+    "on_suspension_ordered",
+    "release_unit",
+    "reserve_unit",
+    "revise_product",
+    "sample_of",
+    "search_catalog",
+    "submit_listing",
+    "trade_view",
+    "views_of",
+]

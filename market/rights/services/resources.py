@@ -1,0 +1,139 @@
+"""Data resources and evidence: a merchant registers the resources it holds and backs its
+resources, rights and grants with documents identified by their SHA-256."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from market.kernel.actor import Role, require
+from market.kernel.errors import InvalidInput
+from market.kernel.ids import new_id
+from market.kernel.uow import UnitOfWork
+from market.rights.domain import Classification, EvidenceKind, Origin, PILevel
+from market.rights.errors import EvidenceMismatch, GrantNotFound, ResourceNotFound, RightNotFound
+from market.rights.models import DataResource, Evidence
+from market.rights.repository import RightsRepository
+
+
+@dataclass(frozen=True)
+class EvidenceInput:
+    kind: EvidenceKind
+    name: str
+    media_type: str
+    sha256: str
+    content: bytes | None = None
+
+
+@dataclass(frozen=True)
+class ResourceInput:
+    title: str
+    description: str
+    origin: Origin
+    classification: Classification
+    pi_level: PILevel
+    collection_method: str
+    collection_source: str
+    scenarios: Sequence[str]
+    update_frequency: str
+    evidence: Sequence[EvidenceInput] = ()
+
+
+def _store_evidence(
+    uow: UnitOfWork, owner_type: str, owner_id: str, items: Sequence[EvidenceInput],
+    evidence_dir: Path | None,
+) -> list[Evidence]:
+    stored: list[Evidence] = []
+    for item in items:
+        size = None
+        if item.content is not None:
+            if hashlib.sha256(item.content).hexdigest() != item.sha256:
+                raise EvidenceMismatch(errors={"evidence": [f"{item.name}: sha256 mismatch"]})
+            size = len(item.content)
+            if evidence_dir is not None:
+                path = evidence_dir / item.sha256[:2] / item.sha256
+                path.parent.mkdir(parents=True, exist_ok=True)
+                if not path.exists():
+                    path.write_bytes(item.content)
+        evidence = Evidence(
+            id=new_id("evd"), owner_type=owner_type, owner_id=owner_id, kind=item.kind.value,
+            name=item.name, media_type=item.media_type, sha256=item.sha256, size=size,
+            stored=item.content is not None and evidence_dir is not None,
+            added_by_org_id=uow.actor.org_id or uow.actor.label, added_at=uow.clock.now(),
+        )
+        uow.session.add(evidence)
+        stored.append(evidence)
+    uow.session.flush()
+    for evidence in stored:
+        uow.audit.record(uow.actor, "evidence.added", "evidence", evidence.id, evidence.state())
+    return stored
+
+
+def decode_content(content_base64: str | None) -> bytes | None:
+    if content_base64 is None:
+        return None
+    try:
+        return base64.b64decode(content_base64, validate=True)
+    except ValueError:
+        raise InvalidInput(errors={"content_base64": ["not valid base64"]}) from None
+
+
+def register_resource(
+    data: ResourceInput, *, uow: UnitOfWork, evidence_dir: Path | None = None
+) -> DataResource:
+    """A merchant registers a data resource it holds, with its source-legality evidence.
+
+    Raises:
+        RoleNotAllowed: the caller is not a merchant.
+        EvidenceMismatch: uploaded evidence does not match its SHA-256.
+    """
+    require(uow.actor, Role.MERCHANT)
+    with uow:
+        now = uow.clock.now()
+        resource = DataResource(
+            id=new_id("res"), holder_org_id=uow.actor.org_id, title=data.title,
+            description=data.description, origin=data.origin.value,
+            classification=data.classification.value, pi_level=data.pi_level.value,
+            collection_method=data.collection_method, collection_source=data.collection_source,
+            scenarios=list(data.scenarios), update_frequency=data.update_frequency,
+            created_at=now, updated_at=now,
+        )
+        uow.session.add(resource)
+        uow.session.flush()
+        uow.audit.record(uow.actor, "resource.registered", "resource", resource.id,
+                         resource.state())
+        _store_evidence(uow, "resource", resource.id, data.evidence, evidence_dir)
+        uow.commit()
+        return resource
+
+
+def add_evidence(
+    owner_type: str, owner_id: str, items: Sequence[EvidenceInput], *, uow: UnitOfWork,
+    evidence_dir: Path | None = None,
+) -> list[Evidence]:
+    """The holder adds evidence to its resource, right or (as grantor) grant.
+
+    Raises:
+        ResourceNotFound, RightNotFound, GrantNotFound: not the caller's.
+    """
+    with uow:
+        repo = RightsRepository(uow.session)
+        own = uow.actor.org_id
+        if owner_type == "resource":
+            resource = repo.get_resource(owner_id, uow.actor)
+            if resource is None or (resource.holder_org_id != own and not uow.actor.is_system):
+                raise ResourceNotFound()
+        elif owner_type == "right":
+            right = repo.get_right(owner_id, uow.actor)
+            if right is None or (right.holder_org_id != own and not uow.actor.is_system):
+                raise RightNotFound()
+        else:
+            grant = repo.get_grant(owner_id, uow.actor)
+            if grant is None or (grant.grantor_org_id != own and not uow.actor.is_system):
+                raise GrantNotFound()
+        stored = _store_evidence(uow, owner_type, owner_id, items, evidence_dir)
+        uow.commit()
+        return stored

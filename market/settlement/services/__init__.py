@@ -1,0 +1,63 @@
+"""Settlement's public surface: top-ups on the offline rail, escrow of order payments, the
+revenue split at settlement, refunds, payouts, statements (对账单), distribution rules and
+ledger verification, with the value types callers pass and get back.
+
+The order-money functions (:func:`pay_into_escrow`, :func:`settle`, :func:`refund`,
+:func:`close_unpaid`) and :func:`store_rule` run in the trading context's unit of work, so
+an order's state and its money change together.
+"""
+
+from market.settlement.ledger import Verification
+from market.settlement.services._common import OFFLINE
+from market.settlement.services.escrow import close_unpaid, pay_into_escrow, refund, settle
+from market.settlement.services.funds import record_top_up
+from market.settlement.services.payouts import (
+    confirm_payout,
+    expire_payouts,
+    get_payout,
+    list_payouts,
+    reject_payout,
+    request_payout,
+)
+from market.settlement.services.rules import store_rule, stored_rule
+from market.settlement.services.statements import (
+    Statement,
+    StatementLine,
+    get_account,
+    journal_postings,
+    list_accounts,
+    order_money,
+    statement,
+    verify,
+)
+from market.settlement.split import DistributionRule, ShareRole, rule_from_chain, split
+
+__all__ = [
+    "OFFLINE",
+    "DistributionRule",
+    "ShareRole",
+    "Statement",
+    "StatementLine",
+    "Verification",
+    "close_unpaid",
+    "confirm_payout",
+    "expire_payouts",
+    "get_account",
+    "get_payout",
+    "journal_postings",
+    "list_accounts",
+    "list_payouts",
+    "order_money",
+    "pay_into_escrow",
+    "record_top_up",
+    "refund",
+    "reject_payout",
+    "request_payout",
+    "rule_from_chain",
+    "settle",
+    "split",
+    "statement",
+    "store_rule",
+    "stored_rule",
+    "verify",
+]

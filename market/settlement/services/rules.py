@@ -1,0 +1,34 @@
+"""Products' distribution rules (收益分配) as their merchants set them; an order freezes the
+rule in force in its contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from market.kernel.uow import UnitOfWork
+from market.settlement import repository
+from market.settlement.models import DistributionRecord
+from market.settlement.split import DistributionRule
+
+
+def stored_rule(session: Any, product_id: str) -> dict[str, Any] | None:
+    """The distribution rule a merchant set for a product, if any."""
+    found = repository.distribution_record(session, product_id)
+    return dict(found.rule) if found is not None else None
+
+
+def store_rule(uow: UnitOfWork, product_id: str, rule: DistributionRule) -> None:
+    """Keep a product's distribution rule, in the caller's transaction (trading checks the
+    parties against the rights chain first)."""
+    found = repository.distribution_record(uow.session, product_id, for_update=True)
+    if found is None:
+        found = DistributionRecord(product_id=product_id, rule=rule.as_dict(),
+                                   set_by_org_id=uow.actor.org_id or "system",
+                                   updated_at=uow.clock.now())
+        uow.session.add(found)
+    else:
+        found.rule = rule.as_dict()
+        found.set_by_org_id = uow.actor.org_id or "system"
+        found.updated_at = uow.clock.now()
+    uow.session.flush()
+    uow.audit.record(uow.actor, "distribution.set", "product", product_id, rule.as_dict())

@@ -1,0 +1,249 @@
+"""Trading queries: orders and disputes scoped to what the acting principal may see (its
+own organisation's; operators, regulators and the system every one; assessors also the
+orders waiting for review), the row-locking getters every transition starts from, the
+orders the deadlines find due, and the keyset pages of lists. Never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from market.kernel.actor import Actor, Role
+from market.kernel.pagination import Page, keyset_page
+from market.trading.domain import OPEN, DeliveryMode, DisputeStatus, OrderFilters, OrderStatus
+from market.trading.errors import DisputeNotFound, OrderNotFound
+from market.trading.models import (
+    Contract,
+    Delivery,
+    Dispute,
+    DownloadToken,
+    Order,
+    OrderEvent,
+)
+
+SEE_ALL = (Role.OPERATOR, Role.REGULATOR)
+
+
+def sees_all(actor: Actor) -> bool:
+    return actor.is_system or actor.has_role(*SEE_ALL)
+
+
+# -- orders ----------------------------------------------------------------------------------
+
+
+def visible_orders(actor: Actor) -> Select[Any]:
+    stmt = select(Order)
+    if sees_all(actor):
+        return stmt
+    org = actor.org_id or ""
+    if actor.has_role(Role.ASSESSOR):  # assessors review orders the rules sent to review
+        return stmt.where((Order.buyer_org_id == org) | (Order.seller_org_id == org)
+                          | (Order.status == OrderStatus.CREATED.value))
+    return stmt.where((Order.buyer_org_id == org) | (Order.seller_org_id == org))
+
+
+def get_order(session: Session, actor: Actor, order_id: str) -> Order:
+    """The order, if the actor may see it.
+
+    Raises:
+        OrderNotFound.
+    """
+    order: Order | None = session.scalars(
+        visible_orders(actor).where(Order.id == order_id)).one_or_none()
+    if order is None:
+        raise OrderNotFound()
+    return order
+
+
+def get_order_for_update(session: Session, actor: Actor, order_id: str) -> Order:
+    """The order, row-locked for a transition, if the actor may see it.
+
+    Raises:
+        OrderNotFound.
+    """
+    order: Order | None = session.scalars(
+        visible_orders(actor).where(Order.id == order_id).with_for_update()).one_or_none()
+    if order is None:
+        raise OrderNotFound()
+    return order
+
+
+def order_page(session: Session, actor: Actor, filters: OrderFilters, *, after: str | None,
+               limit: int) -> Page[Order]:
+    stmt = visible_orders(actor)
+    org = actor.org_id or ""
+    if filters.role == "buyer":
+        stmt = stmt.where(Order.buyer_org_id == org)
+    elif filters.role == "seller":
+        stmt = stmt.where(Order.seller_org_id == org)
+    if filters.status:
+        stmt = stmt.where(Order.status == filters.status)
+    if filters.product:
+        stmt = stmt.where(Order.product_id == filters.product)
+    if filters.party:
+        stmt = stmt.where((Order.buyer_org_id == filters.party)
+                          | (Order.seller_org_id == filters.party))
+    if filters.created_from:
+        stmt = stmt.where(Order.created_at >= filters.created_from)
+    if filters.created_to:
+        stmt = stmt.where(Order.created_at < filters.created_to)
+    if filters.min_amount is not None:
+        stmt = stmt.where(Order.amount >= filters.min_amount)
+    if filters.max_amount is not None:
+        stmt = stmt.where(Order.amount <= filters.max_amount)
+    return keyset_page(session, stmt, Order.id, after=after, limit=limit)
+
+
+def history_page(session: Session, order_id: str, *, after: str | None,
+                 limit: int) -> Page[OrderEvent]:
+    stmt = select(OrderEvent).where(OrderEvent.order_id == order_id)
+    return keyset_page(session, stmt, OrderEvent.id, after=after, limit=limit)
+
+
+def find_contract(session: Session, order_id: str) -> Contract | None:
+    found: Contract | None = session.scalars(
+        select(Contract).where(Contract.order_id == order_id)).one_or_none()
+    return found
+
+
+def contract_of(session: Session, order: Order) -> Contract:
+    """The order's contract. It never changes: reading it need not flush the order's pending
+    transition first (the order then reaches the database once, in its final state)."""
+    with session.no_autoflush:
+        found: Contract = session.scalars(select(Contract).where(
+            Contract.order_id == order.id)).one()
+    return found
+
+
+def deliveries_of(session: Session, order_id: str) -> list[Delivery]:
+    return list(session.scalars(select(Delivery).where(
+        Delivery.order_id == order_id).order_by(Delivery.id)))
+
+
+def disputes_of(session: Session, order_id: str) -> list[Dispute]:
+    return list(session.scalars(select(Dispute).where(
+        Dispute.order_id == order_id).order_by(Dispute.id)))
+
+
+def open_orders_of(session: Session, product_ids: Iterable[str]) -> list[Order]:
+    """The open orders of these products, row-locked."""
+    return list(session.scalars(
+        select(Order).where(Order.product_id.in_(sorted(product_ids)),
+                            Order.status.in_([s.value for s in OPEN]))
+        .order_by(Order.id).with_for_update()))
+
+
+def flagged_orders_of(session: Session, product_ids: Iterable[str]) -> list[Order]:
+    """The flagged orders of these products, row-locked."""
+    return list(session.scalars(
+        select(Order).where(Order.product_id.in_(sorted(product_ids)),
+                            Order.flagged.is_(True)).order_by(Order.id).with_for_update()))
+
+
+# -- deliveries --------------------------------------------------------------------------------
+
+
+def file_delivery(session: Session, order_id: str) -> Delivery | None:
+    """The order's latest file delivery."""
+    found: Delivery | None = session.scalars(
+        select(Delivery).where(Delivery.order_id == order_id,
+                               Delivery.mode == DeliveryMode.FILE.value)
+        .order_by(Delivery.id.desc())).first()
+    return found
+
+
+def delivery_by_credential(session: Session, credential_hash: str) -> Delivery | None:
+    found: Delivery | None = session.scalars(select(Delivery).where(
+        Delivery.credential_hash == credential_hash)).one_or_none()
+    return found
+
+
+def download_token_for_update(session: Session, token_hash: str) -> DownloadToken | None:
+    found: DownloadToken | None = session.scalars(
+        select(DownloadToken).where(DownloadToken.token_hash == token_hash)
+        .with_for_update()).one_or_none()
+    return found
+
+
+# -- disputes ----------------------------------------------------------------------------------
+
+
+def visible_disputes(actor: Actor) -> Select[Any]:
+    stmt = select(Dispute)
+    if sees_all(actor):
+        return stmt
+    org = actor.org_id or ""
+    return stmt.where((Dispute.buyer_org_id == org) | (Dispute.seller_org_id == org))
+
+
+def get_dispute(session: Session, actor: Actor, dispute_id: str) -> Dispute:
+    """The dispute, if the actor may see it.
+
+    Raises:
+        DisputeNotFound.
+    """
+    dispute: Dispute | None = session.scalars(
+        visible_disputes(actor).where(Dispute.id == dispute_id)).one_or_none()
+    if dispute is None:
+        raise DisputeNotFound()
+    return dispute
+
+
+def get_dispute_for_update(session: Session, actor: Actor, dispute_id: str) -> Dispute:
+    """The dispute, row-locked, if the actor may see it.
+
+    Raises:
+        DisputeNotFound.
+    """
+    dispute: Dispute | None = session.scalars(
+        visible_disputes(actor).where(Dispute.id == dispute_id).with_for_update()
+    ).one_or_none()
+    if dispute is None:
+        raise DisputeNotFound()
+    return dispute
+
+
+def dispute_page(session: Session, actor: Actor, *, status: str | None, after: str | None,
+                 limit: int) -> Page[Dispute]:
+    stmt = visible_disputes(actor)
+    if status:
+        stmt = stmt.where(Dispute.status == status)
+    return keyset_page(session, stmt, Dispute.id, after=after, limit=limit)
+
+
+# -- deadlines ---------------------------------------------------------------------------------
+
+
+def due_order_ids(session: Session, status: OrderStatus, column: Any, now: datetime,
+                  limit: int, *conditions: Any) -> list[str]:
+    """Orders in ``status`` whose deadline ``column`` has passed, earliest first."""
+    return list(session.scalars(
+        select(Order.id).where(Order.status == status.value, column.is_not(None),
+                               column <= now, *conditions)
+        .order_by(column, Order.id).limit(limit)))
+
+
+def still_due_for_update(session: Session, order_id: str, status: OrderStatus, column: Any,
+                         now: datetime, *conditions: Any) -> Order | None:
+    """The order, locked, if it is still due (nobody acted on it meanwhile); None if it is
+    not, or if another worker holds it."""
+    found: Order | None = session.scalars(
+        select(Order).where(Order.id == order_id, Order.status == status.value,
+                            column <= now, *conditions)
+        .with_for_update(skip_locked=True)).one_or_none()
+    return found
+
+
+def unanswered_disputes_for_update(session: Session, now: datetime,
+                                   limit: int) -> list[Dispute]:
+    """Open disputes whose answer window ended, locked; those another worker holds are
+    skipped."""
+    return list(session.scalars(
+        select(Dispute).where(Dispute.status == DisputeStatus.OPEN.value,
+                              Dispute.answer_by <= now)
+        .order_by(Dispute.answer_by, Dispute.id).limit(limit)
+        .with_for_update(skip_locked=True)))

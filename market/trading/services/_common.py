@@ -1,0 +1,77 @@
+"""What several trading use cases share: the order view they return, the trading policy the
+settings configure, and the recording of an order's moves (history row, audit entry and
+outbox message) with the two ends that give things back: a cancellation returns the
+offer's unit, a refund the escrow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from market.compliance import services as compliance
+from market.kernel.actor import system_actor
+from market.kernel.statemachine import record_move
+from market.kernel.uow import UnitOfWork
+from market.listing import services as listing
+from market.settlement import services as settlement
+from market.trading.domain import OrderStatus, Policy
+from market.trading.models import Contract, Delivery, Dispute, Order, OrderEvent
+
+
+@dataclass(frozen=True)
+class OrderView:
+    order: Order
+    contract: Contract | None = None
+    deliveries: list[Delivery] = field(default_factory=list)
+    disputes: list[Dispute] = field(default_factory=list)
+
+
+def policy_of(settings: Any) -> Policy:
+    """The trading policy the settings configure."""
+    return Policy(
+        review_window=timedelta(hours=settings.review_window_hours),
+        payment_window=timedelta(hours=settings.payment_window_hours),
+        delivery_window=timedelta(hours=settings.delivery_window_hours),
+        acceptance_window=timedelta(hours=settings.acceptance_window_hours),
+        answer_window=timedelta(hours=settings.dispute_answer_hours),
+        download_ttl=timedelta(seconds=settings.download_ttl_seconds),
+        download_limit=settings.download_limit,
+        platform_fee_bps=settings.platform_fee_bps, holder_bps=settings.split_holder_bps,
+        processor_bps=settings.split_processor_bps)
+
+
+def _move(uow: UnitOfWork, order: Order, target: OrderStatus, action: str,
+          reason: str | None = None) -> None:
+    _moved(uow, order, order.move(target, at=uow.clock.now()), target, action, reason)
+
+
+def _moved(uow: UnitOfWork, order: Order, previous: str, target: OrderStatus, action: str,
+           reason: str | None = None) -> None:
+    """Record an order's move: its history, audit entry and event. (The ORM does not order
+    inserts of unrelated mappers, so an order being placed is flushed before its history.)"""
+    record_move(uow, OrderEvent, prefix="oev", subject={"order_id": order.id}, action=action,
+                previous=previous, status=target.value, reason=reason, at=order.updated_at)
+    uow.audit.record(uow.actor, f"order.{action}", "order", order.id, order.state())
+    uow.outbox.enqueue(f"order.{target.value}", {"order_id": order.id})
+
+
+def _cancel(uow: UnitOfWork, order: Order, action: str, reason: str | None) -> None:
+    _move(uow, order, OrderStatus.CANCELLED, action, reason)
+    listing.release_unit(order.offer_id, uow=uow.joined())
+    settlement.close_unpaid(uow.joined(), order.id, order.buyer_org_id)
+
+
+def _incident(uow: UnitOfWork, order: Order, kind: str) -> None:
+    compliance.record_incident(kind, order_id=order.id, product_id=order.product_id,
+                               seller_org_id=order.seller_org_id,
+                               buyer_org_id=order.buyer_org_id,
+                               uow=uow.joined(system_actor("monitoring")))
+
+
+def _refund(uow: UnitOfWork, order: Order, action: str, reason: str) -> None:
+    settlement.refund(uow.joined(), order_id=order.id, buyer_org_id=order.buyer_org_id,
+                      amount=order.amount, currency=order.currency)
+    _incident(uow, order, "refund")
+    _move(uow, order, OrderStatus.REFUNDED, action, reason)
+    listing.release_unit(order.offer_id, uow=uow.joined())

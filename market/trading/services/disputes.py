@@ -1,0 +1,111 @@
+"""Disputes: the buyer disputes a paid or delivered order (its money stays in escrow), the
+merchant answers within the answer window, and the operator decides: release, a partial
+refund taken from every share in proportion, or a full refund. Disputes and refunds are
+reported to the trade monitoring as incidents."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from market.kernel.actor import Role, require
+from market.kernel.errors import InvalidInput
+from market.kernel.ids import new_id
+from market.kernel.pagination import Page
+from market.kernel.uow import UnitOfWork
+from market.trading import repository
+from market.trading.domain import DisputeOutcome, DisputeStatus, OrderStatus, Policy
+from market.trading.models import Dispute
+from market.trading.services._common import _incident, _move, _moved, _refund
+from market.trading.services.conclusion import _conclude
+
+
+def open_dispute(order_id: str, reason: str, evidence_sha256: Sequence[str], *,
+                 policy: Policy, uow: UnitOfWork) -> Dispute:
+    """The buyer disputes a paid or delivered order before it is accepted (before the
+    acceptance window ends); the money stays in escrow until the operator decides.
+
+    Raises:
+        OrderNotFound, NotAParty, InvalidTransition, DisputeWindowClosed.
+    """
+    with uow:
+        order = repository.get_order_for_update(uow.session, uow.actor, order_id)
+        order.require_buyer(uow.actor)
+        now = uow.clock.now()
+        _moved(uow, order, order.dispute(now), OrderStatus.DISPUTED, "disputed", reason)
+        dispute = Dispute(id=new_id("dsp"), order_id=order.id,
+                          buyer_org_id=order.buyer_org_id, seller_org_id=order.seller_org_id,
+                          status=DisputeStatus.OPEN.value, reason=reason,
+                          evidence_sha256=list(evidence_sha256), opened_at=now,
+                          answer_by=now + policy.answer_window)
+        uow.session.add(dispute)
+        uow.session.flush()
+        uow.audit.record(uow.actor, "dispute.opened", "dispute", dispute.id, dispute.state())
+        _incident(uow, order, "dispute")
+        uow.commit()
+        return dispute
+
+
+def answer_dispute(dispute_id: str, answer: str, evidence_sha256: Sequence[str], *,
+                   uow: UnitOfWork) -> Dispute:
+    """The merchant answers a dispute within the answer window.
+
+    Raises:
+        DisputeNotFound, NotAParty, DisputeNotOpen.
+    """
+    with uow:
+        dispute = repository.get_dispute_for_update(uow.session, uow.actor, dispute_id)
+        dispute.require_seller(uow.actor)
+        dispute.respond(answer, list(evidence_sha256), uow.clock.now())
+        uow.audit.record(uow.actor, "dispute.answered", "dispute", dispute.id, dispute.state())
+        uow.commit()
+        return dispute
+
+
+def decide_dispute(dispute_id: str, outcome: DisputeOutcome, reason: str, *,
+                   uow: UnitOfWork, refund_amount: int | None = None) -> Dispute:
+    """The operator decides a dispute once the merchant answered or its window ended:
+    release (the order settles in full), a partial refund (the refund is taken from every
+    share in proportion, the rest settles), or a full refund (the escrow goes back to the
+    buyer and the order is refunded).
+
+    Raises:
+        RoleNotAllowed, DisputeNotFound, DisputeAwaitingAnswer, DisputeNotOpen, InvalidInput.
+    """
+    require(uow.actor, Role.OPERATOR)
+    with uow:
+        dispute = repository.get_dispute_for_update(uow.session, uow.actor, dispute_id)
+        dispute.check_decidable(uow.clock.now())
+        order = repository.get_order_for_update(uow.session, uow.actor, dispute.order_id)
+        refund = {DisputeOutcome.RELEASE: 0, DisputeOutcome.FULL_REFUND: order.amount}.get(
+            outcome, refund_amount)
+        if refund is None or not (0 < refund < order.amount
+                                  or outcome is not DisputeOutcome.PARTIAL_REFUND):
+            raise InvalidInput(errors={"refund_amount": [
+                f"a partial refund is more than 0 and less than {order.amount}"]})
+        dispute.decide(outcome, refund, reason, uow.clock.now())
+        uow.audit.record(uow.actor, "dispute.decided", "dispute", dispute.id, dispute.state())
+        _move(uow, order, OrderStatus.RESOLVED, "resolved", f"{outcome.value}: {reason}")
+        if outcome is DisputeOutcome.FULL_REFUND:
+            _refund(uow, order, "refunded", reason)
+        else:
+            _conclude(uow, order, refund=refund)
+        uow.commit()
+        return dispute
+
+
+def get_dispute(dispute_id: str, *, uow: UnitOfWork) -> Dispute:
+    """A dispute the caller may see.
+
+    Raises:
+        DisputeNotFound.
+    """
+    with uow:
+        return repository.get_dispute(uow.session, uow.actor, dispute_id)
+
+
+def list_disputes(*, uow: UnitOfWork, status: str | None = None, after: str | None = None,
+                  limit: int = 50) -> Page[Dispute]:
+    """Disputes the caller may see, oldest id first (keyset pages)."""
+    with uow:
+        return repository.dispute_page(uow.session, uow.actor, status=status, after=after,
+                                       limit=limit)

@@ -1,0 +1,199 @@
+"""Placing an order under the compliance rules and freezing its contract (the version, offer,
+price, usage terms, both declarations' digests, the rights chain and the distribution rule
+the chain implies unless the merchant set one); the review of an order the rules sent to
+review; cancelling before payment."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from market.compliance import services as compliance
+from market.kernel import canonical
+from market.kernel.actor import Role, require
+from market.kernel.ids import new_id
+from market.kernel.statemachine import record_move
+from market.kernel.uow import UnitOfWork
+from market.listing import services as listing
+from market.settlement import services as settlement
+from market.settlement.services import DistributionRule, rule_from_chain
+from market.trading import repository
+from market.trading.domain import BUYABLE_OFFERS, METERED, OrderStatus, Policy
+from market.trading.errors import OfferNeedsCap, OfferNotBuyable, OrderRefused
+from market.trading.models import Contract, Order, OrderEvent
+from market.trading.services._common import OrderView, _cancel, _moved
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _chain(view: listing.TradeView) -> list[dict[str, Any]]:
+    return [{k: _iso(v) for k, v in asdict(link).items()} for link in view.chain.links]
+
+
+def _rule(uow: UnitOfWork, view: listing.TradeView, policy: Policy) -> DistributionRule:
+    """The merchant's rule for the product, or the one its rights chain implies."""
+    stored = settlement.stored_rule(uow.session, view.product_id)
+    if stored is not None:
+        return DistributionRule.from_dict(stored)
+    return rule_from_chain([(link.kind, link.holder_org_id) for link in view.chain.links],
+                           merchant_org_id=view.merchant_org_id,
+                           holder_bps=policy.holder_bps, processor_bps=policy.processor_bps,
+                           platform_fee_bps=policy.platform_fee_bps)
+
+
+def _contract_document(order: Order, view: listing.TradeView, commitment_sha256: str,
+                       rule: DistributionRule, policy: Policy) -> dict[str, Any]:
+    offer = view.offer
+    assert offer is not None
+    return {
+        "order_id": order.id, "buyer_org_id": order.buyer_org_id,
+        "seller_org_id": order.seller_org_id,
+        "product": {"id": view.product_id, "version_id": view.version_id,
+                    "version": view.version_number, "title": view.title,
+                    "sector": view.sector, "type": view.type},
+        "offer": {"id": offer.id, "kind": offer.kind, "name": offer.name,
+                  "amount": offer.amount, "currency": offer.currency, "period": offer.period,
+                  "unit": offer.unit, "cap_amount": offer.cap_amount},
+        "price": {"amount": order.amount, "currency": order.currency},
+        "terms": view.terms,
+        "declarations": {"listing_sha256": view.declaration_sha256,
+                         "purchase_sha256": commitment_sha256},
+        "rights_chain": _chain(view),
+        "distribution": rule.as_dict(),
+        "windows_hours": {
+            "payment": policy.payment_window.total_seconds() / 3600,
+            "delivery": policy.delivery_window.total_seconds() / 3600,
+            "acceptance": policy.acceptance_window.total_seconds() / 3600},
+        "created_at": order.created_at.isoformat(),
+    }
+
+
+def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *,
+                policy: Policy, uow: UnitOfWork, signature: str | None = None) -> OrderView:
+    """Order one offer of a listed product with the buyer's purchase commitment.
+
+    The compliance rules judge the order (both parties admitted and not barred, the rights
+    chain unbroken and in term now, the buyer's scenarios among the listing's, cross-border
+    use allowed by the terms, …). A blocking decision refuses the order and writes nothing
+    but the decision. Otherwise one unit of a limited offer is taken, the commitment is
+    signed (purchase@1), and the contract freezes the version, offer, price, usage terms,
+    both declarations' digests, the rights chain and the distribution rule. An order the
+    rules send to review waits in ``created``; otherwise it awaits payment.
+
+    Raises:
+        RoleNotAllowed, ProductNotFound, OfferNotFound, OfferNotBuyable, SoldOut,
+        OrderRefused, InvalidDeclarationSignature.
+    """
+    require(uow.actor, Role.BUYER)
+    actor = uow.actor
+    assert actor.org_id is not None
+    with uow:
+        view = listing.trade_view(product_id, stage=compliance.Stage.ORDER,
+                                  buyer_org_id=actor.org_id, commitment=commitment,
+                                  offer_id=offer_id, uow=uow.joined())
+        offer = view.offer
+        assert offer is not None
+        if offer.kind not in BUYABLE_OFFERS:
+            raise OfferNotBuyable(kind=offer.kind)
+        if offer.kind == METERED and not offer.cap_amount:
+            raise OfferNeedsCap()
+        order_id = new_id("ord")
+        passage = compliance.gate(
+            view.facts, ("order", order_id), refusal=OrderRefused, uow=uow,
+            declare=compliance.Declare(compliance.DeclarationKind.PURCHASE, commitment,
+                                       signature))
+        rule = _rule(uow, view, policy)
+        now = uow.clock.now()
+        order = Order(
+            id=order_id, buyer_org_id=actor.org_id, seller_org_id=view.merchant_org_id,
+            product_id=view.product_id, version_id=view.version_id, offer_id=offer.id,
+            status=OrderStatus.CREATED.value,
+            amount=(offer.cap_amount if offer.kind == METERED else offer.amount) or 0,
+            currency=offer.currency, commitment_id=passage.declaration_id,
+            decision_id=passage.decision_id,
+            outcome=passage.outcome, cross_border=bool(commitment.get("cross_border")),
+            placed_by_user_id=actor.user_id, created_at=now, updated_at=now)
+        uow.session.add(order)
+        document = _contract_document(order, view, passage.declaration_sha256 or "", rule, policy)
+        contract = Contract(id=new_id("ctr"), order_id=order.id, document=document,
+                            sha256=hashlib.sha256(canonical.dumps(document)).hexdigest(),
+                            created_at=now)
+        uow.audit.record(actor, "order.placed", "order", order.id,
+                         {**order.state(), "contract_sha256": contract.sha256})
+        passed = passage.outcome == compliance.Outcome.PASS.value
+        if passed:
+            order.pay_by = now + policy.payment_window
+            previous = order.move(OrderStatus.AWAITING_PAYMENT, at=now)
+        else:
+            order.review_by = now + policy.review_window
+        uow.session.flush()  # the order, once, as it leaves placement; then what refers to it
+        uow.session.add(contract)
+        record_move(uow, OrderEvent, prefix="oev", subject={"order_id": order.id},
+                    action="placed", previous=None, status=OrderStatus.CREATED.value,
+                    reason=None, at=now)
+        if passed:
+            _moved(uow, order, previous, OrderStatus.AWAITING_PAYMENT, "accepted_for_payment")
+        else:
+            compliance.track_review("order", order.id, order.buyer_org_id, "submitted", None,
+                                    uow=uow.joined())
+        # The offer's row is shared by every buyer of it: taken last, held only to commit.
+        listing.reserve_unit(offer.id, uow=uow.joined())
+        uow.commit()
+        return OrderView(order, contract)
+
+
+def review_order(order_id: str, approve: bool, reason: str, *, policy: Policy,
+                 uow: UnitOfWork) -> OrderView:
+    """The operator or an assessor decides an order the rules sent to review: approved, it
+    awaits payment; rejected, it is cancelled and its unit given back. An order that needs
+    an assessment is approved only once a compliance or security report is attached.
+
+    Raises:
+        RoleNotAllowed, OrderNotFound, InvalidTransition, OrderRefused (an assessment
+        report is missing), ReviewWindowClosed.
+    """
+    require(uow.actor, Role.OPERATOR, Role.ASSESSOR)
+    with uow:
+        order = repository.get_order_for_update(uow.session, uow.actor, order_id)
+        order.check_reviewable(uow.clock.now())
+        if approve:
+            missing = compliance.missing_assessment(uow.session, order.id)
+            if missing:
+                raise OrderRefused([{
+                    "code": "assessment_missing", "rule": rule, "decision_id": order.decision_id,
+                    "message": "a compliance or security assessment report must be attached "
+                               "to the review first"} for rule in missing])
+            previous = order.approve(uow.clock.now(), payment_window=policy.payment_window)
+            _moved(uow, order, previous, OrderStatus.AWAITING_PAYMENT, "approved", reason)
+            compliance.track_review("order", order.id, order.buyer_org_id, "approved", reason,
+                                    uow=uow.joined())
+        else:
+            _cancel(uow, order, "rejected", reason)
+            compliance.track_review("order", order.id, order.buyer_org_id, "rejected", reason,
+                                    uow=uow.joined())
+        uow.commit()
+        return OrderView(order)
+
+
+def cancel_order(order_id: str, reason: str, *, uow: UnitOfWork) -> OrderView:
+    """The buyer (or the seller) cancels an order before it is paid; a limited offer gets
+    its unit back.
+
+    Raises:
+        OrderNotFound, NotAParty, InvalidTransition (already paid, or terminal).
+    """
+    with uow:
+        order = repository.get_order_for_update(uow.session, uow.actor, order_id)
+        order.require_party(uow.actor)
+        in_review = order.status == OrderStatus.CREATED.value
+        _cancel(uow, order, "cancelled", reason)
+        if in_review:  # withdrawn while waiting for its review: take it off the queue
+            compliance.track_review("order", order.id, order.buyer_org_id, "cancelled",
+                                    reason, uow=uow.joined())
+        uow.commit()
+        return OrderView(order)
