@@ -206,7 +206,7 @@ def _trade(uow: Callable[[Actor], UnitOfWork], actors: dict[str, Actor],
         say(f"split     {line.role:15} {names.get(line.org_id, line.org_id):9} "
             f"{_yuan(line.amount)}")
     with uow(actors["operator"]) as reader:
-        filing = compliance.filing_of_order(reader.session, order.order.id)
+        filing = compliance.filing_of_order(order.order.id, uow=reader)
     assert filing is not None
     say(f"filing    {filing.number} (登记备案) for order {order.order.id}")
     verification = settlement.verify(uow=uow(actors["operator"]))

@@ -36,7 +36,6 @@ from market.compliance.schemas import (
     SuspensionOrderOut,
     TemplateListOut,
 )
-from market.compliance.services import filing_filters as filing_filters
 from market.kernel.actor import Role
 from market.kernel.web import ApiBlueprint, page_args, page_body, page_of, unit_of_work
 
@@ -158,7 +157,7 @@ def report_off_exchange(body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]
 def list_filings(query: dict[str, Any]) -> dict[str, Any]:
     """Filings of trades your organisation is a party to; every one for the operator and
     regulators (who also have `/regulator/filings` with exports)."""
-    return page_body(services.list_filings(filing_filters(query), uow=unit_of_work(),
+    return page_body(services.list_filings(services.filing_filters(query), uow=unit_of_work(),
                                            **page_args(query)))
 
 

@@ -19,10 +19,10 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from market.compliance.domain import PERSONAL_LEVELS
 from market.compliance.models import Decision, Filing, TradeIncident
+from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
 
 MEDIAN_WINDOW = timedelta(days=90)
@@ -48,7 +48,7 @@ class Raised:
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
-AlertRule = Callable[[Session, Filing], "Raised | None"]
+AlertRule = Callable[[UnitOfWork, Filing], "Raised | None"]
 ALERT_RULES: list[AlertRule] = []
 
 
@@ -62,10 +62,10 @@ def _name(fn: Callable[..., Any]) -> str:
 
 
 @alert_rule
-def price_far_from_sector_median(session: Session, filing: Filing) -> Raised | None:
+def price_far_from_sector_median(uow: UnitOfWork, filing: Filing) -> Raised | None:
     """A price more than ten times, or less than a tenth of, the sector's median over the
     last 90 days (at least five trades in the same currency)."""
-    amounts = list(session.scalars(
+    amounts = list(uow.session.scalars(
         select(Filing.amount).where(
             Filing.sector == filing.sector, Filing.currency == filing.currency,
             Filing.id != filing.id,
@@ -86,9 +86,9 @@ def price_far_from_sector_median(session: Session, filing: Filing) -> Raised | N
 
 
 @alert_rule
-def circular_trading(session: Session, filing: Filing) -> Raised | None:
+def circular_trading(uow: UnitOfWork, filing: Filing) -> Raised | None:
     """Wash trading (对倒): the buyer sold to the seller within 30 days before."""
-    back = list(session.scalars(
+    back = list(uow.session.scalars(
         select(Filing.id).where(
             Filing.seller_org_id == filing.buyer_org_id,
             Filing.buyer_org_id == filing.seller_org_id,
@@ -104,9 +104,9 @@ def circular_trading(session: Session, filing: Filing) -> Raised | None:
 
 
 @alert_rule
-def order_burst(session: Session, filing: Filing) -> Raised | None:
+def order_burst(uow: UnitOfWork, filing: Filing) -> Raised | None:
     """A buyer concluding twenty or more trades within an hour."""
-    count = 1 + (session.scalar(select(func.count()).select_from(Filing).where(
+    count = 1 + (uow.session.scalar(select(func.count()).select_from(Filing).where(
         Filing.buyer_org_id == filing.buyer_org_id, Filing.id != filing.id,
         Filing.concluded_at > filing.concluded_at - BURST_WINDOW,
         Filing.concluded_at <= filing.concluded_at)) or 0)
@@ -118,10 +118,10 @@ def order_burst(session: Session, filing: Filing) -> Raised | None:
 
 
 @alert_rule
-def trading_while_not_admitted(session: Session, filing: Filing) -> Raised | None:
+def trading_while_not_admitted(uow: UnitOfWork, filing: Filing) -> Raised | None:
     """A party that is suspended, exited or blacklisted when the trade is filed."""
-    facts = participants.organisation_facts(session, [filing.seller_org_id,
-                                                      filing.buyer_org_id])
+    facts = participants.organisation_facts([filing.seller_org_id, filing.buyer_org_id],
+                                            uow=uow.joined())
     barred = sorted(o.id for o in facts.values() if not o.admitted)
     if not barred:
         return None
@@ -130,13 +130,13 @@ def trading_while_not_admitted(session: Session, filing: Filing) -> Raised | Non
                   {"statuses": {o.id: o.status for o in facts.values()}})
 
 
-def _ordered_facts(session: Session, filing: Filing) -> dict[str, Any] | None:
+def _ordered_facts(uow: UnitOfWork, filing: Filing) -> dict[str, Any] | None:
     """The facts the rules judged when the filed order was placed (read once per check)."""
     if not filing.decision_ids:
         return None
-    memo = session.info.setdefault("market.ordered_facts", {})
+    memo = uow.session.info.setdefault("market.ordered_facts", {})
     if filing.id not in memo:
-        facts = session.scalars(select(Decision.facts).where(
+        facts = uow.session.scalars(select(Decision.facts).where(
             Decision.id.in_(list(filing.decision_ids)), Decision.stage == "order")
             .order_by(Decision.id.desc())).first()
         memo[filing.id] = dict(facts) if facts is not None else None
@@ -145,13 +145,13 @@ def _ordered_facts(session: Session, filing: Filing) -> dict[str, Any] | None:
 
 
 @alert_rule
-def personal_information_sold_widely(session: Session, filing: Filing) -> Raised | None:
+def personal_information_sold_widely(uow: UnitOfWork, filing: Filing) -> Raised | None:
     """A product with personal information (even de-identified) sold to ten or more
     different buyers within 90 days."""
-    facts = _ordered_facts(session, filing)
+    facts = _ordered_facts(uow, filing)
     if facts is None or facts["product"]["pi_level"] not in PERSONAL_LEVELS:
         return None
-    buyers = 1 + (session.scalar(select(func.count(func.distinct(Filing.buyer_org_id))).where(
+    buyers = 1 + (uow.session.scalar(select(func.count(func.distinct(Filing.buyer_org_id))).where(
         Filing.product_id == filing.product_id, Filing.buyer_org_id != filing.buyer_org_id,
         Filing.concluded_at > filing.concluded_at - PERSONAL_WINDOW,
         Filing.concluded_at <= filing.concluded_at)) or 0)
@@ -165,9 +165,9 @@ def personal_information_sold_widely(session: Session, filing: Filing) -> Raised
 
 
 @alert_rule
-def cross_border_trade(session: Session, filing: Filing) -> Raised | None:
+def cross_border_trade(uow: UnitOfWork, filing: Filing) -> Raised | None:
     """A buyer that declared use abroad (数据出境); high when the data is important."""
-    facts = _ordered_facts(session, filing)
+    facts = _ordered_facts(uow, filing)
     if facts is None or not (facts.get("commitment") or {}).get("cross_border"):
         return None
     important = facts["product"]["classification"] == "important"
@@ -180,19 +180,19 @@ def cross_border_trade(session: Session, filing: Filing) -> Raised | None:
                    "security_assessment": facts["product"]["security_assessment"]})
 
 
-def check(session: Session, filing: Filing) -> list[Raised]:
+def check(uow: UnitOfWork, filing: Filing) -> list[Raised]:
     """Every alert the rules raise for ``filing``, whether or not it is stored yet (each rule
     counts the filing itself and the others it finds). The rules only read what is stored:
     nothing pending in the session is flushed for them."""
     try:
-        with session.no_autoflush:
-            found = [rule(session, filing) for rule in ALERT_RULES]
+        with uow.session.no_autoflush:
+            found = [rule(uow, filing) for rule in ALERT_RULES]
     finally:
-        session.info.pop("market.ordered_facts", None)
+        uow.session.info.pop("market.ordered_facts", None)
     return [r for r in found if r is not None]
 
 
-def repeated_disputes_or_refunds(session: Session, incident: TradeIncident) -> list[Raised]:
+def repeated_disputes_or_refunds(uow: UnitOfWork, incident: TradeIncident) -> list[Raised]:
     """A seller with three or more disputes or refunds against it within 30 days, or a buyer
     opening three or more disputes within 30 days."""
     since = incident.at - INCIDENT_WINDOW
@@ -203,7 +203,7 @@ def repeated_disputes_or_refunds(session: Session, incident: TradeIncident) -> l
                                                     TradeIncident.at <= incident.at)
         if side == "buyer":
             stmt = stmt.where(TradeIncident.kind == "dispute")
-        orders = sorted(set(session.scalars(stmt)))
+        orders = sorted(set(uow.session.scalars(stmt)))
         if len(orders) >= INCIDENTS:
             found.append(Raised(
                 _name(repeated_disputes_or_refunds), "medium", "organisation", org, [org],

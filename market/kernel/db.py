@@ -115,7 +115,8 @@ def serialise_on(session: Session, key: str) -> None:
 
 
 @functools.cache
-def _record_type(model: type[Base]) -> type[Any]:
+def record_type(model: type[Base]) -> type[Any]:
+    """The frozen dataclass :func:`record` copies ``model``'s rows into."""
     names = [column.key for column in model.__mapper__.column_attrs]
     return dataclasses.make_dataclass(f"{model.__name__}Record", names, frozen=True)
 
@@ -125,5 +126,5 @@ def record(row: Base) -> Any:
     service that hands a row to another context: it can be read like the row, but not
     changed, lazy-loaded or flushed."""
     model = type(row)
-    return _record_type(model)(**{column.key: getattr(row, column.key)
+    return record_type(model)(**{column.key: getattr(row, column.key)
                                   for column in model.__mapper__.column_attrs})

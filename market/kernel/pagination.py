@@ -10,6 +10,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
+U = TypeVar("U")
 MAX_LIMIT = 200
 
 
@@ -17,6 +18,10 @@ MAX_LIMIT = 200
 class Page(Generic[T]):
     items: Sequence[T]
     next_after: str | None
+
+    def map(self, convert: Callable[[T], U]) -> Page[U]:
+        """The same page with each item converted (rows to frozen records, say)."""
+        return Page([convert(item) for item in self.items], self.next_after)
 
 
 def keyset_page(

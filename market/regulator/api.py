@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import Response, g, request, stream_with_context
 
-from market.compliance.api import filing_filters
-from market.compliance.schemas import FilingOut, FilingQuery
+from market.compliance import services as compliance
 from market.kernel.actor import Role
+from market.kernel.uow import UnitOfWork
 from market.kernel.web import (
     ApiBlueprint,
     current_actor,
@@ -25,12 +25,11 @@ from market.regulator.schemas import (
     ExportQuery,
     MarketStatisticsOut,
     RegulatorOrderOut,
+    RegulatorOrderQuery,
     SanctionListOut,
     StatisticsOut,
 )
 from market.trading import services as trading
-from market.trading.api import ledger_body, order_body
-from market.trading.schemas import OrderSummaryOut, RegulatorOrderQuery
 
 bp = ApiBlueprint("regulator", __name__,
                   description="Read-only views for regulators: filings, exports, statistics")
@@ -40,12 +39,12 @@ MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/jsonl; charset=
 
 @bp.route("/regulator/filings", methods=["GET"])
 @bp.access(roles=[Role.REGULATOR])
-@bp.arguments(FilingQuery, location="query")
-@bp.response(200, page_of(FilingOut))
+@bp.arguments(compliance.FilingQuery, location="query")
+@bp.response(200, page_of(compliance.FilingOut))
 def filings(query: dict[str, Any]) -> dict[str, Any]:
     """Every filing, filtered by conclusion date range, party, product, sector, kind,
     currency and amount."""
-    return page_body(services.filings(filing_filters(query), uow=unit_of_work(),
+    return page_body(services.filings(compliance.filing_filters(query), uow=unit_of_work(),
                                       **page_args(query)))
 
 
@@ -59,8 +58,9 @@ def export_filings(query: dict[str, Any]) -> Response:
     fmt = query["format"]
     actor = current_actor()
     services.require_regulator(actor)
-    chunks = services.export_filings(filing_filters(query), fmt, actor=actor,
-                                     session_factory=state().session_factory)
+    # The stream outlives the request: its unit of work has a connection of its own.
+    reader = UnitOfWork(state().session_factory, state().clock, actor)
+    chunks = services.export_filings(compliance.filing_filters(query), fmt, uow=reader)
     response = Response(stream_with_context(chunks), mimetype=MEDIA[fmt].split(";")[0])
     response.headers["Content-Type"] = MEDIA[fmt]
     response.headers["Content-Disposition"] = f'attachment; filename="filings.{fmt}"'
@@ -70,7 +70,7 @@ def export_filings(query: dict[str, Any]) -> Response:
 @bp.route("/regulator/orders", methods=["GET"])
 @bp.access(roles=[Role.REGULATOR])
 @bp.arguments(RegulatorOrderQuery, location="query")
-@bp.response(200, page_of(OrderSummaryOut))
+@bp.response(200, page_of(trading.OrderSummaryOut))
 def orders(query: dict[str, Any]) -> dict[str, Any]:
     """Every order, filtered by status, product, party, creation date range and amount."""
     filters = trading.OrderFilters(
@@ -87,17 +87,17 @@ def order(order_id: str) -> dict[str, Any]:
     """One order with its contract, ledger journals and postings, revenue allocations and
     filing (登记备案)."""
     found = services.order_record(order_id, uow=unit_of_work())
-    return {"order": order_body(found["view"]), "contract": found["view"].contract,
-            "ledger": ledger_body(found["money"]), "filing": found["filing"]}
+    return {"order": trading.order_document(found.order), "contract": found.order.contract,
+            "ledger": trading.ledger_document(found.order.money), "filing": found.filing}
 
 
 @bp.route("/regulator/statistics", methods=["GET"])
 @bp.access(roles=[Role.REGULATOR])
-@bp.arguments(FilingQuery, location="query")
+@bp.arguments(compliance.FilingQuery, location="query")
 @bp.response(200, StatisticsOut)
 def statistics(query: dict[str, Any]) -> dict[str, Any]:
     """Filed trades: count and volume by day, sector and product type, per currency."""
-    return services.statistics(filing_filters(query), uow=unit_of_work())
+    return services.statistics(compliance.filing_filters(query), uow=unit_of_work())
 
 
 @bp.route("/disclosure/market-statistics", methods=["GET"])

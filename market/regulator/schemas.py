@@ -1,15 +1,28 @@
-"""HTTP edge schemas for the regulator API."""
+"""HTTP edge schemas of the regulator API: its own queries, statistics, disclosures and the
+order record, composed of the record shapes the contexts publish (an order, a contract, a
+filing look the same to a regulator as to the parties)."""
 
 from __future__ import annotations
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from market.compliance.schemas import FilingOut, FilingQuery
-from market.trading.schemas import ContractOut, OrderLedgerOut, OrderOut
+from market.compliance import services as compliance
+from market.kernel.web import UtcDateTime
+from market.trading import services as trading
+
+_ID = validate.Length(1, 40)
 
 
-class ExportQuery(FilingQuery):
+class RegulatorOrderQuery(trading.OrderQuery):
+    party = fields.String(load_default=None, validate=_ID)
+    created_from = UtcDateTime(load_default=None)
+    created_to = UtcDateTime(load_default=None)
+    min_amount = fields.Integer(load_default=None, validate=validate.Range(min=0))
+    max_amount = fields.Integer(load_default=None, validate=validate.Range(min=0))
+
+
+class ExportQuery(compliance.FilingQuery):
     format = fields.String(load_default="csv", validate=validate.OneOf(["csv", "jsonl"]),
                            metadata={"description": "csv, or JSON Lines (one filing a line)"})
 
@@ -56,7 +69,7 @@ class SanctionListOut(ma.Schema):
 
 
 class RegulatorOrderOut(ma.Schema):
-    order = fields.Nested(OrderOut)
-    contract = fields.Nested(ContractOut, allow_none=True)
-    ledger = fields.Nested(OrderLedgerOut)
-    filing = fields.Nested(FilingOut, allow_none=True)
+    order = fields.Nested(trading.OrderOut)
+    contract = fields.Nested(trading.ContractOut, allow_none=True)
+    ledger = fields.Nested(trading.OrderLedgerOut)
+    filing = fields.Nested(compliance.FilingOut, allow_none=True)

@@ -11,14 +11,11 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session, sessionmaker
-
 from market.compliance import services as compliance
-from market.compliance.models import Filing
-from market.kernel.actor import Actor, Role
-from market.kernel.errors import RoleNotAllowed
+from market.kernel.actor import Actor, Role, require
 from market.kernel.pagination import Page
 from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
@@ -31,12 +28,16 @@ EXPORT_COLUMNS = ("number", "kind", "concluded_at", "filed_at", "seller_org_id",
 
 
 def require_regulator(actor: Actor) -> None:
-    if not (actor.is_system or actor.has_role(Role.REGULATOR)):
-        raise RoleNotAllowed()
+    """Refuse anyone but a regulator (or the system).
+
+    Raises:
+        RoleNotAllowed
+    """
+    require(actor, Role.REGULATOR)
 
 
 def filings(filters: compliance.FilingFilters, *, uow: UnitOfWork, after: str | None = None,
-            limit: int = 50) -> Page[Filing]:
+            limit: int = 50) -> Page[Any]:
     """Every participant's filings passing ``filters``, a page at a time."""
     require_regulator(uow.actor)
     return compliance.list_filings(filters, uow=uow, after=after, limit=limit)
@@ -49,26 +50,35 @@ def orders(filters: trading.OrderFilters, *, uow: UnitOfWork, after: str | None 
     return trading.list_orders(filters, uow=uow, after=after, limit=limit)
 
 
-def order_record(order_id: str, *, uow: UnitOfWork) -> dict[str, Any]:
-    """One order as a regulator inspects it: the order with its deliveries and disputes,
-    its contract, its ledger journals with their postings, its allocations and its
-    filing."""
+@dataclass(frozen=True)
+class InspectedOrder:
+    """One order as a regulator inspects it (frozen records): the order with its contract,
+    deliveries, disputes and money, and its filing (登记备案) once it has one."""
+
+    order: trading.OrderRecord
+    filing: Any | None
+
+
+def order_record(order_id: str, *, uow: UnitOfWork) -> InspectedOrder:
+    """One order as a regulator inspects it.
+
+    Raises:
+        RoleNotAllowed, OrderNotFound.
+    """
     require_regulator(uow.actor)
-    view = trading.get_order(order_id, uow=uow)
-    money = trading.order_money(order_id, uow=uow)
+    found = trading.order_record(order_id, uow=uow)
     with uow:
-        filing = compliance.filing_of_order(uow.session, order_id)
-    return {"view": view, "money": money, "filing": filing}
+        return InspectedOrder(found, compliance.filing_of_order(order_id, uow=uow.joined()))
 
 
 def statistics(filters: compliance.FilingFilters, *, uow: UnitOfWork,
                ) -> dict[str, list[dict[str, Any]]]:
     require_regulator(uow.actor)
     with uow:
-        return compliance.filing_statistics(uow.session, filters)
+        return compliance.filing_statistics(filters, uow=uow.joined())
 
 
-def _row(filing: Filing) -> dict[str, Any]:
+def _row(filing: Any) -> dict[str, Any]:
     return {
         "number": filing.number, "kind": filing.kind,
         "concluded_at": filing.concluded_at.isoformat(),
@@ -90,18 +100,18 @@ def _csv_cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-def export_filings(filters: compliance.FilingFilters, fmt: str, *, actor: Actor,
-                   session_factory: sessionmaker[Session], batch: int = 1000,
-                   ) -> Iterator[str]:
+def export_filings(filters: compliance.FilingFilters, fmt: str, *, uow: UnitOfWork,
+                   batch: int = 1000) -> Iterator[str]:
     """The filings passing ``filters`` as CSV (a header, then one row each) or JSON Lines,
     produced a chunk at a time from a server-side cursor: memory stays flat.
 
-    The caller checks access before streaming (:func:`require_regulator`); this generator
-    opens its own session, which lives as long as the response is being sent.
+    The caller checks access before streaming (:func:`require_regulator`); ``uow`` must not
+    share the request's connection: it stays open as long as the response is being sent.
     """
-    require_regulator(actor)
-    with session_factory() as session:
-        rows = (_row(f) for f in compliance.stream_filings(session, filters, batch=batch))
+    require_regulator(uow.actor)
+    with uow:
+        rows = (_row(f) for f in compliance.stream_filings(filters, uow=uow.joined(),
+                                                            batch=batch))
         if fmt == "csv":
             buffer = io.StringIO()
             writer = csv.writer(buffer)
@@ -147,7 +157,7 @@ def market_statistics(*, uow: UnitOfWork) -> dict[str, Any]:
     No party appears, and a cell of fewer than three trades shows no volume (one trade's
     price would be its volume)."""
     with uow:
-        stats = compliance.filing_statistics(uow.session, compliance.FilingFilters())
+        stats = compliance.filing_statistics(compliance.FilingFilters(), uow=uow.joined())
     by_month: dict[tuple[str, str], list[int]] = {}
     for row in stats["by_day"]:
         cell = by_month.setdefault((row["key"][:7], row["currency"]), [0, 0])
@@ -170,4 +180,4 @@ def market_statistics(*, uow: UnitOfWork) -> dict[str, Any]:
 def sanctions(*, uow: UnitOfWork) -> list[Any]:
     """Participants suspended or blacklisted, for the public."""
     with uow:
-        return participants.sanctioned(uow.session)
+        return participants.sanctioned(uow=uow.joined())

@@ -22,7 +22,6 @@ from market.kernel.web import (
 )
 from market.trading import services
 from market.trading.domain import DeliveryMode, DisputeOutcome, Policy
-from market.trading.models import Order
 from market.trading.schemas import (
     AcceptanceIn,
     AnswerIn,
@@ -65,21 +64,8 @@ def storage() -> Path:
     return state().settings.instance_path / "deliveries"
 
 
-def order_body(view: services.OrderView) -> dict[str, Any]:
-    order = view.order
-    data = {c.key: getattr(order, c.key) for c in Order.__table__.columns}
-    data["contract_id"] = view.contract.id if view.contract else None
-    data["contract_sha256"] = view.contract.sha256 if view.contract else None
-    data["deliveries"] = view.deliveries
-    data["disputes"] = view.disputes
-    return data
-
-
-def ledger_body(money: services.OrderMoney) -> dict[str, Any]:
-    return {"journals": [{"id": j.id, "kind": j.kind, "order_id": j.order_id, "memo": j.memo,
-                          "posted_at": j.posted_at, "postings": money.postings[j.id]}
-                         for j in money.journals],
-            "allocations": money.allocations}
+order_body = services.order_document
+ledger_body = services.ledger_document
 
 
 def large_body(func: F) -> F:

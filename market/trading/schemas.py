@@ -38,14 +38,6 @@ class OrderQuery(PageQuery):
     product = fields.String(load_default=None, validate=_ID)
 
 
-class RegulatorOrderQuery(OrderQuery):
-    party = fields.String(load_default=None, validate=_ID)
-    created_from = UtcDateTime(load_default=None)
-    created_to = UtcDateTime(load_default=None)
-    min_amount = fields.Integer(load_default=None, validate=validate.Range(min=0))
-    max_amount = fields.Integer(load_default=None, validate=validate.Range(min=0))
-
-
 class DeliveryOut(ma.Schema):
     id = fields.String()
     mode = fields.String()

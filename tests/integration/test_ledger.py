@@ -777,10 +777,10 @@ def _earn(books: Books, parties: Parties, amount: int, order_id: str = "ord-1") 
                              uow=_as(books, parties.operator))
     rule = {**RULE, "shares": [{**RULE["shares"][0], "org_id": parties.seller.org_id}]}
     with books.uow() as uow:
-        settlement.pay_into_escrow(uow, order_id=order_id, buyer_org_id=parties.buyer.org_id,
-                                   amount=amount, currency=CNY)
-        settlement.settle(uow, order_id=order_id, buyer_org_id=parties.buyer.org_id,
-                          amount=amount, currency=CNY, rule=rule)
+        settlement.pay_into_escrow(order_id=order_id, buyer_org_id=parties.buyer.org_id,
+                                   amount=amount, currency=CNY, uow=uow)
+        settlement.settle(order_id=order_id, buyer_org_id=parties.buyer.org_id, amount=amount,
+                          currency=CNY, rule=rule, uow=uow)
         uow.commit()
 
 
@@ -905,8 +905,8 @@ def history_fixture(books: Books, parties: Parties) -> str:
     settlement.record_top_up(buyer.org_id, 2_000, CNY, "T2", uow=_as(books, operator))
     books.clock.advance(DAY)
     with books.uow() as uow:
-        settlement.pay_into_escrow(uow, order_id="ord-s", buyer_org_id=buyer.org_id,
-                                   amount=500, currency=CNY)
+        settlement.pay_into_escrow(order_id="ord-s", buyer_org_id=buyer.org_id, amount=500,
+                                   currency=CNY, uow=uow)
         uow.commit()
     books.clock.advance(DAY)
     settlement.record_top_up(buyer.org_id, 300, CNY, "T3", uow=_as(books, operator))

@@ -24,7 +24,6 @@ from market.compliance.domain import (
     Stage,
     Verdict,
 )
-from market.compliance.models import Filing
 from market.compliance.repository import FilingFilters
 from market.compliance.schemas import (
     FilingOut,
@@ -75,11 +74,9 @@ from market.compliance.services.gate import (
     gate,
     get_decision,
     judge,
-    latest_decision,
     list_decisions,
 )
 from market.compliance.services.reviews import (
-    assessment_reports,
     attach_report,
     get_review,
     list_reviews,
@@ -98,7 +95,6 @@ __all__ = [
     "DeclarationKind",
     "Declare",
     "Facts",
-    "Filing",
     "FilingFilters",
     "FilingOut",
     "FilingQuery",
@@ -114,7 +110,6 @@ __all__ = [
     "Stage",
     "TradeFiling",
     "Verdict",
-    "assessment_reports",
     "attach_report",
     "commit_to_admission",
     "credit_record",
@@ -136,7 +131,6 @@ __all__ = [
     "get_filing",
     "get_review",
     "judge",
-    "latest_decision",
     "list_alerts",
     "list_decisions",
     "list_declarations",

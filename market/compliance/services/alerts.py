@@ -24,7 +24,7 @@ def raise_alerts(uow: UnitOfWork, filing: Filing) -> list[Alert]:
     """Run the alert rules on a filed trade, in the filing's transaction. An alert exists
     once per rule and subject; one that was closed is reopened when its rule fires on new
     evidence, never for the same trades seen again."""
-    return keep_alerts(uow, monitoring.check(uow.session, filing))
+    return keep_alerts(uow, monitoring.check(uow, filing))
 
 
 def record_incident(kind: str, *, order_id: str, product_id: str, seller_org_id: str,
@@ -36,7 +36,7 @@ def record_incident(kind: str, *, order_id: str, product_id: str, seller_org_id:
                              buyer_org_id=buyer_org_id, at=uow.clock.now())
     uow.session.add(incident)
     uow.session.flush()
-    return keep_alerts(uow, monitoring.repeated_disputes_or_refunds(uow.session, incident))
+    return keep_alerts(uow, monitoring.repeated_disputes_or_refunds(uow, incident))
 
 
 def scan(since: datetime, *, uow: UnitOfWork) -> int:

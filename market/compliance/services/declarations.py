@@ -18,6 +18,7 @@ from market.compliance.errors import DeclarationNotFound, InvalidDeclarationSign
 from market.compliance.models import Declaration, DeclarationBreach, signed_document
 from market.kernel import canonical
 from market.kernel.actor import Role
+from market.kernel.db import record
 from market.kernel.errors import RoleNotAllowed
 from market.kernel.ids import new_id
 from market.kernel.pagination import Page, keyset_page
@@ -73,15 +74,17 @@ def sign_declaration(
     return declaration
 
 
-def declaration_of(session: Any, subject_type: str, subject_id: str) -> Declaration | None:
-    """The latest declaration made about a subject, if any."""
-    return repository.latest_declaration(session, subject_type, subject_id)
+def declaration_of(subject_type: str, subject_id: str, *, uow: UnitOfWork) -> Any | None:
+    """The latest declaration made about a subject, if any (a frozen record)."""
+    found = repository.latest_declaration(uow.session, subject_type, subject_id)
+    return record(found) if found is not None else None
 
 
-def get_declaration_record(session: Any, declaration_id: str) -> Declaration | None:
-    """A declaration by id, for the context that asked for it to be signed."""
-    found: Declaration | None = session.get(Declaration, declaration_id)
-    return found
+def get_declaration_record(declaration_id: str, *, uow: UnitOfWork) -> Any | None:
+    """A declaration by id (a frozen record), for the context that asked for it to be
+    signed."""
+    found = uow.session.get(Declaration, declaration_id)
+    return record(found) if found is not None else None
 
 
 def get_declaration(declaration_id: str, *, uow: UnitOfWork,
@@ -159,7 +162,7 @@ def credit_record(org_id: str, *, uow: UnitOfWork) -> CreditRecord:
     with uow:
         if not repository.sees_everything(uow.actor) and org_id != uow.actor.org_id:
             raise OrganisationNotFound()
-        if not participants.organisation_facts(uow.session, [org_id]):
+        if not participants.organisation_facts([org_id], uow=uow.joined()):
             raise OrganisationNotFound()
         breaches = repository.breaches_of_organisation(uow.session, org_id)
         return CreditRecord(org_id, credit_score([BreachSeverity(b.severity) for b in breaches]),

@@ -18,6 +18,7 @@ from market.compliance.models import Filing
 from market.compliance.repository import FilingFilters
 from market.compliance.services._common import keep_alerts
 from market.kernel.actor import Role
+from market.kernel.db import record
 from market.kernel.errors import InvalidInput, RoleNotAllowed
 from market.kernel.ids import new_id
 from market.kernel.pagination import Page, keyset_page
@@ -76,7 +77,7 @@ def _add_filing(uow: UnitOfWork, **values: Any) -> Filing:
                     filed_by_org_id=uow.actor.org_id or "system", **values)
     # The rules only read: they run before the year's counter row is taken, so concurrent
     # filers queue on that row for as short a time as can be.
-    raised = monitoring.check(uow.session, filing)
+    raised = monitoring.check(uow, filing)
     filing.number = repository.next_filing_number(uow.session, now.year)
     uow.session.add(filing)
     uow.session.flush()
@@ -102,9 +103,11 @@ def file_trade(trade: TradeFiling, *, uow: UnitOfWork) -> Filing:
         concluded_at=trade.concluded_at)
 
 
-def filing_of_order(session: Any, order_id: str) -> Filing | None:
-    """The filing of an order concluded on the exchange, if it has one yet."""
-    return repository.filing_of_order(session, order_id)
+def filing_of_order(order_id: str, *, uow: UnitOfWork) -> Any | None:
+    """The filing of an order concluded on the exchange, if it has one yet (a frozen
+    record)."""
+    found = repository.filing_of_order(uow.session, order_id)
+    return record(found) if found is not None else None
 
 
 def report_off_exchange(report: OffExchangeReport, *, uow: UnitOfWork) -> Filing:
@@ -120,7 +123,7 @@ def report_off_exchange(report: OffExchangeReport, *, uow: UnitOfWork) -> Filing
     with uow:
         me = uow.actor.org_id
         assert me is not None
-        found = participants.organisation_facts(uow.session, [report.counterparty_org_id])
+        found = participants.organisation_facts([report.counterparty_org_id], uow=uow.joined())
         other = found.get(report.counterparty_org_id)
         if other is None or other.id == me:
             raise InvalidInput("the off-exchange report cannot be filed", errors={
@@ -146,12 +149,12 @@ def report_off_exchange(report: OffExchangeReport, *, uow: UnitOfWork) -> Filing
 
 
 def list_filings(filters: FilingFilters, *, uow: UnitOfWork, after: str | None = None,
-                 limit: int = 50) -> Page[Filing]:
-    """Filings of trades your organisation is a party to; every one for the operator and
-    regulators."""
+                 limit: int = 50) -> Page[Any]:
+    """Filings (frozen records) of trades your organisation is a party to; every one for
+    the operator and regulators."""
     with uow:
         stmt = repository.filtered_filings(repository.visible_filings(uow.actor), filters)
-        return keyset_page(uow.session, stmt, Filing.id, after=after, limit=limit)
+        return keyset_page(uow.session, stmt, Filing.id, after=after, limit=limit).map(record)
 
 
 def get_filing(filing_id: str, *, uow: UnitOfWork) -> Filing:
@@ -168,18 +171,20 @@ def get_filing(filing_id: str, *, uow: UnitOfWork) -> Filing:
         return filing
 
 
-def stream_filings(session: Any, filters: FilingFilters, *, batch: int = 1000,
-                   ) -> Iterator[Filing]:
+def stream_filings(filters: FilingFilters, *, uow: UnitOfWork, batch: int = 1000,
+                   ) -> Iterator[Any]:
     """Every filing passing ``filters``, in id order, fetched ``batch`` rows at a time from a
     server-side cursor, so memory stays flat however many there are. For regulators'
     exports: no visibility filter; the caller checks the reader may see everything."""
     stmt = (repository.filtered_filings(select(Filing), filters).order_by(Filing.id)
             .execution_options(yield_per=batch))
+    session = uow.session
     for filing in session.scalars(stmt):
-        yield filing
+        yield record(filing)
         session.expunge(filing)
 
 
-def filing_statistics(session: Any, filters: FilingFilters) -> dict[str, list[dict[str, Any]]]:
+def filing_statistics(filters: FilingFilters, *, uow: UnitOfWork,
+                      ) -> dict[str, list[dict[str, Any]]]:
     """Count and volume of filed trades by day, sector and product type (per currency)."""
-    return repository.filing_totals(session, filters)
+    return repository.filing_totals(uow.session, filters)

@@ -137,14 +137,9 @@ def failing(decision: Decision) -> list[Verdict]:
     return sorted(found, key=lambda v: order.index(v.outcome))
 
 
-def decision_ids(session: Any, subject_id: str) -> list[str]:
+def decision_ids(subject_id: str, *, uow: UnitOfWork) -> list[str]:
     """The ids of every decision about a subject, oldest first."""
-    return repository.decision_ids(session, subject_id)
-
-
-def latest_decision(session: Any, subject_id: str) -> Decision | None:
-    """The latest decision about a subject, if any."""
-    return repository.latest_decision(session, subject_id)
+    return repository.decision_ids(uow.session, subject_id)
 
 
 def get_decision(decision_id: str, *, uow: UnitOfWork) -> Decision:

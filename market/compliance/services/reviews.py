@@ -5,8 +5,6 @@ the rules sent for assessment waits until a compliance or security report answer
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 
 from market.compliance import repository
@@ -48,14 +46,10 @@ def track_review(kind: str, subject_id: str, org_id: str, status: str,
     session.flush()
 
 
-def assessment_reports(session: Any, subject_id: str) -> list[AssessmentReport]:
-    """The assessment reports attached to a subject, oldest first."""
-    return repository.assessment_reports(session, subject_id)
-
-
-def missing_assessment(session: Any, subject_id: str) -> list[str]:
+def missing_assessment(subject_id: str, *, uow: UnitOfWork) -> list[str]:
     """The rules whose needs_assessment verdict no compliance or security assessment report
     answers yet (empty: nothing is missing)."""
+    session = uow.session
     decision = repository.latest_decision(session, subject_id)
     if decision is None or decision.outcome != Outcome.NEEDS_ASSESSMENT.value:
         return []

@@ -167,7 +167,7 @@ def create_product(
     with uow:
         if product_id is not None:
             if not rights.holds_product_operation(product_id, uow.actor.org_id or "",
-                                                  session=uow.session):
+                                                  uow=uow.joined()):
                 raise ProductNotFound(errors={"product_id": ["no product operation right of "
                                                              "yours names this product"]})
             if repository.get_product(uow.session, product_id) is not None:

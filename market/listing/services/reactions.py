@@ -19,7 +19,7 @@ from market.rights import services as rights
 
 def on_rights_unavailable(uow: UnitOfWork, payload: Mapping[str, Any]) -> None:
     """Suspend the versions on sale of products whose rights chain just broke."""
-    products = rights.operated_products(payload["right_ids"], session=uow.session)
+    products = rights.operated_products(payload["right_ids"], uow=uow.joined())
     if not products:
         return
     for version in repository.versions_for_update(uow.session, products, ListingStatus.LISTED):
@@ -33,7 +33,7 @@ def on_rights_unavailable(uow: UnitOfWork, payload: Mapping[str, Any]) -> None:
 
 def on_rights_restored(uow: UnitOfWork, payload: Mapping[str, Any]) -> None:
     """Send versions suspended for their rights back to review once the chain holds again."""
-    products = rights.operated_products(payload["right_ids"], session=uow.session)
+    products = rights.operated_products(payload["right_ids"], uow=uow.joined())
     if not products:
         return
     for version in repository.versions_for_update(uow.session, products,

@@ -79,7 +79,7 @@ def _list(uow: UnitOfWork, product: Product, version: ProductVersion, reason: st
     if not chain.ok:
         assert chain.broken is not None
         raise ListingRefused([chain.broken.as_dict()])
-    waiting = compliance.missing_assessment(uow.session, version.id)
+    waiting = compliance.missing_assessment(version.id, uow=uow.joined())
     if waiting:
         raise ListingRefused([{
             "code": "assessment_missing", "rule": rule, "right_id": None,

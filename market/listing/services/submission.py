@@ -84,9 +84,9 @@ def facts_and_chain(
                       "message": "the product operation right is held by another "
                                  "organisation"}
     resources = rights.resource_profiles(sorted(covered | set(version.derived_from)),
-                                         session=uow.session)
+                                         uow=uow.joined())
     parties = participants.organisation_facts(
-        uow.session, [product.merchant_org_id, *([buyer_org_id] if buyer_org_id else [])])
+        [product.merchant_org_id, *([buyer_org_id] if buyer_org_id else [])], uow=uow.joined())
     seller = parties[product.merchant_org_id]
     buyer = parties.get(buyer_org_id) if buyer_org_id else None
     personal = [r for r in resources.values() if r.pi_level in compliance.PERSONAL_LEVELS]

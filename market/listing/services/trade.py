@@ -66,7 +66,7 @@ def trade_view(product_id: str, *, stage: compliance.Stage, buyer_org_id: str,
     facts, chain = facts_and_chain(uow, product, version, version.declaration or {},
                                    uow.clock.now(), stage=stage, buyer_org_id=buyer_org_id,
                                    commitment=commitment)
-    declaration = compliance.declaration_of(uow.session, "product_version", version.id)
+    declaration = compliance.declaration_of("product_version", version.id, uow=uow.joined())
     return TradeView(
         product_id=product.id, version_id=version.id, version_number=version.number,
         merchant_org_id=product.merchant_org_id, title=version.title, sector=version.sector,

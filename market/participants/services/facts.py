@@ -8,9 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
 from market.kernel.clock import as_utc
+from market.kernel.uow import UnitOfWork
 from market.participants.domain import Status
 from market.participants.repository import ParticipantRepository
 
@@ -29,14 +28,15 @@ class OrganisationFacts:
         return self.status == Status.ADMITTED.value
 
 
-def organisation_facts(session: Session, org_ids: Iterable[str]) -> dict[str, OrganisationFacts]:
-    """Facts about organisations for other contexts' rules, in their own transaction."""
+def organisation_facts(org_ids: Iterable[str], *, uow: UnitOfWork
+                       ) -> dict[str, OrganisationFacts]:
+    """Facts about organisations for other contexts' rules, in the caller's transaction."""
     wanted = sorted(set(org_ids))
     if not wanted:
         return {}
     states: dict[str, tuple[str, str]] = {}
     roles: dict[str, set[str]] = {}
-    for org_id, name, status, role in ParticipantRepository(session).facts_rows(wanted):
+    for org_id, name, status, role in ParticipantRepository(uow.session).facts_rows(wanted):
         states[org_id] = (name, status)
         roles.setdefault(org_id, set()).update([role] if role else [])
     return {org_id: OrganisationFacts(org_id, name, status, frozenset(roles[org_id]))
@@ -55,11 +55,11 @@ class Sanction:
     since: datetime
 
 
-def sanctioned(session: Session) -> list[Sanction]:
+def sanctioned(*, uow: UnitOfWork) -> list[Sanction]:
     """Every suspended or blacklisted organisation, most recent first, with the time and
     reason of the change that put it there (public disclosure, 信息披露)."""
     barred = (Status.SUSPENDED.value, Status.BLACKLISTED.value)
-    repo = ParticipantRepository(session)
+    repo = ParticipantRepository(uow.session)
     orgs = repo.in_statuses(barred)
     since = repo.last_moved_to([o.id for o in orgs], barred)
     found = [Sanction(o.id, o.name, o.credit_code, o.status, o.status_reason,

@@ -33,7 +33,7 @@ def _issue_certificate(uow: UnitOfWork, repo: RightsRepository, right: Right,
                        signer: Signer) -> Certificate:
     now = uow.clock.now()
     number = f"DR-{now.year}-{repo.next_certificate_seq(now.year):06d}"
-    holder = participants.organisation_facts(uow.session, [right.holder_org_id])
+    holder = participants.organisation_facts([right.holder_org_id], uow=uow.joined())
     document = certificate_document(
         number=number, right=right, holder_name=holder[right.holder_org_id].name, issued_at=now
     )

@@ -37,7 +37,7 @@ def open_dispute(
         resource = repo.resources_by_id([resource_id]).get(resource_id)
         if resource is None:
             raise ResourceNotFound()
-        claimant = participants.organisation_facts(uow.session, [claimant_org_id]).get(
+        claimant = participants.organisation_facts([claimant_org_id], uow=uow.joined()).get(
             claimant_org_id)
         if claimant is None or not claimant.admitted or claimant.id == resource.holder_org_id:
             raise InvalidInput(errors={"claimant_org_id": [

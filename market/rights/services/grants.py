@@ -48,7 +48,7 @@ def create_grant(
         if (right is None or right.holder_org_id != uow.actor.org_id
                 or right.kind != RightKind.RESOURCE_HOLDING.value):
             raise RightNotFound(errors={"holding_right_id": ["not your resource holding right"]})
-        grantee = participants.organisation_facts(uow.session, [data.grantee_org_id]).get(
+        grantee = participants.organisation_facts([data.grantee_org_id], uow=uow.joined()).get(
             data.grantee_org_id)
         if grantee is None or not grantee.admitted or grantee.id == uow.actor.org_id:
             raise GranteeNotAdmitted(errors={"grantee_org_id": ["must be another admitted "

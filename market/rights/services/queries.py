@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 from market.kernel.pagination import Page
 from market.kernel.uow import UnitOfWork
@@ -159,7 +158,8 @@ def check_chain(product_id: str, at: datetime, *, uow: UnitOfWork) -> ChainCheck
         causes = [v for right, parent_ids, v in problems
                   if not (right.status == RightStatus.SUSPENDED.value
                           and right.suspended_by in parent_ids)]
-        names = participants.organisation_facts(uow.session, {x.holder_org_id for x in links})
+        names = participants.organisation_facts({x.holder_org_id for x in links},
+                                                uow=uow.joined())
         links = [replace(x, holder_name=names[x.holder_org_id].name) if x.holder_org_id in names
                  else x for x in links]
         ranked = causes or [v for _, _, v in problems]
@@ -198,23 +198,24 @@ def _link_problem(repo: RightsRepository, right: Right, at: datetime) -> Violati
     return None
 
 
-def operated_products(right_ids: Sequence[str], *, session: Any) -> dict[str, str]:
+def operated_products(right_ids: Sequence[str], *, uow: UnitOfWork) -> dict[str, str]:
     """Product id → product operation right id, for the product operation rights among
     ``right_ids`` (how contexts above find the products a rights event touches)."""
-    rows = RightsRepository(session).rights_by_id(right_ids)
+    rows = RightsRepository(uow.session).rights_by_id(right_ids)
     return {r.product_id: r.id for r in rows.values()
             if r.kind == RightKind.PRODUCT_OPERATION.value and r.product_id}
 
 
-def holds_product_operation(product_id: str, org_id: str, *, session: Any) -> bool:
+def holds_product_operation(product_id: str, org_id: str, *, uow: UnitOfWork) -> bool:
     """Whether ``org_id`` holds or seeks the product operation right over ``product_id``."""
-    return RightsRepository(session).product_held_by(product_id, org_id)
+    return RightsRepository(uow.session).product_held_by(product_id, org_id)
 
 
-def resource_classifications(resource_ids: Sequence[str], *, session: Any) -> dict[str, str]:
+def resource_classifications(resource_ids: Sequence[str], *, uow: UnitOfWork
+                             ) -> dict[str, str]:
     """Classification (general / important / core) of each resource."""
     return {r.id: r.classification
-            for r in RightsRepository(session).resources_by_id(resource_ids).values()}
+            for r in RightsRepository(uow.session).resources_by_id(resource_ids).values()}
 
 
 @dataclass(frozen=True)
@@ -226,9 +227,10 @@ class ResourceProfile:
     evidence_kinds: frozenset[str]
 
 
-def resource_profiles(resource_ids: Sequence[str], *, session: Any) -> dict[str, ResourceProfile]:
+def resource_profiles(resource_ids: Sequence[str], *, uow: UnitOfWork
+                      ) -> dict[str, ResourceProfile]:
     """Classification, personal-information level and evidence kinds of each resource."""
-    repo = RightsRepository(session)
+    repo = RightsRepository(uow.session)
     resources = repo.resources_by_id(resource_ids)
     kinds: dict[str, set[str]] = {rid: set() for rid in resources}
     for evidence in repo.evidence_of("resource", sorted(resources)):

@@ -10,18 +10,20 @@ from typing import Any, cast
 
 from sqlalchemy import Table, insert
 
+from market.kernel.db import record_type
 from market.kernel.errors import InvalidInput
 from market.kernel.ids import new_id
 from market.kernel.uow import UnitOfWork
 from market.settlement import ledger
 from market.settlement.domain import PLATFORM, AccountKind, JournalKind, Leg
-from market.settlement.models import Allocation, Journal
+from market.settlement.models import Allocation
 from market.settlement.split import DistributionRule, ShareRole, reverse, split
 
 
-def pay_into_escrow(uow: UnitOfWork, *, order_id: str, buyer_org_id: str, amount: int,
-                    currency: str) -> Journal | None:
-    """Move an order's price from the buyer's available balance into the order's escrow.
+def pay_into_escrow(*, order_id: str, buyer_org_id: str, amount: int, currency: str,
+                    uow: UnitOfWork) -> str | None:
+    """Move an order's price from the buyer's available balance into the order's escrow;
+    returns the journal's id (none for a free order).
 
     Raises:
         InsufficientFunds: the buyer's available balance is too low.
@@ -33,7 +35,7 @@ def pay_into_escrow(uow: UnitOfWork, *, order_id: str, buyer_org_id: str, amount
         return None
     return ledger.transfer(uow, key=f"payment:{order_id}", kind=JournalKind.PAYMENT,
                            order_id=order_id, legs=[Leg(available, -amount, currency),
-                                                    Leg(escrow, amount, currency)])
+                                                    Leg(escrow, amount, currency)]).id
 
 
 def _line(role: ShareRole, org_id: str, currency: str) -> ledger.AccountSpec:
@@ -42,14 +44,15 @@ def _line(role: ShareRole, org_id: str, currency: str) -> ledger.AccountSpec:
     return (AccountKind.PAYABLE, org_id, currency, "")
 
 
-def settle(uow: UnitOfWork, *, order_id: str, buyer_org_id: str, amount: int, currency: str,
+def settle(*, order_id: str, buyer_org_id: str, amount: int, currency: str,
            rule: Mapping[str, Any], refund: int = 0, deposit: int | None = None,
-           ) -> list[Allocation]:
+           uow: UnitOfWork) -> list[Any]:
     """Split an order's price by its frozen distribution rule (收益分配): each party's share
     goes to its payable account and the fee to the platform. ``refund`` (a dispute's partial
     refund) is taken back from the shares in proportion to them and returned to the buyer.
     ``deposit``: the escrow holds more than the price (a pay-per-use order's cap) and the
-    rest goes back to the buyer. The escrow is empty and closed afterwards.
+    rest goes back to the buyer. The escrow is empty and closed afterwards. Returns the
+    allocations (frozen records).
 
     Raises:
         InvalidInput: a refund larger than the price.
@@ -87,13 +90,13 @@ def settle(uow: UnitOfWork, *, order_id: str, buyer_org_id: str, amount: int, cu
     if allocations:
         uow.session.connection().execute(insert(cast(Table, Allocation.__table__)), allocations)
     ledger.close_escrow(uow, order_id, buyer_org_id)
-    return [Allocation(**row) for row in allocations]
+    return [record_type(Allocation)(**row) for row in allocations]
 
 
-def refund(uow: UnitOfWork, *, order_id: str, buyer_org_id: str, amount: int,
-           currency: str) -> Journal | None:
+def refund(*, order_id: str, buyer_org_id: str, amount: int, currency: str,
+           uow: UnitOfWork) -> str | None:
     """Return an order's whole escrow to the buyer and close it (cancelled after payment,
-    undelivered, or fully refunded by a dispute's decision)."""
+    undelivered, or fully refunded by a dispute's decision); returns the journal's id."""
     journal = None
     if amount:
         escrow, available = ledger.account_ids(uow.session, [
@@ -103,9 +106,9 @@ def refund(uow: UnitOfWork, *, order_id: str, buyer_org_id: str, amount: int,
                                   order_id=order_id, legs=[Leg(escrow, -amount, currency),
                                                            Leg(available, amount, currency)])
     ledger.close_escrow(uow, order_id, buyer_org_id)
-    return journal
+    return journal.id if journal is not None else None
 
 
-def close_unpaid(uow: UnitOfWork, order_id: str, buyer_org_id: str) -> None:
+def close_unpaid(order_id: str, buyer_org_id: str, *, uow: UnitOfWork) -> None:
     """An order that ends before payment: its (empty) escrow, if any, is closed."""
     ledger.close_escrow(uow, order_id, buyer_org_id)

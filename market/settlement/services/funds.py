@@ -30,7 +30,7 @@ def record_top_up(org_id: str, amount: int, currency: str, reference: str, *,
     if amount <= 0:
         raise InvalidInput(errors={"amount": ["must be positive"]})
     with uow:
-        if org_id not in participants.organisation_facts(uow.session, [org_id]):
+        if org_id not in participants.organisation_facts([org_id], uow=uow.joined()):
             raise OrganisationNotFound()
         # The same bank reference recorded twice at once: the second waits here for the
         # first to end, then sees its record.

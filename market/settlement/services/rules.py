@@ -11,13 +11,13 @@ from market.settlement.models import DistributionRecord
 from market.settlement.split import DistributionRule
 
 
-def stored_rule(session: Any, product_id: str) -> dict[str, Any] | None:
+def stored_rule(product_id: str, *, uow: UnitOfWork) -> dict[str, Any] | None:
     """The distribution rule a merchant set for a product, if any."""
-    found = repository.distribution_record(session, product_id)
+    found = repository.distribution_record(uow.session, product_id)
     return dict(found.rule) if found is not None else None
 
 
-def store_rule(uow: UnitOfWork, product_id: str, rule: DistributionRule) -> None:
+def store_rule(product_id: str, rule: DistributionRule, *, uow: UnitOfWork) -> None:
     """Keep a product's distribution rule, in the caller's transaction (trading checks the
     parties against the rights chain first)."""
     found = repository.distribution_record(uow.session, product_id, for_update=True)

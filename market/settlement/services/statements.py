@@ -9,12 +9,13 @@ from datetime import datetime
 from typing import Any
 
 from market.kernel.actor import Role, require
+from market.kernel.db import record
 from market.kernel.errors import InvalidInput
 from market.kernel.pagination import Page
 from market.kernel.uow import UnitOfWork
 from market.settlement import ledger, repository
 from market.settlement.errors import AccountNotFound
-from market.settlement.models import Account, Allocation, Journal, Posting
+from market.settlement.models import Account
 
 
 def list_accounts(*, uow: UnitOfWork, owner: str | None = None, kind: str | None = None,
@@ -89,15 +90,18 @@ def statement(account_id: str, period_from: datetime, period_to: datetime, *,
             debits=-sum(x.amount for x in lines if x.amount < 0), lines=lines)
 
 
-def order_money(session: Any, order_id: str) -> tuple[list[Journal], list[Allocation]]:
-    """An order's journals and allocations, for its parties and regulators."""
-    return (repository.order_journals(session, order_id),
-            repository.order_allocations(session, order_id))
+def order_money(order_id: str, *, uow: UnitOfWork) -> tuple[list[Any], list[Any]]:
+    """An order's journals and allocations (frozen records), for its parties and
+    regulators."""
+    return ([record(j) for j in repository.order_journals(uow.session, order_id)],
+            [record(a) for a in repository.order_allocations(uow.session, order_id)])
 
 
-def journal_postings(session: Any, journal_ids: Sequence[str]) -> dict[str, list[Posting]]:
-    """The postings of each of ``journal_ids``, in posting order."""
-    return repository.postings_of(session, journal_ids)
+def journal_postings(journal_ids: Sequence[str], *, uow: UnitOfWork
+                     ) -> dict[str, list[Any]]:
+    """The postings (frozen records) of each of ``journal_ids``, in posting order."""
+    return {journal_id: [record(p) for p in postings] for journal_id, postings
+            in repository.postings_of(uow.session, journal_ids).items()}
 
 
 def verify(*, uow: UnitOfWork) -> ledger.Verification:

@@ -5,10 +5,20 @@ the revenue split and the filing, cancel, dispute, and the deadlines the worker 
 Every order transition takes the order's row lock first (``SELECT … FOR UPDATE``), so
 concurrent payments, acceptances and refunds of one order have exactly one effect; the
 money moves in the same transaction through :mod:`market.settlement.services`. This package
-is trading's one surface for the API, the other contexts and the entry points.
+is trading's one surface for the API, the other contexts and the entry points. Besides the
+use cases it publishes what an order looks like at the edge (``OrderOut``, ``ContractOut``,
+``OrderLedgerOut``, ``OrderSummaryOut``, ``OrderQuery``), so the regulator shows the very
+record the parties see, never a copy that drifts.
 """
 
 from market.trading.domain import OrderFilters
+from market.trading.schemas import (
+    ContractOut,
+    OrderLedgerOut,
+    OrderOut,
+    OrderQuery,
+    OrderSummaryOut,
+)
 from market.trading.services._common import OrderView, policy_of
 from market.trading.services.conclusion import accept_order
 from market.trading.services.deadlines import DeadlineRun, run_deadlines
@@ -37,23 +47,33 @@ from market.trading.services.payment import pay_order
 from market.trading.services.placing import cancel_order, place_order, review_order
 from market.trading.services.queries import (
     OrderMoney,
+    OrderRecord,
     get_order,
+    ledger_document,
     list_orders,
+    order_document,
     order_history,
     order_money,
+    order_record,
 )
 from market.trading.services.reactions import on_rights_restored, on_rights_unavailable
 from market.trading.services.rules import distribution_rule, set_distribution_rule
 
 __all__ = [
     "DOWNLOADABLE",
+    "ContractOut",
     "CredentialCheck",
     "DeadlineRun",
     "DeliveryInput",
     "Download",
     "FileUpload",
     "OrderFilters",
+    "OrderLedgerOut",
     "OrderMoney",
+    "OrderOut",
+    "OrderQuery",
+    "OrderRecord",
+    "OrderSummaryOut",
     "OrderView",
     "accept_order",
     "answer_dispute",
@@ -65,13 +85,16 @@ __all__ = [
     "get_dispute",
     "get_order",
     "issue_download_token",
+    "ledger_document",
     "list_disputes",
     "list_orders",
     "on_rights_restored",
     "on_rights_unavailable",
     "open_dispute",
+    "order_document",
     "order_history",
     "order_money",
+    "order_record",
     "order_usage",
     "pay_order",
     "place_order",

@@ -59,7 +59,7 @@ def _moved(uow: UnitOfWork, order: Order, previous: str, target: OrderStatus, ac
 def _cancel(uow: UnitOfWork, order: Order, action: str, reason: str | None) -> None:
     _move(uow, order, OrderStatus.CANCELLED, action, reason)
     listing.release_unit(order.offer_id, uow=uow.joined())
-    settlement.close_unpaid(uow.joined(), order.id, order.buyer_org_id)
+    settlement.close_unpaid(order.id, order.buyer_org_id, uow=uow.joined())
 
 
 def _incident(uow: UnitOfWork, order: Order, kind: str) -> None:
@@ -70,8 +70,8 @@ def _incident(uow: UnitOfWork, order: Order, kind: str) -> None:
 
 
 def _refund(uow: UnitOfWork, order: Order, action: str, reason: str) -> None:
-    settlement.refund(uow.joined(), order_id=order.id, buyer_org_id=order.buyer_org_id,
-                      amount=order.amount, currency=order.currency)
+    settlement.refund(order_id=order.id, buyer_org_id=order.buyer_org_id, amount=order.amount,
+                      currency=order.currency, uow=uow.joined())
     _incident(uow, order, "refund")
     _move(uow, order, OrderStatus.REFUNDED, action, reason)
     listing.release_unit(order.offer_id, uow=uow.joined())

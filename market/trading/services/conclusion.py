@@ -35,11 +35,11 @@ def _conclude(uow: UnitOfWork, order: Order, *, refund: int = 0) -> None:
         buyer_org_id=order.buyer_org_id, amount=price - refund,
         currency=order.currency, rights_chain=document["rights_chain"],
         declaration_ids=[order.commitment_id],
-        decision_ids=compliance.decision_ids(uow.session, order.id),
+        decision_ids=compliance.decision_ids(order.id, uow=uow.joined()),
         concluded_at=now), uow=uow.joined(system_actor("trading")))
-    settlement.settle(uow.joined(), order_id=order.id, buyer_org_id=order.buyer_org_id,
-                      amount=price, currency=order.currency,
-                      rule=contract.document["distribution"], refund=refund, deposit=deposit)
+    settlement.settle(order_id=order.id, buyer_org_id=order.buyer_org_id, amount=price,
+                      currency=order.currency, rule=contract.document["distribution"],
+                      refund=refund, deposit=deposit, uow=uow.joined())
 
 
 def _accept(uow: UnitOfWork, order: Order, *, auto: bool) -> None:

@@ -89,7 +89,7 @@ def deliver(order_id: str, data: DeliveryInput, *, storage: Path, policy: Policy
         order = repository.get_order_for_update(uow.session, uow.actor, order_id)
         order.require_seller(uow.actor)
         order.check_deliverable(uow.clock.now())
-        commitment = compliance.get_declaration_record(uow.session, order.commitment_id)
+        commitment = compliance.get_declaration_record(order.commitment_id, uow=uow.joined())
         view = listing.trade_view(order.product_id, stage=compliance.Stage.DELIVERY,
                                   buyer_org_id=order.buyer_org_id,
                                   commitment=commitment.answers if commitment else {},

@@ -22,8 +22,7 @@ def pay_order(order_id: str, *, policy: Policy, uow: UnitOfWork) -> OrderView:
         order.require_buyer(uow.actor)
         previous = order.pay(uow.clock.now(), delivery_window=policy.delivery_window)
         _moved(uow, order, previous, OrderStatus.PAID, "paid")
-        settlement.pay_into_escrow(uow.joined(), order_id=order.id,
-                                   buyer_org_id=order.buyer_org_id, amount=order.amount,
-                                   currency=order.currency)
+        settlement.pay_into_escrow(order_id=order.id, buyer_org_id=order.buyer_org_id,
+                                   amount=order.amount, currency=order.currency, uow=uow.joined())
         uow.commit()
         return OrderView(order)

@@ -37,7 +37,7 @@ def _chain(view: listing.TradeView) -> list[dict[str, Any]]:
 
 def _rule(uow: UnitOfWork, view: listing.TradeView, policy: Policy) -> DistributionRule:
     """The merchant's rule for the product, or the one its rights chain implies."""
-    stored = settlement.stored_rule(uow.session, view.product_id)
+    stored = settlement.stored_rule(view.product_id, uow=uow.joined())
     if stored is not None:
         return DistributionRule.from_dict(stored)
     return rule_from_chain([(link.kind, link.holder_org_id) for link in view.chain.links],
@@ -162,7 +162,7 @@ def review_order(order_id: str, approve: bool, reason: str, *, policy: Policy,
         order = repository.get_order_for_update(uow.session, uow.actor, order_id)
         order.check_reviewable(uow.clock.now())
         if approve:
-            missing = compliance.missing_assessment(uow.session, order.id)
+            missing = compliance.missing_assessment(order.id, uow=uow.joined())
             if missing:
                 raise OrderRefused([{
                     "code": "assessment_missing", "rule": rule, "decision_id": order.decision_id,

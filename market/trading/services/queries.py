@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from market.kernel.db import record
 from market.kernel.pagination import Page
 from market.kernel.uow import UnitOfWork
 from market.settlement import services as settlement
@@ -30,11 +31,11 @@ def get_order(order_id: str, *, uow: UnitOfWork) -> OrderView:
 
 
 def list_orders(filters: OrderFilters, *, uow: UnitOfWork, after: str | None = None,
-                limit: int = 50) -> Page[Order]:
-    """Orders the caller may see, newest id last (keyset pages)."""
+                limit: int = 50) -> Page[Any]:
+    """Orders (frozen records) the caller may see, newest id last (keyset pages)."""
     with uow:
         return repository.order_page(uow.session, uow.actor, filters, after=after,
-                                     limit=limit)
+                                     limit=limit).map(record)
 
 
 def order_history(order_id: str, *, uow: UnitOfWork, after: str | None = None,
@@ -51,9 +52,17 @@ def order_history(order_id: str, *, uow: UnitOfWork, after: str | None = None,
 
 @dataclass(frozen=True)
 class OrderMoney:
+    """An order's ledger journals, their postings and its revenue allocations (records)."""
+
     journals: list[Any]
     postings: dict[str, list[Any]]
     allocations: list[Any]
+
+
+def _money(uow: UnitOfWork, order_id: str) -> OrderMoney:
+    journals, allocations = settlement.order_money(order_id, uow=uow.joined())
+    postings = settlement.journal_postings([j.id for j in journals], uow=uow.joined())
+    return OrderMoney(journals, postings, allocations)
 
 
 def order_money(order_id: str, *, uow: UnitOfWork) -> OrderMoney:
@@ -65,6 +74,52 @@ def order_money(order_id: str, *, uow: UnitOfWork) -> OrderMoney:
     """
     with uow:
         repository.get_order(uow.session, uow.actor, order_id)
-        journals, allocations = settlement.order_money(uow.session, order_id)
-        postings = settlement.journal_postings(uow.session, [j.id for j in journals])
-        return OrderMoney(journals, postings, allocations)
+        return _money(uow, order_id)
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    """An order as the operator and regulators inspect it, frozen: the order, its contract,
+    deliveries, disputes and money."""
+
+    order: Any
+    contract: Any | None
+    deliveries: list[Any]
+    disputes: list[Any]
+    money: OrderMoney
+
+
+def order_record(order_id: str, *, uow: UnitOfWork) -> OrderRecord:
+    """An order with everything recorded about it, as frozen records.
+
+    Raises:
+        OrderNotFound: no such order visible to the caller.
+    """
+    with uow:
+        order = repository.get_order(uow.session, uow.actor, order_id)
+        contract = repository.find_contract(uow.session, order.id)
+        return OrderRecord(
+            record(order), record(contract) if contract is not None else None,
+            [record(d) for d in repository.deliveries_of(uow.session, order.id)],
+            [record(d) for d in repository.disputes_of(uow.session, order.id)],
+            _money(uow, order.id))
+
+
+def order_document(view: OrderView | OrderRecord) -> dict[str, Any]:
+    """An order as the API shows it: its fields, its contract's id and digest, its
+    deliveries and disputes."""
+    order = view.order
+    data = {c.key: getattr(order, c.key) for c in Order.__table__.columns}
+    data["contract_id"] = view.contract.id if view.contract else None
+    data["contract_sha256"] = view.contract.sha256 if view.contract else None
+    data["deliveries"] = view.deliveries
+    data["disputes"] = view.disputes
+    return data
+
+
+def ledger_document(money: OrderMoney) -> dict[str, Any]:
+    """An order's money as the API shows it: journals with their postings, allocations."""
+    return {"journals": [{"id": j.id, "kind": j.kind, "order_id": j.order_id, "memo": j.memo,
+                          "posted_at": j.posted_at, "postings": money.postings[j.id]}
+                         for j in money.journals],
+            "allocations": money.allocations}

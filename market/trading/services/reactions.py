@@ -15,7 +15,7 @@ from market.trading import repository
 def on_rights_unavailable(uow: UnitOfWork, payload: Mapping[str, Any]) -> None:
     """Flag the open orders of products whose rights chain just broke: they cannot be paid
     or delivered until the rights are restored."""
-    products = rights.operated_products(payload["right_ids"], session=uow.session)
+    products = rights.operated_products(payload["right_ids"], uow=uow.joined())
     if not products:
         return
     for order in repository.open_orders_of(uow.session, products):
@@ -26,7 +26,7 @@ def on_rights_unavailable(uow: UnitOfWork, payload: Mapping[str, Any]) -> None:
 
 def on_rights_restored(uow: UnitOfWork, payload: Mapping[str, Any]) -> None:
     """Clear the flag of orders whose product's chain holds again."""
-    products = rights.operated_products(payload["right_ids"], session=uow.session)
+    products = rights.operated_products(payload["right_ids"], uow=uow.joined())
     if not products:
         return
     for order in repository.flagged_orders_of(uow.session, products):

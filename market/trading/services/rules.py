@@ -31,7 +31,7 @@ def distribution_rule(product_id: str, *, policy: Policy, uow: UnitOfWork
     """
     with uow:
         view = _product_for_rule(uow, product_id)
-        stored = settlement.stored_rule(uow.session, product_id)
+        stored = settlement.stored_rule(product_id, uow=uow.joined())
         if stored is not None:
             return DistributionRule.from_dict(stored), True
         return _rule(uow, view, policy), False
@@ -68,7 +68,7 @@ def set_distribution_rule(product_id: str, shares: Sequence[Mapping[str, Any]], 
         chain = {(link.kind, link.holder_org_id) for link in view.chain.links}
         errors: dict[str, list[str]] = {}
         brokers = participants.organisation_facts(
-            uow.session, [s.org_id for s in rule.shares if s.role is ShareRole.BROKER])
+            [s.org_id for s in rule.shares if s.role is ShareRole.BROKER], uow=uow.joined())
         for i, share in enumerate(rule.shares):
             if share.role is ShareRole.MERCHANT and share.org_id != view.merchant_org_id:
                 errors[f"shares.{i}.org_id"] = ["the merchant line is the product's merchant"]
@@ -80,6 +80,6 @@ def set_distribution_rule(product_id: str, shares: Sequence[Mapping[str, Any]], 
                 errors[f"shares.{i}.org_id"] = ["not an organisation with the broker role"]
         if errors:
             raise InvalidInput(errors=errors)
-        settlement.store_rule(uow.joined(), product_id, rule)
+        settlement.store_rule(product_id, rule, uow=uow.joined())
         uow.commit()
         return rule
