@@ -9,10 +9,10 @@ verdict is the outcome. The rule set has a version, stored with every decision.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 RULESET_VERSION = "2026.11-2"
 
@@ -170,6 +170,58 @@ class Facts:
             "declaration": dict(self.declaration),
             "commitment": dict(self.commitment) if self.commitment is not None else None,
         }
+
+
+class Party(Protocol):
+    """What compliance needs of an organisation (participants' OrganisationFacts)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def roles(self) -> frozenset[str]: ...
+
+
+class Resource(Protocol):
+    """What compliance needs of a data resource (rights' ResourceProfile)."""
+
+    @property
+    def classification(self) -> str: ...
+    @property
+    def pi_level(self) -> str: ...
+    @property
+    def evidence_kinds(self) -> frozenset[str]: ...
+
+
+def gather(stage: Stage, *, seller: Party, resources: Iterable[Resource],
+           scenarios: Iterable[str], terms: Mapping[str, Any],
+           broken_link: Mapping[str, Any] | None, declaration: Mapping[str, Any],
+           buyer: Party | None = None, commitment: Mapping[str, Any] | None = None) -> Facts:
+    """The facts the rules judge, from what the callers gathered by value: the parties,
+    the resources behind the product (the highest classification and personal-information
+    level, whether the evidence the rules ask for is on record), its scenarios and usage
+    terms, the rights chain's broken link (None: unbroken) and both declarations."""
+    found = list(resources)
+    personal = [r for r in found if r.pi_level in PERSONAL_LEVELS]
+    anonymised = [r for r in found if r.pi_level == "anonymised"]
+    product = ProductFacts(
+        classification=max((r.classification for r in found),
+                           key=CLASSIFICATION_ORDER.index, default="general"),
+        pi_level=max((r.pi_level for r in found), key=PI_ORDER.index, default="none"),
+        consent_evidence=all("consent" in r.evidence_kinds for r in personal),
+        anonymisation_evidence=all("anonymisation" in r.evidence_kinds for r in anonymised),
+        security_assessment=any("security_assessment" in r.evidence_kinds for r in found),
+        scenarios=tuple(scenarios),
+        cross_border_allowed=terms.get("territory") == "cross_border",
+    )
+    return Facts(
+        stage=stage, seller=PartyFacts(seller.id, seller.status, seller.roles),
+        product=product, chain_ok=broken_link is None, broken_link=broken_link,
+        declaration=dict(declaration),
+        buyer=PartyFacts(buyer.id, buyer.status, buyer.roles) if buyer else None,
+        commitment=dict(commitment) if commitment is not None else None,
+    )
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,17 @@ class DistributionRule:
         return cls(tuple(shares), fee)
 
 
+@dataclass(frozen=True)
+class SplitPolicy:
+    """The exchange's split defaults, from the settings: its fee, and the parts of a
+    product's revenue its resource holders and processors get unless the merchant sets a
+    rule."""
+
+    platform_fee_bps: int = 100
+    holder_bps: int = 1000
+    processor_bps: int = 1000
+
+
 def rule_from_chain(
     links: Sequence[tuple[str, str]],
     *,

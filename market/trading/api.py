@@ -20,6 +20,8 @@ from market.kernel.web import (
     state,
     unit_of_work,
 )
+from market.listing import services as listing
+from market.settlement import services as settlement
 from market.trading import services
 from market.trading.domain import DeliveryMode, DisputeOutcome, Policy
 from market.trading.schemas import (
@@ -58,6 +60,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def policy() -> Policy:
     return services.policy_of(state().settings)
+
+
+def split_policy() -> settlement.SplitPolicy:
+    return settlement.split_policy_of(state().settings)
 
 
 def storage() -> Path:
@@ -364,7 +370,8 @@ def _distribution(product_id: str, rule: Any, set_by_merchant: bool) -> dict[str
 def get_distribution(product_id: str) -> dict[str, Any]:
     """How the product's revenue is split (收益分配): the merchant's rule, or the default
     derived from the rights chain."""
-    rule, stored = services.distribution_rule(product_id, policy=policy(), uow=unit_of_work())
+    rule, stored = listing.distribution_rule(product_id, policy=split_policy(),
+                                            uow=unit_of_work())
     return _distribution(product_id, rule, stored)
 
 
@@ -375,6 +382,6 @@ def get_distribution(product_id: str) -> dict[str, Any]:
 def set_distribution(body: dict[str, Any], product_id: str) -> dict[str, Any]:
     """Set the product's revenue split among the parties of its rights chain and brokers,
     in basis points summing to 10,000; orders placed afterwards freeze it."""
-    rule = services.set_distribution_rule(product_id, body["shares"], policy=policy(),
-                                          uow=unit_of_work())
+    rule = listing.set_distribution_rule(product_id, body["shares"], policy=split_policy(),
+                                         uow=unit_of_work())
     return _distribution(product_id, rule, True)

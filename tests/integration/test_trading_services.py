@@ -25,6 +25,7 @@ from market.kernel.audit import AuditHead
 from market.kernel.errors import InvalidInput, InvalidTransition, RoleNotAllowed
 from market.kernel.outbox import OutboxMessage
 from market.kernel.uow import UnitOfWork
+from market.listing import services as listing
 from market.listing.domain import OfferKind, OfferSpec
 from market.listing.errors import ProductNotFound, SoldOut
 from market.listing.models import Offer
@@ -35,7 +36,13 @@ from market.rights.domain import Classification, EvidenceKind, PILevel, RightSta
 from market.settlement.domain import PLATFORM, AccountKind
 from market.settlement.errors import InsufficientFunds
 from market.settlement.models import Account, Allocation, Journal, Posting
-from market.settlement.split import DistributionRule, ShareRole, rule_from_chain, split
+from market.settlement.split import (
+    DistributionRule,
+    ShareRole,
+    SplitPolicy,
+    rule_from_chain,
+    split,
+)
 from market.trading import services as trading
 from market.trading.domain import (
     OPEN,
@@ -1497,9 +1504,14 @@ def shares(*lines: tuple[ShareRole, Party, int]) -> list[dict[str, Any]]:
             for role, party, bps in lines]
 
 
+def split_policy(market: Market) -> SplitPolicy:
+    policy = market.policy
+    return SplitPolicy(policy.platform_fee_bps, policy.holder_bps, policy.processor_bps)
+
+
 def set_rule(market: Market, chain: Chain, lines: list[dict[str, Any]],
              party: Party | None = None) -> DistributionRule:
-    return trading.set_distribution_rule(chain.product_id, lines, policy=market.policy,
+    return listing.set_distribution_rule(chain.product_id, lines, policy=split_policy(market),
                                          uow=market.uow(party or chain.grantee))
 
 
@@ -1527,7 +1539,7 @@ def test_a_rule_naming_a_party_outside_the_chain_is_refused(market: Market) -> N
         set_rule(market, chain, shares((ShareRole.MERCHANT, chain.holder, 10_000)),
                  party=chain.holder)
     assert world(market) == before
-    rule, custom = trading.distribution_rule(chain.product_id, policy=market.policy,
+    rule, custom = listing.distribution_rule(chain.product_id, policy=split_policy(market),
                                              uow=market.uow(chain.grantee))
     assert (rule, custom) == (default_rule(chain), False)
 
@@ -1537,7 +1549,7 @@ def test_orders_freeze_the_rule_in_force_when_they_were_placed(market: Market) -
     first_rule = set_rule(market, chain, shares((ShareRole.RESOURCE_HOLDER, chain.holder, 3000),
                                                 (ShareRole.PROCESSOR, chain.grantee, 2000),
                                                 (ShareRole.MERCHANT, chain.grantee, 5000)))
-    assert trading.distribution_rule(chain.product_id, policy=market.policy,
+    assert listing.distribution_rule(chain.product_id, policy=split_policy(market),
                                      uow=market.uow(chain.grantee)) == (first_rule, True)
     early = market.place(chain, market.buyer("early"))
     assert contract(market, early).document["distribution"] == first_rule.as_dict()

@@ -12,17 +12,13 @@ to.
 """
 
 from market.compliance.domain import (
-    CLASSIFICATION_ORDER,
-    PERSONAL_LEVELS,
-    PI_ORDER,
     BreachSeverity,
     DeclarationKind,
     Facts,
     Outcome,
-    PartyFacts,
-    ProductFacts,
     Stage,
     Verdict,
+    gather,
 )
 from market.compliance.repository import FilingFilters
 from market.compliance.schemas import (
@@ -86,10 +82,7 @@ from market.compliance.services.reviews import (
 from market.compliance.services.sanctions import LISTING_SUSPENSION_ORDERED, order_suspension
 
 __all__ = [
-    "CLASSIFICATION_ORDER",
     "LISTING_SUSPENSION_ORDERED",
-    "PERSONAL_LEVELS",
-    "PI_ORDER",
     "BreachSeverity",
     "CreditRecord",
     "DeclarationKind",
@@ -101,9 +94,7 @@ __all__ = [
     "ListingDeclarationIn",
     "OffExchangeReport",
     "Outcome",
-    "PartyFacts",
     "Passage",
-    "ProductFacts",
     "PurchaseCommitmentIn",
     "Refusal",
     "SignatureIn",
@@ -124,6 +115,7 @@ __all__ = [
     "filing_of_order",
     "filing_statistics",
     "gate",
+    "gather",
     "get_alert",
     "get_decision",
     "get_declaration",

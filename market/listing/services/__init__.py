@@ -18,6 +18,7 @@ from market.listing.domain import (
     UsageTerms,
 )
 from market.listing.services._common import ProductView
+from market.listing.services.distribution import distribution_rule, set_distribution_rule
 from market.listing.services.products import (
     ProductInput,
     Sample,
@@ -42,24 +43,26 @@ from market.listing.services.reactions import (
 )
 from market.listing.services.reviews import change_listing_status, claim_review, decide_review
 from market.listing.services.submission import submit_listing
-from market.listing.services.trade import TradeView, release_unit, reserve_unit, trade_view
+from market.listing.services.trade import OfferTerms, OnSale, on_sale, release_unit, reserve_unit
 
 __all__ = [
     "DevelopmentLevel",
     "ListingStatus",
     "OfferKind",
     "OfferSpec",
+    "OfferTerms",
+    "OnSale",
     "ProductInput",
     "ProductType",
     "ProductView",
     "Sample",
-    "TradeView",
     "UsageTerms",
     "catalog_statistics",
     "change_listing_status",
     "claim_review",
     "create_product",
     "decide_review",
+    "distribution_rule",
     "get_product",
     "history",
     "list_products",
@@ -67,13 +70,14 @@ __all__ = [
     "listed_views",
     "on_rights_restored",
     "on_rights_unavailable",
+    "on_sale",
     "on_suspension_ordered",
     "release_unit",
     "reserve_unit",
     "revise_product",
     "sample_of",
     "search_catalog",
+    "set_distribution_rule",
     "submit_listing",
-    "trade_view",
     "views_of",
 ]

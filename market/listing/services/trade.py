@@ -1,10 +1,9 @@
-"""What trading asks of listing, in the caller's transaction: the listing as an order sees
-it (the version, the offer, the facts the rules judge and the rights chain they were judged
-on), and taking or giving back a unit of a limited offer."""
+"""What trading asks of listing, in the caller's transaction: the version on sale (or the one
+an order bought) with its offer, by value, and taking or giving back a unit of a limited
+offer."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,14 +12,27 @@ from market.kernel.uow import UnitOfWork
 from market.listing import repository
 from market.listing.domain import ListingStatus
 from market.listing.errors import OfferNotFound, ProductNotFound, SoldOut
-from market.listing.models import Offer
-from market.listing.services.submission import facts_and_chain
 
 
 @dataclass(frozen=True)
-class TradeView:
-    """What an order freezes of a listing: the version on sale, the offer, the facts the
-    rules judge and the rights chain they were judged on."""
+class OfferTerms:
+    """An offer (pricing plan) as an order freezes it."""
+
+    id: str
+    kind: str
+    name: str
+    amount: int | None
+    currency: str
+    period: str | None
+    unit: str | None
+    cap_amount: int | None
+
+
+@dataclass(frozen=True)
+class OnSale:
+    """A version of a product as an order sees it: what it is, its usage terms, the
+    merchant's declaration and what the product derives from (for the rules), and the
+    offer the buyer chose."""
 
     product_id: str
     version_id: str
@@ -29,23 +41,20 @@ class TradeView:
     title: str
     sector: str
     type: str
-    scenarios: list[str]
-    delivery_modes: list[str]
+    scenarios: tuple[str, ...]
+    delivery_modes: tuple[str, ...]
     terms: dict[str, Any]
+    derived_from: tuple[str, ...]
+    declaration: dict[str, Any]
     declaration_sha256: str | None
     declaration_id: str | None
-    offer: Offer | None
-    facts: compliance.Facts
-    chain: Any
+    offer: OfferTerms | None
 
 
-def trade_view(product_id: str, *, stage: compliance.Stage, buyer_org_id: str,
-               commitment: Mapping[str, Any] | None, uow: UnitOfWork,
-               version_id: str | None = None, offer_id: str | None = None) -> TradeView:
-    """The listing as an order sees it, in the caller's transaction: by default the version
-    on sale now (ordering); with ``version_id`` the version an order bought (delivery),
-    whatever its status. The rules' facts are gathered now, with the buyer and its
-    commitment.
+def on_sale(product_id: str, *, uow: UnitOfWork, version_id: str | None = None,
+            offer_id: str | None = None) -> OnSale:
+    """The version on sale now (ordering) or, with ``version_id``, the version an order
+    bought (delivery) whatever its status, with the offer ``offer_id`` if given.
 
     Raises:
         ProductNotFound: no such product, or (without ``version_id``) nothing on sale.
@@ -58,23 +67,22 @@ def trade_view(product_id: str, *, stage: compliance.Stage, buyer_org_id: str,
         version_id is None and version.status != ListingStatus.LISTED.value
     ):
         raise ProductNotFound()
-    offer = None
+    terms = None
     if offer_id is not None:
         offer = repository.get_offer(uow.session, offer_id)
         if offer is None or offer.version_id != version.id:
             raise OfferNotFound()
-    facts, chain = facts_and_chain(uow, product, version, version.declaration or {},
-                                   uow.clock.now(), stage=stage, buyer_org_id=buyer_org_id,
-                                   commitment=commitment)
+        terms = OfferTerms(offer.id, offer.kind, offer.name, offer.amount, offer.currency,
+                           offer.period, offer.unit, offer.cap_amount)
     declaration = compliance.declaration_of("product_version", version.id, uow=uow.joined())
-    return TradeView(
+    return OnSale(
         product_id=product.id, version_id=version.id, version_number=version.number,
         merchant_org_id=product.merchant_org_id, title=version.title, sector=version.sector,
-        type=version.type, scenarios=list(version.scenarios),
-        delivery_modes=list(version.delivery_modes), terms=dict(version.terms),
+        type=version.type, scenarios=tuple(version.scenarios),
+        delivery_modes=tuple(version.delivery_modes), terms=dict(version.terms),
+        derived_from=tuple(version.derived_from), declaration=dict(version.declaration or {}),
         declaration_sha256=version.declaration_sha256,
-        declaration_id=declaration.id if declaration is not None else None, offer=offer,
-        facts=facts, chain=chain)
+        declaration_id=declaration.id if declaration is not None else None, offer=terms)
 
 
 def reserve_unit(offer_id: str, *, uow: UnitOfWork) -> None:

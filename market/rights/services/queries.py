@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from market.kernel.pagination import Page
 from market.kernel.uow import UnitOfWork
@@ -237,3 +238,36 @@ def resource_profiles(resource_ids: Sequence[str], *, uow: UnitOfWork
         kinds[evidence.owner_id].add(evidence.kind)
     return {rid: ResourceProfile(r.classification, r.pi_level, frozenset(kinds[rid]))
             for rid, r in resources.items()}
+
+
+
+@dataclass(frozen=True)
+class ProductChain:
+    """A product's rights chain as the rules see it: the chain checked now, its broken
+    link (None: unbroken, held by the merchant, covering every resource the product
+    derives from) and the profiles of the resources behind the product."""
+
+    chain: ChainCheck
+    broken: dict[str, Any] | None
+    resources: dict[str, ResourceProfile]
+
+
+def product_chain(product_id: str, *, derived_from: Sequence[str], merchant_org_id: str,
+                  at: datetime, uow: UnitOfWork) -> ProductChain:
+    """The product's chain at ``at`` (see :func:`check_chain`), and whether it covers what
+    the product derives from and is held by its merchant, in the caller's transaction."""
+    chain = check_chain(product_id, at, uow=uow.joined())
+    covered = {link.resource_id for link in chain.links if link.resource_id}
+    broken: dict[str, Any] | None = chain.broken.as_dict() if chain.broken else None
+    if broken is None:
+        missing = sorted(set(derived_from) - covered)
+        if missing:
+            broken = {"code": "derivation_not_covered", "right_id": None,
+                      "message": "the rights chain does not cover resources "
+                                 + ", ".join(missing)}
+        elif chain.links[0].holder_org_id != merchant_org_id:
+            broken = {"code": "wrong_holder", "right_id": chain.links[0].right_id,
+                      "message": "the product operation right is held by another "
+                                 "organisation"}
+    resources = resource_profiles(sorted(covered | set(derived_from)), uow=uow)
+    return ProductChain(chain, broken, resources)

@@ -19,7 +19,7 @@ from market.settlement.services.payouts import (
     reject_payout,
     request_payout,
 )
-from market.settlement.services.rules import store_rule, stored_rule
+from market.settlement.services.rules import rule_for, split_policy_of, store_rule, stored_rule
 from market.settlement.services.statements import (
     Statement,
     StatementLine,
@@ -30,12 +30,19 @@ from market.settlement.services.statements import (
     statement,
     verify,
 )
-from market.settlement.split import DistributionRule, ShareRole, rule_from_chain, split
+from market.settlement.split import (
+    DistributionRule,
+    ShareRole,
+    SplitPolicy,
+    rule_from_chain,
+    split,
+)
 
 __all__ = [
     "OFFLINE",
     "DistributionRule",
     "ShareRole",
+    "SplitPolicy",
     "Statement",
     "StatementLine",
     "Verification",
@@ -53,9 +60,11 @@ __all__ = [
     "refund",
     "reject_payout",
     "request_payout",
+    "rule_for",
     "rule_from_chain",
     "settle",
     "split",
+    "split_policy_of",
     "statement",
     "store_rule",
     "stored_rule",

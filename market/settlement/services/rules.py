@@ -3,12 +3,13 @@ rule in force in its contract."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from market.kernel.uow import UnitOfWork
 from market.settlement import repository
 from market.settlement.models import DistributionRecord
-from market.settlement.split import DistributionRule
+from market.settlement.split import DistributionRule, SplitPolicy, rule_from_chain
 
 
 def stored_rule(product_id: str, *, uow: UnitOfWork) -> dict[str, Any] | None:
@@ -32,3 +33,22 @@ def store_rule(product_id: str, rule: DistributionRule, *, uow: UnitOfWork) -> N
         found.updated_at = uow.clock.now()
     uow.session.flush()
     uow.audit.record(uow.actor, "distribution.set", "product", product_id, rule.as_dict())
+
+
+def rule_for(product_id: str, *, chain: Sequence[tuple[str, str]], merchant_org_id: str,
+             policy: SplitPolicy, uow: UnitOfWork) -> tuple[DistributionRule, bool]:
+    """The rule a product's revenue is split by: the merchant's, if it set one (True), or
+    the one its rights chain ((right kind, holder) pairs) implies with the defaults."""
+    stored = stored_rule(product_id, uow=uow)
+    if stored is not None:
+        return DistributionRule.from_dict(stored), True
+    return rule_from_chain(chain, merchant_org_id=merchant_org_id,
+                           holder_bps=policy.holder_bps, processor_bps=policy.processor_bps,
+                           platform_fee_bps=policy.platform_fee_bps), False
+
+
+def split_policy_of(settings: Any) -> SplitPolicy:
+    """The split defaults the settings configure."""
+    return SplitPolicy(platform_fee_bps=settings.platform_fee_bps,
+                       holder_bps=settings.split_holder_bps,
+                       processor_bps=settings.split_processor_bps)

@@ -57,7 +57,6 @@ from market.trading.services.queries import (
     order_record,
 )
 from market.trading.services.reactions import on_rights_restored, on_rights_unavailable
-from market.trading.services.rules import distribution_rule, set_distribution_rule
 
 __all__ = [
     "DOWNLOADABLE",
@@ -81,7 +80,6 @@ __all__ = [
     "check_credential",
     "decide_dispute",
     "deliver",
-    "distribution_rule",
     "get_dispute",
     "get_order",
     "issue_download_token",
@@ -103,6 +101,5 @@ __all__ = [
     "redeem_download",
     "review_order",
     "run_deadlines",
-    "set_distribution_rule",
     "store_file",
 ]

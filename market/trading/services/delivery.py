@@ -31,6 +31,7 @@ from market.trading.errors import (
 )
 from market.trading.models import Delivery, DownloadToken, Order
 from market.trading.services._common import OrderView, _moved
+from market.trading.services.facts import trade_facts
 
 CHUNK = 1024 * 1024
 DOWNLOADABLE = frozenset({OrderStatus.DELIVERED.value, OrderStatus.ACCEPTED.value,
@@ -90,16 +91,16 @@ def deliver(order_id: str, data: DeliveryInput, *, storage: Path, policy: Policy
         order.require_seller(uow.actor)
         order.check_deliverable(uow.clock.now())
         commitment = compliance.get_declaration_record(order.commitment_id, uow=uow.joined())
-        view = listing.trade_view(order.product_id, stage=compliance.Stage.DELIVERY,
-                                  buyer_org_id=order.buyer_org_id,
-                                  commitment=commitment.answers if commitment else {},
-                                  version_id=order.version_id, uow=uow.joined())
+        view = listing.on_sale(order.product_id, version_id=order.version_id,
+                               uow=uow.joined())
         if data.mode.value not in view.delivery_modes:
             raise DeliveryModeNotOffered()
         metered = metering.is_metered(repository.contract_of(uow.session, order))
         if metered and data.mode is not DeliveryMode.API:
             raise InvalidInput(errors={"mode": ["a pay-per-use order is delivered by API"]})
-        passage = compliance.gate(view.facts, ("order", order.id), refusal=DeliveryRefused,
+        facts, _ = trade_facts(view, compliance.Stage.DELIVERY, buyer_org_id=order.buyer_org_id,
+                               commitment=commitment.answers if commitment else {}, uow=uow)
+        passage = compliance.gate(facts, ("order", order.id), refusal=DeliveryRefused,
                                   uow=uow, declaration_id=order.commitment_id)
         now = uow.clock.now()
         delivery = Delivery(id=new_id("dlv"), order_id=order.id, mode=data.mode.value,

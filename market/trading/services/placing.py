@@ -18,36 +18,35 @@ from market.kernel.ids import new_id
 from market.kernel.statemachine import record_move
 from market.kernel.uow import UnitOfWork
 from market.listing import services as listing
+from market.rights import services as rights
 from market.settlement import services as settlement
-from market.settlement.services import DistributionRule, rule_from_chain
+from market.settlement.services import DistributionRule
 from market.trading import repository
 from market.trading.domain import BUYABLE_OFFERS, METERED, OrderStatus, Policy
 from market.trading.errors import OfferNeedsCap, OfferNotBuyable, OrderRefused
 from market.trading.models import Contract, Order, OrderEvent
 from market.trading.services._common import OrderView, _cancel, _moved
+from market.trading.services.facts import trade_facts
 
 
 def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def _chain(view: listing.TradeView) -> list[dict[str, Any]]:
-    return [{k: _iso(v) for k, v in asdict(link).items()} for link in view.chain.links]
-
-
-def _rule(uow: UnitOfWork, view: listing.TradeView, policy: Policy) -> DistributionRule:
+def _rule(uow: UnitOfWork, sale: listing.OnSale, chain: rights.ChainCheck,
+          policy: Policy) -> DistributionRule:
     """The merchant's rule for the product, or the one its rights chain implies."""
-    stored = settlement.stored_rule(view.product_id, uow=uow.joined())
-    if stored is not None:
-        return DistributionRule.from_dict(stored)
-    return rule_from_chain([(link.kind, link.holder_org_id) for link in view.chain.links],
-                           merchant_org_id=view.merchant_org_id,
-                           holder_bps=policy.holder_bps, processor_bps=policy.processor_bps,
-                           platform_fee_bps=policy.platform_fee_bps)
+    rule, _ = settlement.rule_for(
+        sale.product_id, chain=[(link.kind, link.holder_org_id) for link in chain.links],
+        merchant_org_id=sale.merchant_org_id,
+        policy=settlement.SplitPolicy(policy.platform_fee_bps, policy.holder_bps,
+                                      policy.processor_bps), uow=uow.joined())
+    return rule
 
 
-def _contract_document(order: Order, view: listing.TradeView, commitment_sha256: str,
-                       rule: DistributionRule, policy: Policy) -> dict[str, Any]:
+def _contract_document(order: Order, view: listing.OnSale, chain: rights.ChainCheck,
+                       commitment_sha256: str, rule: DistributionRule, policy: Policy,
+                       ) -> dict[str, Any]:
     offer = view.offer
     assert offer is not None
     return {
@@ -63,7 +62,7 @@ def _contract_document(order: Order, view: listing.TradeView, commitment_sha256:
         "terms": view.terms,
         "declarations": {"listing_sha256": view.declaration_sha256,
                          "purchase_sha256": commitment_sha256},
-        "rights_chain": _chain(view),
+        "rights_chain": [{k: _iso(v) for k, v in asdict(link).items()} for link in chain.links],
         "distribution": rule.as_dict(),
         "windows_hours": {
             "payment": policy.payment_window.total_seconds() / 3600,
@@ -93,9 +92,7 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
     actor = uow.actor
     assert actor.org_id is not None
     with uow:
-        view = listing.trade_view(product_id, stage=compliance.Stage.ORDER,
-                                  buyer_org_id=actor.org_id, commitment=commitment,
-                                  offer_id=offer_id, uow=uow.joined())
+        view = listing.on_sale(product_id, offer_id=offer_id, uow=uow.joined())
         offer = view.offer
         assert offer is not None
         if offer.kind not in BUYABLE_OFFERS:
@@ -103,11 +100,13 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
         if offer.kind == METERED and not offer.cap_amount:
             raise OfferNeedsCap()
         order_id = new_id("ord")
+        facts, chain = trade_facts(view, compliance.Stage.ORDER, buyer_org_id=actor.org_id,
+                                   commitment=commitment, uow=uow)
         passage = compliance.gate(
-            view.facts, ("order", order_id), refusal=OrderRefused, uow=uow,
+            facts, ("order", order_id), refusal=OrderRefused, uow=uow,
             declare=compliance.Declare(compliance.DeclarationKind.PURCHASE, commitment,
                                        signature))
-        rule = _rule(uow, view, policy)
+        rule = _rule(uow, view, chain, policy)
         now = uow.clock.now()
         order = Order(
             id=order_id, buyer_org_id=actor.org_id, seller_org_id=view.merchant_org_id,
@@ -119,7 +118,8 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
             outcome=passage.outcome, cross_border=bool(commitment.get("cross_border")),
             placed_by_user_id=actor.user_id, created_at=now, updated_at=now)
         uow.session.add(order)
-        document = _contract_document(order, view, passage.declaration_sha256 or "", rule, policy)
+        document = _contract_document(order, view, chain, passage.declaration_sha256 or "",
+                                      rule, policy)
         contract = Contract(id=new_id("ctr"), order_id=order.id, document=document,
                             sha256=hashlib.sha256(canonical.dumps(document)).hexdigest(),
                             created_at=now)
