@@ -8,7 +8,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, Table, create_engine, event, func, select
+from sqlalchemy import JSON, DateTime, MetaData, Select, Table, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -128,3 +128,13 @@ def record(row: Base) -> Any:
     model = type(row)
     return record_type(model)(**{column.key: getattr(row, column.key)
                                   for column in model.__mapper__.column_attrs})
+
+
+def one_or(session: Session, stmt: Select[Any], missing: type[Exception], *,
+           for_update: bool = False) -> Any:
+    """The one row ``stmt`` selects (row-locked with ``for_update``), or raise ``missing``
+    (a repository's "no such object, or none the caller may see")."""
+    found = session.scalars(stmt.with_for_update() if for_update else stmt).one_or_none()
+    if found is None:
+        raise missing()
+    return found

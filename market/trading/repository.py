@@ -13,6 +13,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from market.kernel.actor import Actor, Role
+from market.kernel.db import one_or
 from market.kernel.pagination import Page, keyset_page
 from market.trading.domain import OPEN, DeliveryMode, DisputeStatus, OrderFilters, OrderStatus
 from market.trading.errors import DisputeNotFound, OrderNotFound
@@ -46,30 +47,17 @@ def visible_orders(actor: Actor) -> Select[Any]:
     return stmt.where((Order.buyer_org_id == org) | (Order.seller_org_id == org))
 
 
-def get_order(session: Session, actor: Actor, order_id: str) -> Order:
-    """The order, if the actor may see it.
+def get_order(session: Session, actor: Actor, order_id: str, *,
+              for_update: bool = False) -> Order:
+    """The order, if the actor may see it (row-locked for a transition with
+    ``for_update``).
 
     Raises:
         OrderNotFound.
     """
-    order: Order | None = session.scalars(
-        visible_orders(actor).where(Order.id == order_id)).one_or_none()
-    if order is None:
-        raise OrderNotFound()
-    return order
-
-
-def get_order_for_update(session: Session, actor: Actor, order_id: str) -> Order:
-    """The order, row-locked for a transition, if the actor may see it.
-
-    Raises:
-        OrderNotFound.
-    """
-    order: Order | None = session.scalars(
-        visible_orders(actor).where(Order.id == order_id).with_for_update()).one_or_none()
-    if order is None:
-        raise OrderNotFound()
-    return order
+    found: Order = one_or(session, visible_orders(actor).where(Order.id == order_id),
+                          OrderNotFound, for_update=for_update)
+    return found
 
 
 def order_page(session: Session, actor: Actor, filters: OrderFilters, *, after: str | None,
@@ -180,31 +168,16 @@ def visible_disputes(actor: Actor) -> Select[Any]:
     return stmt.where((Dispute.buyer_org_id == org) | (Dispute.seller_org_id == org))
 
 
-def get_dispute(session: Session, actor: Actor, dispute_id: str) -> Dispute:
-    """The dispute, if the actor may see it.
+def get_dispute(session: Session, actor: Actor, dispute_id: str, *,
+                for_update: bool = False) -> Dispute:
+    """The dispute, if the actor may see it (row-locked with ``for_update``).
 
     Raises:
         DisputeNotFound.
     """
-    dispute: Dispute | None = session.scalars(
-        visible_disputes(actor).where(Dispute.id == dispute_id)).one_or_none()
-    if dispute is None:
-        raise DisputeNotFound()
-    return dispute
-
-
-def get_dispute_for_update(session: Session, actor: Actor, dispute_id: str) -> Dispute:
-    """The dispute, row-locked, if the actor may see it.
-
-    Raises:
-        DisputeNotFound.
-    """
-    dispute: Dispute | None = session.scalars(
-        visible_disputes(actor).where(Dispute.id == dispute_id).with_for_update()
-    ).one_or_none()
-    if dispute is None:
-        raise DisputeNotFound()
-    return dispute
+    found: Dispute = one_or(session, visible_disputes(actor).where(Dispute.id == dispute_id),
+                            DisputeNotFound, for_update=for_update)
+    return found
 
 
 def dispute_page(session: Session, actor: Actor, *, status: str | None, after: str | None,

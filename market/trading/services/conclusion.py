@@ -58,7 +58,7 @@ def accept_order(order_id: str, *, uow: UnitOfWork, sha256: str | None = None) -
         rights chain broke after delivery: dispute instead, or wait for the rights).
     """
     with uow:
-        order = repository.get_order_for_update(uow.session, uow.actor, order_id)
+        order = repository.get_order(uow.session, uow.actor, order_id, for_update=True)
         order.require_buyer(uow.actor)
         order.check_acceptable()
         if sha256 is not None and order.status == OrderStatus.DELIVERED.value:

@@ -87,7 +87,7 @@ def deliver(order_id: str, data: DeliveryInput, *, storage: Path, policy: Policy
         DeliveryModeNotOffered, DeliveryRefused, InvalidInput.
     """
     with uow:
-        order = repository.get_order_for_update(uow.session, uow.actor, order_id)
+        order = repository.get_order(uow.session, uow.actor, order_id, for_update=True)
         order.require_seller(uow.actor)
         order.check_deliverable(uow.clock.now())
         commitment = compliance.get_declaration_record(order.commitment_id, uow=uow.joined())
@@ -147,7 +147,7 @@ def issue_download_token(order_id: str, *, policy: Policy, uow: UnitOfWork
         OrderNotFound, NotAParty, NoFileDelivered.
     """
     with uow:
-        order = repository.get_order_for_update(uow.session, uow.actor, order_id)
+        order = repository.get_order(uow.session, uow.actor, order_id, for_update=True)
         order.require_buyer(uow.actor)
         delivery = repository.file_delivery(uow.session, order.id)
         if delivery is None or order.status not in DOWNLOADABLE:
@@ -255,7 +255,7 @@ def record_usage(order_id: str, key: str, units: int, *, uow: UnitOfWork
         UsageKeyReused.
     """
     with uow:
-        order = repository.get_order_for_update(uow.session, uow.actor, order_id)
+        order = repository.get_order(uow.session, uow.actor, order_id, for_update=True)
         order.require_seller(uow.actor)
         contract = repository.contract_of(uow.session, order)
         found, new = metering.record(uow.session, order, contract, key, units,

@@ -28,7 +28,7 @@ def open_dispute(order_id: str, reason: str, evidence_sha256: Sequence[str], *,
         OrderNotFound, NotAParty, InvalidTransition, DisputeWindowClosed.
     """
     with uow:
-        order = repository.get_order_for_update(uow.session, uow.actor, order_id)
+        order = repository.get_order(uow.session, uow.actor, order_id, for_update=True)
         order.require_buyer(uow.actor)
         now = uow.clock.now()
         _moved(uow, order, order.dispute(now), OrderStatus.DISPUTED, "disputed", reason)
@@ -53,7 +53,7 @@ def answer_dispute(dispute_id: str, answer: str, evidence_sha256: Sequence[str],
         DisputeNotFound, NotAParty, DisputeNotOpen.
     """
     with uow:
-        dispute = repository.get_dispute_for_update(uow.session, uow.actor, dispute_id)
+        dispute = repository.get_dispute(uow.session, uow.actor, dispute_id, for_update=True)
         dispute.require_seller(uow.actor)
         dispute.respond(answer, list(evidence_sha256), uow.clock.now())
         uow.audit.record(uow.actor, "dispute.answered", "dispute", dispute.id, dispute.state())
@@ -73,9 +73,9 @@ def decide_dispute(dispute_id: str, outcome: DisputeOutcome, reason: str, *,
     """
     require(uow.actor, Role.OPERATOR)
     with uow:
-        dispute = repository.get_dispute_for_update(uow.session, uow.actor, dispute_id)
+        dispute = repository.get_dispute(uow.session, uow.actor, dispute_id, for_update=True)
         dispute.check_decidable(uow.clock.now())
-        order = repository.get_order_for_update(uow.session, uow.actor, dispute.order_id)
+        order = repository.get_order(uow.session, uow.actor, dispute.order_id, for_update=True)
         refund = {DisputeOutcome.RELEASE: 0, DisputeOutcome.FULL_REFUND: order.amount}.get(
             outcome, refund_amount)
         if refund is None or not (0 < refund < order.amount

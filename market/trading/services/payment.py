@@ -18,7 +18,7 @@ def pay_order(order_id: str, *, policy: Policy, uow: UnitOfWork) -> OrderView:
         PaymentWindowClosed, InsufficientFunds.
     """
     with uow:
-        order = repository.get_order_for_update(uow.session, uow.actor, order_id)
+        order = repository.get_order(uow.session, uow.actor, order_id, for_update=True)
         order.require_buyer(uow.actor)
         previous = order.pay(uow.clock.now(), delivery_window=policy.delivery_window)
         _moved(uow, order, previous, OrderStatus.PAID, "paid")

@@ -159,7 +159,7 @@ def review_order(order_id: str, approve: bool, reason: str, *, policy: Policy,
     """
     require(uow.actor, Role.OPERATOR, Role.ASSESSOR)
     with uow:
-        order = repository.get_order_for_update(uow.session, uow.actor, order_id)
+        order = repository.get_order(uow.session, uow.actor, order_id, for_update=True)
         order.check_reviewable(uow.clock.now())
         if approve:
             missing = compliance.missing_assessment(order.id, uow=uow.joined())
@@ -188,7 +188,7 @@ def cancel_order(order_id: str, reason: str, *, uow: UnitOfWork) -> OrderView:
         OrderNotFound, NotAParty, InvalidTransition (already paid, or terminal).
     """
     with uow:
-        order = repository.get_order_for_update(uow.session, uow.actor, order_id)
+        order = repository.get_order(uow.session, uow.actor, order_id, for_update=True)
         order.require_party(uow.actor)
         in_review = order.status == OrderStatus.CREATED.value
         _cancel(uow, order, "cancelled", reason)
