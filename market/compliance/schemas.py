@@ -8,6 +8,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from market.compliance import models
 from market.compliance.domain import (
     BreachSeverity,
     DeclarationKind,
@@ -16,7 +17,7 @@ from market.compliance.domain import (
     SourceBasis,
     Stage,
 )
-from market.kernel.web import PageQuery, UtcDateTime, choices
+from market.kernel.web import PageQuery, RecordSchema, UtcDateTime, choices
 
 _SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits")
 _SIGNATURE = validate.Regexp(r"^0x[0-9a-fA-F]{130}$",
@@ -111,33 +112,14 @@ class BreachIn(ma.Schema):
     evidence_sha256 = _digests()
 
 
-class BreachOut(ma.Schema):
-    id = fields.String()
-    declaration_id = fields.String()
-    org_id = fields.String()
-    severity = fields.String()
-    reason = fields.String()
-    evidence_sha256 = fields.List(fields.String())
-    recorded_by_org_id = fields.String()
-    recorded_at = fields.DateTime()
+class BreachOut(RecordSchema, model=models.DeclarationBreach, omit=("recorded_by_user_id",)): ...
 
 
-class DeclarationSummaryOut(ma.Schema):
-    id = fields.String()
-    kind = fields.String()
-    template = fields.String()
-    org_id = fields.String()
-    user_id = fields.String(allow_none=True)
-    subject_type = fields.String()
-    subject_id = fields.String()
-    sha256 = fields.String()
-    signer_address = fields.String(allow_none=True)
-    signed_at = fields.DateTime()
+class DeclarationSummaryOut(RecordSchema, model=models.Declaration,
+                            omit=("answers", "signature")): ...
 
 
-class DeclarationOut(DeclarationSummaryOut):
-    answers = fields.Dict(keys=fields.String(), values=fields.Raw())
-    signature = fields.String(allow_none=True)
+class DeclarationOut(RecordSchema, model=models.Declaration):
     signed_document = fields.Dict(
         keys=fields.String(), values=fields.Raw(),
         metadata={"description": "what sha256 covers (RFC 8785 form, then SHA-256)"})
@@ -163,22 +145,13 @@ class VerdictOut(ma.Schema):
     detail = fields.Dict(keys=fields.String(), values=fields.Raw(), allow_none=True)
 
 
-class DecisionSummaryOut(ma.Schema):
-    id = fields.String()
-    stage = fields.String()
-    subject_type = fields.String()
-    subject_id = fields.String()
-    org_id = fields.String()
-    counterparty_org_id = fields.String(allow_none=True)
-    declaration_id = fields.String(allow_none=True)
-    outcome = fields.String()
-    ruleset_version = fields.String()
-    decided_at = fields.DateTime()
-
-
-class DecisionOut(DecisionSummaryOut):
+class DecisionOut(RecordSchema, model=models.Decision):
     verdicts = fields.List(fields.Nested(VerdictOut))
-    facts = fields.Dict(keys=fields.String(), values=fields.Raw())
+
+
+class DecisionSummaryOut(DecisionOut):
+    class Meta:
+        exclude = ("verdicts", "facts")
 
 
 class DecisionQuery(PageQuery):
@@ -221,28 +194,8 @@ class FilingQuery(PageQuery):
     max_amount = fields.Integer(load_default=None, validate=validate.Range(0, 10**15))
 
 
-class FilingOut(ma.Schema):
-    id = fields.String()
+class FilingOut(RecordSchema, model=models.Filing):
     number = fields.String(metadata={"description": "FL-YYYY-NNNNNN"})
-    kind = fields.String()
-    order_id = fields.String(allow_none=True)
-    product_id = fields.String(allow_none=True)
-    version_id = fields.String(allow_none=True)
-    product_title = fields.String()
-    sector = fields.String()
-    product_type = fields.String()
-    seller_org_id = fields.String()
-    buyer_org_id = fields.String()
-    amount = fields.Integer()
-    currency = fields.String()
-    rights_chain = fields.List(fields.Dict(keys=fields.String(), values=fields.Raw()))
-    declaration_ids = fields.List(fields.String())
-    decision_ids = fields.List(fields.String())
-    evidence_sha256 = fields.List(fields.String())
-    note = fields.String(allow_none=True)
-    concluded_at = fields.DateTime()
-    filed_at = fields.DateTime()
-    filed_by_org_id = fields.String()
 
 
 class AlertQuery(PageQuery):
@@ -251,31 +204,16 @@ class AlertQuery(PageQuery):
     rule = fields.String(load_default=None, validate=validate.Length(1, 80))
 
 
-class AlertNoteOut(ma.Schema):
-    id = fields.String()
-    from_status = fields.String()
-    to_status = fields.String()
-    note = fields.String()
-    by_org_id = fields.String()
-    at = fields.DateTime()
+class AlertNoteOut(RecordSchema, model=models.AlertNote, omit=("alert_id", "by_user_id")): ...
 
 
-class AlertSummaryOut(ma.Schema):
-    id = fields.String()
-    rule = fields.String()
-    severity = fields.String()
-    status = fields.String()
-    subject_type = fields.String()
-    subject_id = fields.String()
-    org_ids = fields.List(fields.String())
-    summary = fields.String()
-    opened_at = fields.DateTime()
-    updated_at = fields.DateTime()
-
-
-class AlertOut(AlertSummaryOut):
-    evidence = fields.Dict(keys=fields.String(), values=fields.Raw())
+class AlertOut(RecordSchema, model=models.Alert):
     notes = fields.List(fields.Nested(AlertNoteOut))
+
+
+class AlertSummaryOut(AlertOut):
+    class Meta:
+        exclude = ("evidence", "notes")
 
 
 class DispositionIn(ma.Schema):
@@ -293,14 +231,8 @@ class SuspensionOrderIn(ma.Schema):
     alert_id = fields.String(load_default=None, validate=validate.Length(1, 40))
 
 
-class SuspensionOrderOut(ma.Schema):
-    id = fields.String()
-    subject_type = fields.String()
-    subject_id = fields.String()
-    reason = fields.String()
-    alert_id = fields.String(allow_none=True)
-    ordered_by_org_id = fields.String()
-    ordered_at = fields.DateTime()
+class SuspensionOrderOut(RecordSchema, model=models.SuspensionOrder,
+                         omit=("ordered_by_user_id",)): ...
 
 
 class ReviewQuery(PageQuery):
@@ -316,33 +248,17 @@ class AssessmentReportIn(ma.Schema):
     sha256 = fields.String(required=True, validate=_SHA256)
 
 
-class AssessmentReportOut(ma.Schema):
-    id = fields.String()
-    review_item_id = fields.String()
-    subject_id = fields.String()
-    kind = fields.String()
-    name = fields.String()
-    sha256 = fields.String()
-    issuer_org_id = fields.String()
-    attached_at = fields.DateTime()
+class AssessmentReportOut(RecordSchema, model=models.AssessmentReport): ...
 
 
-class ReviewItemOut(ma.Schema):
-    id = fields.String()
+class ReviewItemOut(RecordSchema, model=models.ReviewItem):
     kind = fields.String(metadata={"description": "listing (a product version) or right"})
-    subject_id = fields.String()
     org_id = fields.String(metadata={"description": "the organisation under review"})
     status = fields.String(metadata={"description": "open, claimed or closed"})
     needs = fields.String(metadata={"description": "the rules' outcome: pass, needs_review, "
                                                    "needs_assessment (review: no decision)"})
-    decision_id = fields.String(allow_none=True)
-    claimed_by_org_id = fields.String(allow_none=True)
     outcome = fields.String(allow_none=True,
                             metadata={"description": "the subject's status when closed"})
-    outcome_reason = fields.String(allow_none=True)
-    opened_at = fields.DateTime()
-    claimed_at = fields.DateTime(allow_none=True)
-    closed_at = fields.DateTime(allow_none=True)
 
 
 class ReviewItemDetailOut(ReviewItemOut):

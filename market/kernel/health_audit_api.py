@@ -11,14 +11,8 @@ from sqlalchemy import text
 from market.kernel import audit, migrate
 from market.kernel.actor import Role
 from market.kernel.errors import InvalidCursor
-from market.kernel.web import (
-    ApiBlueprint,
-    PageQuery,
-    decode_cursor,
-    encode_cursor,
-    problem_response,
-    state,
-)
+from market.kernel.web import ApiBlueprint, RecordSchema, problem_response, state
+from market.kernel.web.pagination import PageQuery, decode_cursor, encode_cursor
 
 health_bp = ApiBlueprint("health", __name__, description="Liveness and readiness probes")
 audit_bp = ApiBlueprint("audit", __name__, description="The hash-chained audit log")
@@ -59,20 +53,7 @@ def readyz() -> Any:
     return {"status": "ok", "database": "ok", "schema_revision": revision}
 
 
-class AuditEntryOut(ma.Schema):
-    seq = fields.Integer()
-    at = fields.DateTime()
-    actor_kind = fields.String()
-    actor_label = fields.String()
-    actor_user_id = fields.String(allow_none=True)
-    actor_org_id = fields.String(allow_none=True)
-    action = fields.String()
-    object_type = fields.String()
-    object_id = fields.String()
-    state_digest = fields.String()
-    request_id = fields.String(allow_none=True)
-    prev_hash = fields.String()
-    hash = fields.String()
+class AuditEntryOut(RecordSchema, model=audit.AuditEntry): ...
 
 
 class AuditPage(ma.Schema):
@@ -86,12 +67,7 @@ class AuditQuery(PageQuery):
     actor_org_id = fields.String(load_default=None, validate=validate.Length(1, 40))
 
 
-class VerificationOut(ma.Schema):
-    ok = fields.Boolean()
-    checked = fields.Integer()
-    head_seq = fields.Integer()
-    first_broken_seq = fields.Integer(allow_none=True)
-    reason = fields.String(allow_none=True)
+class VerificationOut(RecordSchema, model=audit.ChainVerification): ...
 
 
 @audit_bp.route("/audit/entries", methods=["GET"])

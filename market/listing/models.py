@@ -6,17 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    CheckConstraint,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-)
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.schema import CheckConstraint, ForeignKey, Index, UniqueConstraint
+from sqlalchemy.types import BigInteger, Integer, String, Text
 
 from market.kernel.db import Base, JSONType, UTCDateTime, sql_values
 from market.kernel.statemachine import HistoryRow, Lifecycle, Stateful

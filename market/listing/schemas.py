@@ -6,7 +6,8 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from market.compliance.services import ListingDeclarationIn, SignatureIn
-from market.kernel.web import HistoryEventOut, PageQuery, UtcDateTime, choices
+from market.kernel.web import HistoryEventOut, PageQuery, RecordSchema, UtcDateTime, choices
+from market.listing.catalog import CatalogEntry
 from market.listing.domain import (
     PERIODS,
     UNITS,
@@ -16,6 +17,7 @@ from market.listing.domain import (
     OfferKind,
     ProductType,
 )
+from market.listing.models import Offer, ProductVersion
 
 
 def _words(minimum: int = 0, maximum: int = 50) -> fields.List[str]:
@@ -40,17 +42,7 @@ class OfferIn(ma.Schema):
                               metadata={"description": "limited offers: how many can be sold"})
 
 
-class OfferOut(ma.Schema):
-    id = fields.String()
-    name = fields.String()
-    kind = fields.String()
-    currency = fields.String()
-    amount = fields.Integer(allow_none=True)
-    period = fields.String(allow_none=True)
-    unit = fields.String(allow_none=True)
-    cap_amount = fields.Integer(allow_none=True)
-    quantity = fields.Integer(allow_none=True)
-    sold = fields.Integer()
+class OfferOut(RecordSchema, model=Offer, omit=("version_id",)): ...
 
 
 class TermsIn(ma.Schema):
@@ -128,39 +120,12 @@ class ProductRevisionIn(ProductIn):
         exclude = ("product_id",)
 
 
-class VersionOut(ma.Schema):
-    id = fields.String()
-    number = fields.Integer()
+class VersionOut(RecordSchema, model=ProductVersion, omit=(
+        "product_id", "merchant_org_id", "suspended_by_rights", "sample_media_type",
+        "declaration", "declared_by_user_id", "reviewer_org_id")):
     status = fields.String(metadata={"enum": choices(ListingStatus)})
-    status_reason = fields.String(allow_none=True)
-    title = fields.String()
-    description = fields.String()
-    type = fields.String()
-    development_level = fields.String()
-    sector = fields.String()
-    tags = fields.List(fields.String())
-    region = fields.String()
-    spatial_coverage = fields.String(allow_none=True)
-    temporal_from = fields.DateTime(allow_none=True)
-    temporal_to = fields.DateTime(allow_none=True)
-    update_frequency = fields.String()
-    formats = fields.List(fields.String())
     field_schema = fields.List(fields.Dict())
-    scenarios = fields.List(fields.String())
-    delivery_modes = fields.List(fields.String())
-    derived_from = fields.List(fields.String())
-    quality_reports = fields.List(fields.String())
-    assessment_reports = fields.List(fields.String())
     terms = fields.Nested(TermsOut)
-    classification = fields.String(allow_none=True)
-    sample_sha256 = fields.String(allow_none=True)
-    sample_name = fields.String(allow_none=True)
-    sample_size = fields.Integer(allow_none=True)
-    declaration_sha256 = fields.String(allow_none=True)
-    declared_at = fields.DateTime(allow_none=True)
-    listed_at = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
     offers = fields.List(fields.Nested(OfferOut))
 
 
@@ -227,21 +192,9 @@ class CatalogQuery(PageQuery):
     facets = fields.Boolean(load_default=True)
 
 
-class CatalogItemOut(ma.Schema):
-    product_id = fields.String()
-    version_id = fields.String()
-    merchant_org_id = fields.String()
-    title = fields.String()
-    type = fields.String()
-    sector = fields.String()
-    region = fields.String()
-    development_level = fields.String()
-    classification = fields.String()
-    delivery_modes = fields.List(fields.String())
-    min_price = fields.Integer(allow_none=True)
-    currency = fields.String(allow_none=True)
-    has_free = fields.Boolean()
-    listed_at = fields.DateTime()
+class CatalogItemOut(RecordSchema, model=CatalogEntry, omit=(
+        "title_key", "delivers_file", "delivers_api", "delivers_sandbox")):
+    """A listed product as the catalogue indexes it."""
 
 
 class CatalogPage(ma.Schema):

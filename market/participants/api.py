@@ -6,16 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 from market.kernel.actor import Role
-from market.kernel.web import (
-    ApiBlueprint,
-    PageQuery,
-    current_actor,
-    page_args,
-    page_body,
-    page_of,
-    state,
-    unit_of_work,
-)
+from market.kernel.web import ApiBlueprint, current_actor, state, unit_of_work
+from market.kernel.web.pagination import PageQuery, page_args, page_body, page_of
 from market.participants import services
 from market.participants.domain import Status
 from market.participants.schemas import (

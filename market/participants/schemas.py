@@ -6,8 +6,9 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from market.kernel.actor import Role
-from market.kernel.web import PageQuery, UtcDateTime
+from market.kernel.web import PageQuery, RecordSchema, UtcDateTime
 from market.participants.domain import Status
+from market.participants.models import ApiKey, Organisation, StatusChange, User
 
 _ROLE_CHOICES = [r.value for r in Role]
 _STATUS_CHOICES = [s.value for s in Status]
@@ -40,38 +41,15 @@ class ContactIn(ma.Schema):
             raise ma.ValidationError("give at least one field to change", "_schema")
 
 
-class OrganisationOut(ma.Schema):
-    id = fields.String()
-    name = fields.String()
-    credit_code = fields.String()
-    contact_name = fields.String()
-    contact_email = fields.String()
-    contact_phone = fields.String(allow_none=True)
+class OrganisationOut(RecordSchema, model=Organisation, omit=("version",)):
     roles = fields.List(fields.String())
     status = fields.String(metadata={"enum": _STATUS_CHOICES})
-    status_reason = fields.String(allow_none=True)
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
 
 
-class UserOut(ma.Schema):
-    id = fields.String()
-    organisation_id = fields.String()
-    name = fields.String()
-    email = fields.String()
-    active = fields.Boolean()
-    created_at = fields.DateTime()
+class UserOut(RecordSchema, model=User): ...
 
 
-class ApiKeyOut(ma.Schema):
-    id = fields.String()
-    user_id = fields.String()
-    organisation_id = fields.String()
-    name = fields.String()
-    scopes = fields.List(fields.String())
-    created_at = fields.DateTime()
-    expires_at = fields.DateTime(allow_none=True)
-    revoked_at = fields.DateTime(allow_none=True)
+class ApiKeyOut(RecordSchema, model=ApiKey, omit=("secret_hash", "revoked_by_user_id")): ...
 
 
 class IssuedKeyOut(ApiKeyOut):
@@ -90,15 +68,7 @@ class StatusChangeIn(ma.Schema):
     reason = fields.String(required=True, validate=validate.Length(1, 2000))
 
 
-class StatusChangeOut(ma.Schema):
-    id = fields.String()
-    organisation_id = fields.String()
-    from_status = fields.String(allow_none=True)
-    to_status = fields.String()
-    reason = fields.String()
-    decided_by_user_id = fields.String(allow_none=True)
-    decided_by_label = fields.String()
-    at = fields.DateTime()
+class StatusChangeOut(RecordSchema, model=StatusChange): ...
 
 
 class UserIn(ma.Schema):

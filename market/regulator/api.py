@@ -11,15 +11,8 @@ from flask import Response, g, request, stream_with_context
 from market.compliance import services as compliance
 from market.kernel.actor import Role
 from market.kernel.uow import UnitOfWork
-from market.kernel.web import (
-    ApiBlueprint,
-    current_actor,
-    page_args,
-    page_body,
-    page_of,
-    state,
-    unit_of_work,
-)
+from market.kernel.web import ApiBlueprint, current_actor, state, unit_of_work
+from market.kernel.web.pagination import page_args, page_body, page_of
 from market.regulator import services
 from market.regulator.schemas import (
     ExportQuery,

@@ -9,28 +9,10 @@ from typing import Any
 from flask import current_app
 
 from market.kernel.actor import Role
-from market.kernel.web import (
-    ApiBlueprint,
-    PageQuery,
-    page_args,
-    page_body,
-    page_of,
-    state,
-    unit_of_work,
-)
+from market.kernel.web import ApiBlueprint, state, unit_of_work
+from market.kernel.web.pagination import PageQuery, page_args, page_body, page_of
 from market.receipts.services import Signer, verify
 from market.rights import services
-from market.rights.domain import (
-    Classification,
-    EvidenceKind,
-    Origin,
-    PILevel,
-    RightKind,
-    RightStatus,
-    Scope,
-    Term,
-    Territory,
-)
 from market.rights.schemas import (
     CertificateOut,
     CertificateVerificationOut,
@@ -76,17 +58,18 @@ def _evidence_dir() -> Path:
 def _evidence(items: list[dict[str, Any]]) -> list[services.EvidenceInput]:
     return [
         services.EvidenceInput(
-            kind=EvidenceKind(item["kind"]), name=item["name"], media_type=item["media_type"],
-            sha256=item["sha256"], content=services.decode_content(item["content_base64"]),
+            kind=services.EvidenceKind(item["kind"]), name=item["name"],
+            media_type=item["media_type"], sha256=item["sha256"],
+            content=services.decode_content(item["content_base64"]),
         )
         for item in items
     ]
 
 
-def _scope_term(body: dict[str, Any]) -> tuple[Scope, Term]:
-    scope = Scope(frozenset(body["purposes"]), frozenset(body["scenarios"]),
-                  Territory(body["territory"]))
-    return scope, Term(body["valid_from"], body["valid_to"])
+def _scope_term(body: dict[str, Any]) -> tuple[services.Scope, services.Term]:
+    scope = services.Scope(frozenset(body["purposes"]), frozenset(body["scenarios"]),
+                           services.Territory(body["territory"]))
+    return scope, services.Term(body["valid_from"], body["valid_to"])
 
 
 def _with(obj: Any, **extra: Any) -> dict[str, Any]:
@@ -106,9 +89,10 @@ def _with(obj: Any, **extra: Any) -> dict[str, Any]:
 def register_resource(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Register a data resource (数据资源) you hold, with its source-legality evidence."""
     data = services.ResourceInput(
-        title=body["title"], description=body["description"], origin=Origin(body["origin"]),
-        classification=Classification(body["classification"]),
-        pi_level=PILevel(body["pi_level"]), collection_method=body["collection_method"],
+        title=body["title"], description=body["description"],
+        origin=services.Origin(body["origin"]),
+        classification=services.Classification(body["classification"]),
+        pi_level=services.PILevel(body["pi_level"]), collection_method=body["collection_method"],
         collection_source=body["collection_source"], scenarios=body["scenarios"],
         update_frequency=body["update_frequency"], evidence=_evidence(body["evidence"]),
     )
@@ -201,8 +185,9 @@ def submit_right(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, s
     """
     scope, term = _scope_term(body)
     data = services.RightInput(
-        kind=RightKind(body["kind"]), scope=scope, term=term, resource_id=body["resource_id"],
-        product_id=body["product_id"], product_title=body["product_title"],
+        kind=services.RightKind(body["kind"]), scope=scope, term=term,
+        resource_id=body["resource_id"], product_id=body["product_id"],
+        product_title=body["product_title"],
         parent_ids=body["parent_ids"], grant_id=body["grant_id"],
         evidence=_evidence(body["evidence"]),
     )
@@ -290,7 +275,7 @@ def change_right_status(body: dict[str, Any], right_id: str) -> dict[str, Any]:
     Everything resting on a right that stops being usable is suspended in the same
     transaction; reinstating restores it.
     """
-    services.change_right_status(right_id, RightStatus(body["status"]), body["reason"],
+    services.change_right_status(right_id, services.RightStatus(body["status"]), body["reason"],
                                  uow=unit_of_work())
     return _right(right_id)
 

@@ -13,19 +13,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from market.kernel.db import Base, JSONType, UTCDateTime, sql_values
 from market.kernel.errors import InvalidInput, InvalidTransition
 from market.kernel.statemachine import HistoryRow, Lifecycle, Stateful
-from market.rights.domain import (
-    TRANSITIONS,
-    Classification,
-    EvidenceKind,
-    Origin,
-    PILevel,
-    RightKind,
-    RightStatus,
-    Scope,
-    Term,
-    Territory,
-    Violation,
-)
+from market.rights import domain
+from market.rights.domain import TRANSITIONS, RightStatus, Scope, Term, Territory, Violation
 from market.rights.errors import (
     DisputeClosed,
     NotTheHolder,
@@ -44,9 +33,10 @@ class DataResource(Base):
 
     __tablename__ = "data_resources"
     __table_args__ = (
-        CheckConstraint(f"origin IN ({sql_values(Origin)})", name="origin"),
-        CheckConstraint(f"classification IN ({sql_values(Classification)})", name="classification"),
-        CheckConstraint(f"pi_level IN ({sql_values(PILevel)})", name="pi_level"),
+        CheckConstraint(f"origin IN ({sql_values(domain.Origin)})", name="origin"),
+        CheckConstraint(f"classification IN ({sql_values(domain.Classification)})",
+                        name="classification"),
+        CheckConstraint(f"pi_level IN ({sql_values(domain.PILevel)})", name="pi_level"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -80,7 +70,7 @@ class Evidence(Base):
 
     __tablename__ = "rights_evidence"
     __table_args__ = (
-        CheckConstraint(f"kind IN ({sql_values(EvidenceKind)})", name="kind"),
+        CheckConstraint(f"kind IN ({sql_values(domain.EvidenceKind)})", name="kind"),
         CheckConstraint("owner_type IN ('resource', 'right', 'grant')", name="owner_type"),
         Index("ix_rights_evidence_owner", "owner_type", "owner_id"),
     )
@@ -109,7 +99,7 @@ class Right(Stateful, Base):
     __tablename__ = "rights"
     LIFECYCLE = Lifecycle(RightStatus, TRANSITIONS)
     __table_args__ = (
-        CheckConstraint(f"kind IN ({sql_values(RightKind)})", name="kind"),
+        CheckConstraint(f"kind IN ({sql_values(domain.RightKind)})", name="kind"),
         CheckConstraint(f"status IN ({sql_values(RightStatus)})", name="status"),
         CheckConstraint(f"territory IN ({sql_values(Territory)})", name="territory"),
         CheckConstraint(

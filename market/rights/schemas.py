@@ -7,16 +7,10 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from market.kernel.web import HistoryEventOut, PageQuery, UtcDateTime, choices
-from market.rights.domain import (
-    Classification,
-    EvidenceKind,
-    Origin,
-    PILevel,
-    RightKind,
-    RightStatus,
-    Territory,
-)
+from market.kernel.web import HistoryEventOut, PageQuery, RecordSchema, UtcDateTime, choices
+from market.rights import domain
+from market.rights.models import DataResource, Evidence, Grant, ResourceDispute, Right
+from market.rights.services import PublicCertificate
 
 _SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits")
 
@@ -27,7 +21,7 @@ def _labels(required: bool = True) -> fields.List[str]:
 
 
 class EvidenceIn(ma.Schema):
-    kind = fields.String(required=True, validate=validate.OneOf(choices(EvidenceKind)))
+    kind = fields.String(required=True, validate=validate.OneOf(choices(domain.EvidenceKind)))
     name = fields.String(required=True, validate=validate.Length(1, 200))
     media_type = fields.String(load_default="application/octet-stream",
                                validate=validate.Length(1, 100))
@@ -39,15 +33,8 @@ class EvidenceIn(ma.Schema):
     )
 
 
-class EvidenceOut(ma.Schema):
-    id = fields.String()
-    kind = fields.String()
-    name = fields.String()
-    media_type = fields.String()
-    sha256 = fields.String()
-    size = fields.Integer(allow_none=True)
-    stored = fields.Boolean()
-    added_at = fields.DateTime()
+class EvidenceOut(RecordSchema, model=Evidence,
+                  omit=("owner_type", "owner_id", "added_by_org_id")): ...
 
 
 class EvidenceListIn(ma.Schema):
@@ -62,13 +49,13 @@ class EvidenceListOut(ma.Schema):
 class ResourceIn(ma.Schema):
     title = fields.String(required=True, validate=validate.Length(1, 200))
     description = fields.String(required=True, validate=validate.Length(1, 5000))
-    origin = fields.String(required=True, validate=validate.OneOf(choices(Origin)),
+    origin = fields.String(required=True, validate=validate.OneOf(choices(domain.Origin)),
                            metadata={"description": "public_authorised: 公共数据授权运营"})
     classification = fields.String(
-        required=True, validate=validate.OneOf(choices(Classification)),
+        required=True, validate=validate.OneOf(choices(domain.Classification)),
         metadata={"description": "GB/T 43697: general 一般 / important 重要 / core 核心"},
     )
-    pi_level = fields.String(required=True, validate=validate.OneOf(choices(PILevel)),
+    pi_level = fields.String(required=True, validate=validate.OneOf(choices(domain.PILevel)),
                              metadata={"description": "personal-information level"})
     collection_method = fields.String(required=True, validate=validate.Length(1, 200))
     collection_source = fields.String(required=True, validate=validate.Length(1, 500))
@@ -78,20 +65,7 @@ class ResourceIn(ma.Schema):
                            validate=validate.Length(0, 20))
 
 
-class ResourceOut(ma.Schema):
-    id = fields.String()
-    holder_org_id = fields.String()
-    title = fields.String()
-    description = fields.String()
-    origin = fields.String()
-    classification = fields.String()
-    pi_level = fields.String()
-    collection_method = fields.String()
-    collection_source = fields.String()
-    scenarios = fields.List(fields.String())
-    update_frequency = fields.String()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+class ResourceOut(RecordSchema, model=DataResource):
     evidence = fields.List(fields.Nested(EvidenceOut))
 
 
@@ -107,8 +81,8 @@ class ResourceQuery(PageQuery):
 class ScopeTermIn(ma.Schema):
     purposes = _labels()
     scenarios = _labels()
-    territory = fields.String(load_default=Territory.DOMESTIC.value,
-                              validate=validate.OneOf(choices(Territory)))
+    territory = fields.String(load_default=domain.Territory.DOMESTIC.value,
+                              validate=validate.OneOf(choices(domain.Territory)))
     valid_from = UtcDateTime(required=True)
     valid_to = UtcDateTime(load_default=None,
                                     metadata={"description": "omit for no end date"})
@@ -122,7 +96,7 @@ class ScopeTermIn(ma.Schema):
 
 
 class RightIn(ScopeTermIn):
-    kind = fields.String(required=True, validate=validate.OneOf(choices(RightKind)))
+    kind = fields.String(required=True, validate=validate.OneOf(choices(domain.RightKind)))
     resource_id = fields.String(load_default=None, validate=validate.Length(1, 40),
                                 metadata={"description": "subject of a resource right"})
     product_id = fields.String(
@@ -140,7 +114,7 @@ class RightIn(ScopeTermIn):
 
     @ma.validates_schema
     def subject(self, data: dict[str, Any], **_: Any) -> None:
-        if data.get("kind") == RightKind.PRODUCT_OPERATION.value:
+        if data.get("kind") == domain.RightKind.PRODUCT_OPERATION.value:
             if data.get("resource_id"):
                 raise ma.ValidationError("a product operation right has a product as subject",
                                          "resource_id")
@@ -155,27 +129,9 @@ class RightIn(ScopeTermIn):
                                          "product_id")
 
 
-class RightOut(ma.Schema):
-    id = fields.String()
-    kind = fields.String()
-    holder_org_id = fields.String()
-    resource_id = fields.String(allow_none=True)
-    product_id = fields.String(allow_none=True)
-    subject_title = fields.String()
-    grant_id = fields.String(allow_none=True)
+class RightOut(RecordSchema, model=Right, omit=("suspended_by",)):
     parent_ids = fields.List(fields.String())
-    purposes = fields.List(fields.String())
-    scenarios = fields.List(fields.String())
-    territory = fields.String()
-    valid_from = fields.DateTime()
-    valid_to = fields.DateTime(allow_none=True)
-    status = fields.String(metadata={"enum": choices(RightStatus)})
-    status_reason = fields.String(allow_none=True)
-    reviewer_org_id = fields.String(allow_none=True)
-    certificate_number = fields.String(allow_none=True)
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
-    registered_at = fields.DateTime(allow_none=True)
+    status = fields.String(metadata={"enum": choices(domain.RightStatus)})
     evidence = fields.List(fields.Nested(EvidenceOut))
 
 
@@ -185,8 +141,8 @@ class RightSummaryOut(RightOut):
 
 
 class RightQuery(PageQuery):
-    kind = fields.String(load_default=None, validate=validate.OneOf(choices(RightKind)))
-    status = fields.String(load_default=None, validate=validate.OneOf(choices(RightStatus)))
+    kind = fields.String(load_default=None, validate=validate.OneOf(choices(domain.RightKind)))
+    status = fields.String(load_default=None, validate=validate.OneOf(choices(domain.RightStatus)))
     resource_id = fields.String(load_default=None, validate=validate.Length(1, 40))
     product_id = fields.String(load_default=None, validate=validate.Length(1, 40))
     holder = fields.String(load_default=None, validate=validate.Length(1, 40))
@@ -199,7 +155,8 @@ class ReviewIn(ma.Schema):
 
 class RightStatusIn(ma.Schema):
     status = fields.String(required=True, validate=validate.OneOf(
-        [RightStatus.SUSPENDED.value, RightStatus.REGISTERED.value, RightStatus.REVOKED.value]))
+        [domain.RightStatus.SUSPENDED.value, domain.RightStatus.REGISTERED.value,
+         domain.RightStatus.REVOKED.value]))
     reason = fields.String(required=True, validate=validate.Length(1, 2000))
 
 
@@ -216,21 +173,8 @@ class GrantIn(ScopeTermIn):
                            metadata={"description": "consent and authorisation documents"})
 
 
-class GrantOut(ma.Schema):
-    id = fields.String()
-    holding_right_id = fields.String()
-    resource_id = fields.String()
-    grantor_org_id = fields.String()
-    grantee_org_id = fields.String()
-    purposes = fields.List(fields.String())
-    scenarios = fields.List(fields.String())
-    territory = fields.String()
-    valid_from = fields.DateTime()
-    valid_to = fields.DateTime(allow_none=True)
+class GrantOut(RecordSchema, model=Grant):
     status = fields.String(metadata={"enum": ["active", "revoked"]})
-    revoked_reason = fields.String(allow_none=True)
-    revoked_at = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime()
     evidence = fields.List(fields.Nested(EvidenceOut))
 
 
@@ -253,15 +197,8 @@ class DisputeIn(ma.Schema):
     reason = fields.String(required=True, validate=validate.Length(1, 2000))
 
 
-class DisputeOut(ma.Schema):
-    id = fields.String()
-    resource_id = fields.String()
-    claimant_org_id = fields.String()
-    reason = fields.String()
+class DisputeOut(RecordSchema, model=ResourceDispute):
     status = fields.String(metadata={"enum": ["open", "upheld", "dismissed"]})
-    resolution = fields.String(allow_none=True)
-    opened_at = fields.DateTime()
-    resolved_at = fields.DateTime(allow_none=True)
 
 
 class ResolutionIn(ma.Schema):
@@ -279,14 +216,7 @@ class SignatureOut(ma.Schema):
     signature = fields.String()
 
 
-class CertificateOut(ma.Schema):
-    number = fields.String()
-    kind = fields.String()
-    holder_name = fields.String()
-    subject_title = fields.String()
-    valid_from = fields.String()
-    valid_to = fields.String(allow_none=True)
-    issued_at = fields.String()
+class CertificateOut(RecordSchema, model=PublicCertificate):
     status = fields.String(metadata={"description": "live status (not part of the signature)"})
     document = fields.Dict(metadata={"description": "the signed document"})
     signature = fields.Nested(SignatureOut)

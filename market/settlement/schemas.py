@@ -6,9 +6,11 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from market.kernel.web import PageQuery, UtcDateTime, choices
+from market.kernel.web import PageQuery, RecordSchema, UtcDateTime, choices
 from market.settlement.domain import AccountKind, PayoutStatus
-from market.settlement.models import Account
+from market.settlement.ledger import Verification
+from market.settlement.models import Account, Payout, TopUp
+from market.settlement.services import StatementLine
 
 _CURRENCY = validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code such as CNY")
 _AMOUNT = validate.Range(min=1, max=10 ** 15)
@@ -23,29 +25,15 @@ class TopUpIn(ma.Schema):
         "description": "the bank's reference of the transfer; recorded once"})
 
 
-class TopUpOut(ma.Schema):
-    id = fields.String()
-    rail = fields.String()
-    reference = fields.String()
-    org_id = fields.String()
-    amount = fields.Integer()
-    currency = fields.String()
-    journal_id = fields.String()
-    recorded_at = fields.DateTime()
+class TopUpOut(RecordSchema, model=TopUp): ...
 
 
-class AccountOut(ma.Schema):
-    id = fields.String()
-    kind = fields.String()
-    owner = fields.String()
+class AccountOut(RecordSchema, model=Account, omit=("non_negative",)):
     ref = fields.String(metadata={"description": "the order of an escrow account"})
-    currency = fields.String()
     balance = fields.Integer(metadata={"description": "signed minor units"})
     pending_out = fields.Integer(metadata={"description": "reserved by pending holds"})
     available = fields.Method("_available", metadata={
         "description": "balance less what pending holds reserve"})
-    created_at = fields.DateTime()
-    closed_at = fields.DateTime(allow_none=True)
 
     def _available(self, account: Account) -> int:
         return int(account.balance) - int(account.pending_out)
@@ -62,15 +50,7 @@ class StatementQuery(ma.Schema):
     period_to = UtcDateTime(required=True, data_key="to")
 
 
-class StatementLineOut(ma.Schema):
-    posting_id = fields.Integer()
-    journal_id = fields.String()
-    kind = fields.String()
-    order_id = fields.String(allow_none=True)
-    memo = fields.String(allow_none=True)
-    amount = fields.Integer()
-    balance_after = fields.Integer()
-    posted_at = fields.DateTime()
+class StatementLineOut(RecordSchema, model=StatementLine): ...
 
 
 class StatementOut(ma.Schema):
@@ -84,12 +64,8 @@ class StatementOut(ma.Schema):
     lines = fields.List(fields.Nested(StatementLineOut))
 
 
-class LedgerVerificationOut(ma.Schema):
+class LedgerVerificationOut(RecordSchema, model=Verification):
     ok = fields.Boolean()
-    accounts = fields.Integer()
-    journals = fields.Integer()
-    postings = fields.Integer()
-    problems = fields.List(fields.Dict(keys=fields.String(), values=fields.Raw()))
 
 
 class BankAccountIn(ma.Schema):
@@ -105,18 +81,8 @@ class PayoutIn(ma.Schema):
     bank_account = fields.Nested(BankAccountIn, required=True)
 
 
-class PayoutOut(ma.Schema):
-    id = fields.String()
-    org_id = fields.String()
-    amount = fields.Integer()
-    currency = fields.String()
-    status = fields.String()
-    hold_id = fields.String()
+class PayoutOut(RecordSchema, model=Payout):
     bank_account = fields.Dict(keys=fields.String(), values=fields.String())
-    bank_reference = fields.String(allow_none=True)
-    reason = fields.String(allow_none=True)
-    requested_at = fields.DateTime()
-    resolved_at = fields.DateTime(allow_none=True)
 
 
 class PayoutQuery(PageQuery):

@@ -6,18 +6,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    CheckConstraint,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-)
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.schema import CheckConstraint, ForeignKey, Index, UniqueConstraint
+from sqlalchemy.types import BigInteger, Boolean, Integer, String, Text
 
 from market.kernel.actor import Actor
 from market.kernel.db import Base, JSONType, UTCDateTime, sql_values

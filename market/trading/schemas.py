@@ -10,9 +10,10 @@ from marshmallow import fields, validate
 from werkzeug.datastructures import FileStorage
 
 from market.compliance.services import PurchaseCommitmentIn, SignatureIn
-from market.kernel.web import HistoryEventOut, PageQuery, UtcDateTime, choices
+from market.kernel.web import HistoryEventOut, PageQuery, RecordSchema, UtcDateTime, choices
 from market.settlement.services import ShareRole
 from market.trading.domain import DeliveryMode, DisputeOutcome, DisputeStatus, OrderStatus
+from market.trading.models import Contract, Delivery, Dispute, Order
 
 _ID = validate.Length(1, 40)
 _SHA256 = validate.Regexp(r"^[0-9a-fA-F]{64}$", error="must be 64 hex digits")
@@ -38,85 +39,32 @@ class OrderQuery(PageQuery):
     product = fields.String(load_default=None, validate=_ID)
 
 
-class DeliveryOut(ma.Schema):
-    id = fields.String()
-    mode = fields.String()
-    decision_id = fields.String()
-    file_name = fields.String(allow_none=True)
-    media_type = fields.String(allow_none=True)
-    size = fields.Integer(allow_none=True)
-    sha256 = fields.String(allow_none=True)
-    endpoint = fields.String(allow_none=True)
-    purpose = fields.String(allow_none=True)
-    access_from = fields.DateTime(allow_none=True)
-    access_to = fields.DateTime(allow_none=True)
-    note = fields.String(allow_none=True)
-    delivered_at = fields.DateTime()
+class DeliveryOut(RecordSchema, model=Delivery, omit=("order_id", "credential_hash")): ...
 
 
-class OrderDisputeOut(ma.Schema):
-    id = fields.String()
-    order_id = fields.String()
-    buyer_org_id = fields.String()
-    seller_org_id = fields.String()
-    status = fields.String()
-    reason = fields.String()
-    evidence_sha256 = fields.List(fields.String())
-    opened_at = fields.DateTime()
-    answer_by = fields.DateTime()
-    answer = fields.String(allow_none=True)
-    answer_evidence_sha256 = fields.List(fields.String(), allow_none=True)
-    answered_at = fields.DateTime(allow_none=True)
-    outcome = fields.String(allow_none=True)
-    refund_amount = fields.Integer(allow_none=True)
-    decision_reason = fields.String(allow_none=True)
-    decided_at = fields.DateTime(allow_none=True)
+class OrderDisputeOut(RecordSchema, model=Dispute): ...
 
 
-class OrderSummaryOut(ma.Schema):
-    id = fields.String()
-    status = fields.String()
-    buyer_org_id = fields.String()
-    seller_org_id = fields.String()
-    product_id = fields.String()
-    version_id = fields.String()
-    offer_id = fields.String()
+class OrderOut(RecordSchema, model=Order, omit=("placed_by_user_id",)):
     amount = fields.Integer(metadata={"description": "minor units (分 for CNY)"})
-    currency = fields.String()
     outcome = fields.String(metadata={"description": "the compliance decision at ordering"})
-    flagged = fields.Boolean()
-    flag_reason = fields.String(allow_none=True)
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
-
-
-class OrderOut(OrderSummaryOut):
-    commitment_id = fields.String()
-    decision_id = fields.String()
-    cross_border = fields.Boolean()
     contract_id = fields.String(allow_none=True)
     contract_sha256 = fields.String(allow_none=True)
     review_by = fields.DateTime(allow_none=True, metadata={
         "description": "an order waiting for review is cancelled if not decided by then"})
-    pay_by = fields.DateTime(allow_none=True)
-    paid_at = fields.DateTime(allow_none=True)
-    deliver_by = fields.DateTime(allow_none=True)
-    delivered_at = fields.DateTime(allow_none=True)
-    accept_by = fields.DateTime(allow_none=True)
-    accepted_at = fields.DateTime(allow_none=True)
-    auto_accepted = fields.Boolean()
-    settled_at = fields.DateTime(allow_none=True)
-    closed_at = fields.DateTime(allow_none=True)
     deliveries = fields.List(fields.Nested(DeliveryOut))
     disputes = fields.List(fields.Nested(OrderDisputeOut))
 
 
-class ContractOut(ma.Schema):
-    id = fields.String()
-    order_id = fields.String()
+class OrderSummaryOut(OrderOut):
+    class Meta:
+        fields = ("id", "status", "buyer_org_id", "seller_org_id", "product_id", "version_id",
+                  "offer_id", "amount", "currency", "outcome", "flagged", "flag_reason",
+                  "created_at", "updated_at")
+
+
+class ContractOut(RecordSchema, model=Contract):
     sha256 = fields.String(metadata={"description": "RFC 8785 SHA-256 of the document"})
-    document = fields.Dict(keys=fields.String(), values=fields.Raw())
-    created_at = fields.DateTime()
 
 
 class OrderEventOut(HistoryEventOut):

@@ -9,6 +9,7 @@
   work;
 - :mod:`.idempotent`: ``@bp.idempotent`` views honouring ``Idempotency-Key``;
 - :mod:`.pagination`: page queries, opaque cursors, page envelopes;
+- :mod:`.records`: out schemas generated from a table's columns;
 - :mod:`.blueprint`: :class:`ApiBlueprint`, which every context's API uses.
 """
 
@@ -25,6 +26,7 @@ from market.kernel.web.pagination import (
 )
 from market.kernel.web.parsing import HistoryEventOut, UtcDateTime, choices
 from market.kernel.web.problems import PROBLEM_JSON, Api, problem_response
+from market.kernel.web.records import RecordSchema
 
 __all__ = [
     "PROBLEM_JSON",
@@ -34,6 +36,7 @@ __all__ = [
     "HistoryEventOut",
     "MarketState",
     "PageQuery",
+    "RecordSchema",
     "UtcDateTime",
     "access_of",
     "choices",
