@@ -26,20 +26,13 @@ from market.compliance.models import (
     ReviewItem,
 )
 from market.kernel.actor import Actor, Role
+from market.kernel.pagination import where_given
 
 STAFF = (Role.OPERATOR, Role.ASSESSOR, Role.REGULATOR)  # who sees every declaration and decision
 
 
 def sees_everything(actor: Actor) -> bool:
     return actor.is_system or actor.has_role(*STAFF)
-
-
-def equal(stmt: Select[Any], *pairs: tuple[Any, Any]) -> Select[Any]:
-    """``stmt`` filtered on each (column, value) whose value is given."""
-    for column, value in pairs:
-        if value:
-            stmt = stmt.where(column == value)
-    return stmt
 
 
 # -- declarations -------------------------------------------------------------------------
@@ -124,7 +117,7 @@ def filtered_filings(stmt: Select[Any], f: FilingFilters) -> Select[Any]:
         stmt = stmt.where(Filing.concluded_at < f.concluded_to)
     if f.party:
         stmt = stmt.where(or_(Filing.seller_org_id == f.party, Filing.buyer_org_id == f.party))
-    stmt = equal(stmt, (Filing.product_id, f.product), (Filing.sector, f.sector),
+    stmt = where_given(stmt, (Filing.product_id, f.product), (Filing.sector, f.sector),
                  (Filing.kind, f.kind), (Filing.currency, f.currency))
     if f.min_amount is not None:
         stmt = stmt.where(Filing.amount >= f.min_amount)

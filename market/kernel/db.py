@@ -6,7 +6,7 @@ import dataclasses
 import functools
 import hashlib
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, DateTime, MetaData, Select, Table, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -23,6 +23,9 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+T = TypeVar("T")
 
 
 class Base(DeclarativeBase):
@@ -130,11 +133,20 @@ def record(row: Base) -> Any:
                                   for column in model.__mapper__.column_attrs})
 
 
+def one_or_none(session: Session, stmt: Select[Any], *, for_update: bool = False) -> Any:
+    """The one row ``stmt`` selects (row-locked with ``for_update``), or None."""
+    return session.scalars(stmt.with_for_update() if for_update else stmt).one_or_none()
+
+
+def present(found: T | None, missing: type[Exception]) -> T:
+    """``found``, or raise ``missing`` when there is none."""
+    if found is None:
+        raise missing()
+    return found
+
+
 def one_or(session: Session, stmt: Select[Any], missing: type[Exception], *,
            for_update: bool = False) -> Any:
     """The one row ``stmt`` selects (row-locked with ``for_update``), or raise ``missing``
     (a repository's "no such object, or none the caller may see")."""
-    found = session.scalars(stmt.with_for_update() if for_update else stmt).one_or_none()
-    if found is None:
-        raise missing()
-    return found
+    return present(one_or_none(session, stmt, for_update=for_update), missing)

@@ -24,6 +24,14 @@ class Page(Generic[T]):
         return Page([convert(item) for item in self.items], self.next_after)
 
 
+def where_given(stmt: Select[Any], *pairs: tuple[Any, Any]) -> Select[Any]:
+    """``stmt`` filtered on each (column, value) whose value is given (a list's filters)."""
+    for column, value in pairs:
+        if value:
+            stmt = stmt.where(column == value)
+    return stmt
+
+
 def keyset_page(
     session: Session,
     stmt: Select[Any],

@@ -117,12 +117,7 @@ class _JoinedUnitOfWork(UnitOfWork):
     def joined(self, actor: Actor | None = None) -> UnitOfWork:
         return _JoinedUnitOfWork(self._outer, actor or self.actor)
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         return None
 
     @property

@@ -13,26 +13,9 @@ from flask import Response, request, send_file
 
 from market.kernel.actor import Role
 from market.kernel.errors import InvalidCursor, InvalidInput
-from market.kernel.web import (
-    ApiBlueprint,
-    PageQuery,
-    decode_cursor,
-    encode_cursor,
-    page_args,
-    page_body,
-    page_of,
-    state,
-    unit_of_work,
-)
+from market.kernel.web import ApiBlueprint, page_body, page_of, state, unit_of_work
+from market.kernel.web.pagination import PageQuery, decode_cursor, encode_cursor, page_args
 from market.listing import catalog, linked_data, services
-from market.listing.domain import (
-    DevelopmentLevel,
-    ListingStatus,
-    OfferKind,
-    OfferSpec,
-    ProductType,
-    UsageTerms,
-)
 from market.listing.errors import ProductNotFound
 from market.listing.schemas import (
     CatalogEntryOut,
@@ -67,17 +50,20 @@ def _input(body: dict[str, Any]) -> services.ProductInput:
             raise InvalidInput(errors={"sample.content_base64": ["not valid base64"]}) from None
         sample = services.Sample(body["sample"]["name"], body["sample"]["media_type"], content)
     offers = [
-        (o["name"], OfferSpec(kind=OfferKind(o["kind"]), currency=o["currency"],
+        (o["name"], services.OfferSpec(kind=services.OfferKind(o["kind"]), currency=o["currency"],
                               amount=o["amount"], period=o["period"], unit=o["unit"],
                               cap_amount=o["cap_amount"], quantity=o["quantity"]))
         for o in body["offers"]
     ]
     return services.ProductInput(
-        title=body["title"], description=body["description"], type=ProductType(body["type"]),
-        development_level=DevelopmentLevel(body["development_level"]), sector=body["sector"],
+        title=body["title"], description=body["description"],
+        type=services.ProductType(body["type"]),
+        development_level=services.DevelopmentLevel(body["development_level"]),
+        sector=body["sector"],
         region=body["region"], update_frequency=body["update_frequency"],
         scenarios=body["scenarios"], delivery_modes=body["delivery_modes"],
-        derived_from=body["derived_from"], terms=UsageTerms.of(body["terms"]), offers=offers,
+        derived_from=body["derived_from"], terms=services.UsageTerms.of(body["terms"]),
+        offers=offers,
         tags=body["tags"], formats=body["formats"], field_schema=body["field_schema"],
         spatial_coverage=body["spatial_coverage"], temporal_from=body["temporal_from"],
         temporal_to=body["temporal_to"], quality_reports=body["quality_reports"],
@@ -189,7 +175,7 @@ def decide_review(body: dict[str, Any], product_id: str) -> dict[str, Any]:
 def change_listing_status(body: dict[str, Any], product_id: str) -> dict[str, Any]:
     """Suspend or reinstate the version on sale (the operator), or delist it (the merchant
     or the operator)."""
-    return _out(services.change_listing_status(product_id, ListingStatus(body["status"]),
+    return _out(services.change_listing_status(product_id, services.ListingStatus(body["status"]),
                                                body["reason"], uow=unit_of_work()))
 
 

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from market.kernel.actor import Actor, Role
 from market.kernel.clock import as_utc
-from market.kernel.pagination import Page, keyset_page
+from market.kernel.db import one_or_none
+from market.kernel.pagination import Page, keyset_page, where_given
 from market.participants.models import ApiKey, Organisation, OrganisationRole, StatusChange, User
 
 # Roles whose duties need every organisation: the venue admits them, regulators inspect them.
@@ -72,10 +73,10 @@ class ParticipantRepository:
     def get_org(
         self, org_id: str, actor: Actor, *, for_update: bool = False
     ) -> Organisation | None:
-        stmt = self._visible_orgs(actor).where(Organisation.id == org_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).one_or_none()
+        found: Organisation | None = one_or_none(
+            self.session, self._visible_orgs(actor).where(Organisation.id == org_id),
+            for_update=for_update)
+        return found
 
     def get_org_unscoped(self, org_id: str) -> Organisation | None:
         return self.session.get(Organisation, org_id)
@@ -88,9 +89,7 @@ class ParticipantRepository:
         self, actor: Actor, *, status: str | None, role: str | None, after: str | None,
         limit: int,
     ) -> Page[Organisation]:
-        stmt = self._visible_orgs(actor)
-        if status:
-            stmt = stmt.where(Organisation.status == status)
+        stmt = where_given(self._visible_orgs(actor), (Organisation.status, status))
         if role:
             stmt = stmt.where(
                 Organisation.id.in_(
@@ -145,9 +144,8 @@ class ParticipantRepository:
         stmt = select(ApiKey).where(ApiKey.id == key_id)
         if not actor.is_system:
             stmt = stmt.where(ApiKey.organisation_id == (actor.org_id or ""))
-        if for_update:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).one_or_none()
+        found: ApiKey | None = one_or_none(self.session, stmt, for_update=for_update)
+        return found
 
     def get_key_for_auth(self, key_id: str) -> KeyFacts | None:
         """What authenticating with this key needs, in one statement: the key, its user

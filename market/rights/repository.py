@@ -10,7 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from market.kernel.actor import Actor
-from market.kernel.pagination import Page, keyset_page
+from market.kernel.db import one_or_none
+from market.kernel.pagination import Page, keyset_page, where_given
 from market.rights.domain import ENDED, EvidenceKind, RightStatus
 from market.rights.models import (
     Certificate,
@@ -57,9 +58,7 @@ class RightsRepository:
 
     def list_resources(self, actor: Actor, *, holder: str | None, after: str | None,
                        limit: int) -> Page[DataResource]:
-        stmt = self._resources(actor)
-        if holder:
-            stmt = stmt.where(DataResource.holder_org_id == holder)
+        stmt = where_given(self._resources(actor), (DataResource.holder_org_id, holder))
         return keyset_page(self.session, stmt, DataResource.id, after=after, limit=limit)
 
     def open_disputes(self, resource_ids: Iterable[str]) -> set[str]:
@@ -88,10 +87,9 @@ class RightsRepository:
         return stmt.where(Right.holder_org_id == (actor.org_id or ""))
 
     def get_right(self, right_id: str, actor: Actor, *, for_update: bool = False) -> Right | None:
-        stmt = self._rights(actor).where(Right.id == right_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).one_or_none()
+        found: Right | None = one_or_none(
+            self.session, self._rights(actor).where(Right.id == right_id), for_update=for_update)
+        return found
 
     def rights_by_id(self, ids: Iterable[str], *, for_update: bool = False) -> dict[str, Right]:
         stmt = select(Right).where(Right.id.in_(sorted(set(ids))))
@@ -192,28 +190,25 @@ class RightsRepository:
         return stmt.where(or_(Grant.grantor_org_id == org, Grant.grantee_org_id == org))
 
     def get_grant(self, grant_id: str, actor: Actor, *, for_update: bool = False) -> Grant | None:
-        stmt = self._grants(actor).where(Grant.id == grant_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).one_or_none()
+        found: Grant | None = one_or_none(self.session, self._grants(actor).where(
+            Grant.id == grant_id), for_update=for_update)
+        return found
 
     def grant_by_id(self, grant_id: str) -> Grant | None:
         return self.session.get(Grant, grant_id)
 
     def list_grants(self, actor: Actor, *, status: str | None, after: str | None,
                     limit: int) -> Page[Grant]:
-        stmt = self._grants(actor)
-        if status:
-            stmt = stmt.where(Grant.status == status)
+        stmt = where_given(self._grants(actor), (Grant.status, status))
         return keyset_page(self.session, stmt, Grant.id, after=after, limit=limit)
 
     # -- disputes -----------------------------------------------------------------------
 
     def get_dispute(self, dispute_id: str, *, for_update: bool = False) -> ResourceDispute | None:
-        stmt = select(ResourceDispute).where(ResourceDispute.id == dispute_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).one_or_none()
+        found: ResourceDispute | None = one_or_none(
+            self.session, select(ResourceDispute).where(ResourceDispute.id == dispute_id),
+            for_update=for_update)
+        return found
 
     def other_open_dispute(self, resource_id: str, besides: str) -> str | None:
         stmt = (select(ResourceDispute.id)

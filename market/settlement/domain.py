@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -91,3 +92,17 @@ def merged(legs: Sequence[Leg]) -> list[Leg]:
         totals[(leg.account_id, leg.currency)] += leg.amount
     return [Leg(account, amount, currency)
             for (account, currency), amount in sorted(totals.items()) if amount != 0]
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    """One posting of an account's statement, with the running balance after it."""
+
+    posting_id: int
+    journal_id: str
+    kind: str
+    order_id: str | None
+    memo: str | None
+    amount: int
+    balance_after: int
+    posted_at: datetime

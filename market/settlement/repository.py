@@ -12,7 +12,8 @@ from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session
 
 from market.kernel.actor import Actor, Role
-from market.kernel.pagination import Page, keyset_page
+from market.kernel.db import one_or_none
+from market.kernel.pagination import Page, keyset_page, where_given
 from market.settlement.domain import HoldStatus
 from market.settlement.models import (
     Account,
@@ -42,8 +43,8 @@ def _visible_accounts(actor: Actor) -> Select[Any]:
 
 
 def get_account(session: Session, account_id: str, actor: Actor) -> Account | None:
-    found: Account | None = session.scalars(
-        _visible_accounts(actor).where(Account.id == account_id)).one_or_none()
+    found: Account | None = one_or_none(
+        session, _visible_accounts(actor).where(Account.id == account_id))
     return found
 
 
@@ -118,17 +119,15 @@ def _visible_payouts(actor: Actor) -> Select[Any]:
 
 
 def get_payout(session: Session, payout_id: str, actor: Actor) -> Payout | None:
-    found: Payout | None = session.scalars(
-        _visible_payouts(actor).where(Payout.id == payout_id)).one_or_none()
+    found: Payout | None = one_or_none(
+        session, _visible_payouts(actor).where(Payout.id == payout_id))
     return found
 
 
 def list_payouts(session: Session, actor: Actor, *, status: str | None, after: str | None,
                  limit: int) -> Page[Payout]:
-    stmt = _visible_payouts(actor)
-    if status:
-        stmt = stmt.where(Payout.status == status)
-    return keyset_page(session, stmt, Payout.id, after=after, limit=limit)
+    return keyset_page(session, where_given(_visible_payouts(actor), (Payout.status, status)),
+                       Payout.id, after=after, limit=limit)
 
 
 def payout_hold_id(session: Session, payout_id: str) -> str | None:

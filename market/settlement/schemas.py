@@ -7,10 +7,9 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from market.kernel.web import PageQuery, RecordSchema, UtcDateTime, choices
-from market.settlement.domain import AccountKind, PayoutStatus
+from market.settlement.domain import AccountKind, PayoutStatus, StatementLine
 from market.settlement.ledger import Verification
-from market.settlement.models import Account, Payout, TopUp
-from market.settlement.services import StatementLine
+from market.settlement.models import Account, Allocation, Journal, Payout, Posting, TopUp
 
 _CURRENCY = validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code such as CNY")
 _AMOUNT = validate.Range(min=1, max=10 ** 15)
@@ -95,3 +94,18 @@ class PayoutConfirmationIn(ma.Schema):
 
 class PayoutRejectionIn(ma.Schema):
     reason = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+# What an order's money looks like at the edge; trading's order ledger embeds them.
+
+
+class PostingOut(RecordSchema, model=Posting, omit=("journal_id",)):
+    amount = fields.Integer(metadata={"description": "signed minor units"})
+
+
+class JournalOut(RecordSchema, model=Journal, omit=("key", "actor_label")):
+    postings = fields.List(fields.Nested(PostingOut))
+
+
+class AllocationOut(RecordSchema, model=Allocation, omit=("id", "order_id", "allocated_at")):
+    ...

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from market.kernel.actor import Actor, Role
 from market.kernel.db import one_or
-from market.kernel.pagination import Page, keyset_page
+from market.kernel.pagination import Page, keyset_page, where_given
 from market.trading.domain import OPEN, DeliveryMode, DisputeStatus, OrderFilters, OrderStatus
 from market.trading.errors import DisputeNotFound, OrderNotFound
 from market.trading.models import (
@@ -182,10 +182,8 @@ def get_dispute(session: Session, actor: Actor, dispute_id: str, *,
 
 def dispute_page(session: Session, actor: Actor, *, status: str | None, after: str | None,
                  limit: int) -> Page[Dispute]:
-    stmt = visible_disputes(actor)
-    if status:
-        stmt = stmt.where(Dispute.status == status)
-    return keyset_page(session, stmt, Dispute.id, after=after, limit=limit)
+    return keyset_page(session, where_given(visible_disputes(actor), (Dispute.status, status)),
+                       Dispute.id, after=after, limit=limit)
 
 
 # -- deadlines ---------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from werkzeug.datastructures import FileStorage
 
 from market.compliance.services import PurchaseCommitmentIn, SignatureIn
 from market.kernel.web import HistoryEventOut, PageQuery, RecordSchema, UtcDateTime, choices
-from market.settlement.services import ShareRole
+from market.settlement.services import AllocationOut, JournalOut, ShareRole
 from market.trading.domain import DeliveryMode, DisputeOutcome, DisputeStatus, OrderStatus
 from market.trading.models import Contract, Delivery, Dispute, Order
 
@@ -69,32 +69,6 @@ class ContractOut(RecordSchema, model=Contract):
 
 class OrderEventOut(HistoryEventOut):
     """A move of an order along its lifecycle."""
-
-
-class PostingOut(ma.Schema):
-    id = fields.Integer()
-    account_id = fields.String()
-    amount = fields.Integer(metadata={"description": "signed minor units"})
-    currency = fields.String()
-    balance_after = fields.Integer()
-
-
-class JournalOut(ma.Schema):
-    id = fields.String()
-    kind = fields.String()
-    order_id = fields.String(allow_none=True)
-    memo = fields.String(allow_none=True)
-    posted_at = fields.DateTime()
-    postings = fields.List(fields.Nested(PostingOut))
-
-
-class AllocationOut(ma.Schema):
-    role = fields.String()
-    org_id = fields.String()
-    account_id = fields.String()
-    amount = fields.Integer()
-    refunded = fields.Integer()
-    currency = fields.String()
 
 
 class OrderLedgerOut(ma.Schema):

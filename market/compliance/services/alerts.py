@@ -14,7 +14,7 @@ from market.compliance.models import Alert, AlertNote, Filing, TradeIncident
 from market.compliance.services._common import keep_alerts, note_alert
 from market.kernel.actor import Role, require
 from market.kernel.ids import new_id
-from market.kernel.pagination import Page, keyset_page
+from market.kernel.pagination import Page, keyset_page, where_given
 from market.kernel.uow import UnitOfWork
 
 WATCHERS = (Role.OPERATOR, Role.REGULATOR)
@@ -54,7 +54,7 @@ def list_alerts(*, uow: UnitOfWork, status: str | None = None, rule: str | None 
     """Alerts for the operator and regulators, oldest first."""
     require(uow.actor, *WATCHERS)
     with uow:
-        stmt = repository.equal(select(Alert), (Alert.status, status), (Alert.rule, rule))
+        stmt = where_given(select(Alert), (Alert.status, status), (Alert.rule, rule))
         return keyset_page(uow.session, stmt, Alert.id, after=after, limit=limit)
 
 

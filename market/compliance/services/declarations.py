@@ -21,7 +21,7 @@ from market.kernel.actor import Role
 from market.kernel.db import record
 from market.kernel.errors import RoleNotAllowed
 from market.kernel.ids import new_id
-from market.kernel.pagination import Page, keyset_page
+from market.kernel.pagination import Page, keyset_page, where_given
 from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
 from market.participants.errors import OrganisationNotFound
@@ -108,7 +108,7 @@ def list_declarations(*, uow: UnitOfWork, kind: str | None = None, org: str | No
                       limit: int = 50) -> Page[Declaration]:
     """Your organisation's declarations; everyone's for the operator, assessors, regulators."""
     with uow:
-        stmt = repository.equal(repository.visible_declarations(uow.actor),
+        stmt = where_given(repository.visible_declarations(uow.actor),
                                 (Declaration.kind, kind), (Declaration.org_id, org),
                                 (Declaration.subject_id, subject_id))
         return keyset_page(uow.session, stmt, Declaration.id, after=after, limit=limit)

@@ -26,7 +26,7 @@ from market.compliance.models import Decision
 from market.compliance.services.declarations import sign_declaration
 from market.kernel.errors import MarketError
 from market.kernel.ids import new_id
-from market.kernel.pagination import Page, keyset_page
+from market.kernel.pagination import Page, keyset_page, where_given
 from market.kernel.uow import UnitOfWork
 
 
@@ -162,7 +162,7 @@ def list_decisions(*, uow: UnitOfWork, stage: str | None = None, outcome: str | 
                    limit: int = 50) -> Page[Decision]:
     """Decisions about your organisation's listings and orders; every one for staff."""
     with uow:
-        stmt = repository.equal(repository.visible_decisions(uow.actor),
+        stmt = where_given(repository.visible_decisions(uow.actor),
                                 (Decision.stage, stage), (Decision.outcome, outcome),
                                 (Decision.subject_id, subject_id))
         return keyset_page(uow.session, stmt, Decision.id, after=after, limit=limit)

@@ -13,7 +13,7 @@ from market.compliance.errors import ReviewItemNotFound
 from market.compliance.models import AssessmentReport, ReviewItem
 from market.kernel.actor import Role, require
 from market.kernel.ids import new_id
-from market.kernel.pagination import Page, keyset_page
+from market.kernel.pagination import Page, keyset_page, where_given
 from market.kernel.uow import UnitOfWork
 
 REVIEWERS = (Role.OPERATOR, Role.ASSESSOR)
@@ -65,7 +65,7 @@ def list_reviews(*, uow: UnitOfWork, status: str | None = None, kind: str | None
     """The review queue across contexts, oldest first (operator, assessors, regulators)."""
     require(uow.actor, *REVIEWERS, Role.REGULATOR)
     with uow:
-        stmt = repository.equal(select(ReviewItem), (ReviewItem.status, status),
+        stmt = where_given(select(ReviewItem), (ReviewItem.status, status),
                                 (ReviewItem.kind, kind))
         return keyset_page(uow.session, stmt, ReviewItem.id, after=after, limit=limit)
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from market.kernel import events
 from market.kernel.actor import Role, require
+from market.kernel.db import present
 from market.kernel.errors import RoleNotAllowed
 from market.kernel.ids import new_id
 from market.kernel.pagination import Page
@@ -226,6 +227,5 @@ def list_status_changes(
     """Raises: OrganisationNotFound: unknown or not visible."""
     with uow:
         repo = ParticipantRepository(uow.session)
-        if repo.get_org(org_id, uow.actor) is None:
-            raise OrganisationNotFound()
-        return repo.status_changes(org_id, after=after, limit=limit)
+        org = present(repo.get_org(org_id, uow.actor), OrganisationNotFound)
+        return repo.status_changes(org.id, after=after, limit=limit)

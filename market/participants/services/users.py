@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from market.kernel.db import present
 from market.kernel.ids import new_id
 from market.kernel.pagination import Page
 from market.kernel.uow import UnitOfWork
@@ -39,9 +40,8 @@ def list_users(
     """Raises: OrganisationNotFound: unknown or not visible."""
     with uow:
         repo = ParticipantRepository(uow.session)
-        if repo.get_org(org_id, uow.actor) is None:
-            raise OrganisationNotFound()
-        return repo.list_users(org_id, after=after, limit=limit)
+        org = present(repo.get_org(org_id, uow.actor), OrganisationNotFound)
+        return repo.list_users(org.id, after=after, limit=limit)
 
 
 def whoami(*, uow: UnitOfWork) -> tuple[User, Organisation]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from market.kernel.db import present
 from market.kernel.pagination import Page
 from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
@@ -45,14 +46,17 @@ class ChainCheck:
     broken: Violation | None = None
 
 
+def _with_evidence(repo: RightsRepository, kind: str, found: Any,
+                   missing: type[Exception]) -> tuple[Any, list[Evidence]]:
+    return present(found, missing), repo.evidence_of(kind, [found.id])
+
+
 def get_resource(resource_id: str, *, uow: UnitOfWork) -> tuple[DataResource, list[Evidence]]:
     """Raises: ResourceNotFound: unknown or not visible."""
     with uow:
         repo = RightsRepository(uow.session)
-        resource = repo.get_resource(resource_id, uow.actor)
-        if resource is None:
-            raise ResourceNotFound()
-        return resource, repo.evidence_of("resource", [resource.id])
+        return _with_evidence(repo, "resource", repo.get_resource(resource_id, uow.actor),
+                              ResourceNotFound)
 
 
 def list_resources(*, uow: UnitOfWork, holder: str | None = None, after: str | None = None,
@@ -89,8 +93,7 @@ def right_history(right_id: str, *, uow: UnitOfWork, after: str | None = None,
     """Every status change of a right, oldest first. Raises: RightNotFound."""
     with uow:
         repo = RightsRepository(uow.session)
-        if repo.get_right(right_id, uow.actor) is None:
-            raise RightNotFound()
+        present(repo.get_right(right_id, uow.actor), RightNotFound)
         return repo.history(right_id, after=after, limit=limit)
 
 
@@ -98,10 +101,7 @@ def get_grant(grant_id: str, *, uow: UnitOfWork) -> tuple[Grant, list[Evidence]]
     """Raises: GrantNotFound: not the grantor's, the grantee's, or visible by duty."""
     with uow:
         repo = RightsRepository(uow.session)
-        grant = repo.get_grant(grant_id, uow.actor)
-        if grant is None:
-            raise GrantNotFound()
-        return grant, repo.evidence_of("grant", [grant.id])
+        return _with_evidence(repo, "grant", repo.get_grant(grant_id, uow.actor), GrantNotFound)
 
 
 def list_grants(*, uow: UnitOfWork, status: str | None = None, after: str | None = None,
@@ -116,9 +116,8 @@ def list_disputes(resource_id: str, *, uow: UnitOfWork, after: str | None = None
     """Raises: ResourceNotFound: not visible (holders, the operator, assessors, regulators)."""
     with uow:
         repo = RightsRepository(uow.session)
-        if repo.get_resource(resource_id, uow.actor) is None:
-            raise ResourceNotFound()
-        return repo.disputes_of(resource_id, after=after, limit=limit)
+        return repo.disputes_of(present(repo.get_resource(resource_id, uow.actor),
+                                        ResourceNotFound).id, after=after, limit=limit)
 
 
 def check_chain(product_id: str, at: datetime, *, uow: UnitOfWork) -> ChainCheck:

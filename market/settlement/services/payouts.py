@@ -4,10 +4,11 @@ expire."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 from market.kernel.actor import Role, require
+from market.kernel.db import present
 from market.kernel.errors import InvalidInput, RoleNotAllowed
 from market.kernel.ids import new_id
 from market.kernel.pagination import Page
@@ -52,10 +53,8 @@ def request_payout(amount: int, currency: str, bank_account: Mapping[str, str], 
 def get_payout(payout_id: str, *, uow: UnitOfWork) -> Payout:
     """Raises: PayoutNotFound: unknown or not visible to the actor."""
     with uow:
-        found = repository.get_payout(uow.session, payout_id, uow.actor)
-        if found is None:
-            raise PayoutNotFound()
-        return found
+        return present(repository.get_payout(uow.session, payout_id, uow.actor),
+                       PayoutNotFound)
 
 
 def list_payouts(*, uow: UnitOfWork, status: str | None = None, after: str | None = None,
@@ -83,30 +82,35 @@ def confirm_payout(payout_id: str, bank_reference: str, *, uow: UnitOfWork) -> P
         PayoutNotFound: no such payout.
         InvalidTransition: the payout is already paid, rejected or expired.
     """
-    require(uow.actor, Role.OPERATOR)
-    with uow:
-        payout, held = _locked(uow, payout_id)
+    def pay(payout: Payout, held: Hold) -> None:
         payout.pay(bank_reference, at=uow.clock.now())
         ledger.post_hold(uow, held, journal_kind=JournalKind.PAYOUT, memo=bank_reference)
-        uow.audit.record(uow.actor, "payout.paid", "payout", payout.id, payout.state())
-        uow.commit()
-        return payout
+
+    return _resolve(payout_id, "paid", pay, uow=uow)
 
 
 def reject_payout(payout_id: str, reason: str, *, uow: UnitOfWork) -> Payout:
     """The operator rejects a payout (say, a wrong bank account): the reservation is voided.
 
     Raises:
-        RoleNotAllowed: the actor is not the operator.
-        PayoutNotFound: no such payout.
-        InvalidTransition: the payout is already paid, rejected or expired.
+        RoleNotAllowed, PayoutNotFound, InvalidTransition: as :func:`confirm_payout`.
     """
+    def reject(payout: Payout, held: Hold) -> None:
+        payout.reject(reason, at=uow.clock.now())
+        ledger.void_hold(uow, held)
+
+    return _resolve(payout_id, "rejected", reject, uow=uow)
+
+
+def _resolve(payout_id: str, outcome: str, act: Callable[[Payout, Hold], None], *,
+             uow: UnitOfWork) -> Payout:
+    """The operator's decision on a payout: the payout moves first (refusing a payout no
+    longer pending), then its reservation is posted or voided."""
     require(uow.actor, Role.OPERATOR)
     with uow:
         payout, held = _locked(uow, payout_id)
-        payout.reject(reason, at=uow.clock.now())
-        ledger.void_hold(uow, held)
-        uow.audit.record(uow.actor, "payout.rejected", "payout", payout.id, payout.state())
+        act(payout, held)
+        uow.audit.record(uow.actor, f"payout.{outcome}", "payout", payout.id, payout.state())
         uow.commit()
         return payout
 

@@ -9,11 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from market.kernel.actor import Role, require
-from market.kernel.db import record
+from market.kernel.db import present, record
 from market.kernel.errors import InvalidInput
 from market.kernel.pagination import Page
 from market.kernel.uow import UnitOfWork
 from market.settlement import ledger, repository
+from market.settlement.domain import StatementLine
 from market.settlement.errors import AccountNotFound
 from market.settlement.models import Account
 
@@ -30,22 +31,8 @@ def list_accounts(*, uow: UnitOfWork, owner: str | None = None, kind: str | None
 def get_account(account_id: str, *, uow: UnitOfWork) -> Account:
     """Raises: AccountNotFound: unknown or not visible to the actor."""
     with uow:
-        found = repository.get_account(uow.session, account_id, uow.actor)
-        if found is None:
-            raise AccountNotFound()
-        return found
-
-
-@dataclass(frozen=True)
-class StatementLine:
-    posting_id: int
-    journal_id: str
-    kind: str
-    order_id: str | None
-    memo: str | None
-    amount: int
-    balance_after: int
-    posted_at: datetime
+        return present(repository.get_account(uow.session, account_id, uow.actor),
+                       AccountNotFound)
 
 
 @dataclass(frozen=True)
