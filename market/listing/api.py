@@ -1,5 +1,5 @@
-"""Listing API: products and versions, submission, review, the listing lifecycle, and the
-public view of listed products."""
+"""Listing API: products and versions, submission, review, the listing lifecycle, distribution
+rules (收益分配) and the public view of listed products."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from market.listing.schemas import (
     CatalogPage,
     CatalogQuery,
     CatalogStatisticsOut,
+    DistributionIn,
+    DistributionOut,
     ListingEventOut,
     ListingReviewIn,
     ListingStatusIn,
@@ -31,6 +33,7 @@ from market.listing.schemas import (
     ProductRevisionIn,
     SubmitIn,
 )
+from market.settlement import services as settlement
 
 bp = ApiBlueprint("listing", __name__,
                   description="Data products, versions, offers, usage terms and listings")
@@ -306,3 +309,36 @@ def odrl_terms(product_id: str) -> Response:
     """The usage terms of the version on sale as an ODRL Offer policy."""
     view = services.listed_version(product_id, uow=unit_of_work())
     return _jsonld(linked_data.odrl_policy(_base(), view.product, view.version))
+
+
+def split_policy() -> settlement.SplitPolicy:
+    """The exchange's split defaults, from the settings."""
+    return settlement.split_policy_of(state().settings)
+
+
+def _distribution(product_id: str, rule: Any, set_by_merchant: bool) -> dict[str, Any]:
+    return {"product_id": product_id, "set_by_merchant": set_by_merchant,
+            **rule.as_dict()}
+
+
+@bp.route("/products/<product_id>/distribution", methods=["GET"])
+@bp.access(roles=[Role.MERCHANT, Role.OPERATOR, Role.REGULATOR], object_scoped=True)
+@bp.response(200, DistributionOut)
+def get_distribution(product_id: str) -> dict[str, Any]:
+    """How the product's revenue is split (收益分配): the merchant's rule, or the default
+    derived from the rights chain."""
+    rule, stored = services.distribution_rule(product_id, policy=split_policy(),
+                                              uow=unit_of_work())
+    return _distribution(product_id, rule, stored)
+
+
+@bp.route("/products/<product_id>/distribution", methods=["PUT"])
+@bp.access(roles=[Role.MERCHANT], object_scoped=True)
+@bp.arguments(DistributionIn)
+@bp.response(200, DistributionOut)
+def set_distribution(body: dict[str, Any], product_id: str) -> dict[str, Any]:
+    """Set the product's revenue split among the parties of its rights chain and brokers,
+    in basis points summing to 10,000; orders placed afterwards freeze it."""
+    rule = services.set_distribution_rule(product_id, body["shares"], policy=split_policy(),
+                                          uow=unit_of_work())
+    return _distribution(product_id, rule, True)

@@ -18,6 +18,7 @@ from market.listing.domain import (
     ProductType,
 )
 from market.listing.models import Offer, ProductVersion
+from market.settlement.services import ShareRole
 
 
 def _words(minimum: int = 0, maximum: int = 50) -> fields.List[str]:
@@ -210,3 +211,30 @@ class CatalogStatisticsOut(ma.Schema):
     by_sector = fields.Dict(keys=fields.String(), values=fields.Integer())
     by_type = fields.Dict(keys=fields.String(), values=fields.Integer())
     total = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class ShareIn(ma.Schema):
+    role = fields.String(required=True, validate=validate.OneOf(
+        [r.value for r in ShareRole if r is not ShareRole.PLATFORM]))
+    org_id = fields.String(required=True, validate=validate.Length(1, 40))
+    bps = fields.Integer(required=True, validate=validate.Range(0, 10_000),
+                         metadata={"description": "basis points of the price after the fee"})
+
+
+class DistributionIn(ma.Schema):
+    shares = fields.List(fields.Nested(ShareIn), required=True,
+                         validate=validate.Length(1, 50))
+
+
+class ShareOut(ma.Schema):
+    role = fields.String()
+    org_id = fields.String()
+    bps = fields.Integer()
+
+
+class DistributionOut(ma.Schema):
+    product_id = fields.String()
+    set_by_merchant = fields.Boolean(metadata={
+        "description": "false: the default derived from the product's rights chain"})
+    platform_fee_bps = fields.Integer()
+    shares = fields.List(fields.Nested(ShareOut))

@@ -1,5 +1,5 @@
 """Trading API: orders and their contracts, payment, delivery and downloads, acceptance,
-disputes, API-credential checks and distribution rules."""
+disputes and API-credential checks."""
 
 from __future__ import annotations
 
@@ -20,8 +20,6 @@ from market.kernel.web import (
     state,
     unit_of_work,
 )
-from market.listing import services as listing
-from market.settlement import services as settlement
 from market.trading import services
 from market.trading.domain import DeliveryMode, DisputeOutcome, Policy
 from market.trading.schemas import (
@@ -34,8 +32,6 @@ from market.trading.schemas import (
     DeliveryIn,
     DeliveryResultOut,
     DisputeDecisionIn,
-    DistributionIn,
-    DistributionOut,
     DownloadTokenOut,
     FileDeliveryIn,
     OrderDisputeIn,
@@ -60,10 +56,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def policy() -> Policy:
     return services.policy_of(state().settings)
-
-
-def split_policy() -> settlement.SplitPolicy:
-    return settlement.split_policy_of(state().settings)
 
 
 def storage() -> Path:
@@ -357,31 +349,3 @@ def check_credential(body: dict[str, Any]) -> Any:
     """Your API asks whether a buyer's access credential for one of your orders is good
     now (delivered or settled, not flagged, within its term)."""
     return services.check_credential(body["credential"], uow=unit_of_work())
-
-
-def _distribution(product_id: str, rule: Any, set_by_merchant: bool) -> dict[str, Any]:
-    return {"product_id": product_id, "set_by_merchant": set_by_merchant,
-            **rule.as_dict()}
-
-
-@bp.route("/products/<product_id>/distribution", methods=["GET"])
-@bp.access(roles=[Role.MERCHANT, Role.OPERATOR, Role.REGULATOR], object_scoped=True)
-@bp.response(200, DistributionOut)
-def get_distribution(product_id: str) -> dict[str, Any]:
-    """How the product's revenue is split (收益分配): the merchant's rule, or the default
-    derived from the rights chain."""
-    rule, stored = listing.distribution_rule(product_id, policy=split_policy(),
-                                            uow=unit_of_work())
-    return _distribution(product_id, rule, stored)
-
-
-@bp.route("/products/<product_id>/distribution", methods=["PUT"])
-@bp.access(roles=[Role.MERCHANT], object_scoped=True)
-@bp.arguments(DistributionIn)
-@bp.response(200, DistributionOut)
-def set_distribution(body: dict[str, Any], product_id: str) -> dict[str, Any]:
-    """Set the product's revenue split among the parties of its rights chain and brokers,
-    in basis points summing to 10,000; orders placed afterwards freeze it."""
-    rule = listing.set_distribution_rule(product_id, body["shares"], policy=split_policy(),
-                                         uow=unit_of_work())
-    return _distribution(product_id, rule, True)

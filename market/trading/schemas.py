@@ -11,7 +11,7 @@ from werkzeug.datastructures import FileStorage
 
 from market.compliance.services import PurchaseCommitmentIn, SignatureIn
 from market.kernel.web import HistoryEventOut, PageQuery, RecordSchema, UtcDateTime, choices
-from market.settlement.services import AllocationOut, JournalOut, ShareRole
+from market.settlement.services import AllocationOut, JournalOut
 from market.trading.domain import DeliveryMode, DisputeOutcome, DisputeStatus, OrderStatus
 from market.trading.models import Contract, Delivery, Dispute, Order
 
@@ -174,33 +174,6 @@ class CredentialOut(ma.Schema):
     status = fields.String()
     access_to = fields.DateTime(allow_none=True)
     terms = fields.Dict(keys=fields.String(), values=fields.Raw())
-
-
-class ShareIn(ma.Schema):
-    role = fields.String(required=True, validate=validate.OneOf(
-        [r.value for r in ShareRole if r is not ShareRole.PLATFORM]))
-    org_id = fields.String(required=True, validate=_ID)
-    bps = fields.Integer(required=True, validate=validate.Range(0, 10_000),
-                         metadata={"description": "basis points of the price after the fee"})
-
-
-class DistributionIn(ma.Schema):
-    shares = fields.List(fields.Nested(ShareIn), required=True,
-                         validate=validate.Length(1, 50))
-
-
-class ShareOut(ma.Schema):
-    role = fields.String()
-    org_id = fields.String()
-    bps = fields.Integer()
-
-
-class DistributionOut(ma.Schema):
-    product_id = fields.String()
-    set_by_merchant = fields.Boolean(metadata={
-        "description": "false: the default derived from the product's rights chain"})
-    platform_fee_bps = fields.Integer()
-    shares = fields.List(fields.Nested(ShareOut))
 
 
 class UsageIn(ma.Schema):
