@@ -35,22 +35,21 @@ def sees_all(actor: Actor) -> bool:
 # -- accounts and statements -------------------------------------------------------------
 
 
-def _visible_accounts(actor: Actor) -> Select[Any]:
-    stmt = select(Account)
-    if not sees_all(actor):
-        stmt = stmt.where(Account.owner == (actor.org_id or ""))
-    return stmt
+def _owned(actor: Actor, owner: Any) -> Select[Any]:
+    """Rows of ``owner``'s table the actor may see: its organisation's, or every one."""
+    stmt = select(owner.class_)
+    return stmt if sees_all(actor) else stmt.where(owner == (actor.org_id or ""))
 
 
 def get_account(session: Session, account_id: str, actor: Actor) -> Account | None:
     found: Account | None = one_or_none(
-        session, _visible_accounts(actor).where(Account.id == account_id))
+        session, _owned(actor, Account.owner).where(Account.id == account_id))
     return found
 
 
 def list_accounts(session: Session, actor: Actor, *, owner: str | None, kind: str | None,
                   currency: str | None, after: str | None, limit: int) -> Page[Account]:
-    stmt = _visible_accounts(actor)
+    stmt = _owned(actor, Account.owner)
     for column, value in ((Account.owner, owner), (Account.kind, kind),
                           (Account.currency, currency)):
         if value:
@@ -111,22 +110,15 @@ def top_up_by_reference(session: Session, rail: str, reference: str) -> TopUp | 
 # -- payouts ---------------------------------------------------------------------------
 
 
-def _visible_payouts(actor: Actor) -> Select[Any]:
-    stmt = select(Payout)
-    if not sees_all(actor):
-        stmt = stmt.where(Payout.org_id == (actor.org_id or ""))
-    return stmt
-
-
 def get_payout(session: Session, payout_id: str, actor: Actor) -> Payout | None:
     found: Payout | None = one_or_none(
-        session, _visible_payouts(actor).where(Payout.id == payout_id))
+        session, _owned(actor, Payout.org_id).where(Payout.id == payout_id))
     return found
 
 
 def list_payouts(session: Session, actor: Actor, *, status: str | None, after: str | None,
                  limit: int) -> Page[Payout]:
-    return keyset_page(session, where_given(_visible_payouts(actor), (Payout.status, status)),
+    return keyset_page(session, where_given(_owned(actor, Payout.org_id), (Payout.status, status)),
                        Payout.id, after=after, limit=limit)
 
 

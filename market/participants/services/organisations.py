@@ -174,9 +174,7 @@ def update_contact(org_id: str, changes: ContactChanges, *, uow: UnitOfWork) -> 
         raise RoleNotAllowed()
     with uow:
         repo = ParticipantRepository(uow.session)
-        org = repo.get_org(org_id, uow.actor, for_update=True)
-        if org is None:
-            raise OrganisationNotFound()
+        org = present(repo.get_org(org_id, uow.actor, for_update=True), OrganisationNotFound)
         for name in changes.fields:
             setattr(org, name, getattr(changes, name))
         org.updated_at = uow.clock.now()
@@ -199,9 +197,7 @@ def change_status(org_id: str, target: Status, reason: str, *, uow: UnitOfWork) 
     require(uow.actor, Role.OPERATOR)
     with uow:
         repo = ParticipantRepository(uow.session)
-        org = repo.get_org(org_id, uow.actor, for_update=True)
-        if org is None:
-            raise OrganisationNotFound()
+        org = present(repo.get_org(org_id, uow.actor, for_update=True), OrganisationNotFound)
         now = uow.clock.now()
         previous = org.change_status(target, reason=reason, at=now)
         if previous == Status.APPLIED.value and target is Status.ADMITTED:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from market.kernel import events
 from market.kernel.actor import Role
+from market.kernel.db import present
 from market.kernel.errors import RoleNotAllowed
 from market.kernel.uow import UnitOfWork
 from market.rights.domain import RightStatus
@@ -89,9 +90,7 @@ def change_right_status(
         raise RoleNotAllowed()
     with uow:
         repo = RightsRepository(uow.session)
-        right = repo.get_right(right_id, uow.actor, for_update=True)
-        if right is None:
-            raise RightNotFound()
+        right = present(repo.get_right(right_id, uow.actor, for_update=True), RightNotFound)
         action = right.manual_action(
             target, uow.actor.org_id,
             operator=uow.actor.is_system or uow.actor.has_role(Role.OPERATOR))
