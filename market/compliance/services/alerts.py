@@ -28,15 +28,16 @@ def raise_alerts(uow: UnitOfWork, filing: Filing) -> list[Alert]:
 
 
 def record_incident(kind: str, *, order_id: str, product_id: str, seller_org_id: str,
-                    buyer_org_id: str, uow: UnitOfWork) -> list[Alert]:
+                    buyer_org_id: str, uow: UnitOfWork) -> list[str]:
     """Trading reports a dispute opened or a refund made on an order, in its transaction;
-    the incident rules run on it."""
+    the incident rules run on it. Returns the ids of the alerts it opened or reopened."""
     incident = TradeIncident(id=new_id("inc"), kind=kind, order_id=order_id,
                              product_id=product_id, seller_org_id=seller_org_id,
                              buyer_org_id=buyer_org_id, at=uow.clock.now())
     uow.session.add(incident)
     uow.session.flush()
-    return keep_alerts(uow, monitoring.repeated_disputes_or_refunds(uow, incident))
+    return [alert.id for alert in
+            keep_alerts(uow, monitoring.repeated_disputes_or_refunds(uow, incident))]
 
 
 def scan(since: datetime, *, uow: UnitOfWork) -> int:

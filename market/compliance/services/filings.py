@@ -87,20 +87,21 @@ def _add_filing(uow: UnitOfWork, **values: Any) -> Filing:
     return filing
 
 
-def file_trade(trade: TradeFiling, *, uow: UnitOfWork) -> Filing:
+def file_trade(trade: TradeFiling, *, uow: UnitOfWork) -> Any:
     """File a trade concluded on the exchange, in the caller's transaction. An order is
-    filed once: filing it again returns the filing it has (the order id is unique)."""
+    filed once: filing it again returns the filing it has (the order id is unique). Returns
+    the filing (a frozen record)."""
     existing = repository.filing_of_order(uow.session, trade.order_id)
     if existing is not None:
-        return existing
-    return _add_filing(
+        return record(existing)
+    return record(_add_filing(
         uow, kind="exchange", order_id=trade.order_id, product_id=trade.product_id,
         version_id=trade.version_id, product_title=trade.product_title, sector=trade.sector,
         product_type=trade.product_type, seller_org_id=trade.seller_org_id,
         buyer_org_id=trade.buyer_org_id, amount=trade.amount, currency=trade.currency,
         rights_chain=trade.rights_chain, declaration_ids=trade.declaration_ids,
         decision_ids=trade.decision_ids, evidence_sha256=[], note=None,
-        concluded_at=trade.concluded_at)
+        concluded_at=trade.concluded_at))
 
 
 def filing_of_order(order_id: str, *, uow: UnitOfWork) -> Any | None:
