@@ -645,7 +645,9 @@ def trace(url: str, signing_key: str, instance: Path, seeded: Seeded, trades: in
     ``SELECT 1`` pre-ping round trip too), and how long the transaction holds the
     ``audit_head`` row: from its ``UPDATE audit_head`` to the end of its commit. Every
     writer queues on that row, so 1000 / hold ms bounds the writes per second of the whole
-    exchange, however many workers serve it."""
+    exchange, however many workers serve it. A last few trades, untimed, count the Python
+    function calls of each request: the interpreter's work, which unlike time does not move
+    with a shared machine's load, so two versions can be compared run against run."""
     from sqlalchemy import event
 
     from market.app import create_app
@@ -687,9 +689,26 @@ def trace(url: str, signing_key: str, instance: Path, seeded: Seeded, trades: in
     delivery = {"mode": "api", "endpoint": "https://api.example.cn/v1/power-risk"}
     found: dict[str, list[dict[str, float]]] = {}
 
+    calls: dict[str, list[int]] = {}
+    counting = [False]
+
     def step(name: str, status: int, method: str, path: str, headers: dict[str, str],
              body: Any = None) -> Any:
         reset()
+        if counting[0]:  # a pass of its own: the profile hook slows the request down
+            count = [0]
+
+            def profile(_frame: Any, event: str, _arg: Any) -> None:
+                if event in ("call", "c_call"):
+                    count[0] += 1
+
+            sys.setprofile(profile)
+            try:
+                response = client.open(path, method=method, json=body, headers=headers)
+            finally:
+                sys.setprofile(None)
+            calls.setdefault(name, []).append(count[0])
+            return response
         t = time.perf_counter()
         response = client.open(path, method=method, json=body, headers=headers)
         wall = time.perf_counter() - t
@@ -702,7 +721,9 @@ def trace(url: str, signing_key: str, instance: Path, seeded: Seeded, trades: in
             "audit_head_held_ms": now["hold"] * 1000})
         return response
 
-    for i in range(trades + 3):  # the first three warm the process up
+    counted = min(trades, 5)
+    for i in range(trades + 3 + counted):  # the first three warm the process up
+        counting[0] = i >= trades + 3  # the last few count Python calls instead
         order_id = step("place_order", 201, "POST", f"{API}/orders", buyer,
                         order).get_json()["id"]
         step("payment", 200, "POST", f"{API}/orders/{order_id}/payment", buyer)
@@ -716,6 +737,8 @@ def trace(url: str, signing_key: str, instance: Path, seeded: Seeded, trades: in
     out: dict[str, Any] = {}
     for name, rows in found.items():
         medians = {k: round(statistics.median(r[k] for r in rows), 2) for k in rows[0]}
+        if name in calls:  # function calls the interpreter made: the request's Python work,
+            medians["python_calls"] = statistics.median(calls[name])  # immune to CPU noise
         held = medians["audit_head_held_ms"]
         out[name] = {**medians, "serial_ceiling_per_second": round(1000 / held, 1)
                      if held else None}
