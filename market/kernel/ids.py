@@ -1,4 +1,4 @@
-"""Identifiers: prefixed, time-ordered ULIDs (``org_01J…``), typed with NewType per kind.
+"""Identifiers: prefixed, time-ordered ULIDs (``org_01J…``); the prefix names the kind.
 
 Ordering by id is ordering by creation, which cursor pagination relies on.
 """
@@ -6,14 +6,8 @@ Ordering by id is ordering by creation, which cursor pagination relies on.
 from __future__ import annotations
 
 import re
-from typing import NewType
 
 from ulid import ULID
-
-OrganisationId = NewType("OrganisationId", str)
-UserId = NewType("UserId", str)
-ApiKeyId = NewType("ApiKeyId", str)
-OutboxId = NewType("OutboxId", str)
 
 _ID_RE = re.compile(r"^[a-z]{2,8}_[0-9A-HJKMNP-TV-Z]{26}$")
 
