@@ -64,12 +64,10 @@ from market.compliance.services.gate import (
     Declare,
     Passage,
     Refusal,
-    decide,
     decision_ids,
     failing,
     gate,
     get_decision,
-    judge,
     list_decisions,
 )
 from market.compliance.services.reviews import (
@@ -104,7 +102,6 @@ __all__ = [
     "attach_report",
     "commit_to_admission",
     "credit_record",
-    "decide",
     "decision_ids",
     "declaration_digest",
     "declaration_of",
@@ -122,7 +119,6 @@ __all__ = [
     "get_declaration_record",
     "get_filing",
     "get_review",
-    "judge",
     "list_alerts",
     "list_decisions",
     "list_declarations",

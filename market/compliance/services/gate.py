@@ -30,22 +30,10 @@ from market.kernel.pagination import Page, keyset_page, where_given
 from market.kernel.uow import UnitOfWork
 
 
-def judge(facts: Facts) -> Outcome:
-    """The outcome the rules give ``facts``, recording nothing (the rules are pure)."""
-    return evaluate(facts)[0]
-
-
-def decide(facts: Facts, *, subject_type: str, subject_id: str,
-           declaration_id: str | None = None, uow: UnitOfWork) -> Decision:
-    """Judge ``facts`` with every rule and keep the decision. Runs in the caller's
-    transaction; the caller decides what a blocking outcome means for its own change."""
-    outcome, verdicts = evaluate(facts)
-    return _keep(facts, outcome, verdicts, subject_type=subject_type, subject_id=subject_id,
-                 declaration_id=declaration_id, uow=uow)
-
-
 def _keep(facts: Facts, outcome: Outcome, verdicts: Sequence[Verdict], *, subject_type: str,
           subject_id: str, declaration_id: str | None, uow: UnitOfWork) -> Decision:
+    """Keep a decision: every verdict, the facts and the rule set's version, in the caller's
+    transaction, audited."""
     decision = Decision(
         id=new_id("dec"), stage=facts.stage.value, subject_type=subject_type,
         subject_id=subject_id, org_id=facts.seller.org_id,
