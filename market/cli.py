@@ -25,8 +25,9 @@ from market.kernel.clock import SystemClock
 from market.kernel.config import Settings, load_settings
 from market.kernel.db import make_engine, make_session_factory
 from market.kernel.errors import DatabaseNotMigrated, MarketError
-from market.kernel.outbox import Consumer, Worker, noop_consumer
+from market.kernel.outbox import Consumer, Delivery, Worker, noop_consumer
 from market.kernel.uow import UnitOfWork
+from market.matching import services as matching
 from market.participants import services as participants
 from market.participants.domain import random_credit_code
 from market.receipts.signing import Signer
@@ -35,8 +36,11 @@ from market.settlement import services as settlement
 from market.trading import services as trading
 from market.trading.domain import OrderStatus
 
-# Topics the worker knows; their consumers do nothing yet beyond acknowledging delivery
-# (webhooks and receipts will consume them).
+# Topics the worker knows. Listing events re-match demands and saved searches; the others
+# are acknowledged until webhooks and receipts consume them.
+NEGOTIATION_ACTIONS = ("requested", "proposed", "accepted_by_buyer", "accepted_by_merchant",
+                       "offered", "countered", "agreed", "ordered", "declined", "withdrawn",
+                       "expired")
 TOPICS = (
     *(f"participant.{s}" for s in ("applied", "admitted", "suspended", "exited", "blacklisted")),
     *(f"right.{s}" for s in ("registered", "suspended", "reinstated", "revoked")),
@@ -44,8 +48,34 @@ TOPICS = (
     *(f"listing.{s}" for s in ("listed", "suspended", "reinstated", "delisted")),
     "compliance.breach_recorded", "compliance.filed", "compliance.alert",
     *(f"order.{s}" for s in OrderStatus), "order.flagged",
+    "demand.matched", "demand.candidate_added", "demand.converted", "demand.expired",
+    "saved_search.matched", *(f"negotiation.{a}" for a in NEGOTIATION_ACTIONS),
 )
-CONSUMERS: dict[str, Consumer] = dict.fromkeys(TOPICS, noop_consumer)
+LISTING_CHANGES = ("listing.listed", "listing.reinstated")
+
+
+def consumers(sessions: sessionmaker[Session] | None, settings: Settings | None,
+              ) -> dict[str, Consumer]:
+    """The worker's consumer of every topic: a listing listed or reinstated is offered to
+    the live demands and the saved searches it answers."""
+    found: dict[str, Consumer] = dict.fromkeys(TOPICS, noop_consumer)
+    if sessions is None or settings is None:
+        return found
+    policy = matching.match_policy_of(settings)
+
+    def listing_changed(delivery: Delivery) -> None:
+        product_id = str(delivery.payload["product_id"])
+        actor = system_actor("matching")
+        matching.rematch_product(product_id, policy=policy,
+                                 uow=UnitOfWork(sessions, SystemClock(), actor))
+        matching.announce_listing(product_id, uow=UnitOfWork(sessions, SystemClock(), actor))
+
+    for topic in LISTING_CHANGES:
+        found[topic] = listing_changed
+    return found
+
+
+CONSUMERS: dict[str, Consumer] = consumers(None, None)
 
 
 class MarketGroup(click.Group):
@@ -268,7 +298,11 @@ def _deadlines(sessions: sessionmaker[Session]) -> dict[str, list[str]]:
                                                system_actor("worker")))
     expired = settlement.expire_payouts(uow=UnitOfWork(sessions, SystemClock(),
                                                        system_actor("worker")))
-    return {**run.as_dict(), "payouts_expired": expired}
+    lapsed = matching.run_matching_deadlines(
+        lambda: UnitOfWork(sessions, SystemClock(), system_actor("worker")))
+    return {**run.as_dict(), "payouts_expired": expired,
+            "demands_expired": lapsed.demands_expired,
+            "negotiations_expired": lapsed.negotiations_expired}
 
 
 @main.group("trading")
@@ -347,7 +381,7 @@ def worker(once: bool, batch: int, interval: float, sweep_interval: float) -> No
     if not migrate.is_current(engine):
         raise click.ClickException("database not migrated: run `market db upgrade` first")
     sessions = make_session_factory(engine)
-    w = Worker(sessions, SystemClock(), CONSUMERS,
+    w = Worker(sessions, SystemClock(), consumers(sessions, settings),
                lease_seconds=settings.outbox_lease_seconds,
                max_attempts=settings.outbox_max_attempts,
                backoff_base_seconds=settings.outbox_backoff_base_seconds)

@@ -147,7 +147,8 @@ LISTING_DECLARATION: dict[str, Any] = {
     "scenarios": ["城市交通治理"], "onward_transfer_commitment": True, "commitments": [],
 }
 PURCHASE_COMMITMENT: dict[str, Any] = {
-    "purpose": "城市拥堵治理方案评估", "scenarios": ["城市交通治理"], "cross_border": False,
+    "purpose": "城市拥堵治理方案评估", "purposes": ["交通规划"], "scenarios": ["城市交通治理"],
+    "cross_border": False,
     "destination": None, "security_measures": ["加密存储", "最小权限访问"],
     "no_onward_transfer": True, "no_reidentification": True, "commitments": [],
 }

@@ -9,13 +9,14 @@ from market.kernel import audit, idempotency, outbox
 from market.kernel.db import Base
 from market.listing import catalog
 from market.listing import models as listing
+from market.matching import models as matching
 from market.participants import models as participants
 from market.rights import models as rights
 from market.settlement import models as settlement
 from market.trading import models as trading
 
 TABLE_MODULES = (audit, idempotency, outbox, participants, rights, listing, catalog, trading,
-                 settlement, compliance)
+                 settlement, compliance, matching)
 
 metadata = Base.metadata
 

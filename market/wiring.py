@@ -9,6 +9,7 @@ from __future__ import annotations
 from market.compliance import services as compliance
 from market.kernel import events
 from market.listing import services as listing
+from market.matching import services as matching
 from market.participants import services as participants
 from market.rights import services as rights
 from market.trading import services as trading
@@ -26,4 +27,5 @@ def connect() -> None:
     events.subscribe(rights.RESTORED, trading.on_rights_restored)
     events.subscribe(compliance.LISTING_SUSPENSION_ORDERED, listing.on_suspension_ordered)
     events.subscribe(participants.ADMITTING, compliance.on_admitting)
+    events.subscribe(trading.ORDER_PLACED, matching.on_order_placed)
     _connected = True

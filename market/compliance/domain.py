@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-RULESET_VERSION = "2026.11-2"
+from market.compliance import odrl
+
+RULESET_VERSION = "2026.12-1"
 
 
 class DeclarationKind(StrEnum):
@@ -105,6 +107,7 @@ class Stage(StrEnum):
     LISTING = "listing"  # listing submission
     ORDER = "order"  # order placement
     DELIVERY = "delivery"
+    MATCH = "match"  # screening a listing for a demand or a negotiated offer
 
 
 class Outcome(StrEnum):
@@ -140,6 +143,24 @@ class ProductFacts:
     scenarios: tuple[str, ...]
     cross_border_allowed: bool  # its usage terms allow use abroad
 
+    def as_dict(self) -> dict[str, Any]:
+        return {"classification": self.classification, "pi_level": self.pi_level,
+                "consent_evidence": self.consent_evidence,
+                "anonymisation_evidence": self.anonymisation_evidence,
+                "security_assessment": self.security_assessment,
+                "scenarios": list(self.scenarios),
+                "cross_border_allowed": self.cross_border_allowed}
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> ProductFacts:
+        return cls(classification=str(data.get("classification") or "general"),
+                   pi_level=str(data.get("pi_level") or "none"),
+                   consent_evidence=bool(data.get("consent_evidence", True)),
+                   anonymisation_evidence=bool(data.get("anonymisation_evidence", True)),
+                   security_assessment=bool(data.get("security_assessment", False)),
+                   scenarios=tuple(data.get("scenarios") or ()),
+                   cross_border_allowed=bool(data.get("cross_border_allowed", False)))
+
 
 @dataclass(frozen=True)
 class Facts:
@@ -151,24 +172,20 @@ class Facts:
     declaration: Mapping[str, Any] = field(default_factory=dict)  # the seller's answers
     buyer: PartyFacts | None = None
     commitment: Mapping[str, Any] | None = None  # the buyer's answers
+    policy: Mapping[str, Any] | None = None  # the published ODRL policy of what is bought
 
     def as_dict(self) -> dict[str, Any]:
         def party(p: PartyFacts | None) -> dict[str, Any] | None:
             return None if p is None else {"org_id": p.org_id, "status": p.status,
                                            "roles": sorted(p.roles)}
-        pf = self.product
         return {
             "stage": self.stage.value, "seller": party(self.seller), "buyer": party(self.buyer),
-            "product": {"classification": pf.classification, "pi_level": pf.pi_level,
-                        "consent_evidence": pf.consent_evidence,
-                        "anonymisation_evidence": pf.anonymisation_evidence,
-                        "security_assessment": pf.security_assessment,
-                        "scenarios": list(pf.scenarios),
-                        "cross_border_allowed": pf.cross_border_allowed},
+            "product": self.product.as_dict(),
             "chain_ok": self.chain_ok,
             "broken_link": dict(self.broken_link) if self.broken_link else None,
             "declaration": dict(self.declaration),
             "commitment": dict(self.commitment) if self.commitment is not None else None,
+            "policy": dict(self.policy) if self.policy is not None else None,
         }
 
 
@@ -197,11 +214,29 @@ class Resource(Protocol):
 def gather(stage: Stage, *, seller: Party, resources: Iterable[Resource],
            scenarios: Iterable[str], terms: Mapping[str, Any],
            broken_link: Mapping[str, Any] | None, declaration: Mapping[str, Any],
-           buyer: Party | None = None, commitment: Mapping[str, Any] | None = None) -> Facts:
+           buyer: Party | None = None, commitment: Mapping[str, Any] | None = None,
+           policy: Mapping[str, Any] | None = None) -> Facts:
     """The facts the rules judge, from what the callers gathered by value: the parties,
     the resources behind the product (the highest classification and personal-information
     level, whether the evidence the rules ask for is on record), its scenarios and usage
-    terms, the rights chain's broken link (None: unbroken) and both declarations."""
+    terms, the rights chain's broken link (None: unbroken), both declarations and the
+    published usage policy of what the buyer takes."""
+    return Facts(
+        stage=stage, seller=PartyFacts(seller.id, seller.status, seller.roles),
+        product=product_facts(resources, scenarios=scenarios, terms=terms),
+        chain_ok=broken_link is None, broken_link=broken_link,
+        declaration=dict(declaration),
+        buyer=PartyFacts(buyer.id, buyer.status, buyer.roles) if buyer else None,
+        commitment=dict(commitment) if commitment is not None else None,
+        policy=dict(policy) if policy is not None else None,
+    )
+
+
+def product_facts(resources: Iterable[Resource], *, scenarios: Iterable[str],
+                  terms: Mapping[str, Any]) -> ProductFacts:
+    """What the rights registrations say about the data behind a product: the highest
+    classification and personal-information level of its resources and whether the
+    evidence the rules ask for is on record."""
     found = list(resources)
     personal = [r for r in found if r.pi_level in PERSONAL_LEVELS]
     anonymised = [r for r in found if r.pi_level == "anonymised"]
@@ -215,13 +250,7 @@ def gather(stage: Stage, *, seller: Party, resources: Iterable[Resource],
         scenarios=tuple(scenarios),
         cross_border_allowed=terms.get("territory") == "cross_border",
     )
-    return Facts(
-        stage=stage, seller=PartyFacts(seller.id, seller.status, seller.roles),
-        product=product, chain_ok=broken_link is None, broken_link=broken_link,
-        declaration=dict(declaration),
-        buyer=PartyFacts(buyer.id, buyer.status, buyer.roles) if buyer else None,
-        commitment=dict(commitment) if commitment is not None else None,
-    )
+    return product
 
 
 @dataclass(frozen=True)
@@ -406,6 +435,26 @@ def buyer_purpose_must_fit_listing_scenarios(facts: Facts) -> tuple[Outcome, str
 
 
 @rule
+def use_must_be_permitted_by_policy(
+    facts: Facts,
+) -> tuple[Outcome, str] | tuple[Outcome, str, Mapping[str, Any]]:
+    """The buyer's purposes, scenarios and place of use must be permitted by the usage
+    policy published for what it takes (目的限定): the same ODRL document the catalogue
+    shows."""
+    if facts.commitment is None or facts.policy is None or facts.stage not in (
+        Stage.ORDER, Stage.MATCH
+    ):
+        return PASS, "judged when ordering; the contract keeps the terms"
+    use = odrl.Use.of(facts.commitment.get("purposes"), facts.commitment.get("scenarios"),
+                      facts.commitment.get("cross_border"))
+    broken = odrl.violations(facts.policy, use)
+    if broken:
+        return BLOCK, "; ".join(v.reason for v in broken), {
+            "violations": [v.as_dict() for v in broken]}
+    return PASS, "the published usage policy permits the use"
+
+
+@rule
 def buyer_must_make_every_commitment(facts: Facts) -> tuple[Outcome, str]:
     """A buyer commits not to pass the data on and not to re-identify anyone (购买承诺)."""
     if facts.commitment is None:
@@ -417,11 +466,49 @@ def buyer_must_make_every_commitment(facts: Facts) -> tuple[Outcome, str]:
     return PASS, "the buyer makes every commitment"
 
 
+# The rules about the data and its use alone, without the parties or the rights chain: what
+# matching screens a listing with before anyone orders (ordering applies every rule).
+USE_RULES: list[Rule] = [
+    core_data_is_never_tradable, personal_info_needs_consent_or_anonymisation,
+    important_data_abroad_needs_security_assessment, buyer_purpose_must_fit_listing_scenarios,
+    use_must_be_permitted_by_policy,
+]
+
+
+# What an agreement in a negotiation is judged by: the parties, the data and the use; the
+# rights chain and both declarations are judged again when the agreement is ordered.
+MATCH_RULES: list[Rule] = [venue_never_trades, participants_must_be_admitted,
+                           blacklisted_cannot_trade, *USE_RULES]
+
+
 def evaluate(facts: Facts, rules: list[Rule] | None = None) -> tuple[Outcome, list[Verdict]]:
-    """Every rule's verdict, and the strictest of them as the outcome."""
-    verdicts = [r(facts) for r in (RULES if rules is None else rules)]
+    """Every rule's verdict, and the strictest of them as the outcome (the rules of the
+    facts' stage unless ``rules`` are given: every rule, or :data:`MATCH_RULES`)."""
+    if rules is None:
+        rules = MATCH_RULES if facts.stage is Stage.MATCH else RULES
+    verdicts = [r(facts) for r in rules]
     outcome = max((v.outcome for v in verdicts), key=SEVERITY.index, default=Outcome.PASS)
     return outcome, verdicts
+
+
+def use_facts(product: ProductFacts, *, seller: PartyFacts, declaration: Mapping[str, Any],
+              use: Mapping[str, Any], policy: Mapping[str, Any] | None,
+              buyer: PartyFacts | None = None) -> Facts:
+    """The facts of an intended use of a listing before anyone orders (stage ``match``):
+    what the rules found the data to be at listing, the seller's declaration, the use
+    (``purposes``, ``scenarios``, ``cross_border``) and the published policy."""
+    return Facts(stage=Stage.MATCH, seller=seller, product=product, chain_ok=True,
+                 declaration=dict(declaration), buyer=buyer, commitment=dict(use),
+                 policy=dict(policy) if policy is not None else None)
+
+
+def screen(product: ProductFacts, *, seller: PartyFacts, declaration: Mapping[str, Any],
+           use: Mapping[str, Any], policy: Mapping[str, Any] | None,
+           ) -> tuple[Outcome, list[Verdict]]:
+    """Judge a listing for an intended use with :data:`USE_RULES`: what matching asks of
+    every candidate, by the same rules ordering applies."""
+    return evaluate(use_facts(product, seller=seller, declaration=declaration, use=use,
+                              policy=policy), USE_RULES)
 
 
 def rule_names() -> list[str]:

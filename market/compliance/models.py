@@ -154,6 +154,12 @@ class Filing(Base):
     decision_ids: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
     evidence_sha256: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
     note: Mapped[str | None] = mapped_column(Text)
+    # How the trade came about: catalogue (ordered as listed), negotiation (a quote agreed),
+    # match (a negotiation answering a demand) or broker (a broker's proposal, with its
+    # commission); ``origin`` keeps the negotiation, demand, broker and commission.
+    channel: Mapped[str] = mapped_column(String(16), nullable=False, default="catalogue",
+                                         server_default="catalogue")
+    origin: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     concluded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     filed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     filed_by_org_id: Mapped[str] = mapped_column(String(40), nullable=False)
@@ -162,7 +168,7 @@ class Filing(Base):
         return {"id": self.id, "number": self.number, "kind": self.kind,
                 "order_id": self.order_id, "product_id": self.product_id,
                 "seller_org_id": self.seller_org_id, "buyer_org_id": self.buyer_org_id,
-                "amount": self.amount, "currency": self.currency,
+                "amount": self.amount, "currency": self.currency, "channel": self.channel,
                 "concluded_at": self.concluded_at.isoformat()}
 
 

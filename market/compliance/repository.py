@@ -4,6 +4,7 @@ principal may see, the review queue, alerts, and the per-year filing numbers. Ne
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -70,6 +71,17 @@ def breaches_of_organisation(session: Session, org_id: str) -> list[DeclarationB
     return list(session.scalars(
         select(DeclarationBreach).where(DeclarationBreach.org_id == org_id)
         .order_by(DeclarationBreach.id)))
+
+
+def breach_severities(session: Session, org_ids: Sequence[str]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    if not org_ids:
+        return found
+    rows = session.execute(select(DeclarationBreach.org_id, DeclarationBreach.severity)
+                           .where(DeclarationBreach.org_id.in_(sorted(set(org_ids)))))
+    for org, severity in rows:
+        found.setdefault(org, []).append(severity)
+    return found
 
 
 # -- decisions ----------------------------------------------------------------------------

@@ -24,10 +24,12 @@ _SIGNATURE = validate.Regexp(r"^0x[0-9a-fA-F]{130}$",
                              error="must be a 65-byte signature as 0x and 130 hex digits")
 
 
-def _texts(minimum: int, *, required: bool = True, longest: int = 500) -> fields.List[str]:
+def _texts(minimum: int, *, required: bool = True, longest: int = 500,
+           metadata: dict[str, Any] | None = None) -> fields.List[str]:
     extra: dict[str, Any] = {"required": True} if required else {"load_default": list}
     return fields.List(fields.String(validate=validate.Length(1, longest)),
-                       validate=validate.Length(minimum, 20), **extra)
+                       validate=validate.Length(minimum, 20), metadata=metadata or {},
+                       **extra)
 
 
 def _digests() -> fields.List[str]:
@@ -69,6 +71,9 @@ class PurchaseCommitmentIn(ma.Schema):
 
     purpose = fields.String(required=True, validate=validate.Length(1, 2000),
                             metadata={"description": "what the buyer will use the data for"})
+    purposes = _texts(1, longest=200, metadata={
+        "description": "the permitted purposes (the listing's usage policy) the use falls "
+                       "under; each must be one the policy permits"})
     scenarios = _texts(1, longest=200)
     cross_border = fields.Boolean(required=True,
                                   metadata={"description": "the data will be used abroad"})

@@ -48,6 +48,11 @@ class Settings:
     platform_fee_bps: int = 100
     split_holder_bps: int = 1000
     split_processor_bps: int = 1000
+    match_weights: str = "text=40,budget=20,region=10,freshness=10,credit=10,fulfilment=10"
+    match_top: int = 20
+    match_pool: int = 200
+    negotiation_window_hours: int = 72
+    private_offer_hours: int = 7 * 24
     log_level: str = "INFO"
     check_schema: bool = True
     testing: bool = False
@@ -114,6 +119,30 @@ def _bps(env: Mapping[str, str], name: str, default: int) -> int:
     if not 0 <= value <= 10_000:
         raise ConfigurationError(f"{PREFIX}{name} must be between 0 and 10000 basis points")
     return value
+
+
+MATCH_WEIGHTS = ("text", "budget", "region", "freshness", "credit", "fulfilment")
+_WEIGHT_RE = re.compile(r"^\s*(\w+)\s*=\s*(\d+)\s*$")
+
+
+def _weights(env: Mapping[str, str]) -> str:
+    """``MARKET_MATCH_WEIGHTS``: ``name=points`` for the matching components, adding up to
+    100 (a component left out weighs nothing)."""
+    default = "text=40,budget=20,region=10,freshness=10,credit=10,fulfilment=10"
+    raw = (env.get(PREFIX + "MATCH_WEIGHTS") or "").strip()
+    if not raw:
+        return default
+    total = 0
+    for part in raw.split(","):
+        found = _WEIGHT_RE.match(part)
+        if found is None or found.group(1) not in MATCH_WEIGHTS:
+            raise ConfigurationError(
+                f"{PREFIX}MATCH_WEIGHTS takes name=points for {', '.join(MATCH_WEIGHTS)}; "
+                f"got {part.strip()!r}")
+        total += int(found.group(2))
+    if total != 100:
+        raise ConfigurationError(f"{PREFIX}MATCH_WEIGHTS must add up to 100, not {total}")
+    return raw
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -194,6 +223,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         platform_fee_bps=_bps(env, "PLATFORM_FEE_BPS", 100),
         split_holder_bps=_bps(env, "SPLIT_HOLDER_BPS", 1000),
         split_processor_bps=_bps(env, "SPLIT_PROCESSOR_BPS", 1000),
+        match_weights=_weights(env),
+        match_top=_int(env, "MATCH_TOP", 20),
+        match_pool=_int(env, "MATCH_POOL", 200),
+        negotiation_window_hours=_int(env, "NEGOTIATION_WINDOW_HOURS", 72),
+        private_offer_hours=_int(env, "PRIVATE_OFFER_HOURS", 7 * 24),
         log_level=_log_level(env),
         check_schema=_bool(env, "CHECK_SCHEMA", True),
     )

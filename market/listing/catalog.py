@@ -40,6 +40,7 @@ from sqlalchemy import (
     func,
     literal,
     null,
+    or_,
     select,
     union_all,
     update,
@@ -205,7 +206,8 @@ def refresh(session: Session, product_id: str) -> None:
         session.flush()
         _account(session, removed=old_terms, added=set(), listings=-was_listed)
         return
-    offers = list(session.scalars(select(Offer).where(Offer.version_id == version.id)))
+    offers = list(session.scalars(select(Offer).where(Offer.version_id == version.id,
+                                                      Offer.buyer_org_id.is_(None))))
     priced = [o for o in offers if o.amount is not None and o.kind != OfferKind.NEGOTIABLE.value]
     cheapest = min(priced, key=lambda o: o.amount or 0, default=None)
     modes = set(version.delivery_modes)
@@ -483,3 +485,53 @@ def entries(session: Session, product_ids: Iterable[str]) -> dict[str, CatalogEn
                            .where(CatalogEntry.product_id.in_(sorted(set(product_ids)))))
     return {r.product_id: r for r in rows}
 
+
+
+# -- matching ------------------------------------------------------------------------------
+
+
+def relevance(session: Session, words: Sequence[str], *, types: Sequence[str] = (),
+              modes: Sequence[str] = (), limit: int) -> list[tuple[CatalogEntry, int, int]]:
+    """The listings that contain any of ``words``, of one of ``types`` and delivered by one
+    of ``modes`` (each: any, when empty), ranked as a catalogue search ranks them (terms
+    matched, then summed weight, then newest, then id), with the two ranking numbers; at
+    most ``limit``."""
+    if not words:
+        return []
+    hits = (select(CatalogTerm.product_id.label("product_id"),
+                   func.count().label("matched"),
+                   func.sum(CatalogTerm.weight).label("score"))
+            .where(CatalogTerm.term.in_(sorted(set(words))))
+            .group_by(CatalogTerm.product_id)).subquery()
+    stmt = (select(CatalogEntry, hits.c.matched, hits.c.score)
+            .join(hits, hits.c.product_id == CatalogEntry.product_id))
+    stmt = _narrowed(stmt, types, modes)
+    stmt = stmt.order_by(hits.c.matched.desc(), hits.c.score.desc(),
+                         CatalogEntry.listed_at.desc(), CatalogEntry.product_id.asc())
+    return [(entry, int(matched), int(score))
+            for entry, matched, score in session.execute(stmt.limit(limit))]
+
+
+def newest(session: Session, *, types: Sequence[str] = (), modes: Sequence[str] = (),
+           exclude: Sequence[str] = (), limit: int) -> list[CatalogEntry]:
+    """The newest listings of ``types`` delivered by ``modes``, besides ``exclude``."""
+    stmt = _narrowed(select(CatalogEntry), types, modes)
+    if exclude:
+        stmt = stmt.where(CatalogEntry.product_id.not_in(sorted(set(exclude))))
+    stmt = stmt.order_by(CatalogEntry.listed_at.desc(), CatalogEntry.product_id.asc())
+    return list(session.scalars(stmt.limit(limit)))
+
+
+def _narrowed(stmt: Any, types: Sequence[str], modes: Sequence[str]) -> Any:
+    if types:
+        stmt = stmt.where(CatalogEntry.type.in_(sorted(set(types))))
+    if modes:
+        stmt = stmt.where(or_(*(DELIVERY[m].is_(True) for m in sorted(set(modes))
+                                if m in DELIVERY)))
+    return stmt
+
+
+def indexed_terms(session: Session, product_id: str) -> dict[str, int]:
+    """The catalogue's terms of one listing with their weights (empty: not listed)."""
+    return dict(session.execute(select(CatalogTerm.term, CatalogTerm.weight)
+                                .where(CatalogTerm.product_id == product_id)).all())

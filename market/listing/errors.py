@@ -69,6 +69,13 @@ class OfferNotFound(NotFound):
     title = "Offer not found"
 
 
+class OfferExpired(Conflict):
+    """A private offer's time to order it has passed."""
+
+    code = "offer_expired"
+    title = "The offer has expired"
+
+
 class SoldOut(Conflict):
     """Every unit of a limited-quantity offer is taken."""
 

@@ -123,6 +123,9 @@ class ProductVersion(Stateful, Base):
     declared_by_user_id: Mapped[str | None] = mapped_column(String(40))
     declared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     classification: Mapped[str | None] = mapped_column(String(16))
+    # What the rules found the data to be at submission (compliance's ProductFacts), so a
+    # listing can be screened for a demand without walking its rights chain again.
+    product_facts: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     reviewer_org_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
@@ -162,9 +165,10 @@ class ProductVersion(Stateful, Base):
         self.LIFECYCLE.check(self.status, ListingStatus.SUBMITTED)
 
     def declare(self, declaration: dict[str, Any], sha256: str | None, *,
-                classification: str, by_user_id: str | None, at: datetime) -> None:
+                product_facts: dict[str, Any], by_user_id: str | None, at: datetime) -> None:
         """Keep the seller's signed declaration and what the rules found the data to be."""
-        self.classification = classification
+        self.classification = str(product_facts["classification"])
+        self.product_facts = product_facts
         self.declaration = declaration
         self.declaration_sha256 = sha256
         self.declared_by_user_id = by_user_id
@@ -187,7 +191,12 @@ class ProductVersion(Stateful, Base):
 
 
 class Offer(Base):
-    """A pricing plan of a version; price in integer minor units."""
+    """A pricing plan of a version; price in integer minor units.
+
+    A private offer (``buyer_org_id`` set) is the outcome of a negotiation: only that buyer
+    sees and orders it, until ``expires_at``, on the terms agreed (``terms``,
+    ``delivery_modes``), with the broker's commission if a broker brought the deal about.
+    """
 
     __tablename__ = "offers"
     __table_args__ = (
@@ -195,6 +204,12 @@ class Offer(Base):
         CheckConstraint("amount IS NULL OR amount >= 0", name="amount"),
         CheckConstraint("quantity IS NULL OR (quantity >= 1 AND sold <= quantity)",
                         name="quantity"),
+        CheckConstraint("commission_bps IS NULL OR (commission_bps >= 0 AND "
+                        "commission_bps <= 10000 AND broker_org_id IS NOT NULL)",
+                        name="commission"),
+        CheckConstraint("buyer_org_id IS NOT NULL OR (negotiation_id IS NULL AND "
+                        "expires_at IS NULL)", name="private"),
+        Index("ix_offers_buyer", "buyer_org_id"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -209,6 +224,23 @@ class Offer(Base):
     cap_amount: Mapped[int | None] = mapped_column(BigInteger)
     quantity: Mapped[int | None] = mapped_column(Integer)
     sold: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    buyer_org_id: Mapped[str | None] = mapped_column(String(40))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    terms: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    delivery_modes: Mapped[list[str] | None] = mapped_column(JSONType)
+    negotiation_id: Mapped[str | None] = mapped_column(String(40))
+    demand_id: Mapped[str | None] = mapped_column(String(40))
+    channel: Mapped[str | None] = mapped_column(String(16))  # negotiation, match or broker
+    broker_org_id: Mapped[str | None] = mapped_column(String(40))
+    commission_bps: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def private(self) -> bool:
+        return self.buyer_org_id is not None
+
+    def visible_to(self, org_id: str | None) -> bool:
+        return self.buyer_org_id is None or self.buyer_org_id == org_id
 
 
 class ListingEvent(HistoryRow, Base):

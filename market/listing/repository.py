@@ -118,8 +118,19 @@ def history_page(session: Session, product_id: str, *, after: str | None,
 
 
 def offers_of(session: Session, version_id: str) -> list[Offer]:
-    stmt = select(Offer).where(Offer.version_id == version_id).order_by(Offer.id)
+    """The version's public offers (private offers are shown only to their buyer)."""
+    stmt = (select(Offer).where(Offer.version_id == version_id, Offer.buyer_org_id.is_(None))
+            .order_by(Offer.id))
     return list(session.scalars(stmt))
+
+
+def private_offers_of(session: Session, org_id: str, *, version_id: str | None = None,
+                      ) -> list[Offer]:
+    """The private offers made to ``org_id`` (of one version, if given)."""
+    stmt = select(Offer).where(Offer.buyer_org_id == org_id)
+    if version_id is not None:
+        stmt = stmt.where(Offer.version_id == version_id)
+    return list(session.scalars(stmt.order_by(Offer.id)))
 
 
 def get_offer(session: Session, offer_id: str) -> Offer | None:

@@ -131,6 +131,34 @@ class DistributionRule:
         if found:
             raise InvalidInput("invalid distribution rule", errors=found)
 
+    def with_commission(self, broker_org_id: str, bps: int, *,
+                        merchant_org_id: str) -> DistributionRule:
+        """The rule with a broker's commission of ``bps`` of the net amount taken from the
+        merchant's share (数据经纪: the seller pays the broker, never the buyer on top).
+
+        Raises:
+            InvalidInput: the merchant's share is smaller than the commission.
+        """
+        if not _is_int(bps) or bps < 0:
+            raise InvalidInput("invalid commission", errors={
+                "commission_bps": ["must be a non-negative integer"]})
+        merchant = next((s for s in self.shares if s.role is ShareRole.MERCHANT
+                         and s.org_id == merchant_org_id), None)
+        if merchant is None or merchant.bps < bps:
+            raise InvalidInput("the commission exceeds the merchant's share", errors={
+                "commission_bps": [f"at most the merchant's share, "
+                                   f"{merchant.bps if merchant else 0} bps"]})
+        if bps == 0:
+            return self
+        shares: dict[tuple[ShareRole, str], int] = {(s.role, s.org_id): s.bps
+                                                    for s in self.shares}
+        shares[(ShareRole.MERCHANT, merchant_org_id)] -= bps
+        shares[(ShareRole.BROKER, broker_org_id)] = shares.get(
+            (ShareRole.BROKER, broker_org_id), 0) + bps
+        return DistributionRule(tuple(Share(role, org, part)
+                                      for (role, org), part in shares.items() if part),
+                                self.platform_fee_bps)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "platform_fee_bps": self.platform_fee_bps,

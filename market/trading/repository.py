@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from market.kernel.actor import Actor, Role
@@ -218,3 +218,17 @@ def unanswered_disputes_for_update(session: Session, now: datetime,
                               Dispute.answer_by <= now)
         .order_by(Dispute.answer_by, Dispute.id).limit(limit)
         .with_for_update(skip_locked=True)))
+
+
+def fulfilment_counts(session: Session, org_ids: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """(settled orders, orders with a dispute) of each seller."""
+    ids = sorted(set(org_ids))
+    if not ids:
+        return {}
+    disputed = (select(Dispute.order_id).where(Dispute.order_id == Order.id).exists())
+    rows = session.execute(
+        select(Order.seller_org_id,
+               func.count().filter(Order.status == OrderStatus.SETTLED.value),
+               func.count().filter(disputed))
+        .where(Order.seller_org_id.in_(ids)).group_by(Order.seller_org_id))
+    return {org: (int(done), int(fought)) for org, done, fought in rows}

@@ -944,7 +944,7 @@ class Estates:
         return right
 
 
-COMMITMENT = {"purpose": "matrix", "scenarios": ["matrix"], "cross_border": False,
+COMMITMENT = {"purpose": "matrix", "purposes": ["matrix"], "scenarios": ["matrix"], "cross_border": False,
               "security_measures": ["encryption"], "no_onward_transfer": True,
               "no_reidentification": True}
 DELIVERED = b"id,score\n1,0.9\n"

@@ -374,7 +374,9 @@ def test_a_blocked_order_leaves_nothing_but_its_decision(desk: Desk, market: Mar
         "product_id": chain.product_id, "offer_id": market.offer_id(chain),
         "commitment": {**COMMITMENT, "scenarios": ["个人征信画像"], "no_reidentification": False}})
     rules = {r["rule"] for r in found["errors"]["rules"]}
-    assert rules == {"BuyerPurposeMustFitListingScenarios", "BuyerMustMakeEveryCommitment"}
+    # the scenario is outside the listing's and outside its published usage policy
+    assert rules == {"BuyerPurposeMustFitListingScenarios", "UseMustBePermittedByPolicy",
+                     "BuyerMustMakeEveryCommitment"}
     (decision_id,) = {r["decision_id"] for r in found["errors"]["rules"]}
     assert market.counts() == {**before, "decisions": before["decisions"] + 1}
     assert desk.call("GET", "/orders", buyer, 200).json["items"] == []

@@ -28,7 +28,7 @@ from tests.integration.rights_fixtures import Chain, RightsWorld
 from tests.integration.test_listing_services import Shop
 
 COMMITMENT: dict[str, Any] = {
-    "purpose": "小微企业授信审批", "scenarios": ["小微企业授信"], "cross_border": False,
+    "purpose": "小微企业授信审批", "purposes": ["信贷风控"], "scenarios": ["小微企业授信"], "cross_border": False,
     "destination": None, "security_measures": ["加密存储"], "no_onward_transfer": True,
     "no_reidentification": True, "commitments": [],
 }

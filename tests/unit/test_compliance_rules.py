@@ -31,9 +31,20 @@ DECLARATION: dict[str, Any] = {
     "third_party_rights_cleared": True, "security_measures": ["加密"],
     "scenarios": ["信用评估"], "onward_transfer_commitment": True,
 }
-COMMITMENT: dict[str, Any] = {"purpose": "授信审批", "scenarios": ["信用评估"],
+COMMITMENT: dict[str, Any] = {"purpose": "授信审批", "purposes": ["信贷风控"], "scenarios": ["信用评估"],
                               "cross_border": False, "no_onward_transfer": True,
                               "no_reidentification": True, "security_measures": ["加密"]}
+
+
+# A published usage policy as the catalogue writes it (see market.listing.linked_data).
+POLICY: dict[str, Any] = {
+    "uid": "urn:market/catalog/prd_1/terms.jsonld#v1", "type": "Offer",
+    "permission": [{"target": "urn:market/catalog/prd_1", "action": "use", "constraint": [
+        {"leftOperand": "purpose", "operator": "isAnyOf", "rightOperand": ["信贷风控"]},
+        {"leftOperand": "industry", "operator": "isAnyOf",
+         "rightOperand": ["信用评估", "风险控制"]},
+        {"leftOperand": "spatial", "operator": "eq", "rightOperand": "CN"}]}],
+}
 
 
 def listing(**changes: Any) -> Facts:
@@ -48,7 +59,8 @@ def order(**changes: Any) -> Facts:
     facts = listing(**{k: v for k, v in changes.items() if k not in ("buyer", "commitment")})
     return dataclasses.replace(
         facts, stage=Stage.ORDER, buyer=changes.get("buyer", BUYER),
-        commitment={**COMMITMENT, **changes.get("commitment", {})})
+        commitment={**COMMITMENT, **changes.get("commitment", {})},
+        policy=changes.get("policy", POLICY))
 
 
 def verdict(facts: Facts, rule: str) -> domain.Verdict:
@@ -133,6 +145,11 @@ CRAFTED: list[tuple[str, Facts, Outcome]] = [
      Outcome.BLOCK),
     ("BuyerPurposeMustFitListingScenarios", order(commitment={"scenarios": []}),
      Outcome.BLOCK),
+    ("UseMustBePermittedByPolicy", order(commitment={"purposes": ["精准营销"]}),
+     Outcome.BLOCK),
+    ("UseMustBePermittedByPolicy", order(commitment={"purposes": []}), Outcome.BLOCK),
+    ("UseMustBePermittedByPolicy", order(commitment={"cross_border": True}), Outcome.BLOCK),
+    ("UseMustBePermittedByPolicy", order(policy={"permission": []}), Outcome.BLOCK),
     ("BuyerMustMakeEveryCommitment", order(commitment={"no_onward_transfer": False}),
      Outcome.BLOCK),
     ("BuyerMustMakeEveryCommitment", order(commitment={"no_reidentification": False}),

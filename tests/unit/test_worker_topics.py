@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 import market
-from market.cli import CONSUMERS
+from market.cli import CONSUMERS, NEGOTIATION_ACTIONS
 from market.listing.domain import ListingStatus
 from market.participants.domain import Status
 from market.trading.domain import OrderStatus
@@ -33,9 +33,10 @@ def test_every_enqueued_topic_has_a_consumer() -> None:
     enqueued = _enqueued()
     assert {t for t in enqueued if not t.endswith("*")} <= set(CONSUMERS)
     prefixes = {t[:-1] for t in enqueued if t.endswith("*")}
-    assert prefixes == {"listing.", "right.", "participant.", "order."}
+    assert prefixes == {"listing.", "right.", "participant.", "order.", "negotiation."}
     # what the formatted topics can be
     assert {f"listing.{a}" for a in ("suspended", "reinstated", "delisted")} <= set(CONSUMERS)
     assert {f"participant.{s.value}" for s in Status} <= set(CONSUMERS)
     assert {f"order.{s.value}" for s in OrderStatus} <= set(CONSUMERS)
+    assert {f"negotiation.{a}" for a in NEGOTIATION_ACTIONS} <= set(CONSUMERS)
     assert ListingStatus.LISTED.value == "listed"

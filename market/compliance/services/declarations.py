@@ -152,6 +152,14 @@ class CreditRecord:
     breaches: list[DeclarationBreach]
 
 
+def credit_scores(org_ids: Sequence[str], *, uow: UnitOfWork) -> dict[str, int]:
+    """The credit score of each organisation (public standing: what the rules and matching
+    weigh), in one query."""
+    breaches = repository.breach_severities(uow.session, org_ids)
+    return {org: credit_score([BreachSeverity(s) for s in breaches.get(org, [])])
+            for org in org_ids}
+
+
 def credit_record(org_id: str, *, uow: UnitOfWork) -> CreditRecord:
     """An organisation's credit record (信用记录): 100 less the points of its breaches.
 

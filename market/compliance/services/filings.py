@@ -44,6 +44,8 @@ class TradeFiling:
     declaration_ids: list[str]
     decision_ids: list[str]
     concluded_at: datetime
+    channel: str = "catalogue"  # catalogue, negotiation, match or broker
+    origin: dict[str, Any] | None = None  # negotiation, demand, broker and commission
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def file_trade(trade: TradeFiling, *, uow: UnitOfWork) -> Any:
         buyer_org_id=trade.buyer_org_id, amount=trade.amount, currency=trade.currency,
         rights_chain=trade.rights_chain, declaration_ids=trade.declaration_ids,
         decision_ids=trade.decision_ids, evidence_sha256=[], note=None,
-        concluded_at=trade.concluded_at))
+        channel=trade.channel, origin=trade.origin, concluded_at=trade.concluded_at))
 
 
 def filing_of_order(order_id: str, *, uow: UnitOfWork) -> Any | None:
@@ -144,7 +146,7 @@ def report_off_exchange(report: OffExchangeReport, *, uow: UnitOfWork) -> Filing
             amount=report.amount, currency=report.currency, rights_chain=[],
             declaration_ids=[], decision_ids=[],
             evidence_sha256=sorted(set(report.evidence_sha256)), note=report.note,
-            concluded_at=report.concluded_at)
+            channel="off_exchange", origin=None, concluded_at=report.concluded_at)
         uow.commit()
         return filing
 

@@ -9,6 +9,7 @@ breaks has its listed version suspended; when the rights are usable again the ve
 back to review instead of silently relisting.
 """
 
+from market.listing.catalog import Filters as CatalogFilters
 from market.listing.domain import (
     DevelopmentLevel,
     ListingStatus,
@@ -43,20 +44,34 @@ from market.listing.services.reactions import (
 )
 from market.listing.services.reviews import change_listing_status, claim_review, decide_review
 from market.listing.services.submission import submit_listing
+from market.listing.services.supply import (
+    Candidate,
+    PrivateOffer,
+    candidate,
+    candidates,
+    indexed_terms,
+    make_private_offer,
+    query_terms,
+)
 from market.listing.services.trade import OfferTerms, OnSale, on_sale, release_unit, reserve_unit
 
 __all__ = [
+    "Candidate",
+    "CatalogFilters",
     "DevelopmentLevel",
     "ListingStatus",
     "OfferKind",
     "OfferSpec",
     "OfferTerms",
     "OnSale",
+    "PrivateOffer",
     "ProductInput",
     "ProductType",
     "ProductView",
     "Sample",
     "UsageTerms",
+    "candidate",
+    "candidates",
     "catalog_statistics",
     "change_listing_status",
     "claim_review",
@@ -65,15 +80,18 @@ __all__ = [
     "distribution_rule",
     "get_product",
     "history",
+    "indexed_terms",
     "list_products",
     "listed_version",
     "listed_views",
+    "make_private_offer",
     "on_rights_restored",
     "on_rights_unavailable",
     "on_sale",
     "on_suspension_ordered",
     "release_unit",
     "reserve_unit",
+    "query_terms",
     "revise_product",
     "sample_of",
     "search_catalog",

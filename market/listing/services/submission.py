@@ -55,7 +55,7 @@ def submit_listing(
             declare=compliance.Declare(compliance.DeclarationKind.LISTING, declaration,
                                        signature))
         version.declare(dict(declaration), passage.declaration_sha256,
-                        classification=facts.product.classification,
+                        product_facts=facts.product.as_dict(),
                         by_user_id=uow.actor.user_id, at=now)
         move(uow, version, ListingStatus.SUBMITTED, "submitted", None)
         uow.commit()

@@ -5,13 +5,19 @@ offer."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from market.compliance import services as compliance
 from market.kernel.uow import UnitOfWork
-from market.listing import repository
+from market.listing import linked_data, repository
 from market.listing.domain import ListingStatus
-from market.listing.errors import OfferNotFound, ProductNotFound, SoldOut
+from market.listing.errors import OfferExpired, OfferNotFound, ProductNotFound, SoldOut
+from market.listing.models import Offer
+
+# The base of the policy documents judged in a transaction: the constraints are the same
+# whatever base the catalogue publishes them under.
+POLICY_BASE = "urn:market"
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,20 @@ class OfferTerms:
     period: str | None
     unit: str | None
     cap_amount: int | None
+    buyer_org_id: str | None = None  # a private offer's one buyer
+    expires_at: datetime | None = None
+    negotiation_id: str | None = None
+    demand_id: str | None = None
+    channel: str | None = None  # how a private offer came about: negotiation, match, broker
+    broker_org_id: str | None = None
+    commission_bps: int | None = None
+
+    @classmethod
+    def of(cls, offer: Offer) -> OfferTerms:
+        return cls(offer.id, offer.kind, offer.name, offer.amount, offer.currency,
+                   offer.period, offer.unit, offer.cap_amount, offer.buyer_org_id,
+                   offer.expires_at, offer.negotiation_id, offer.demand_id, offer.channel, offer.broker_org_id,
+                   offer.commission_bps)
 
 
 @dataclass(frozen=True)
@@ -49,16 +69,22 @@ class OnSale:
     declaration_sha256: str | None
     declaration_id: str | None
     offer: OfferTerms | None
+    policy: dict[str, Any]  # the published ODRL policy of the offer (or of the version)
+    product_facts: dict[str, Any] | None = None  # what the rules found at submission
 
 
 def on_sale(product_id: str, *, uow: UnitOfWork, version_id: str | None = None,
-            offer_id: str | None = None) -> OnSale:
+            offer_id: str | None = None, buyer_org_id: str | None = None,
+            at: datetime | None = None) -> OnSale:
     """The version on sale now (ordering) or, with ``version_id``, the version an order
-    bought (delivery) whatever its status, with the offer ``offer_id`` if given.
+    bought (delivery) whatever its status, with the offer ``offer_id`` if given. A private
+    offer is found only for its buyer (``buyer_org_id``) and, with ``at``, only before it
+    expires; its agreed terms and delivery modes replace the version's.
 
     Raises:
         ProductNotFound: no such product, or (without ``version_id``) nothing on sale.
-        OfferNotFound: ``offer_id`` is not an offer of that version.
+        OfferNotFound: ``offer_id`` is not an offer of that version that the buyer may see.
+        OfferExpired: the private offer expired before ``at``.
     """
     product = repository.get_product(uow.session, product_id)
     wanted = version_id or (product.listed_version_id if product is not None else None)
@@ -67,22 +93,29 @@ def on_sale(product_id: str, *, uow: UnitOfWork, version_id: str | None = None,
         version_id is None and version.status != ListingStatus.LISTED.value
     ):
         raise ProductNotFound()
-    terms = None
+    offer = None
     if offer_id is not None:
         offer = repository.get_offer(uow.session, offer_id)
-        if offer is None or offer.version_id != version.id:
+        if offer is None or offer.version_id != version.id or (
+            version_id is None and not offer.visible_to(buyer_org_id)
+        ):
             raise OfferNotFound()
-        terms = OfferTerms(offer.id, offer.kind, offer.name, offer.amount, offer.currency,
-                           offer.period, offer.unit, offer.cap_amount)
+        if at is not None and offer.expires_at is not None and at >= offer.expires_at:
+            raise OfferExpired()
     declaration = compliance.declaration_of("product_version", version.id, uow=uow.joined())
     return OnSale(
         product_id=product.id, version_id=version.id, version_number=version.number,
         merchant_org_id=product.merchant_org_id, title=version.title, sector=version.sector,
         type=version.type, scenarios=tuple(version.scenarios),
-        delivery_modes=tuple(version.delivery_modes), terms=dict(version.terms),
+        delivery_modes=tuple((offer.delivery_modes if offer is not None else None)
+                             or version.delivery_modes),
+        terms=dict((offer.terms if offer is not None else None) or version.terms),
         derived_from=tuple(version.derived_from), declaration=dict(version.declaration or {}),
         declaration_sha256=version.declaration_sha256,
-        declaration_id=declaration.id if declaration is not None else None, offer=terms)
+        declaration_id=declaration.id if declaration is not None else None,
+        offer=OfferTerms.of(offer) if offer is not None else None,
+        policy=linked_data.odrl_policy(POLICY_BASE, product, version, offer),
+        product_facts=dict(version.product_facts) if version.product_facts else None)
 
 
 def reserve_unit(offer_id: str, *, uow: UnitOfWork) -> None:

@@ -44,10 +44,17 @@ from market.trading.services.disputes import (
     open_dispute,
 )
 from market.trading.services.payment import pay_order
-from market.trading.services.placing import cancel_order, place_order, review_order
+from market.trading.services.placing import (
+    ORDER_PLACED,
+    cancel_order,
+    place_order,
+    review_order,
+)
 from market.trading.services.queries import (
+    Fulfilment,
     OrderMoney,
     OrderRecord,
+    fulfilment,
     get_order,
     ledger_document,
     list_orders,
@@ -60,12 +67,14 @@ from market.trading.services.reactions import on_rights_restored, on_rights_unav
 
 __all__ = [
     "DOWNLOADABLE",
+    "ORDER_PLACED",
     "ContractOut",
     "CredentialCheck",
     "DeadlineRun",
     "DeliveryInput",
     "Download",
     "FileUpload",
+    "Fulfilment",
     "OrderFilters",
     "OrderLedgerOut",
     "OrderMoney",
@@ -80,6 +89,7 @@ __all__ = [
     "check_credential",
     "decide_dispute",
     "deliver",
+    "fulfilment",
     "get_dispute",
     "get_order",
     "issue_download_token",

@@ -36,7 +36,9 @@ def _conclude(uow: UnitOfWork, order: Order, *, refund: int = 0) -> None:
         currency=order.currency, rights_chain=document["rights_chain"],
         declaration_ids=[order.commitment_id],
         decision_ids=compliance.decision_ids(order.id, uow=uow.joined()),
-        concluded_at=now), uow=uow.joined(system_actor("trading")))
+        channel=str(document.get("origin", {}).get("channel") or "catalogue"),
+        origin=document.get("origin"), concluded_at=now),
+        uow=uow.joined(system_actor("trading")))
     settlement.settle(order_id=order.id, buyer_org_id=order.buyer_org_id, amount=price,
                       currency=order.currency, rule=contract.document["distribution"],
                       refund=refund, deposit=deposit, uow=uow.joined())

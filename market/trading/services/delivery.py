@@ -92,7 +92,7 @@ def deliver(order_id: str, data: DeliveryInput, *, storage: Path, policy: Policy
         order.check_deliverable(uow.clock.now())
         commitment = compliance.get_declaration_record(order.commitment_id, uow=uow.joined())
         view = listing.on_sale(order.product_id, version_id=order.version_id,
-                               uow=uow.joined())
+                               offer_id=order.offer_id, uow=uow.joined())
         if data.mode.value not in view.delivery_modes:
             raise DeliveryModeNotOffered()
         metered = metering.is_metered(repository.contract_of(uow.session, order))

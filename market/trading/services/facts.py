@@ -28,5 +28,6 @@ def trade_facts(sale: listing.OnSale, stage: compliance.Stage, *, buyer_org_id: 
     facts = compliance.gather(
         stage, seller=parties[sale.merchant_org_id], buyer=parties.get(buyer_org_id),
         resources=found.resources.values(), scenarios=sale.scenarios, terms=sale.terms,
-        broken_link=found.broken, declaration=sale.declaration, commitment=commitment)
+        broken_link=found.broken, declaration=sale.declaration, commitment=commitment,
+        policy=sale.policy)
     return facts, found.chain

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from market.compliance import services as compliance
-from market.kernel import canonical
+from market.kernel import canonical, events
 from market.kernel.actor import Role, require
 from market.kernel.ids import new_id
 from market.kernel.statemachine import record_move
@@ -28,6 +28,10 @@ from market.trading.models import Contract, Order, OrderEvent
 from market.trading.services._common import OrderView, _cancel, _moved
 from market.trading.services.facts import trade_facts
 
+# Published in the placing transaction when an order takes a private offer that came out of
+# a negotiation: {order_id, offer_id, negotiation_id, demand_id}.
+ORDER_PLACED = "trading.order_placed"
+
 
 def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
@@ -35,13 +39,26 @@ def _iso(value: Any) -> Any:
 
 def _rule(uow: UnitOfWork, sale: listing.OnSale, chain: rights.ChainCheck,
           policy: Policy) -> DistributionRule:
-    """The merchant's rule for the product, or the one its rights chain implies."""
+    """The merchant's rule for the product, or the one its rights chain implies; with the
+    broker's commission taken from the merchant's share when a broker made the deal."""
     rule, _ = settlement.rule_for(
         sale.product_id, chain=[(link.kind, link.holder_org_id) for link in chain.links],
         merchant_org_id=sale.merchant_org_id,
         policy=settlement.SplitPolicy(policy.platform_fee_bps, policy.holder_bps,
                                       policy.processor_bps), uow=uow.joined())
+    offer = sale.offer
+    if offer is not None and offer.broker_org_id and offer.commission_bps:
+        rule = rule.with_commission(offer.broker_org_id, offer.commission_bps,
+                                    merchant_org_id=sale.merchant_org_id)
     return rule
+
+
+def origin_of(offer: listing.OfferTerms) -> dict[str, Any]:
+    """How the trade came about, as the contract and the filing record it."""
+    return {"channel": offer.channel or "catalogue", "private_offer": offer.buyer_org_id
+            is not None, "negotiation_id": offer.negotiation_id,
+            "demand_id": offer.demand_id, "broker_org_id": offer.broker_org_id,
+            "commission_bps": offer.commission_bps}
 
 
 def _contract_document(order: Order, view: listing.OnSale, chain: rights.ChainCheck,
@@ -64,6 +81,7 @@ def _contract_document(order: Order, view: listing.OnSale, chain: rights.ChainCh
                          "purchase_sha256": commitment_sha256},
         "rights_chain": [{k: _iso(v) for k, v in asdict(link).items()} for link in chain.links],
         "distribution": rule.as_dict(),
+        "origin": origin_of(offer),
         "windows_hours": {
             "payment": policy.payment_window.total_seconds() / 3600,
             "delivery": policy.delivery_window.total_seconds() / 3600,
@@ -92,7 +110,9 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
     actor = uow.actor
     assert actor.org_id is not None
     with uow:
-        view = listing.on_sale(product_id, offer_id=offer_id, uow=uow.joined())
+        now = uow.clock.now()
+        view = listing.on_sale(product_id, offer_id=offer_id, buyer_org_id=actor.org_id,
+                               at=now, uow=uow.joined())
         offer = view.offer
         assert offer is not None
         if offer.kind not in BUYABLE_OFFERS:
@@ -107,7 +127,6 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
             declare=compliance.Declare(compliance.DeclarationKind.PURCHASE, commitment,
                                        signature))
         rule = _rule(uow, view, chain, policy)
-        now = uow.clock.now()
         order = Order(
             id=order_id, buyer_org_id=actor.org_id, seller_org_id=view.merchant_org_id,
             product_id=view.product_id, version_id=view.version_id, offer_id=offer.id,
@@ -141,6 +160,10 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
         else:
             compliance.track_review("order", order.id, order.buyer_org_id, "submitted", None,
                                     uow=uow.joined())
+        if offer.negotiation_id is not None:
+            events.publish(uow, ORDER_PLACED, {"order_id": order.id, "offer_id": offer.id,
+                                               "negotiation_id": offer.negotiation_id,
+                                               "demand_id": offer.demand_id})
         # The offer's row is shared by every buyer of it: taken last, held only to commit.
         listing.reserve_unit(offer.id, uow=uow.joined())
         uow.commit()

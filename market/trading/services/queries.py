@@ -123,3 +123,18 @@ def ledger_document(money: OrderMoney) -> dict[str, Any]:
                           "posted_at": j.posted_at, "postings": money.postings[j.id]}
                          for j in money.journals],
             "allocations": money.allocations}
+
+
+@dataclass(frozen=True)
+class Fulfilment:
+    """A seller's record on the exchange: orders it saw through and orders disputed."""
+
+    completed: int
+    disputed: int
+
+
+def fulfilment(org_ids: list[str], *, uow: UnitOfWork) -> dict[str, Fulfilment]:
+    """Each seller's fulfilment record (public standing that matching weighs), in one
+    query: settled orders, and orders a buyer disputed."""
+    counts = repository.fulfilment_counts(uow.session, org_ids)
+    return {org: Fulfilment(*counts.get(org, (0, 0))) for org in org_ids}
