@@ -23,6 +23,7 @@ from market.kernel.health_audit_api import audit_bp, health_bp
 from market.kernel.idempotency import IdempotencyStore
 from market.kernel.web import Api, MarketState, register_request_hooks, select_locale
 from market.listing.api import bp as listing_bp
+from market.matching.api import bp as matching_bp
 from market.participants import services as participant_services
 from market.participants.api import bp as participants_bp
 from market.receipts.signing import Signer
@@ -134,6 +135,7 @@ def register_api(app: Flask) -> None:
     api.register_blueprint(rights_bp, url_prefix=API_PREFIX)
     api.register_blueprint(listing_bp, url_prefix=API_PREFIX)
     api.register_blueprint(trading_bp, url_prefix=API_PREFIX)
+    api.register_blueprint(matching_bp, url_prefix=API_PREFIX)
     api.register_blueprint(settlement_bp, url_prefix=API_PREFIX)
     api.register_blueprint(compliance_bp, url_prefix=API_PREFIX)
     api.register_blueprint(regulator_bp, url_prefix=API_PREFIX)

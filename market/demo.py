@@ -22,6 +22,7 @@ from market.kernel.clock import Clock
 from market.kernel.uow import UnitOfWork
 from market.listing import services as listing
 from market.listing.domain import DevelopmentLevel, OfferKind, OfferSpec, ProductType, UsageTerms
+from market.matching import services as matching
 from market.participants import services as participants
 from market.participants.domain import random_credit_code
 from market.receipts.signing import Signer
@@ -134,7 +135,55 @@ def run_demo(
     }
     made["trade"] = _trade(uow, actors, made, operation.product_id or "", resource.id,
                            scope, storage=storage, policy=policy, say=say)
+    made["match"] = _match(uow, actors, operation.product_id or "", storage=storage,
+                           policy=policy, say=say)
     return made
+
+
+def _match(uow: Callable[[Actor], UnitOfWork], actors: dict[str, Actor], product_id: str, *,
+           storage: Path, policy: Policy, say: Callable[[str], None]) -> dict[str, Any]:
+    """The buyer posts a demand; the engine matches the listed product and explains its
+    score; the processor answers with an offer, the buyer counters, the processor agrees,
+    and the buyer orders the private offer through the order flow."""
+    buyer, seller = actors["buyer"], actors["processor"]
+    terms = matching.MatchPolicy()
+    posted = matching.post_demand({
+        "title": "城市拥堵指数 congestion index", "sector": "transport", "region": "武汉",
+        "description": "需要按路段的拥堵指数用于交通规划评估，文件或接口交付。",
+        "product_types": ["dataset"], "delivery_modes": ["file"], "freshness": "realtime",
+        "budget_min": 100_000, "budget_max": 400_000, "currency": "CNY",
+        "purpose": "城市拥堵治理方案评估", "purposes": ["交通规划"],
+        "scenarios": ["城市交通治理"], "cross_border": False,
+        "deadline": uow(buyer).clock.now() + timedelta(days=30)}, policy=terms, uow=uow(buyer))
+    ranking = matching.match_demand(posted.demand.id, policy=terms, uow=uow(buyer))
+    top = ranking.candidates[0]
+    say(f"demand    {posted.demand.id} {posted.demand.status}: {top.product_id} scores "
+        f"{top.score} = " + " + ".join(f"{k} {v}" for k, v in top.components.items()))
+    negotiation = matching.answer_demand(posted.demand.id, product_id, {
+        "amount": 450_000, "delivery_modes": ["file"]}, policy=terms, uow=uow(seller))
+    n = negotiation.negotiation.id
+    matching.counter(n, {"amount": 380_000, "term_days": 180}, policy=terms, uow=uow(buyer))
+    agreed = matching.agree(n, policy=terms, uow=uow(seller)).negotiation
+    say(f"negotiate {n}: offered {_yuan(450_000)}, countered {_yuan(380_000)}, "
+        f"{agreed.status}; private offer {agreed.private_offer_id}")
+    commitment = {**PURCHASE_COMMITMENT, "purposes": ["交通规划"]}
+    order = trading.place_order(product_id, agreed.private_offer_id or "", commitment,
+                                policy=policy, uow=uow(buyer))
+    trading.pay_order(order.order.id, policy=policy, uow=uow(buyer))
+    content = b"segment_id,congestion_index\nS001,0.82\n"
+    delivered, _ = trading.deliver(order.order.id, trading.DeliveryInput(
+        mode=DeliveryMode.FILE, file=trading.FileUpload(
+            "congestion.csv", "text/csv", io.BytesIO(content))),
+        storage=storage, policy=policy, uow=uow(seller))
+    settled = trading.accept_order(order.order.id, sha256=delivered.deliveries[0].sha256,
+                                   uow=uow(buyer))
+    demand = matching.get_demand(posted.demand.id, uow=uow(buyer)).demand
+    say(f"bought    order {order.order.id} {settled.order.status} for "
+        f"{_yuan(settled.order.amount)}; demand {demand.status}")
+    return {"demand_id": posted.demand.id, "demand_status": demand.status,
+            "top_score": top.score, "components": top.components,
+            "negotiation_id": n, "private_offer_id": agreed.private_offer_id,
+            "order_id": order.order.id, "order_status": settled.order.status}
 
 
 LISTING_DECLARATION: dict[str, Any] = {

@@ -120,7 +120,7 @@ class DemandMatch(Base):
     product_id: Mapped[str] = mapped_column(String(40), nullable=False)
     merchant_org_id: Mapped[str] = mapped_column(String(40), nullable=False)
     score: Mapped[int] = mapped_column(Integer, nullable=False)
-    components: Mapped[dict[str, int]] = mapped_column(JSONType, nullable=False)
+    components: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     first_matched_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     scored_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

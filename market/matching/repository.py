@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from market.kernel.actor import Actor, Role
 from market.kernel.pagination import Page, keyset_page, where_given
-from market.matching.domain import LIVE_DEMANDS, OPEN_NEGOTIATIONS, NegotiationStatus, Visibility
+from market.matching.domain import LIVE_DEMANDS, OPEN_NEGOTIATIONS, NegotiationStatus
 from market.matching.errors import (
     CapabilityNotFound,
     DemandNotFound,

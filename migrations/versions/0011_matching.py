@@ -189,6 +189,11 @@ def upgrade() -> None:
     with op.batch_alter_table('negotiation_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_negotiation_events_negotiation_id'), ['negotiation_id'], unique=False)
 
+    with op.batch_alter_table('decisions', schema=None) as batch_op:
+        batch_op.drop_constraint('stage', type_='check')
+        batch_op.create_check_constraint(
+            'stage', "stage IN ('listing', 'order', 'delivery', 'match')")
+
     with op.batch_alter_table('filings', schema=None) as batch_op:
         batch_op.add_column(sa.Column('channel', sa.String(length=16), server_default='catalogue', nullable=False))
         batch_op.add_column(sa.Column('origin', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=True))
@@ -218,6 +223,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('decisions', schema=None) as batch_op:
+        batch_op.drop_constraint('stage', type_='check')
+        batch_op.create_check_constraint('stage', "stage IN ('listing', 'order', 'delivery')")
+
     with op.batch_alter_table('product_versions', schema=None) as batch_op:
         batch_op.drop_column('product_facts')
 

@@ -44,8 +44,8 @@ class OfferTerms:
     def of(cls, offer: Offer) -> OfferTerms:
         return cls(offer.id, offer.kind, offer.name, offer.amount, offer.currency,
                    offer.period, offer.unit, offer.cap_amount, offer.buyer_org_id,
-                   offer.expires_at, offer.negotiation_id, offer.demand_id, offer.channel, offer.broker_org_id,
-                   offer.commission_bps)
+                   offer.expires_at, offer.negotiation_id, offer.demand_id, offer.channel,
+                   offer.broker_org_id, offer.commission_bps)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from market.kernel.statemachine import record_move
+from market.settlement import services as settlement
 from market.kernel.uow import UnitOfWork
 from market.matching.domain import DemandStatus, NegotiationStatus, Weights
 from market.matching.models import Demand, DemandEvent, Negotiation, NegotiationEvent
@@ -22,6 +23,8 @@ class MatchPolicy:
     pool: int = 200  # listings the catalogue ranks for a demand before they are scored
     negotiation_window: timedelta = timedelta(hours=72)  # to answer the terms on the table
     private_offer_ttl: timedelta = timedelta(days=7)  # to order an agreement
+    split: settlement.SplitPolicy = field(
+        default_factory=lambda: settlement.SplitPolicy(100, 1000, 1000))
 
 
 def match_policy_of(settings: Any) -> MatchPolicy:
@@ -29,7 +32,8 @@ def match_policy_of(settings: Any) -> MatchPolicy:
     return MatchPolicy(weights=Weights.parse(settings.match_weights), top=settings.match_top,
                        pool=settings.match_pool,
                        negotiation_window=timedelta(hours=settings.negotiation_window_hours),
-                       private_offer_ttl=timedelta(hours=settings.private_offer_hours))
+                       private_offer_ttl=timedelta(hours=settings.private_offer_hours),
+                       split=settlement.split_policy_of(settings))
 
 
 def move_demand(uow: UnitOfWork, demand: Demand, target: DemandStatus, action: str,

@@ -46,7 +46,7 @@ def _check(data: Mapping[str, Any], now: datetime, uow: UnitOfWork) -> None:
         problems["budget_max"] = ["must not be below budget_min"]
     if data["deadline"] <= now:
         problems["deadline"] = ["must be in the future"]
-    if data["visibility"] == Visibility.INVITED.value:
+    if data.get("visibility") == Visibility.INVITED.value:
         invited = list(data.get("invited_org_ids") or [])
         if not invited:
             problems["invited_org_ids"] = ["an invited demand names at least one merchant"]
@@ -74,7 +74,8 @@ def post_demand(data: Mapping[str, Any], *, policy: MatchPolicy, uow: UnitOfWork
         buyer_org_id = actor.org_id
     else:
         require(actor, Role.BROKER)
-    assert buyer_org_id is not None and actor.org_id is not None
+    assert buyer_org_id is not None
+    assert actor.org_id is not None
     with uow:
         now = uow.clock.now()
         if buyer_org_id != actor.org_id:
