@@ -6,9 +6,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import marshmallow as ma
 from flask import Response, request, send_file
 
 from market.kernel.actor import Role
@@ -16,7 +18,7 @@ from market.kernel.errors import InvalidCursor, InvalidInput
 from market.kernel.web import ApiBlueprint, page_body, page_of, state, unit_of_work
 from market.kernel.web.pagination import PageQuery, decode_cursor, encode_cursor, page_args
 from market.listing import catalog, linked_data, services
-from market.listing.errors import ProductNotFound
+from market.listing.errors import OfferNotFound, ProductNotFound
 from market.listing.schemas import (
     CatalogEntryOut,
     CatalogPage,
@@ -33,6 +35,7 @@ from market.listing.schemas import (
     ProductRevisionIn,
     SubmitIn,
 )
+from market.participants import services as participants
 from market.settlement import services as settlement
 
 bp = ApiBlueprint("listing", __name__,
@@ -266,6 +269,14 @@ def _base() -> str:
     return request.host_url.rstrip("/") + "/api/v1"
 
 
+def _merchant_names(org_ids: Iterable[str]) -> dict[str, str]:
+    """The public names of merchants, for the publishers of datasets."""
+    uow = unit_of_work()
+    with uow:
+        return {org_id: facts.name for org_id, facts in
+                participants.organisation_facts(org_ids, uow=uow).items()}
+
+
 def _jsonld(document: dict[str, Any]) -> Response:
     return Response(json.dumps(document, ensure_ascii=False, default=str),
                     mimetype="application/ld+json")
@@ -282,8 +293,11 @@ def dcat_catalog(query: dict[str, Any]) -> Response:
     result = services.search_catalog(None, catalog.Filters(), sort="newest", offset=offset,
                                      limit=query["limit"], facets=False, uow=unit_of_work())
     views = services.listed_views([e.product_id for e in result.items], uow=unit_of_work())
+    names = _merchant_names(v.product.merchant_org_id for v in views)
     document = linked_data.dcat_catalog(_base(), [
-        linked_data.dcat_dataset(_base(), v.product, v.version, v.offers) for v in views])
+        linked_data.dcat_dataset(_base(), v.product, v.version, v.offers,
+                                 names.get(v.product.merchant_org_id))
+        for v in views])
     if result.next_offset is not None:
         document["next"] = (f"{_base()}/catalog.jsonld?limit={query['limit']}&cursor="
                             f"{encode_cursor(str(result.next_offset))}")
@@ -297,18 +311,33 @@ def dcat_catalog(query: dict[str, Any]) -> Response:
 def dcat_dataset(product_id: str) -> Response:
     """A listed product as a DCAT-AP 3 dataset."""
     view = services.listed_version(product_id, uow=unit_of_work())
-    document = linked_data.dcat_dataset(_base(), view.product, view.version, view.offers)
+    merchant = view.product.merchant_org_id
+    document = linked_data.dcat_dataset(_base(), view.product, view.version, view.offers,
+                                        _merchant_names([merchant]).get(merchant))
     return _jsonld({"@context": linked_data.DCAT_CONTEXT, **document})
+
+
+class TermsQuery(ma.Schema):
+    offer = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 40),
+                             metadata={"description": "an offer of the version on sale: "
+                                                      "its policy, with its price"})
 
 
 @bp.route("/catalog/<product_id>/terms.jsonld", methods=["GET"])
 @bp.access(anonymous=True, object_scoped=True)
+@bp.arguments(TermsQuery, location="query")
 @bp.response(200, content_type="application/ld+json",
              description="ODRL policy (JSON-LD)")
-def odrl_terms(product_id: str) -> Response:
-    """The usage terms of the version on sale as an ODRL Offer policy."""
+def odrl_terms(query: dict[str, Any], product_id: str) -> Response:
+    """The usage terms of the version on sale as an ODRL Offer policy; with `offer`, the
+    policy of that offer, its price a `compensate` duty."""
     view = services.listed_version(product_id, uow=unit_of_work())
-    return _jsonld(linked_data.odrl_policy(_base(), view.product, view.version))
+    offer = None
+    if query["offer"] is not None:
+        offer = next((o for o in view.offers if o.id == query["offer"]), None)
+        if offer is None:
+            raise OfferNotFound()
+    return _jsonld(linked_data.odrl_policy(_base(), view.product, view.version, offer))
 
 
 def split_policy() -> settlement.SplitPolicy:

@@ -512,16 +512,6 @@ def relevance(session: Session, words: Sequence[str], *, types: Sequence[str] = 
             for entry, matched, score in session.execute(stmt.limit(limit))]
 
 
-def newest(session: Session, *, types: Sequence[str] = (), modes: Sequence[str] = (),
-           exclude: Sequence[str] = (), limit: int) -> list[CatalogEntry]:
-    """The newest listings of ``types`` delivered by ``modes``, besides ``exclude``."""
-    stmt = _narrowed(select(CatalogEntry), types, modes)
-    if exclude:
-        stmt = stmt.where(CatalogEntry.product_id.not_in(sorted(set(exclude))))
-    stmt = stmt.order_by(CatalogEntry.listed_at.desc(), CatalogEntry.product_id.asc())
-    return list(session.scalars(stmt.limit(limit)))
-
-
 def _narrowed(stmt: Any, types: Sequence[str], modes: Sequence[str]) -> Any:
     if types:
         stmt = stmt.where(CatalogEntry.type.in_(sorted(set(types))))

@@ -43,7 +43,10 @@ class OfferIn(ma.Schema):
                               metadata={"description": "limited offers: how many can be sold"})
 
 
-class OfferOut(RecordSchema, model=Offer, omit=("version_id",)): ...
+class OfferOut(RecordSchema, model=Offer, omit=(
+        "version_id", "buyer_org_id", "expires_at", "terms", "delivery_modes", "negotiation_id",
+        "demand_id", "channel", "broker_org_id", "commission_bps", "created_at")):
+    """A public offer (private offers are shown in their negotiation)."""
 
 
 class TermsIn(ma.Schema):
@@ -123,7 +126,7 @@ class ProductRevisionIn(ProductIn):
 
 class VersionOut(RecordSchema, model=ProductVersion, omit=(
         "product_id", "merchant_org_id", "suspended_by_rights", "sample_media_type",
-        "declaration", "declared_by_user_id", "reviewer_org_id")):
+        "declaration", "declared_by_user_id", "reviewer_org_id", "product_facts")):
     status = fields.String(metadata={"enum": choices(ListingStatus)})
     field_schema = fields.List(fields.Dict())
     terms = fields.Nested(TermsOut)

@@ -24,20 +24,20 @@ from market.matching.schemas import (
     CapabilityOut,
     DemandAnswerIn,
     DemandCloseIn,
-    DemandEventOut,
+    DemandHistoryOut,
     DemandIn,
     DemandOut,
     DemandPageOut,
     DemandPatchIn,
     DemandQuery,
     MatchQuery,
-    NegotiationEventOut,
+    NegotiationHistoryOut,
     NegotiationOut,
     NegotiationQuery,
+    NegotiationReasonIn,
     ProposalIn,
     QuoteRequestIn,
     RankingOut,
-    NegotiationReasonIn,
     SavedSearchIn,
     SavedSearchListOut,
     SavedSearchOut,
@@ -136,9 +136,10 @@ def match_demand(query: dict[str, Any], demand_id: str) -> dict[str, Any]:
 
 @bp.route("/demands/<demand_id>/history", methods=["GET"])
 @bp.access(roles=TRADERS, object_scoped=True)
-@bp.response(200, DemandEventOut(many=True))
-def demand_history(demand_id: str) -> Any:
-    return services.demand_history(demand_id, uow=unit_of_work())
+@bp.response(200, DemandHistoryOut)
+def demand_history(demand_id: str) -> dict[str, Any]:
+    """Every move of the demand, oldest first."""
+    return {"items": services.demand_history(demand_id, uow=unit_of_work())}
 
 
 @bp.route("/demands/<demand_id>/answers", methods=["POST"])
@@ -206,9 +207,10 @@ def get_negotiation(negotiation_id: str) -> Any:
 
 @bp.route("/negotiations/<negotiation_id>/history", methods=["GET"])
 @bp.access(roles=TRADERS, object_scoped=True)
-@bp.response(200, NegotiationEventOut(many=True))
-def negotiation_history(negotiation_id: str) -> Any:
-    return services.negotiation_history(negotiation_id, uow=unit_of_work())
+@bp.response(200, NegotiationHistoryOut)
+def negotiation_history(negotiation_id: str) -> dict[str, Any]:
+    """Every move of the negotiation with the terms it put on the table, oldest first."""
+    return {"items": services.negotiation_history(negotiation_id, uow=unit_of_work())}
 
 
 @bp.route("/negotiations/<negotiation_id>/offers", methods=["POST"])

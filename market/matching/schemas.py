@@ -142,6 +142,10 @@ class DemandEventOut(HistoryEventOut):
     demand_id = fields.String()
 
 
+class DemandHistoryOut(ma.Schema):
+    items = fields.List(fields.Nested(DemandEventOut))
+
+
 # -- negotiations --------------------------------------------------------------------------
 
 
@@ -210,6 +214,10 @@ class NegotiationQuery(PageQuery):
 class NegotiationEventOut(HistoryEventOut):
     negotiation_id = fields.String()
     terms = fields.Dict(allow_none=True)
+
+
+class NegotiationHistoryOut(ma.Schema):
+    items = fields.List(fields.Nested(NegotiationEventOut))
 
 
 # -- supply and saved searches -------------------------------------------------------------

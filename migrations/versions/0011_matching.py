@@ -9,6 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 import market.kernel.db
+from market.kernel.migrate import create_append_only, drop_append_only
 
 
 revision = '0011'
@@ -189,10 +190,13 @@ def upgrade() -> None:
     with op.batch_alter_table('negotiation_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_negotiation_events_negotiation_id'), ['negotiation_id'], unique=False)
 
+    # SQLite rebuilds the table to change a constraint, which drops its triggers.
+    drop_append_only('decisions')
     with op.batch_alter_table('decisions', schema=None) as batch_op:
         batch_op.drop_constraint('stage', type_='check')
         batch_op.create_check_constraint(
             'stage', "stage IN ('listing', 'order', 'delivery', 'match')")
+    create_append_only('decisions')
 
     with op.batch_alter_table('filings', schema=None) as batch_op:
         batch_op.add_column(sa.Column('channel', sa.String(length=16), server_default='catalogue', nullable=False))
@@ -223,9 +227,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    drop_append_only('decisions')
     with op.batch_alter_table('decisions', schema=None) as batch_op:
         batch_op.drop_constraint('stage', type_='check')
         batch_op.create_check_constraint('stage', "stage IN ('listing', 'order', 'delivery')")
+    create_append_only('decisions')
 
     with op.batch_alter_table('product_versions', schema=None) as batch_op:
         batch_op.drop_column('product_facts')

@@ -222,7 +222,10 @@ def test_dcat_catalogue_and_dataset_parse_as_json_ld(client, publish):
     assert one.mimetype == "application/ld+json"
     expanded = jsonld.expand(one.json)[0]
     assert expanded["@type"] == [f"{dcat}Dataset"]
-    assert {k["@value"] for k in expanded[f"{dcat}keyword"]} == {"traffic", "交通运输行业分析"}
+    assert {k["@value"] for k in expanded[f"{dcat}keyword"]} == {
+        "traffic", "交通运输行业分析", "交通运输", "武汉市"}
+    assert [f["@id"] for f in expanded[f"{dct}accrualPeriodicity"]] == [
+        "http://publications.europa.eu/resource/authority/frequency/DAILY"]
     assert expanded[f"{dcat}distribution"]
 
 

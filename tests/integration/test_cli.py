@@ -166,7 +166,7 @@ def test_ledger_verify_recomputes_the_ledger_and_fails_when_tampered(migrated, t
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["ok"] is True
-    assert report["journals"] == 3
+    assert report["journals"] == 5  # a top-up, then payment and settlement of two trades
     with sqlite3.connect(tmp_path / "instance" / "market.db") as db:
         db.execute("UPDATE ledger_accounts SET balance = balance + 1 "
                    "WHERE kind = 'fee_revenue'")
@@ -185,3 +185,14 @@ def test_trading_deadlines_reports_what_it_did(migrated):
                                          "auto_accepted": [], "unanswered": [],
                                          "payouts_expired": [], "demands_expired": [],
                                          "negotiations_expired": []}
+
+
+def test_demo_matches_negotiates_and_buys_as_the_readme_works_it_out(migrated):
+    """The README's worked example of a match score is the demo's, component by component."""
+    match = json.loads(run(migrated, "demo", "--json").output)["match"]
+    assert match["components"] == {"text": 2667, "budget": 1500, "region": 1000,
+                                   "freshness": 1000, "credit": 1000, "fulfilment": 1000}
+    assert match["top_score"] == 8167 == sum(match["components"].values())
+    assert match["private_offer_id"].startswith("ofr_")
+    assert match["order_status"] == "settled"
+    assert match["demand_status"] == "converted"

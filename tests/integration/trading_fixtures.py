@@ -28,7 +28,8 @@ from tests.integration.rights_fixtures import Chain, RightsWorld
 from tests.integration.test_listing_services import Shop
 
 COMMITMENT: dict[str, Any] = {
-    "purpose": "小微企业授信审批", "purposes": ["信贷风控"], "scenarios": ["小微企业授信"], "cross_border": False,
+    "purpose": "小微企业授信审批", "purposes": ["信贷风控"],
+    "scenarios": ["小微企业授信"], "cross_border": False,
     "destination": None, "security_measures": ["加密存储"], "no_onward_transfer": True,
     "no_reidentification": True, "commitments": [],
 }
@@ -81,7 +82,8 @@ class Market:
 
         with self.rights.session_factory() as session:
             return session.scalars(select(Offer.id).where(
-                Offer.version_id == view.listed_version_id)).one()
+                Offer.version_id == view.listed_version_id,
+                Offer.buyer_org_id.is_(None))).one()
 
     # -- steps -----------------------------------------------------------------------------
 

@@ -31,7 +31,8 @@ DECLARATION: dict[str, Any] = {
     "third_party_rights_cleared": True, "security_measures": ["加密"],
     "scenarios": ["信用评估"], "onward_transfer_commitment": True,
 }
-COMMITMENT: dict[str, Any] = {"purpose": "授信审批", "purposes": ["信贷风控"], "scenarios": ["信用评估"],
+COMMITMENT: dict[str, Any] = {"purpose": "授信审批", "purposes": ["信贷风控"],
+                              "scenarios": ["信用评估"],
                               "cross_border": False, "no_onward_transfer": True,
                               "no_reidentification": True, "security_measures": ["加密"]}
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from market.kernel.ids import new_id
 from market.kernel.errors import InvalidInput
+from market.kernel.ids import new_id
 from market.kernel.uow import UnitOfWork
 from market.listing import catalog, linked_data, repository
 from market.listing.domain import ListingStatus, OfferKind, OfferSpec
@@ -91,14 +91,10 @@ def _candidates(uow: UnitOfWork, ranked: Sequence[tuple[catalog.CatalogEntry, in
 
 def candidates(words: Sequence[str], *, types: Sequence[str] = (),
                modes: Sequence[str] = (), limit: int, uow: UnitOfWork) -> list[Candidate]:
-    """Up to ``limit`` listed products for a demand's ``words``, of ``types`` and delivered
-    by ``modes``: those the catalogue ranks highest for the words, then (when fewer match)
-    the newest others, with nothing matched."""
+    """Up to ``limit`` listed products containing any of a demand's ``words``, of ``types``
+    and delivered by ``modes``, as the catalogue ranks them for the words. A listing that
+    shares no word with the demand is never a candidate."""
     ranked = catalog.relevance(uow.session, words, types=types, modes=modes, limit=limit)
-    if len(ranked) < limit:
-        rest = catalog.newest(uow.session, types=types, modes=modes, limit=limit - len(ranked),
-                              exclude=[entry.product_id for entry, _, _ in ranked])
-        ranked = [*ranked, *((entry, 0, 0) for entry in rest)]
     return _candidates(uow, ranked)
 
 

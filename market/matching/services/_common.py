@@ -8,10 +8,10 @@ from datetime import timedelta
 from typing import Any
 
 from market.kernel.statemachine import record_move
-from market.settlement import services as settlement
 from market.kernel.uow import UnitOfWork
 from market.matching.domain import DemandStatus, NegotiationStatus, Weights
 from market.matching.models import Demand, DemandEvent, Negotiation, NegotiationEvent
+from market.settlement import services as settlement
 
 
 @dataclass(frozen=True)

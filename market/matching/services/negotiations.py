@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from market.compliance import services as compliance
-from market.kernel.actor import Role, require
+from market.kernel.actor import Role, require, system_actor
 from market.kernel.errors import InvalidInput
 from market.kernel.ids import new_id
 from market.kernel.pagination import Page
@@ -318,8 +318,9 @@ def agree(negotiation_id: str, *, policy: MatchPolicy, uow: UnitOfWork) -> Negot
         passage = compliance.gate(facts, ("negotiation", negotiation.id),
                                   refusal=AgreementRefused, uow=uow)
         if negotiation.broker_org_id and negotiation.commission_bps:
+            # The split is the merchant's to read; either party may agree to it.
             rule, _ = listing.distribution_rule(negotiation.product_id, policy=policy.split,
-                                                uow=uow.joined())
+                                                uow=uow.joined(system_actor("matching")))
             rule.with_commission(negotiation.broker_org_id, negotiation.commission_bps,
                                  merchant_org_id=negotiation.merchant_org_id)
         now = uow.clock.now()
