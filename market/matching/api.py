@@ -151,7 +151,7 @@ def answer_demand(body: dict[str, Any], demand_id: str) -> tuple[Any, int]:
     """Answer a demand with an offer on one of your listed products."""
     view = services.answer_demand(demand_id, body["product_id"], _given(body["terms"]),
                                   policy=policy(), uow=unit_of_work())
-    return view.negotiation, 201
+    return _negotiation(view), 201
 
 
 @bp.route("/demands/<demand_id>/proposals", methods=["POST"])
@@ -164,10 +164,16 @@ def propose_match(body: dict[str, Any], demand_id: str) -> tuple[Any, int]:
     starts once both parties accept."""
     view = services.propose_match(demand_id, body["product_id"], body["commission_bps"],
                                   policy=policy(), uow=unit_of_work(), note=body["note"])
-    return view.negotiation, 201
+    return _negotiation(view), 201
 
 
 # -- negotiations --------------------------------------------------------------------------
+
+
+def _negotiation(view: services.NegotiationView) -> dict[str, Any]:
+    row = view.negotiation
+    return {**{c.key: getattr(row, c.key) for c in row.__mapper__.column_attrs},
+            "private_offer": view.private_offer}
 
 
 def _given(terms: dict[str, Any]) -> dict[str, Any]:
@@ -184,7 +190,7 @@ def request_quote(body: dict[str, Any]) -> tuple[Any, int]:
     view = services.request_quote(body["product_id"], _given(body["terms"]), policy=policy(),
                                   uow=unit_of_work(), offer_id=body["offer_id"],
                                   note=body["note"])
-    return view.negotiation, 201
+    return _negotiation(view), 201
 
 
 @bp.route("/negotiations", methods=["GET"])
@@ -202,7 +208,9 @@ def list_negotiations(query: dict[str, Any]) -> dict[str, Any]:
 @bp.access(roles=TRADERS, object_scoped=True)
 @bp.response(200, NegotiationOut)
 def get_negotiation(negotiation_id: str) -> Any:
-    return services.get_negotiation(negotiation_id, uow=unit_of_work()).negotiation
+    """A negotiation you are a party to or broker (staff and regulators: any), with the
+    private offer its agreement became."""
+    return _negotiation(services.get_negotiation(negotiation_id, uow=unit_of_work()))
 
 
 @bp.route("/negotiations/<negotiation_id>/history", methods=["GET"])
@@ -220,8 +228,8 @@ def negotiation_history(negotiation_id: str) -> dict[str, Any]:
 @bp.response(200, NegotiationOut)
 def make_offer(body: dict[str, Any], negotiation_id: str) -> Any:
     """The merchant answers a quote request with its terms."""
-    return services.make_offer(negotiation_id, _given(body["terms"]), policy=policy(),
-                               uow=unit_of_work()).negotiation
+    return _negotiation(services.make_offer(negotiation_id, _given(body["terms"]), policy=policy(),
+                               uow=unit_of_work()))
 
 
 @bp.route("/negotiations/<negotiation_id>/counters", methods=["POST"])
@@ -231,8 +239,8 @@ def make_offer(body: dict[str, Any], negotiation_id: str) -> Any:
 @bp.response(200, NegotiationOut)
 def counter(body: dict[str, Any], negotiation_id: str) -> Any:
     """Answer the other side's terms with your own."""
-    return services.counter(negotiation_id, _given(body["terms"]), policy=policy(),
-                            uow=unit_of_work()).negotiation
+    return _negotiation(services.counter(negotiation_id, _given(body["terms"]), policy=policy(),
+                            uow=unit_of_work()))
 
 
 @bp.route("/negotiations/<negotiation_id>/agreement", methods=["POST"])
@@ -242,7 +250,7 @@ def counter(body: dict[str, Any], negotiation_id: str) -> Any:
 def agree(negotiation_id: str) -> Any:
     """Accept the other side's terms: they pass the compliance gate and become a private
     offer only the buyer sees and orders (`private_offer_id`)."""
-    return services.agree(negotiation_id, policy=policy(), uow=unit_of_work()).negotiation
+    return _negotiation(services.agree(negotiation_id, policy=policy(), uow=unit_of_work()))
 
 
 @bp.route("/negotiations/<negotiation_id>/acceptance", methods=["POST"])
@@ -251,8 +259,8 @@ def agree(negotiation_id: str) -> Any:
 @bp.response(200, NegotiationOut)
 def accept_proposal(negotiation_id: str) -> Any:
     """Accept a broker's proposal (both parties must)."""
-    return services.accept_proposal(negotiation_id, policy=policy(),
-                                    uow=unit_of_work()).negotiation
+    return _negotiation(services.accept_proposal(negotiation_id, policy=policy(),
+                                    uow=unit_of_work()))
 
 
 @bp.route("/negotiations/<negotiation_id>/decline", methods=["POST"])
@@ -261,7 +269,7 @@ def accept_proposal(negotiation_id: str) -> Any:
 @bp.arguments(NegotiationReasonIn)
 @bp.response(200, NegotiationOut)
 def decline(body: dict[str, Any], negotiation_id: str) -> Any:
-    return services.decline(negotiation_id, body["reason"], uow=unit_of_work()).negotiation
+    return _negotiation(services.decline(negotiation_id, body["reason"], uow=unit_of_work()))
 
 
 @bp.route("/negotiations/<negotiation_id>/withdrawal", methods=["POST"])
@@ -270,7 +278,7 @@ def decline(body: dict[str, Any], negotiation_id: str) -> Any:
 @bp.arguments(NegotiationReasonIn)
 @bp.response(200, NegotiationOut)
 def withdraw(body: dict[str, Any], negotiation_id: str) -> Any:
-    return services.withdraw(negotiation_id, body["reason"], uow=unit_of_work()).negotiation
+    return _negotiation(services.withdraw(negotiation_id, body["reason"], uow=unit_of_work()))
 
 
 # -- supply and saved searches -------------------------------------------------------------

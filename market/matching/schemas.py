@@ -200,8 +200,24 @@ class NegotiationReasonIn(ma.Schema):
     reason = fields.String(required=True, validate=validate.Length(1, 2000))
 
 
+class PrivateOfferOut(ma.Schema):
+    """The private offer an agreement became: only its buyer sees and orders it."""
+
+    id = fields.String()
+    kind = fields.String()
+    amount = fields.Integer(allow_none=True, metadata={"description": "minor units"})
+    currency = fields.String()
+    period = fields.String(allow_none=True)
+    buyer_org_id = fields.String()
+    expires_at = fields.DateTime(allow_none=True)
+    channel = fields.String(allow_none=True)
+    broker_org_id = fields.String(allow_none=True)
+    commission_bps = fields.Integer(allow_none=True)
+
+
 class NegotiationOut(RecordSchema, model=Negotiation):
     terms = fields.Dict(metadata={"description": "the terms on the table"})
+    private_offer = fields.Nested(PrivateOfferOut, allow_none=True)
 
 
 class NegotiationQuery(PageQuery):

@@ -51,6 +51,7 @@ from market.listing.services.supply import (
     candidates,
     indexed_terms,
     make_private_offer,
+    private_offer,
     query_terms,
 )
 from market.listing.services.trade import OfferTerms, OnSale, on_sale, release_unit, reserve_unit
@@ -89,6 +90,7 @@ __all__ = [
     "on_rights_unavailable",
     "on_sale",
     "on_suspension_ordered",
+    "private_offer",
     "query_terms",
     "release_unit",
     "reserve_unit",

@@ -174,3 +174,9 @@ def make_private_offer(product_id: str, spec: PrivateOffer, *, uow: UnitOfWork) 
         "amount": offer.amount, "currency": offer.currency, "negotiation_id": spec.negotiation_id,
         "expires_at": spec.expires_at.isoformat()})
     return OfferTerms.of(offer)
+
+
+def private_offer(offer_id: str, *, uow: UnitOfWork) -> OfferTerms | None:
+    """A private offer as agreed (for the negotiation that made it), or None."""
+    offer = repository.get_offer(uow.session, offer_id)
+    return OfferTerms.of(offer) if offer is not None and offer.private else None

@@ -43,6 +43,7 @@ PRICED = ("one_time", "subscription")
 @dataclass(frozen=True)
 class NegotiationView:
     negotiation: Negotiation
+    private_offer: listing.OfferTerms | None = None  # what the agreement became
 
 
 def _terms(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -338,7 +339,7 @@ def agree(negotiation_id: str, *, policy: MatchPolicy, uow: UnitOfWork) -> Negot
         negotiation.expires_at = now + policy.private_offer_ttl
         move_negotiation(uow, negotiation, N.AGREED, "agreed", terms=terms)
         uow.commit()
-        return NegotiationView(negotiation)
+        return NegotiationView(negotiation, offer)
 
 
 def _agreed_usage(listed: Mapping[str, Any], terms: Mapping[str, Any]) -> dict[str, Any]:
@@ -399,8 +400,10 @@ def get_negotiation(negotiation_id: str, *, uow: UnitOfWork) -> NegotiationView:
         NegotiationNotFound.
     """
     with uow:
-        return NegotiationView(repository.get_negotiation(uow.session, uow.actor,
-                                                          negotiation_id))
+        negotiation = repository.get_negotiation(uow.session, uow.actor, negotiation_id)
+        offer = (listing.private_offer(negotiation.private_offer_id, uow=uow.joined())
+                 if negotiation.private_offer_id else None)
+        return NegotiationView(negotiation, offer)
 
 
 def list_negotiations(*, uow: UnitOfWork, status: str | None = None,
