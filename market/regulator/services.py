@@ -88,7 +88,10 @@ def _row(filing: Any) -> dict[str, Any]:
         "sector": filing.sector, "product_type": filing.product_type,
         "amount": filing.amount, "currency": filing.currency, "order_id": filing.order_id,
         "declaration_ids": filing.declaration_ids, "decision_ids": filing.decision_ids,
-        "evidence_sha256": filing.evidence_sha256, "id": filing.id,
+        "evidence_sha256": filing.evidence_sha256, "channel": filing.channel,
+        "negotiation_id": (filing.origin or {}).get("negotiation_id"),
+        "broker_org_id": (filing.origin or {}).get("broker_org_id"),
+        "commission_bps": (filing.origin or {}).get("commission_bps"), "id": filing.id,
     }
 
 

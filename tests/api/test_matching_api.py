@@ -11,6 +11,7 @@ scores, negotiation transitions, brokers and conversion are in
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from market.kernel.audit import AuditEntry
 from market.matching.models import Demand, Negotiation
-from tests.api.test_trading_api import Desk
+from tests.api.test_trading_api import SHA256, Desk
 from tests.conftest import START, Party, problem
 from tests.integration.rights_fixtures import rights_fixture, signer_fixture  # noqa: F401
 from tests.integration.trading_fixtures import (  # noqa: F401
@@ -102,15 +103,27 @@ def test_a_demand_is_matched_negotiated_and_bought_over_http(
         "offered", "countered", "agreed", "ordered"]
     assert history["items"][1]["terms"]["amount"] == PRICE - 10_000
 
+    desk.pay(order["id"], buyer)
+    desk.upload(order["id"], market.party_of(order["seller_org_id"]))
+    settled = desk.call("POST", f"/orders/{order['id']}/acceptance", buyer, 200,
+                        {"sha256": SHA256}).json
+    assert settled["status"] == "settled"
+
     before = _reads(session_factory)
     regulator = desk.regulator
+    lines = desk.call("GET", "/regulator/filings/export", regulator, 200,
+                      query_string={"format": "jsonl", "party": buyer.org_id}
+                      ).get_data(as_text=True).splitlines()
+    (filed,) = [json.loads(line) for line in lines]
+    assert (filed["order_id"], filed["channel"], filed["negotiation_id"]) == (
+        order["id"], "match", agreed["id"])
     seen = desk.call("GET", f"/negotiations/{agreed['id']}", regulator, 200).json
     assert seen["private_offer"]["id"] == offer["id"]
     assert seen["order_id"] == order["id"]
     assert desk.call("GET", f"/demands/{demand_id}", regulator, 200).json["id"] == demand_id
     listed = desk.call("GET", "/negotiations", regulator, 200).json["items"]
     assert agreed["id"] in {n["id"] for n in listed}
-    assert _reads(session_factory) == before + 3
+    assert _reads(session_factory) == before + 4
 
 
 def test_bad_input_answers_problem_json_with_a_stable_code_and_writes_nothing(

@@ -21,10 +21,12 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import func, select
 
+from market.cli import consumers
 from market.kernel.actor import ANONYMOUS
 from market.kernel.clock import FixedClock
+from market.kernel.config import Settings
 from market.kernel.errors import InvalidInput, InvalidTransition, MarketError
-from market.kernel.outbox import OutboxMessage
+from market.kernel.outbox import OutboxMessage, Worker, noop_consumer
 from market.kernel.uow import UnitOfWork
 from market.listing import catalog
 from market.listing import services as listing
@@ -816,14 +818,8 @@ def test_a_brokered_deal_the_buyer_agrees_to_pays_the_broker_from_the_merchants_
 
     agreed = attempt(lambda: desk.agree(offered.id, buyer))
 
-    # BUG (market/matching/services/negotiations.py:321, agree): with a broker's
-    # commission, agree() checks it against listing.distribution_rule(...) read as the
-    # acting party; only the product's merchant, operators, regulators and the system may
-    # read that rule (market/listing/services/distribution.py:36-38), so when the buyer is
-    # the side that agrees the agreement fails with ProductNotFound.
-    assert not isinstance(agreed, ProductNotFound), (
-        "the buyer's agreement to a brokered offer fails with ProductNotFound: agree() reads "
-        "the merchant's distribution rule as the buyer")
+    # The merchant's split is read on the buyer's behalf to check the commission.
+    assert not isinstance(agreed, ProductNotFound), agreed
     assert isinstance(agreed, Negotiation), agreed
     assert agreed.status == "agreed"
     _settle_brokered(desk, market, chain, buyer, broker, agreed)
@@ -989,22 +985,15 @@ def test_a_listing_sharing_no_word_with_a_demand_never_matches_it_whichever_came
     early = desk.post(buyer, **unrelated)
     chain = desk.listed()  # listed after the first demand, before the second
 
-    # Listed after the demand: rematch_product leaves it out (engine.py:227 "not hits").
+    # Listed after the demand: it is not taken.
     assert matching.rematch_product(chain.product_id, policy=MATCH, uow=desk.system()) == 0
     assert desk.demand(early.demand.id).status == "open"
 
     late = desk.post(buyer, **unrelated)
 
-    # BUG (market/matching/services/engine.py:126-150, rank): the pool from
-    # listing.candidates is topped up with the newest listings matching none of the
-    # demand's words (market/listing/services/supply.py:96-101, matched=0), and rank scores
-    # and keeps them like any other (only the near misses check ``matched``). So a demand
-    # posted after an unrelated listing "matches" it (text 0, score 5,500 on the other
-    # components), moves to matched and announces demand.candidate_added to its merchant,
-    # while the same demand posted before that listing never takes it.
-    assert [m.product_id for m in late.matches] == [], (
-        "a listing sharing no word with the demand matched it because it was listed before "
-        "the demand was posted; listed after, rematch_product left it out")
+    # Posted after the listing: it is no candidate either.
+    assert [m.product_id for m in late.matches] == []
+    assert desk.rank(buyer, late.demand.id).candidates == []
     assert desk.demand(late.demand.id).status == "open"
 
 
@@ -1070,3 +1059,24 @@ def test_inviting_an_organisation_that_is_not_a_merchant_writes_nothing(
     assert desk.count(*tables) == before
 
 
+
+
+def test_the_worker_offers_a_newly_listed_product_to_live_demands_and_saved_searches(
+        desk: Desk, market: Market, settings: Settings) -> None:
+    """The worker's consumer of ``listing.listed`` is real: draining the outbox after a
+    listing matches it to the demand posted before it and tells the saved search."""
+    buyer = market.buyer()
+    live = desk.post(buyer)
+    search = matching.save_search("用电指数", "用电风险", {}, uow=desk.uow(buyer))
+    desk.listed()
+    worker = Worker(market.rights.session_factory, desk.clock,
+                    consumers(market.rights.session_factory, settings))
+    assert consumers(market.rights.session_factory, settings)["listing.listed"] \
+        is not noop_consumer
+
+    while worker.drain_once(100).claimed:
+        pass
+
+    assert desk.demand(live.demand.id).status == "matched"
+    told = [p for _, p in desk.outbox("saved_search.matched")]
+    assert [p["saved_search_id"] for p in told] == [search.id]
