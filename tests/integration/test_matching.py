@@ -1080,3 +1080,18 @@ def test_the_worker_offers_a_newly_listed_product_to_live_demands_and_saved_sear
     assert desk.demand(live.demand.id).status == "matched"
     told = [p for _, p in desk.outbox("saved_search.matched")]
     assert [p["saved_search_id"] for p in told] == [search.id]
+
+
+def test_a_better_listing_displaces_the_lowest_match_of_a_full_top(
+        desk: Desk, market: Market) -> None:
+    buyer = market.buyer()
+    far = desk.listed("far", "far holder", region="北京")  # scores less: another region
+    view = desk.post(buyer)
+    assert [m.product_id for m in view.matches] == [far.product_id]
+    near = desk.listed("near", "near holder")  # 上海, as the demand asks
+    one = dataclasses.replace(MATCH, top=1)
+
+    assert matching.rematch_product(near.product_id, policy=one, uow=desk.system()) == 1
+
+    kept = matching.get_demand(view.demand.id, uow=desk.uow(buyer)).matches
+    assert [m.product_id for m in kept] == [near.product_id]

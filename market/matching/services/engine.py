@@ -232,8 +232,20 @@ def rematch_product(product_id: str, *, policy: MatchPolicy, uow: UnitOfWork) ->
                 continue
             if _keep(demand, [scored], uow=uow, replace=False):
                 took += 1
+                if count >= policy.top:  # it displaces the lowest of a full top
+                    _trim(demand.id, policy.top, uow)
         uow.commit()
         return took
+
+
+def _trim(demand_id: str, top: int, uow: UnitOfWork) -> None:
+    """Keep only the ``top`` best active matches of a demand active."""
+    uow.session.flush()
+    active = [m for m in repository.matches_of(uow.session, [demand_id])[demand_id]
+              if m.active]
+    active.sort(key=lambda m: (-m.score, m.product_id))
+    for row in active[top:]:
+        row.active = False
 
 
 def _with_relevance(candidate: listing.Candidate, matched: int, weight: int,
