@@ -3,6 +3,9 @@ broker proposals, supply lists, capabilities and saved searches."""
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 import marshmallow as ma
 from marshmallow import fields, validate
 
@@ -67,9 +70,21 @@ class DemandIn(ma.Schema):
             raise ma.ValidationError("must not be below budget_min", "budget_max")
 
 
-class DemandPatchIn(DemandIn):
-    class Meta:
-        partial = True
+def _optional(schema: type[ma.Schema]) -> dict[str, fields.Field[Any]]:
+    """The schema's fields, none required and none defaulted: a PATCH changes what it
+    names and nothing else."""
+    found = {}
+    for name, field in schema._declared_fields.items():
+        if name == "buyer_org_id":
+            continue
+        changed = copy.copy(field)
+        changed.required = False
+        changed.load_default = ma.missing
+        found[name] = changed
+    return found
+
+
+DemandPatchIn = ma.Schema.from_dict(_optional(DemandIn), name="DemandPatchIn")
 
 
 class DemandCloseIn(ma.Schema):

@@ -59,17 +59,46 @@ payouts):
   share); buyers and assessors may ask, and are refused 422 ``insufficient_funds`` with
   nothing payable.
 
+Matching (demands, their matches, negotiations, broker proposals, supply lists, capabilities,
+saved searches) is for traders: buyers, merchants, brokers, the operator and regulators;
+assessors take no part in it (403 ``role_not_allowed``):
+
+* buyers post demands, brokers post them for an admitted buyer they name; buyers ask the
+  merchant of a listed product for a quote, for a use the listing's terms allow; merchants
+  answer a demand they see with one of their own listed products and declare (and withdraw
+  their own) capabilities; brokers propose a listed product for a demand they see; buyers
+  keep saved searches and delete their own; the operator and regulators read everything and
+  never trade: every write is 403 ``role_not_allowed`` to them;
+* a demand is its buyer's and, when a broker posted it, that broker's; a public demand still
+  open is seen by merchants and brokers too, while buyers see only their own; its matches
+  are for its buyer, its broker, the operator and regulators; only its buyer (or its
+  posting broker) edits or closes it: to other buyers and brokers it is 404
+  ``demand_not_found``;
+* a negotiation is seen by its buyer, its merchant and its broker, the operator and
+  regulators; the merchant offers on a quote request; the side whose turn it is counters or
+  agrees (the side whose terms are on the table gets 409 ``not_your_turn``); both parties
+  accept a broker's proposal; either party declines or withdraws, and the broker withdraws
+  its proposal while it is only proposed; a foreign one is 404 ``negotiation_not_found``;
+* capabilities and saved searches are their owner's alone: a foreign one is 404
+  (``capability_not_found``, ``saved_search_not_found``) to a caller of the role that has
+  them.
+
 "Own" rights objects are the caller's as holder; only merchants hold them, so the other
 callers have no such cell, except for grants, which they can receive: an own grant is one the
 caller gave (merchants) or was given (everyone else admitted). Products too are only ever a
 merchant's own. Own trading objects are the caller's as seller (merchants), as buyer
 (buyers), or as owner: an own account holds a top-up recorded for the caller, a broker's own
-payout is paid from its share of a sale.
+payout is paid from its share of a sale. Own matching objects: a demand the caller posted as
+its buyer (buyers) or for a buyer (brokers); a negotiation the caller is a party to (buyers,
+and merchants on their own listed product) or brokers (brokers); a merchant's capability; a
+buyer's saved search. Merchants never own a demand.
 
 A denied request must leave no trace: the organisations, their users and admission history,
 the resources, rights and grants, the products with their histories, the public catalogue,
-the orders with their ledgers and histories, the disputes, accounts and payouts, and the
-audit head are compared before and after it. An allowed write must move the audit head.
+the orders with their ledgers and histories, the disputes, accounts and payouts, the demands
+with their matches and histories, the negotiations with their histories, the capabilities
+and saved searches, and the audit head are compared before and after it. An allowed write
+must move the audit head.
 
 Each test runs in a savepoint rolled back after it, inside one transaction for the module.
 A cell's world (the observing operator, the target with its objects, the caller with its
@@ -85,11 +114,13 @@ import hashlib
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import timedelta
+from typing import Any, cast
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import Table, select
 from sqlalchemy.engine import Connection, NestedTransaction
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -98,6 +129,7 @@ from market.kernel.clock import FixedClock
 from market.kernel.config import Settings
 from market.kernel.uow import UnitOfWork
 from market.kernel.web import access_of
+from market.matching.models import Capability, SavedSearch, SavedSearchHit
 from market.participants import services as participants
 from market.participants.domain import Status, random_credit_code
 from tests.conftest import START, TEST_SECRET, TEST_SIGNING_KEY, Party, problem
@@ -135,6 +167,11 @@ NO_DSP = (404, "dispute_not_found")
 NO_ACC = (404, "account_not_found")
 NO_PAY = (404, "payout_not_found")
 BROKE = (422, "insufficient_funds")
+GONE = 204  # deleted: no content
+NO_DMD = (404, "demand_not_found")
+NO_NEG = (404, "negotiation_not_found")
+NO_SAV = (404, "saved_search_not_found")
+NO_CAP = (404, "capability_not_found")
 
 # fmt: off
 MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
@@ -587,6 +624,116 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
         OWN:       (NA,     NA,     ROLE,   NA,     NA,     ROLE,   NA,     NA,     NOTADM, ROLE),
         FOREIGN:   (UNAUTH, OK,     ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
     },
+    # -- matching ---------------------------------------------------------------------
+    #            anon    oper    merch   buyer   assess  broker  regul   applic  susp    read_only
+    # Buyers post their own demands, brokers one for the admitted buyer they name.
+    ("POST", f"{API}/demands"): {
+        NO_OBJECT: (UNAUTH, ROLE,   ROLE,   NEW,    ROLE,   NEW,    ROLE,   NOTADM, NOTADM, ROLE),
+    },
+    ("GET", f"{API}/demands"): {
+        NO_OBJECT: (UNAUTH, OK,     OK,     OK,     ROLE,   OK,     OK,     NOTADM, NOTADM, OK),
+    },
+    # A demand is its buyer's and its posting broker's. The foreign one here is another
+    # buyer's, public and open: merchants and brokers see it, other buyers do not.
+    ("GET", f"{API}/demands/<demand_id>"): {
+        OWN:       (NA,     NA,     NA,     OK,     NA,     OK,     NA,     NA,     NA,     NA),
+        FOREIGN:   (UNAUTH, OK,     OK,     NO_DMD, ROLE,   OK,     OK,     NOTADM, NOTADM, OK),
+    },
+    ("GET", f"{API}/demands/<demand_id>/history"): {
+        OWN:       (NA,     NA,     NA,     OK,     NA,     OK,     NA,     NA,     NA,     NA),
+        FOREIGN:   (UNAUTH, OK,     OK,     NO_DMD, ROLE,   OK,     OK,     NOTADM, NOTADM, OK),
+    },
+    # Matches are for the buyer, its broker, the operator and regulators.
+    ("GET", f"{API}/demands/<demand_id>/matches"): {
+        OWN:       (NA,     NA,     NA,     OK,     NA,     OK,     NA,     NA,     NA,     NA),
+        FOREIGN:   (UNAUTH, OK,     NO_DMD, NO_DMD, ROLE,   NO_DMD, OK,     NOTADM, NOTADM, NO_DMD),
+    },
+    # Only the buyer (or its posting broker) edits or closes a demand.
+    ("PATCH", f"{API}/demands/<demand_id>"): {
+        OWN:       (NA,     NA,     NA,     OK,     NA,     OK,     NA,     NA,     NA,     NA),
+        FOREIGN:   (UNAUTH, ROLE,   ROLE,   NO_DMD, ROLE,   NO_DMD, ROLE,   NOTADM, NOTADM, ROLE),
+    },
+    ("POST", f"{API}/demands/<demand_id>/closure"): {
+        OWN:       (NA,     NA,     NA,     OK,     NA,     OK,     NA,     NA,     NA,     NA),
+        FOREIGN:   (UNAUTH, ROLE,   ROLE,   NO_DMD, ROLE,   NO_DMD, ROLE,   NOTADM, NOTADM, ROLE),
+    },
+    # Merchants answer a demand they see with one of their own listed products.
+    ("POST", f"{API}/demands/<demand_id>/answers"): {
+        OWN:       (NA,     NA,     NA,     ROLE,   NA,     ROLE,   NA,     NA,     NA,     NA),
+        FOREIGN:   (UNAUTH, ROLE,   NEW,    ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    # Brokers propose a listed product (the target's here) for a demand they see.
+    ("POST", f"{API}/demands/<demand_id>/proposals"): {
+        OWN:       (NA,     NA,     NA,     ROLE,   NA,     NEW,    NA,     NA,     NA,     NA),
+        FOREIGN:   (UNAUTH, ROLE,   ROLE,   ROLE,   ROLE,   NEW,    ROLE,   NOTADM, NOTADM, ROLE),
+    },
+    # Buyers ask for a quote on a listed product (the target's here), for a use it allows.
+    ("POST", f"{API}/negotiations"): {
+        NO_OBJECT: (UNAUTH, ROLE,   ROLE,   NEW,    ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
+    },
+    ("GET", f"{API}/negotiations"): {
+        NO_OBJECT: (UNAUTH, OK,     OK,     OK,     ROLE,   OK,     OK,     NOTADM, NOTADM, OK),
+    },
+    # A negotiation is its buyer's, its merchant's and its broker's.
+    ("GET", f"{API}/negotiations/<negotiation_id>"): {
+        OWN:       (NA,     NA,     OK,     OK,     NA,     OK,     NA,     NA,     NOTADM, OK),
+        FOREIGN:   (UNAUTH, OK,     NO_NEG, NO_NEG, ROLE,   NO_NEG, OK,     NOTADM, NOTADM, NO_NEG),
+    },
+    ("GET", f"{API}/negotiations/<negotiation_id>/history"): {
+        OWN:       (NA,     NA,     OK,     OK,     NA,     OK,     NA,     NA,     NOTADM, OK),
+        FOREIGN:   (UNAUTH, OK,     NO_NEG, NO_NEG, ROLE,   NO_NEG, OK,     NOTADM, NOTADM, NO_NEG),
+    },
+    # The negotiation here is a buyer's quote request: its merchant offers.
+    ("POST", f"{API}/negotiations/<negotiation_id>/offers"): {
+        OWN:       (NA,     NA,     OK,     ROLE,   NA,     ROLE,   NA,     NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, ROLE,   NO_NEG, ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    # The terms on the table here are the other side's, so it is the caller's turn: its
+    # merchant's offer to a buyer, its buyer's counter to a merchant (the foreign one: its
+    # merchant's offer).
+    ("POST", f"{API}/negotiations/<negotiation_id>/counters"): {
+        OWN:       (NA,     NA,     OK,     OK,     NA,     ROLE,   NA,     NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, ROLE,   NO_NEG, NO_NEG, ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    ("POST", f"{API}/negotiations/<negotiation_id>/agreement"): {
+        OWN:       (NA,     NA,     OK,     OK,     NA,     ROLE,   NA,     NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, ROLE,   NO_NEG, NO_NEG, ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    # The negotiation here is a broker's proposal: both parties accept it.
+    ("POST", f"{API}/negotiations/<negotiation_id>/acceptance"): {
+        OWN:       (NA,     NA,     OK,     OK,     NA,     ROLE,   NA,     NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, ROLE,   NO_NEG, NO_NEG, ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    # The negotiation here is a buyer's quote request: either party declines.
+    ("POST", f"{API}/negotiations/<negotiation_id>/decline"): {
+        OWN:       (NA,     NA,     OK,     OK,     NA,     ROLE,   NA,     NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, ROLE,   NO_NEG, NO_NEG, ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    # The negotiation here is a broker's proposal: the parties and the broker withdraw it.
+    ("POST", f"{API}/negotiations/<negotiation_id>/withdrawal"): {
+        OWN:       (NA,     NA,     OK,     OK,     NA,     OK,     NA,     NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, ROLE,   NO_NEG, NO_NEG, ROLE,   NO_NEG, ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    ("GET", f"{API}/supply"): {
+        NO_OBJECT: (UNAUTH, OK,     OK,     OK,     ROLE,   OK,     OK,     NOTADM, NOTADM, OK),
+    },
+    ("POST", f"{API}/supply/capabilities"): {
+        NO_OBJECT: (UNAUTH, ROLE,   NEW,    ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    ("POST", f"{API}/supply/capabilities/<capability_id>/withdrawal"): {
+        OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, ROLE,   NO_CAP, ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    ("POST", f"{API}/saved-searches"): {
+        NO_OBJECT: (UNAUTH, ROLE,   ROLE,   NEW,    ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
+    },
+    ("GET", f"{API}/saved-searches"): {
+        NO_OBJECT: (UNAUTH, ROLE,   ROLE,   OK,     ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
+    },
+    ("DELETE", f"{API}/saved-searches/<search_id>"): {
+        OWN:       (NA,     NA,     NA,     GONE,   NA,     NA,     NA,     NA,     NA,     NA),
+        FOREIGN:   (UNAUTH, ROLE,   ROLE,   NO_SAV, ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
+    },
 }
 # fmt: on
 
@@ -742,7 +889,42 @@ TRADING_OBJECTS: dict[tuple[str, str], str] = {
     ("POST", f"{API}/payouts/<payout_id>/rejection"): "payout",
     ("GET", f"{API}/regulator/orders/<order_id>"): "settled",
 }
-OBJECTS = {**RIGHTS_OBJECTS, **LISTING_OBJECTS, **COMPLIANCE_OBJECTS, **TRADING_OBJECTS}
+# What a matching endpoint is called on (see ``Deals``): a public demand of a buyer (posted
+# by a broker for it when the caller is that broker), answered with the caller's own listed
+# product (``demand to answer``; merchants) or with the target's listed product (brokers'
+# proposals); a negotiation on a listed product, requested by its buyer, offered by its
+# merchant, countered by its buyer, or proposed by a broker for a demand; ``their turn`` is
+# the merchant's offer to a buyer and the buyer's counter to a merchant (foreign: offered);
+# a merchant's capability; a buyer's saved search. POST /demands names, for a broker, a
+# ``client`` buyer; POST /negotiations names the target's listed product.
+MATCHING_OBJECTS: dict[tuple[str, str], str] = {
+    ("POST", f"{API}/demands"): "client",
+    ("GET", f"{API}/demands/<demand_id>"): "demand",
+    ("GET", f"{API}/demands/<demand_id>/history"): "demand",
+    ("GET", f"{API}/demands/<demand_id>/matches"): "demand",
+    ("PATCH", f"{API}/demands/<demand_id>"): "demand",
+    ("POST", f"{API}/demands/<demand_id>/closure"): "demand",
+    ("POST", f"{API}/demands/<demand_id>/answers"): "demand to answer",
+    ("POST", f"{API}/demands/<demand_id>/proposals"): "demand",
+    ("POST", f"{API}/negotiations"): "listed",
+    ("GET", f"{API}/negotiations/<negotiation_id>"): "requested",
+    ("GET", f"{API}/negotiations/<negotiation_id>/history"): "requested",
+    ("POST", f"{API}/negotiations/<negotiation_id>/offers"): "requested",
+    ("POST", f"{API}/negotiations/<negotiation_id>/counters"): "their turn",
+    ("POST", f"{API}/negotiations/<negotiation_id>/agreement"): "their turn",
+    ("POST", f"{API}/negotiations/<negotiation_id>/acceptance"): "proposed",
+    ("POST", f"{API}/negotiations/<negotiation_id>/decline"): "requested",
+    ("POST", f"{API}/negotiations/<negotiation_id>/withdrawal"): "proposed",
+    ("POST", f"{API}/supply/capabilities/<capability_id>/withdrawal"): "capability",
+    ("DELETE", f"{API}/saved-searches/<search_id>"): "saved search",
+}
+# Foreign matching objects are the same whoever calls: the demand (answered or not) and the
+# negotiation offered by its merchant (whose turn is its buyer's) are shared.
+FOREIGN_MATCHING = {"demand to answer": "demand", "their turn": "offered"}
+MATCHING_PREFIXES = (f"{API}/demands", f"{API}/negotiations", f"{API}/supply",
+                     f"{API}/saved-searches")
+OBJECTS = {**RIGHTS_OBJECTS, **LISTING_OBJECTS, **COMPLIANCE_OBJECTS, **TRADING_OBJECTS,
+           **MATCHING_OBJECTS}
 # Media types of successful answers other than JSON.
 MEDIA_TYPES = {
     ("GET", f"{API}/catalog/<product_id>/sample"): "text/plain",
@@ -944,7 +1126,8 @@ class Estates:
         return right
 
 
-COMMITMENT = {"purpose": "matrix", "purposes": ["matrix"], "scenarios": ["matrix"], "cross_border": False,
+COMMITMENT = {"purpose": "matrix", "purposes": ["matrix"], "scenarios": ["matrix"],
+              "cross_border": False,
               "security_measures": ["encryption"], "no_onward_transfer": True,
               "no_reidentification": True}
 DELIVERED = b"id,score\n1,0.9\n"
@@ -1058,6 +1241,131 @@ class Trades:
         return {**ids, **self.order("settled", ids, seller=seller, buyer=buyer)}
 
 
+USE = {"purposes": ["matrix"], "scenarios": ["matrix"]}  # what the matrix listings allow
+DEMAND = {"title": "矩阵需求", "description": "authorization matrix", "sector": "finance",
+          "purpose": "matrix", **USE, "deadline": (START + timedelta(days=30)).isoformat(),
+          "budget_max": 1_000}
+CAPABILITY = {"title": "矩阵数据加工", "description": "authorization matrix",
+              "sector": "finance"}
+SAVED_SEARCH = {"name": "矩阵", "q": "矩阵"}
+
+
+@dataclass(frozen=True)
+class Deals:
+    """Builds matching objects over HTTP: a merchant lists a product, a buyer posts a public
+    demand (or a broker for it), asks for a quote on a listed product or has a broker
+    propose one for its demand, which both parties accept; the merchant offers, the buyer
+    counters; merchants declare capabilities, buyers save searches."""
+
+    estates: Estates
+    make_party: Callable[..., Party]
+
+    def _post(self, party: Party, path: str, body: Any = None, expect: int = 201,
+              ) -> dict[str, Any]:
+        return self.estates._post(party, path, body, expect)
+
+    def listed(self, merchant: Party) -> dict[str, str]:
+        ids = self.estates.build("product listed", holder=merchant,
+                                 claimer=self.estates.observer, grantee=merchant)
+        return {"product_id": ids["product_id"], "offer_id": ids["offer_id"]}
+
+    def demand(self, buyer: Party, *, broker: Party | None = None) -> str:
+        """A public demand of ``buyer``, posted by itself or by ``broker`` for it."""
+        if broker is None:
+            return str(self._post(buyer, "/demands", DEMAND)["id"])
+        return str(self._post(broker, "/demands",
+                              {**DEMAND, "buyer_org_id": buyer.org_id})["id"])
+
+    def negotiation(self, need: str, *, buyer: Party, merchant: Party, product_id: str,
+                    broker: Party | None = None) -> dict[str, str]:
+        """A negotiation on the merchant's listed product taken as far as ``need``
+        (proposed, requested, offered, countered): the buyer's quote request or, with a
+        broker (always for ``proposed``), the broker's proposal for the buyer's demand,
+        which both parties accept."""
+        if need == "proposed" and broker is None:
+            broker = self.make_party("broker", name="matrix broker")
+        if broker is None:
+            ids = {"negotiation_id": self._post(buyer, "/negotiations", {
+                "product_id": product_id, "terms": USE})["id"]}
+        else:
+            demand_id = self.demand(buyer)
+            ids = {"demand_id": demand_id, "negotiation_id": self._post(
+                broker, f"/demands/{demand_id}/proposals",
+                {"product_id": product_id, "commission_bps": 500})["id"]}
+            if need == "proposed":
+                return ids
+            for party in (buyer, merchant):
+                self._post(party, f"/negotiations/{ids['negotiation_id']}/acceptance",
+                           None, 200)
+        if need == "requested":
+            return ids
+        self._post(merchant, f"/negotiations/{ids['negotiation_id']}/offers",
+                   {"terms": {"amount": 100}}, 200)
+        if need == "offered":
+            return ids
+        assert need == "countered", need
+        self._post(buyer, f"/negotiations/{ids['negotiation_id']}/counters",
+                   {"terms": {"amount": 80}}, 200)
+        return ids
+
+    def shared(self, need: str, *, target: Party) -> dict[str, str]:
+        """What a body names (``client``, ``listed``) or a foreign object: the target's
+        listed product, capability, negotiation (with a new buyer), or a new buyer's demand
+        or saved search."""
+        if need == "client":
+            return {"buyer_org_id": self.make_party("buyer", name="client buyer").org_id}
+        if need == "capability":
+            return {"capability_id": self._post(target, "/supply/capabilities",
+                                                CAPABILITY)["id"]}
+        buyer = self.make_party("buyer", name="foreign buyer")
+        if need == "saved search":
+            return {"search_id": self._post(buyer, "/saved-searches", SAVED_SEARCH)["id"]}
+        listed = self.listed(target)
+        if need == "listed":
+            return listed
+        if need == "demand":
+            return {**listed, "demand_id": self.demand(buyer)}
+        return {**listed, **self.negotiation(need, buyer=buyer, merchant=target,
+                                             product_id=listed["product_id"])}
+
+    def own(self, need: str, *, caller: str, party: Party, target: Party,
+            listed: dict[str, str]) -> dict[str, str]:
+        """The caller's own: its demand (a broker's is posted for a new buyer), its
+        negotiation as buyer or broker (on the target's ``listed`` product) or as merchant
+        (on its own, with a new buyer), its capability or saved search; a merchant answering
+        a foreign demand names its own listed product."""
+        merchant = caller in HOLDERS
+        if need == "capability":
+            assert merchant, caller
+            return {"capability_id": self._post(party, "/supply/capabilities",
+                                                CAPABILITY)["id"]}
+        if need == "saved search":
+            assert caller == "buyer", caller
+            return {"search_id": self._post(party, "/saved-searches", SAVED_SEARCH)["id"]}
+        if need == "demand to answer" and merchant:
+            return self.listed(party)
+        if need in ("demand", "demand to answer"):
+            assert caller in ("buyer", "broker"), caller
+            if caller == "buyer":
+                return {**listed, "demand_id": self.demand(party)}
+            client = self.make_party("buyer", name="client buyer")
+            return {**listed, "demand_id": self.demand(client, broker=party)}
+        if need == "their turn":  # the other side's terms are on the table
+            need = "countered" if merchant else "offered"
+        if merchant:
+            mine = self.listed(party)
+            return {**mine, **self.negotiation(
+                need, buyer=self.make_party("buyer", name="matrix buyer"), merchant=party,
+                product_id=mine["product_id"])}
+        if caller == "buyer":
+            return {**listed, **self.negotiation(need, buyer=party, merchant=target,
+                                                 product_id=listed["product_id"])}
+        assert caller == "broker", caller
+        return {**listed, **self.negotiation(
+            need, buyer=self.make_party("buyer", name="matrix buyer"), merchant=target,
+            product_id=listed["product_id"], broker=party)}
+
+
 # -- one transaction for the module, a savepoint for each test --------------------------
 
 
@@ -1082,15 +1390,17 @@ def app(session_factory: sessionmaker[Session], database_url: str,
 class SharedPart:
     """Which objects of a cell's world are the same whoever calls: with a ``need``, the
     target's objects the cell is called on (``FOREIGN``) or those a request body names for
-    a caller holding none of its own (``NO_OBJECT``); without, only the observer and the
-    target."""
+    a caller holding none of its own (``NO_OBJECT``), and for matching cells on their own
+    objects (``OWN``) the target's listed product they may name; without, only the
+    observer and the target."""
 
     need: str | None = None
     obj: str = NO_OBJECT
     trading: bool = False
+    matching: bool = False
 
-    def order(self) -> tuple[str, str, bool]:
-        return self.need or "", self.obj, self.trading
+    def order(self) -> tuple[str, str, bool, bool]:
+        return self.need or "", self.obj, self.trading, self.matching
 
 
 @dataclass(frozen=True)
@@ -1108,6 +1418,12 @@ CLAIMED = ("claimed", "product claimed")
 def _shared_part(method: str, rule: str, obj: str, caller: str) -> SharedPart:
     need = OBJECTS.get((method, rule))
     trading = (method, rule) in TRADING_OBJECTS
+    if need is not None and (method, rule) in MATCHING_OBJECTS:
+        if obj == OWN:
+            return SharedPart("listed", OWN, matching=True)
+        if obj == FOREIGN:
+            need = FOREIGN_MATCHING.get(need, need)
+        return SharedPart(need, obj, matching=True)
     if need is None or obj == OWN:
         return SharedPart()
     if obj == FOREIGN:
@@ -1125,7 +1441,8 @@ def _world_key(method: str, rule: str, obj: str, caller: str) -> tuple[Any, ...]
     need = OBJECTS.get((method, rule))
     if need is None:
         return (caller,)
-    return caller, need, obj, (method, rule) in TRADING_OBJECTS
+    return (caller, need, obj, (method, rule) in TRADING_OBJECTS,
+            (method, rule) in MATCHING_OBJECTS)
 
 
 @dataclass
@@ -1228,14 +1545,18 @@ def _matrix_cell(request: pytest.FixtureRequest) -> tuple[str, str, str, str] | 
 def _build_shared(part: SharedPart, client: FlaskClient,
                   make_party: Callable[..., Party]) -> Shared:
     """Foreign objects are the target's (as holder, granting to a bystander; as seller and
-    owner); those a body names for a caller without objects are the target's too."""
+    owner; as merchant of a negotiation or owner of a capability) or, for demands and saved
+    searches, which merchants do not have, a new buyer's; those a body names for a caller
+    without objects are the target's too (a broker names a new buyer)."""
     observer = make_party("operator", name="observing operator")
     target = make_party("merchant", name="foreign merchant")
     if part.need is None:
         return Shared(observer, target)
     estates = Estates(client, observer)
     ids: dict[str, str]
-    if part.trading:
+    if part.matching:
+        ids = Deals(estates, make_party).shared(part.need, target=target)
+    elif part.trading:
         trades = Trades(estates, make_party)
         ids = trades.build(part.need, seller=target,
                            owner=target if part.obj == FOREIGN else None)
@@ -1263,6 +1584,9 @@ def _build_world(shared: Shared, method: str, rule: str, obj: str, caller: str, 
     if need is None:
         return World(observer, target, make_caller(caller))
 
+    if (method, rule) in MATCHING_OBJECTS:
+        return _matching_world(shared, need, obj, caller, client=client, make_party=make_party,
+                               make_caller=make_caller, system_uow=system_uow)
     estates = Estates(client, observer)
     trades = Trades(estates, make_party)
     trading = (method, rule) in TRADING_OBJECTS
@@ -1293,6 +1617,34 @@ def _build_world(shared: Shared, method: str, rule: str, obj: str, caller: str, 
     return World(observer, target, party, own, foreign)
 
 
+def _matching_world(shared: Shared, need: str, obj: str, caller: str, *,
+                    client: FlaskClient, make_party: Callable[..., Party],
+                    make_caller: Callable[[str], Party | None],
+                    system_uow: Callable[[], UnitOfWork]) -> World:
+    """A matching cell's world: the caller with its own objects (see ``Deals.own``), built
+    for merchants while they are admitted and hold a write key; a merchant answering a
+    foreign demand brings its own listed product."""
+    deals = Deals(Estates(client, shared.observer), make_party)
+    own: dict[str, str] = dict(shared.own) if obj == NO_OBJECT else {}
+    party: Party | None
+    if caller in HOLDERS and (obj == OWN or need == "demand to answer"):
+        party = make_party("merchant")
+        own = deals.own(need, caller=caller, party=party, target=shared.target,
+                        listed=shared.own)
+        if caller == "suspended":
+            participants.change_status(party.org_id, Status.SUSPENDED, "matrix",
+                                       uow=system_uow())
+        elif caller == "read_only":
+            party = _read_only_key_of(client, party)
+    else:
+        party = make_caller(caller)
+        if obj == OWN:
+            assert party is not None
+            own = deals.own(need, caller=caller, party=party, target=shared.target,
+                            listed=shared.own)
+    return World(shared.observer, shared.target, party, own, dict(shared.foreign))
+
+
 @pytest.fixture
 def world(isolated: None, shelf: Shelf) -> World:
     """The world the matrix cell runs in (built, or kept from the cell before, by
@@ -1315,6 +1667,8 @@ def _url(rule: str, obj: str, world: World) -> str:
 
 def _valid_body(method: str, rule: str, world: World) -> dict[str, Any] | None:
     """A body the endpoint accepts, so that only authorization can refuse the request."""
+    if rule.startswith(MATCHING_PREFIXES):
+        return _matching_body(method, rule, world)
     trading = _trading_body(method, rule, world)
     if trading is not None:
         return trading
@@ -1410,6 +1764,35 @@ def _trading_body(method: str, rule: str, world: World) -> dict[str, Any] | None
     return None
 
 
+def _matching_body(method: str, rule: str, world: World) -> dict[str, Any] | None:
+    ids = world.own or world.foreign
+    if (method, rule) == ("POST", f"{API}/demands"):
+        if world.caller is not None and "broker" in world.caller.roles:
+            return {**DEMAND, "buyer_org_id": ids["buyer_org_id"]}
+        return DEMAND
+    if (method, rule) == ("PATCH", f"{API}/demands/<demand_id>"):
+        return {"description": "matrix test", "budget_max": 2_000}
+    if rule in (f"{API}/demands/<demand_id>/closure",
+                f"{API}/negotiations/<negotiation_id>/decline",
+                f"{API}/negotiations/<negotiation_id>/withdrawal"):
+        return {"reason": "matrix test"}
+    if rule == f"{API}/demands/<demand_id>/answers":  # the caller's own listed product
+        return {"product_id": world.own.get("product_id", "prd_matrix"),
+                "terms": {"amount": 100}}
+    if rule == f"{API}/demands/<demand_id>/proposals":
+        return {"product_id": ids.get("product_id", "prd_matrix"), "commission_bps": 500}
+    if (method, rule) == ("POST", f"{API}/negotiations"):
+        return {"product_id": ids.get("product_id", "prd_matrix"), "terms": USE}
+    if rule in (f"{API}/negotiations/<negotiation_id>/offers",
+                f"{API}/negotiations/<negotiation_id>/counters"):
+        return {"terms": {"amount": 90}}
+    if (method, rule) == ("POST", f"{API}/supply/capabilities"):
+        return CAPABILITY
+    if (method, rule) == ("POST", f"{API}/saved-searches"):
+        return SAVED_SEARCH
+    return None
+
+
 def _request(method: str, rule: str, world: World) -> dict[str, Any]:
     """The body (JSON, or a multipart form for uploads) and query string of the request."""
     if rule == f"{API}/orders/<order_id>/deliveries/file":
@@ -1433,11 +1816,19 @@ def _audit_head(client: FlaskClient, observer: Party) -> int:
     return int(verification.json["head_seq"])
 
 
-def _everything_visible(client: FlaskClient, observer: Party) -> dict[str, Any]:
+def _table(connection: Connection, table: Table) -> list[dict[str, Any]]:
+    rows = connection.execute(select(table).order_by(*table.primary_key.columns))
+    return [dict(row._mapping) for row in rows]
+
+
+def _everything_visible(client: FlaskClient, observer: Party,
+                        connection: Connection) -> dict[str, Any]:
     """What the operator can see: the audit head, every organisation, users and history,
     every resource with its disputes, every right and every grant, every product, the
-    compliance records, and every order (with its ledger and history), dispute, account
-    and payout."""
+    compliance records, every order (with its ledger and history), dispute, account and
+    payout, and every demand (with its matches and history) and negotiation (with its
+    history); and the capabilities and saved searches (with what they found), which the
+    operator cannot list all of, as their tables hold them."""
     orgs = _listing(client, observer, "/participants")
     seen: dict[str, Any] = {"head_seq": _audit_head(client, observer), "orgs": orgs}
     for org in orgs:
@@ -1468,6 +1859,18 @@ def _everything_visible(client: FlaskClient, observer: Party) -> dict[str, Any]:
             seen[f"{order['id']}{part}"] = found.json
         seen[f"{order['id']}/history"] = _listing(client, observer,
                                                   f"/orders/{order['id']}/history")
+    seen["demands"] = _listing(client, observer, "/demands")
+    seen["negotiations"] = _listing(client, observer, "/negotiations")
+    for part, items in (("demands", seen["demands"]), ("negotiations", seen["negotiations"])):
+        for item in items:
+            for view in ("", "/history"):
+                found = client.get(f"{API}/{part}/{item['id']}{view}",
+                                   headers=observer.headers)
+                assert found.status_code == 200, found.get_json()
+                seen[f"{item['id']}{view}"] = found.json
+    for model in (Capability, SavedSearch, SavedSearchHit):
+        table = cast(Table, model.__table__)
+        seen[table.name] = _table(connection, table)
     return seen
 
 
@@ -1521,14 +1924,18 @@ def test_endpoint_answers_each_caller_as_the_matrix_says(
         response = send()
         head_after = _audit_head(client, world.observer)
         assert response.status_code == expected, response.get_json()
-        assert response.mimetype == MEDIA_TYPES.get((method, rule), "application/json")
+        if expected == GONE:
+            assert response.data == b""
+        else:
+            assert response.mimetype == MEDIA_TYPES.get((method, rule), "application/json")
         if method != "GET" and (method, rule) not in READING_POSTS:
             assert head_after > head, "an allowed write left no audit entry"
         return
 
-    before = shelf.as_built("everything", lambda: _everything_visible(client, world.observer))
+    before = shelf.as_built("everything", lambda: _everything_visible(
+        client, world.observer, shelf.connection))
     response = send()
-    after = _everything_visible(client, world.observer)
+    after = _everything_visible(client, world.observer, shelf.connection)
     status, code = expected
     assert response.status_code == status, response.get_json()
     body = problem(response)
@@ -1983,3 +2390,46 @@ def test_nobody_creates_an_operator_organisation_through_the_api(
         assert problem(response)["code"] == "operator_role_reserved"
     assert _head_seq(client, operator) == head
     assert _listed_ids(client, f"{API}/participants?limit=200", operator) == orgs
+
+
+# -- whose turn it is in a negotiation -------------------------------------------------
+
+
+def test_the_side_whose_terms_are_on_the_table_cannot_answer_them(
+    client: FlaskClient, population: dict[str, Party], make_party: Callable[..., Party]
+) -> None:
+    """The matrix calls counters and agreements on the caller's turn; the merchant who made
+    the offer may neither counter nor agree to it, and nothing moves."""
+    operator, merchant, buyer = (population["operator"], population["merchant"],
+                                 population["buyer"])
+    deals = Deals(Estates(client, operator), make_party)
+    listed = deals.listed(merchant)
+    ids = deals.negotiation("offered", buyer=buyer, merchant=merchant,
+                            product_id=listed["product_id"])
+    url = f"{API}/negotiations/{ids['negotiation_id']}"
+    head = _head_seq(client, operator)
+    for action, body in (("counters", {"terms": {"amount": 90}}), ("agreement", None)):
+        response = client.post(f"{url}/{action}", json=body, headers=merchant.headers)
+        assert response.status_code == 409, response.get_json()
+        assert problem(response)["code"] == "not_your_turn"
+    assert _head_seq(client, operator) == head
+    assert client.get(url, headers=buyer.headers).json["status"] == "offered"
+
+
+def test_a_broker_withdraws_only_a_proposal_not_yet_accepted(
+    client: FlaskClient, population: dict[str, Party], make_party: Callable[..., Party]
+) -> None:
+    operator, merchant, buyer, broker = (population["operator"], population["merchant"],
+                                         population["buyer"], population["broker"])
+    deals = Deals(Estates(client, operator), make_party)
+    listed = deals.listed(merchant)
+    ids = deals.negotiation("requested", buyer=buyer, merchant=merchant,
+                            product_id=listed["product_id"], broker=broker)
+    url = f"{API}/negotiations/{ids['negotiation_id']}"
+    head = _head_seq(client, operator)
+    response = client.post(f"{url}/withdrawal", json={"reason": "matrix test"},
+                           headers=broker.headers)
+    assert response.status_code == 409, response.get_json()
+    assert problem(response)["code"] == "not_your_turn"
+    assert _head_seq(client, operator) == head
+    assert client.get(url, headers=broker.headers).json["status"] == "requested"

@@ -168,3 +168,22 @@ def test_matching_problems_follow_the_callers_language(desk: Desk) -> None:
                                 headers={"Accept-Language": "zh-CN"}))
     assert english["code"] == chinese["code"] == "demand_not_found"
     assert (english["title"], chinese["title"]) == ("Demand not found", "需求不存在")
+
+
+def test_a_patch_changes_only_what_it_names_and_the_demand_is_matched_again(
+    desk: Desk, market: Market
+) -> None:
+    market.listed()
+    buyer = desk.buyer(funds=0)
+    posted = desk.call("POST", "/demands", buyer, 201, DEMAND).json
+    changed = desk.call("PATCH", f"/demands/{posted['id']}", buyer, 200,
+                        {"budget_max": PRICE}).json
+    assert changed["budget_max"] == PRICE
+    assert {k: changed[k] for k in ("title", "region", "purposes", "deadline", "budget_min")} \
+        == {k: posted[k] for k in ("title", "region", "purposes", "deadline", "budget_min")}
+    assert changed["matches"]
+    found = desk.refused("PATCH", f"/demands/{posted['id']}", buyer, 422, "invalid_input",
+                         {"budget_max": PRICE // 4})
+    assert "budget_max" in found["errors"]
+    again = desk.call("GET", f"/demands/{posted['id']}", buyer, 200).json
+    assert again["budget_max"] == PRICE
