@@ -1597,11 +1597,7 @@ def _build_world(shared: Shared, method: str, rule: str, obj: str, caller: str, 
         if obj in (OWN, NO_OBJECT):
             own = (trades.build(need, seller=party, owner=party) if trading else
                    estates.build(need, holder=party, claimer=observer, grantee=target))
-        if caller == "suspended":
-            participants.change_status(party.org_id, Status.SUSPENDED, "matrix",
-                                       uow=system_uow())
-        elif caller == "read_only":
-            party = _read_only_key_of(client, party)
+        party = _holder_as(caller, party, client=client, system_uow=system_uow)
     else:
         party = make_caller(caller)
         if trading and (obj == OWN or (obj == NO_OBJECT and need == "payable")):
@@ -1615,6 +1611,17 @@ def _build_world(shared: Shared, method: str, rule: str, obj: str, caller: str, 
             bystander = make_party("merchant", name="bystander")
             foreign = estates.build(need, holder=target, claimer=party, grantee=bystander)
     return World(observer, target, party, own, foreign)
+
+
+def _holder_as(caller: str, party: Party, *, client: FlaskClient,
+               system_uow: Callable[[], UnitOfWork]) -> Party:
+    """The merchant, once its own objects are made, as the caller: suspended, or with a
+    read-only key."""
+    if caller == "suspended":
+        participants.change_status(party.org_id, Status.SUSPENDED, "matrix", uow=system_uow())
+    elif caller == "read_only":
+        return _read_only_key_of(client, party)
+    return party
 
 
 def _matching_world(shared: Shared, need: str, obj: str, caller: str, *,
@@ -1631,11 +1638,7 @@ def _matching_world(shared: Shared, need: str, obj: str, caller: str, *,
         party = make_party("merchant")
         own = deals.own(need, caller=caller, party=party, target=shared.target,
                         listed=shared.own)
-        if caller == "suspended":
-            participants.change_status(party.org_id, Status.SUSPENDED, "matrix",
-                                       uow=system_uow())
-        elif caller == "read_only":
-            party = _read_only_key_of(client, party)
+        party = _holder_as(caller, party, client=client, system_uow=system_uow)
     else:
         party = make_caller(caller)
         if obj == OWN:
