@@ -143,7 +143,8 @@ DECLARATION: dict[str, Any] = {
     "commitments": ["按约定用途使用", "不转售"],
 }
 COMMITMENT: dict[str, Any] = {
-    "purpose": "小微企业授信审批", "purposes": ["信贷风控"], "scenarios": ["小微企业授信"], "cross_border": False,
+    "purpose": "小微企业授信审批", "purposes": ["信贷风控"],
+    "scenarios": ["小微企业授信"], "cross_border": False,
     "destination": None, "security_measures": ["加密存储"], "no_onward_transfer": True,
     "no_reidentification": True, "commitments": [],
 }
