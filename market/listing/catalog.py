@@ -512,6 +512,25 @@ def relevance(session: Session, words: Sequence[str], *, types: Sequence[str] = 
             for entry, matched, score in session.execute(stmt.limit(limit))]
 
 
+def selective(session: Session, words: Sequence[str]) -> list[str]:
+    """``words`` less those most listings contain, as a search leaves them out."""
+    state = session.get(CatalogState, 1)
+    return _selective(session, list(words), state.listings if state else 0)
+
+
+def hits(session: Session, product_ids: Sequence[str], words: Sequence[str],
+         ) -> dict[str, tuple[int, int]]:
+    """(terms matched, their summed weight) of ``words`` in each listing."""
+    if not product_ids or not words:
+        return {}
+    rows = session.execute(
+        select(CatalogTerm.product_id, func.count(), func.sum(CatalogTerm.weight))
+        .where(CatalogTerm.product_id.in_(sorted(set(product_ids))),
+               CatalogTerm.term.in_(sorted(set(words))))
+        .group_by(CatalogTerm.product_id))
+    return {pid: (int(n), int(w)) for pid, n, w in rows}
+
+
 def _narrowed(stmt: Any, types: Sequence[str], modes: Sequence[str]) -> Any:
     if types:
         stmt = stmt.where(CatalogEntry.type.in_(sorted(set(types))))

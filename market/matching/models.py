@@ -113,6 +113,7 @@ class DemandMatch(Base):
     __table_args__ = (
         UniqueConstraint("demand_id", "product_id", name="demand_product"),
         Index("ix_demand_matches_merchant", "merchant_org_id", "demand_id"),
+        Index("ix_demand_matches_product", "product_id"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -140,6 +140,12 @@ def matches_of(session: Session, demand_ids: Sequence[str]) -> dict[str, list[De
     return found
 
 
+def demands_with(session: Session, product_id: str) -> set[str]:
+    """The demands a listing has matched already."""
+    return set(session.scalars(select(DemandMatch.demand_id)
+                               .where(DemandMatch.product_id == product_id)))
+
+
 def active_floor(session: Session, demand_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
     """(active matches, lowest active score) of each demand."""
     if not demand_ids:

@@ -128,6 +128,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('demand_matches', schema=None) as batch_op:
         batch_op.create_index('ix_demand_matches_merchant', ['merchant_org_id', 'demand_id'], unique=False)
+        batch_op.create_index('ix_demand_matches_product', ['product_id'], unique=False)
 
     op.create_table('negotiations',
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -270,6 +271,7 @@ def downgrade() -> None:
 
     op.drop_table('negotiations')
     with op.batch_alter_table('demand_matches', schema=None) as batch_op:
+        batch_op.drop_index('ix_demand_matches_product')
         batch_op.drop_index('ix_demand_matches_merchant')
 
     op.drop_table('demand_matches')

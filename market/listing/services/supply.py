@@ -92,10 +92,16 @@ def _candidates(uow: UnitOfWork, ranked: Sequence[tuple[catalog.CatalogEntry, in
 def candidates(words: Sequence[str], *, types: Sequence[str] = (),
                modes: Sequence[str] = (), limit: int, uow: UnitOfWork) -> list[Candidate]:
     """Up to ``limit`` listed products containing any of a demand's ``words``, of ``types``
-    and delivered by ``modes``, as the catalogue ranks them for the words. A listing that
-    shares no word with the demand is never a candidate."""
-    ranked = catalog.relevance(uow.session, words, types=types, modes=modes, limit=limit)
-    return _candidates(uow, ranked)
+    and delivered by ``modes``, as a catalogue search ranks them: words most listings
+    contain are left out of the ranking while a more selective word remains (数据 in
+    "医疗影像数据"). Each candidate then carries how many of all the ``words`` it contains
+    and their weight. A listing that shares no word with the demand is never a candidate."""
+    session = uow.session
+    ranked = catalog.relevance(session, catalog.selective(session, words), types=types,
+                               modes=modes, limit=limit)
+    counted = catalog.hits(session, [entry.product_id for entry, _, _ in ranked], words)
+    return _candidates(uow, [(entry, *counted.get(entry.product_id, (matched, weight)))
+                             for entry, matched, weight in ranked])
 
 
 def candidate(product_id: str, words: Sequence[str], *, uow: UnitOfWork) -> Candidate | None:

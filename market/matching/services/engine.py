@@ -212,19 +212,18 @@ def rematch_product(product_id: str, *, policy: MatchPolicy, uow: UnitOfWork) ->
         demands = repository.live_demands(uow.session)
         floors = repository.active_floor(uow.session, [d.id for d in demands])
         credit, record = _standing([found.merchant_org_id], uow)
-        existing = repository.matches_of(uow.session, [d.id for d in demands])
+        taken = repository.demands_with(uow.session, product_id)
         took = 0
         for demand in demands:
-            if not demand.open_to(found.merchant_org_id) or any(
-                    m.product_id == product_id for m in existing[demand.id]):
+            hits = [indexed[w] for w in set(demand.words) if w in indexed]
+            if not hits or demand.id in taken or not demand.open_to(found.merchant_org_id):
                 continue
             want = demand.want()
-            hits = [indexed[w] for w in set(want.words) if w in indexed]
             candidate = _with_relevance(found, len(hits), sum(hits))
             excluded, parts, conditions = judge(
                 want, candidate, credit=credit.get(found.merchant_org_id, 100),
                 fulfilment=record[found.merchant_org_id], policy=policy)
-            if excluded or not hits:
+            if excluded:
                 continue
             count, lowest = floors.get(demand.id, (0, 0))
             scored = _scored(candidate, parts, conditions, 0)
