@@ -122,17 +122,23 @@ class MatchQuery(ma.Schema):
         "description": "also list the listings a hard constraint excludes, and why"})
 
 
-class ScoredOut(ma.Schema):
+class ListingSummaryOut(ma.Schema):
+    """A listed product as matching and supply lists show it."""
+
     product_id = fields.String()
-    version_id = fields.String()
     merchant_org_id = fields.String()
     title = fields.String()
     type = fields.String()
     sector = fields.String()
     region = fields.String()
     delivery_modes = fields.List(fields.String())
-    min_price = fields.Integer(allow_none=True)
+    min_price = fields.Integer(allow_none=True, metadata={
+        "description": "the cheapest public priced offer, minor units"})
     currency = fields.String(allow_none=True)
+
+
+class ScoredOut(ListingSummaryOut):
+    version_id = fields.String()
     negotiable = fields.Boolean()
     score = fields.Integer(metadata={"description": "the sum of the components"})
     components = fields.Dict(keys=fields.String(), values=fields.Integer())
@@ -275,16 +281,7 @@ class SupplyQuery(ma.Schema):
     limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
 
 
-class SupplyProductOut(ma.Schema):
-    product_id = fields.String()
-    merchant_org_id = fields.String()
-    title = fields.String()
-    type = fields.String()
-    sector = fields.String()
-    region = fields.String()
-    delivery_modes = fields.List(fields.String())
-    min_price = fields.Integer(allow_none=True)
-    currency = fields.String(allow_none=True)
+class SupplyProductOut(ListingSummaryOut):
     listed_at = fields.DateTime()
 
 
