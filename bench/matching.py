@@ -1,5 +1,6 @@
-"""Matching benchmark: top-20 ranking of a demand and re-matching of new listings, against a
-catalogue search measured in the same run on the same data.
+"""Matching benchmark: a demand's top 20 and re-matching new listings, against search.
+
+The baseline is a catalogue search measured in the same run on the same data.
 
 PostgreSQL only (``--database-url``, else MARKET_BENCH_DATABASE_URL, else
 MARKET_TEST_DATABASE_URL, which ``scripts/with-postgres`` exports). Its ``public`` schema is
@@ -86,6 +87,7 @@ from market.kernel.clock import SystemClock
 from market.kernel.db import make_engine, make_session_factory
 from market.kernel.uow import UnitOfWork
 from market.listing import catalog
+from market.listing import services as listing_services
 from market.listing.catalog import CatalogEntry, CatalogState, CatalogTerm, CatalogTermCount
 from market.listing.models import Offer, Product, ProductVersion
 from market.matching import services as matching
@@ -823,23 +825,26 @@ def _profile_top(profile: cProfile.Profile, calls: int, limit: int = 14) -> dict
     return {"by_own_time": top(2, False), "market_by_cumulative_time": top(3, True)}
 
 
-def explain_relevance(factory: sessionmaker[Session], want: Any, pool: int) -> dict[str, Any]:
-    """EXPLAIN ANALYZE of the catalogue's relevance statement for ``want``, and how many
-    postings its words have (what the statement aggregates)."""
+def explain_relevance(factory: sessionmaker[Session], clock: SystemClock, want: Any,
+                      pool: int) -> dict[str, Any]:
+    """EXPLAIN ANALYZE of the catalogue statement that ranks the pool, as
+    ``listing.candidates`` runs it for ``want`` (whichever words it passes), and how many
+    postings the demand's words have."""
     captured: list[tuple[str, Any]] = []
 
     def grab(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if "catalog_terms" in statement and "GROUP BY" in statement:
+        if "catalog_terms" in statement and "catalog_entries" in statement and (
+                "GROUP BY" in statement):
             captured.append((statement, parameters))
 
+    event.listen(Engine, "before_cursor_execute", grab)
+    try:
+        with UnitOfWork(factory, clock, system_actor("bench")) as uow:
+            listing_services.candidates(want.words, types=want.product_types,
+                                        modes=want.delivery_modes, limit=pool, uow=uow)
+    finally:
+        event.remove(Engine, "before_cursor_execute", grab)
     with factory() as session:
-        engine = session.get_bind()
-        event.listen(engine, "before_cursor_execute", grab)
-        try:
-            catalog.relevance(session, want.words, types=want.product_types,
-                              modes=want.delivery_modes, limit=pool)
-        finally:
-            event.remove(engine, "before_cursor_execute", grab)
         statement, parameters = captured[0]
         raw = session.connection().connection.driver_connection
         with raw.cursor() as cursor:
@@ -849,12 +854,12 @@ def explain_relevance(factory: sessionmaker[Session], want: Any, pool: int) -> d
                                       .where(CatalogTermCount.term.in_(sorted(set(want.words)))))
                       .all())
         listings = session.execute(select(CatalogState.listings)).scalar_one()
-        common = [w for w in want.words if counts.get(w, 0) > catalog.COMMON_SHARE * listings]
-        selective = [w for w in set(want.words) if w not in common]
+    common = [w for w in want.words if counts.get(w, 0) > catalog.COMMON_SHARE * listings]
+    selective = [w for w in set(want.words) if w not in common]
     return {
         "words": list(want.words),
         "postings_by_word": {w: counts.get(w, 0) for w in want.words},
-        "postings_aggregated": sum(counts.get(w, 0) for w in set(want.words)),
+        "postings_of_all_words": sum(counts.get(w, 0) for w in set(want.words)),
         "postings_without_common_words": sum(counts.get(w, 0) for w in selective),
         "common_words": common,
         "plan": plan,
@@ -893,8 +898,8 @@ def where_time_goes(engine: Engine, factory: sessionmaker[Session], clock: Syste
         sized = sorted(((postings(s), s) for s in picked), key=lambda p: p[0])
     out["postings_per_demand"] = {"min": sized[0][0], "median": sized[len(sized) // 2][0],
                                   "max": sized[-1][0]}
-    out["explain_median_demand"] = explain_relevance(factory, sized[len(sized) // 2][1].want,
-                                                     matching.MatchPolicy().pool)
+    out["explain_median_demand"] = explain_relevance(
+        factory, clock, sized[len(sized) // 2][1].want, matching.MatchPolicy().pool)
     if rematch_ids:
         ids = list(rematch_ids)
         with clock_sql.measuring() as by_label, stopwatch() as took:
