@@ -98,8 +98,7 @@ from market.participants.domain import random_credit_code
 # The catalogue's vocabulary is bench/search.py's (run as a script, bench/ is on sys.path),
 # so the two benchmarks search the same kind of catalogue.
 from search import (  # isort: skip
-    FREQUENCIES, LEVEL_NAMES, LEVEL_TEXT, LEVELS, MODE_TEXT, NICE_PRICES, ORG_BRANDS, ORG_KINDS,
-    REGIONS, SECTORS, TITLE_MODIFIERS, TYPES,
+    NICE_PRICES, ORG_BRANDS, ORG_KINDS, REGIONS, SECTORS, TYPES, _listing, _pick, _ulid,
 )
 
 TARGET_TOP20_P95_MS = 50.0  # at 100k products
@@ -139,21 +138,6 @@ FORMATS = {"dataset": ["CSV", "Parquet", "XLSX"], "api_service": ["JSON"],
 
 def log(message: str) -> None:
     print(f"[bench/matching] {message}", file=sys.stderr, flush=True)
-
-
-def _pick(rng: random.Random, weighted: dict[str, int]) -> str:
-    return rng.choices(list(weighted), weights=list(weighted.values()))[0]
-
-
-def _ulid(rng: random.Random, at: datetime, prefix: str) -> str:
-    """A deterministic id shaped like :func:`market.kernel.ids.new_id` (time-ordered ULID)."""
-    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-    value = (int(at.timestamp() * 1000) << 80) | rng.getrandbits(80)
-    chars = []
-    for _ in range(26):
-        chars.append(alphabet[value & 31])
-        value >>= 5
-    return f"{prefix}_{''.join(reversed(chars))}"
 
 
 def _region(rng: random.Random) -> tuple[str, str]:
@@ -229,75 +213,22 @@ class Rows:
 
 
 def _text(rng: random.Random, sector: str) -> dict[str, Any]:
-    """Title, description, tags, scenarios, facets and spec of one listing (the shapes of
-    bench/search.py's generator, plus what a version also carries)."""
-    _, subjects, fields, scenarios, sector_tags = SECTORS[sector]
-    subject_zh, subject_en = rng.choice(subjects)
-    kind = _pick(rng, TYPE_WEIGHTS)
-    _, zh_suffixes, en_suffixes, mixed_tails, noun = TYPES[kind]
-    region_zh, region_en = _region(rng)
-    level = rng.choices(LEVEL_NAMES, weights=LEVELS[kind])[0]
-    freq_zh, freq_en = rng.choice(FREQUENCIES)
-    y2 = rng.randint(2021, 2026)
-    y1 = y2 - rng.randint(0, 6)
-    lang = rng.choices(("zh", "mixed", "en"), weights=(70, 15, 15))[0]
-    place_zh = region_zh if rng.random() < 0.6 else ""
-    if lang == "zh":
-        modifier = rng.choice(TITLE_MODIFIERS) if rng.random() < 0.3 else ""
-        title = f"{place_zh}{modifier}{subject_zh}{rng.choice(zh_suffixes)}"
-    elif lang == "mixed":
-        title = f"{place_zh}{subject_zh} {rng.choice(mixed_tails)}"
-    else:
-        words = f"{subject_en} {rng.choice(en_suffixes)}"
-        words = words[0].upper() + words[1:]
-        title = f"{words} – {region_en}" if rng.random() < 0.6 else words
-    picked_fields = rng.sample(fields, k=min(len(fields), rng.randint(3, 5)))
-    picked_scenarios = rng.sample(scenarios, k=rng.randint(1, 3))
-    modes = {
-        "dataset": lambda: ["file", "api"] if rng.random() < 0.3 else ["file"],
-        "api_service": lambda: ["api", "sandbox"] if rng.random() < 0.05 else ["api"],
-        "report": lambda: ["file"],
-        "model": lambda: ["api"] if rng.random() < 0.7 else ["sandbox"],
-        "sandbox": lambda: ["sandbox", "api"] if rng.random() < 0.3 else ["sandbox"],
-    }[kind]()
-    english = " ".join([
-        f"{subject_en[0].upper()}{subject_en[1:]} {rng.choice(en_suffixes)} for {region_en},",
-        f"{y1}–{y2}, updated {freq_en}.",
-        "Fields: " + ", ".join(e for _, e in picked_fields) + ".",
-    ])
-    if lang == "en":
-        description = english + (" Desensitised under PIPL." if level == "desensitised" else "")
-        tags = [t for t in sector_tags if t.isascii()]
-    else:
-        opener = rng.choice([
-            f"本{noun}汇聚{region_zh}{subject_zh}相关数据，覆盖{y1}年至{y2}年，{freq_zh}更新。",
-            f"提供{region_zh}{subject_zh}{noun}，时间范围{y1}年至{y2}年，{freq_zh}更新。",
-            f"面向{picked_scenarios[0]}场景，提供{region_zh}范围内的{subject_zh}{noun}，"
-            f"{freq_zh}更新。",
-        ])
-        parts = [opener, "主要字段包括" + "、".join(z for z, _ in picked_fields) + "等。",
-                 LEVEL_TEXT[level], "可用于" + "、".join(picked_scenarios) + "等场景。",
-                 "支持" + "、".join(MODE_TEXT[m] for m in modes) + "方式交付。"]
-        if rng.random() < 0.5:
-            parts.append(english)
-        description = "".join(parts)
-        tags = list(sector_tags)
-    tags = rng.sample(tags, k=min(len(tags), rng.randint(2, 5)))
-    tags.append(subject_zh if lang != "en" else subject_en)
-    if kind == "api_service":
-        tags.append("API")
-    return {
-        "title": title[:200], "description": description, "tags": tags,
-        "scenarios": picked_scenarios, "type": kind, "region": region_zh,
-        "development_level": level, "delivery_modes": sorted(set(modes)),
-        "update_frequency": freq_zh if lang != "en" else freq_en,
-        "temporal_from": datetime(y1, 1, 1, tzinfo=UTC),
-        "temporal_to": datetime(y2, 12, 31, tzinfo=UTC),
-        "spatial_coverage": region_zh,
-        "formats": FORMATS[kind][:rng.randint(1, len(FORMATS[kind]))],
-        "field_schema": [{"name": zh, "description": en, "type": "string"}
-                         for zh, en in picked_fields],
-    }
+    """Title, description, tags, scenarios, facets and spec of one listing: bench/search.py's
+    generator, plus what a version also carries."""
+    item = _listing(rng, sector)
+    freq_zh, freq_en = item.pop("frequency")
+    y1, y2 = item.pop("years")
+    picked_fields = item.pop("fields")
+    kind = item["type"]
+    item.update(
+        update_frequency=freq_zh if item.pop("lang") != "en" else freq_en,
+        temporal_from=datetime(y1, 1, 1, tzinfo=UTC),
+        temporal_to=datetime(y2, 12, 31, tzinfo=UTC),
+        spatial_coverage=item["region"],
+        formats=FORMATS[kind][:rng.randint(1, len(FORMATS[kind]))],
+        field_schema=[{"name": zh, "description": en, "type": "string"}
+                      for zh, en in picked_fields])
+    return item
 
 
 def _offers(rng: random.Random, kind: str) -> list[dict[str, Any]]:

@@ -337,7 +337,10 @@ def _listing(rng: random.Random, sector: str) -> dict[str, Any]:
         tags.append("API")
     return {"title": title[:200], "description": description, "tags": tags,
             "scenarios": picked_scenarios, "type": kind, "region": region_zh,
-            "development_level": level, "delivery_modes": sorted(set(modes))}
+            "development_level": level, "delivery_modes": sorted(set(modes)),
+            # what the text was written from, for benchmarks that seed whole versions
+            "lang": lang, "frequency": (freq_zh, freq_en), "years": (y1, y2),
+            "fields": picked_fields}
 
 
 def _prices(rng: random.Random, kind: str) -> tuple[int | None, bool]:

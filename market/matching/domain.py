@@ -251,10 +251,3 @@ def rule_exclusions(verdicts: Sequence[Mapping[str, Any]]) -> list[Exclusion]:
     """The blocking verdicts of the compliance rules, as exclusions."""
     return [Exclusion(str(v["rule"]), str(v["reason"])) for v in verdicts
             if v["outcome"] == "block"]
-
-
-# -- negotiation terms ---------------------------------------------------------------------
-
-
-TERM_FIELDS = ("amount", "currency", "kind", "period", "quantity", "term_days",
-               "delivery_modes", "purposes", "scenarios", "cross_border")

@@ -187,3 +187,22 @@ def test_a_patch_changes_only_what_it_names_and_the_demand_is_matched_again(
     assert "budget_max" in found["errors"]
     again = desk.call("GET", f"/demands/{posted['id']}", buyer, 200).json
     assert again["budget_max"] == PRICE
+
+
+def test_merchants_find_public_demands_by_chinese_or_english_words_with_facets(
+    desk: Desk, market: Market
+) -> None:
+    chain = market.listed()
+    buyer = desk.buyer(funds=0)
+    posted = desk.call("POST", "/demands", buyer, 201, DEMAND).json
+    desk.call("POST", "/demands", buyer, 201, {**DEMAND, "title": "医疗影像标注 imaging",
+                                               "description": "三甲医院影像",
+                                               "sector": "healthcare"})
+    merchant = desk.merchant(chain)
+    for q in ("用电", "power"):
+        found = desk.call("GET", "/demands", merchant, 200, query_string={"q": q}).json
+        assert [d["id"] for d in found["items"]] == [posted["id"]], q
+        assert found["facets"]["sector"] == {"finance": 1}
+    every = desk.call("GET", "/demands", merchant, 200).json
+    assert every["facets"]["sector"] == {"finance": 1, "healthcare": 1}
+    assert all(d["matches"] == [] for d in every["items"])  # the buyer's business alone

@@ -190,9 +190,9 @@ def test_trading_deadlines_reports_what_it_did(migrated):
 def test_demo_matches_negotiates_and_buys_as_the_readme_works_it_out(migrated):
     """The README's worked example of a match score is the demo's, component by component."""
     match = json.loads(run(migrated, "demo", "--json").output)["match"]
-    assert match["components"] == {"text": 2667, "budget": 1500, "region": 1000,
+    assert match["components"] == {"text": 3333, "budget": 1500, "region": 1000,
                                    "freshness": 1000, "credit": 1000, "fulfilment": 1000}
-    assert match["top_score"] == 8167 == sum(match["components"].values())
+    assert match["top_score"] == 8833 == sum(match["components"].values())
     assert match["private_offer_id"].startswith("ofr_")
     assert match["order_status"] == "settled"
     assert match["demand_status"] == "converted"

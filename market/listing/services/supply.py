@@ -49,9 +49,14 @@ class Candidate:
     weight: int  # their summed weight (title counts most)
 
 
-def query_terms(text: str) -> list[str]:
-    """The catalogue's terms of a query text (jieba for Chinese, words for English)."""
-    return catalog.query_terms(text)
+def query_terms(*texts: str) -> list[str]:
+    """The catalogue's terms of query texts (jieba for Chinese, words for English), the
+    first text's first: a bilingual title keeps its English words however long the
+    description after it is (a query keeps twelve terms)."""
+    found: list[str] = []
+    for text in texts:
+        found += catalog.query_terms(text)
+    return list(dict.fromkeys(found))[:catalog.MAX_QUERY_TERMS]
 
 
 def _candidates(uow: UnitOfWork, ranked: Sequence[tuple[catalog.CatalogEntry, int, int]],

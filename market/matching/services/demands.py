@@ -35,8 +35,8 @@ class DemandView:
 
 
 def _words(data: Mapping[str, Any]) -> list[str]:
-    return listing.query_terms(" ".join([str(data["title"]), str(data["description"]),
-                                         str(data["sector"])]))
+    return listing.query_terms(str(data["title"]), str(data["sector"]),
+                               str(data["description"]))
 
 
 def _check(data: Mapping[str, Any], now: datetime, uow: UnitOfWork) -> None:

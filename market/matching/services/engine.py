@@ -13,7 +13,7 @@ the catalogue's own rank, then the product id: the same data give the same order
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from market.compliance import services as compliance
@@ -219,7 +219,7 @@ def rematch_product(product_id: str, *, policy: MatchPolicy, uow: UnitOfWork) ->
             if not hits or demand.id in taken or not demand.open_to(found.merchant_org_id):
                 continue
             want = demand.want()
-            candidate = _with_relevance(found, len(hits), sum(hits))
+            candidate = replace(found, matched=len(hits), weight=sum(hits))
             excluded, parts, conditions = judge(
                 want, candidate, credit=credit.get(found.merchant_org_id, 100),
                 fulfilment=record[found.merchant_org_id], policy=policy)
@@ -245,18 +245,6 @@ def _trim(demand_id: str, top: int, uow: UnitOfWork) -> None:
     active.sort(key=lambda m: (-m.score, m.product_id))
     for row in active[top:]:
         row.active = False
-
-
-def _with_relevance(candidate: listing.Candidate, matched: int, weight: int,
-                    ) -> listing.Candidate:
-    from dataclasses import replace
-
-    return replace(candidate, matched=matched, weight=weight)
-
-
-def listing_changed(product_id: str, *, policy: MatchPolicy, uow: UnitOfWork) -> int:
-    """The worker's reaction to a listing event (listed, reinstated): re-match it."""
-    return rematch_product(product_id, policy=policy, uow=uow)
 
 
 def party_facts(org_ids: Sequence[str], *, uow: UnitOfWork) -> dict[str, Any]:

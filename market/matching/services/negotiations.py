@@ -82,8 +82,7 @@ def _screened(sale: listing.OnSale, terms: Mapping[str, Any]) -> None:
         raise AgreementRefused(blocking)
 
 
-def _opened(uow: UnitOfWork, negotiation: Negotiation, action: str,
-            policy: MatchPolicy) -> NegotiationView:
+def _opened(uow: UnitOfWork, negotiation: Negotiation, action: str) -> NegotiationView:
     uow.session.add(negotiation)
     uow.session.flush()
     negotiation_moved(uow, negotiation, None, action, terms=dict(negotiation.terms))
@@ -115,7 +114,7 @@ def request_quote(product_id: str, terms: Mapping[str, Any], *, policy: MatchPol
             channel=Channel.NEGOTIATION.value, status=N.REQUESTED.value, status_reason=note,
             terms=wanted, proposed_by="buyer", round=0,
             expires_at=now + policy.negotiation_window, created_at=now, updated_at=now)
-        return _opened(uow, negotiation, "requested", policy)
+        return _opened(uow, negotiation, "requested")
 
 
 def _live_demand(uow: UnitOfWork, demand_id: str) -> Any:
@@ -142,7 +141,7 @@ def answer_demand(demand_id: str, product_id: str, terms: Mapping[str, Any], *,
         sale = listing.on_sale(product_id, uow=uow.joined())
         if sale.merchant_org_id != actor.org_id:
             raise ProductNotFound()
-        offered = _terms({**_use(demand.want().use()), "currency": demand.currency,
+        offered = _terms({**demand.want().use(), "currency": demand.currency,
                           "delivery_modes": [m for m in sale.delivery_modes
                                              if not demand.delivery_modes
                                              or m in demand.delivery_modes][:1]}, terms)
@@ -155,7 +154,7 @@ def answer_demand(demand_id: str, product_id: str, terms: Mapping[str, Any], *,
             broker_org_id=None, channel=Channel.MATCH.value, status=N.OFFERED.value,
             terms=offered, proposed_by="merchant", round=1,
             expires_at=now + policy.negotiation_window, created_at=now, updated_at=now)
-        return _opened(uow, negotiation, "offered", policy)
+        return _opened(uow, negotiation, "offered")
 
 
 def propose_match(demand_id: str, product_id: str, commission_bps: int, *,
@@ -189,7 +188,7 @@ def propose_match(demand_id: str, product_id: str, commission_bps: int, *,
             channel=Channel.BROKER.value, status=N.PROPOSED.value, status_reason=note,
             terms=wanted, proposed_by=None, round=0,
             expires_at=now + policy.negotiation_window, created_at=now, updated_at=now)
-        return _opened(uow, negotiation, "proposed", policy)
+        return _opened(uow, negotiation, "proposed")
 
 
 def _locked(uow: UnitOfWork, negotiation_id: str) -> tuple[Negotiation, str]:

@@ -21,7 +21,8 @@ CAPABILITY_FIELDS = ("title", "description", "sector", "region", "product_types"
 
 
 def _capability_words(data: Mapping[str, Any]) -> list[str]:
-    return listing.query_terms(f"{data['title']} {data['description']} {data['sector']}")
+    return listing.query_terms(str(data["title"]), str(data["sector"]),
+                               str(data["description"]))
 
 
 def declare_capability(data: Mapping[str, Any], *, uow: UnitOfWork) -> Any:
