@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: install run test test-sqlite test-postgres lint bench demo worker clean
+.PHONY: install contracts run test test-sqlite test-postgres lint bench demo worker clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# solc-js for contracts/build.js, which the artifact test runs (--check).
+CONTRACTS_STAMP := contracts/node_modules/.installed
+
+$(CONTRACTS_STAMP): contracts/package-lock.json
+	npm ci --prefix contracts
+	touch $(CONTRACTS_STAMP)
+
+contracts: $(CONTRACTS_STAMP)
 
 run: install
 	$(BIN)/market db upgrade
@@ -37,10 +46,10 @@ lint: install
 # seed for all, so every worker collects the same test ids.
 PYTEST := env PYTHONHASHSEED=0 $(BIN)/python -m pytest -q -p no:cacheprovider -n auto --maxprocesses 4
 
-test-sqlite: install
+test-sqlite: install contracts
 	env -u MARKET_TEST_DATABASE_URL $(PYTEST)
 
-test-postgres: install
+test-postgres: install contracts
 	scripts/with-postgres $(PYTEST)
 
 test: lint test-sqlite test-postgres

@@ -26,6 +26,8 @@ from market.listing.api import bp as listing_bp
 from market.matching.api import bp as matching_bp
 from market.participants import services as participant_services
 from market.participants.api import bp as participants_bp
+from market.receipts import services as receipts
+from market.receipts.api import bp as receipts_bp
 from market.receipts.signing import Signer
 from market.regulator.api import bp as regulator_bp
 from market.rights.api import bp as rights_bp
@@ -84,6 +86,7 @@ def register_extensions(
     if not settings.signing_key:
         raise ConfigurationError("no signing key: set MARKET_SIGNING_KEY")
     app.extensions["market.signer"] = Signer(settings.signing_key)
+    receipts.configure(settings)
     Babel(app, locale_selector=select_locale,
           default_translation_directories=str(TRANSLATIONS))
 
@@ -139,6 +142,7 @@ def register_api(app: Flask) -> None:
     api.register_blueprint(settlement_bp, url_prefix=API_PREFIX)
     api.register_blueprint(compliance_bp, url_prefix=API_PREFIX)
     api.register_blueprint(regulator_bp, url_prefix=API_PREFIX)
+    api.register_blueprint(receipts_bp, url_prefix=API_PREFIX)
     api.register_blueprint(audit_bp, url_prefix=API_PREFIX)
     api.register_blueprint(health_bp)
 

@@ -30,6 +30,7 @@ from market.kernel.uow import UnitOfWork
 from market.matching import services as matching
 from market.participants import services as participants
 from market.participants.domain import random_credit_code
+from market.receipts import services as receipts
 from market.receipts.signing import Signer
 from market.rights import services as rights
 from market.settlement import services as settlement
@@ -88,7 +89,9 @@ class MarketGroup(click.Group):
 
 
 def _settings() -> Settings:
-    return load_settings()
+    settings = load_settings()
+    receipts.configure(settings)
+    return settings
 
 
 def _sessions(settings: Settings) -> sessionmaker[Session]:

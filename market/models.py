@@ -11,12 +11,13 @@ from market.listing import catalog
 from market.listing import models as listing
 from market.matching import models as matching
 from market.participants import models as participants
+from market.receipts import models as receipts
 from market.rights import models as rights
 from market.settlement import models as settlement
 from market.trading import models as trading
 
 TABLE_MODULES = (audit, idempotency, outbox, participants, rights, listing, catalog, trading,
-                 settlement, compliance, matching)
+                 settlement, compliance, matching, receipts)
 
 metadata = Base.metadata
 

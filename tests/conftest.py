@@ -37,6 +37,7 @@ from market.kernel.uow import UnitOfWork
 from market.models import metadata
 from market.participants import services as participants
 from market.participants.domain import Status, random_credit_code
+from market.receipts import services as receipts
 
 TEST_SECRET = "test-secret-key-0123456789abcdef"
 TEST_SIGNING_KEY = "0x" + "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
@@ -115,6 +116,14 @@ def module_connection(engine: Engine) -> Iterator[Connection]:
 @pytest.fixture(scope="module")
 def module_session_factory(module_connection: Connection) -> sessionmaker[Session]:
     return make_session_factory(module_connection, join_transaction_mode="create_savepoint")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def receipt_issuer(tmp_path_factory: pytest.TempPathFactory) -> receipts.Issuer:
+    """Receipts are signed with the test key in every test (create_app configures the same)."""
+    return receipts.configure(Settings(instance_path=tmp_path_factory.mktemp("receipts"),
+                                       database_url="sqlite://", secret_key=TEST_SECRET,
+                                       signing_key=TEST_SIGNING_KEY))
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from market.compliance.domain import (
     Stage,
 )
 from market.kernel.web import PageQuery, RecordSchema, UtcDateTime, choices
+from market.receipts.services import ReceiptSummaryOut
 
 _SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits")
 _SIGNATURE = validate.Regexp(r"^0x[0-9a-fA-F]{130}$",
@@ -201,6 +202,8 @@ class FilingQuery(PageQuery):
 
 class FilingOut(RecordSchema, model=models.Filing):
     number = fields.String(metadata={"description": "FL-YYYY-NNNNNN"})
+    receipts = fields.List(fields.Nested(ReceiptSummaryOut), metadata={
+        "description": "receipts proving the filing (GET /receipts/{id}/proof)"})
 
 
 class AlertQuery(PageQuery):

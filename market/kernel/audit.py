@@ -60,16 +60,18 @@ class AuditHead(Base):
 
 def digest(state: Mapping[str, Any]) -> str:
     """SHA-256 of the RFC 8785 canonical JSON of ``state``."""
-    return hashlib.sha256(canonical.dumps(_jsonable(state))).hexdigest()
+    return hashlib.sha256(canonical.dumps(jsonable(state))).hexdigest()
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` as JSON can carry it: aware datetimes as ISO 8601 UTC with microseconds,
+    sets sorted, mappings with string keys."""
     if isinstance(value, datetime):
         return as_utc(value).isoformat(timespec="microseconds")
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        items = [_jsonable(v) for v in value]
+        items = [jsonable(v) for v in value]
         return sorted(items, key=repr) if isinstance(value, set | frozenset) else items
     return value
 

@@ -53,6 +53,18 @@ class Settings:
     match_pool: int = 200
     negotiation_window_hours: int = 72
     private_offer_hours: int = 7 * 24
+    receipt_suite: str = "secp256k1-sha256"
+    sm2_signing_key: str = ""
+    receipt_log_origin: str = "market.example/receipts"
+    chain_rpc_url: str = ""
+    chain_id: int = 0
+    anchor_contract: str = ""
+    anchor_key: str = ""
+    anchor_batch_size: int = 1000
+    anchor_batch_seconds: int = 600
+    anchor_confirmations: int = 12
+    anchor_stuck_seconds: int = 300
+    anchor_fee_bump_percent: int = 25
     log_level: str = "INFO"
     check_schema: bool = True
     testing: bool = False
@@ -60,6 +72,11 @@ class Settings:
 
     def with_changes(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+    @property
+    def anchoring(self) -> bool:
+        """Whether receipts' checkpoints are anchored on a chain."""
+        return bool(self.chain_rpc_url)
 
     @property
     def is_sqlite(self) -> bool:
@@ -176,6 +193,37 @@ def _instance_secret(
     return value
 
 
+RECEIPT_SUITES = ("secp256k1-sha256", "sm2-sm3")
+# Order of the SM2 curve (GB/T 32918.5): a private key lies in [1, n - 2].
+SM2_N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
+_ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+def _sm2_private_key() -> str:
+    return f"{secrets.randbelow(SM2_N - 2) + 1:064x}"
+
+
+def _anchoring(env: Mapping[str, str], signing_key: str) -> dict[str, Any]:
+    """Chain anchoring: off unless ``MARKET_CHAIN_RPC_URL`` is set, and then complete."""
+    url = (env.get(PREFIX + "CHAIN_RPC_URL") or "").strip()
+    if not url:
+        return {}
+    chain_id = _integer(env, "CHAIN_ID")
+    contract = (env.get(PREFIX + "ANCHOR_CONTRACT") or "").strip()
+    key = (env.get(PREFIX + "ANCHOR_KEY") or signing_key).strip()
+    if not chain_id or chain_id < 1:
+        raise ConfigurationError(f"{PREFIX}CHAIN_ID must be set (a positive integer) "
+                                 f"when {PREFIX}CHAIN_RPC_URL is")
+    if not _ADDRESS_RE.match(contract):
+        raise ConfigurationError(f"{PREFIX}ANCHOR_CONTRACT must be the contract's 0x address "
+                                 f"when {PREFIX}CHAIN_RPC_URL is")
+    if not _SIGNING_KEY_RE.match(key):
+        raise ConfigurationError(
+            f"{PREFIX}ANCHOR_KEY must be a secp256k1 private key: 64 hex digits, 0x optional")
+    return {"chain_rpc_url": url, "chain_id": chain_id, "anchor_contract": contract,
+            "anchor_key": key}
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build :class:`Settings` from ``MARKET_*`` variables (``os.environ`` by default).
 
@@ -200,6 +248,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigurationError(
             f"{PREFIX}SIGNING_KEY must be a secp256k1 private key: 64 hex digits, 0x optional"
         )
+    suite = (env.get(PREFIX + "RECEIPT_SUITE") or "secp256k1-sha256").strip()
+    if suite not in RECEIPT_SUITES:
+        raise ConfigurationError(
+            f"{PREFIX}RECEIPT_SUITE must be one of {', '.join(RECEIPT_SUITES)}")
+    sm2_key = env.get(PREFIX + "SM2_SIGNING_KEY") or _instance_secret(
+        instance_path, "sm2_signing_key", _sm2_private_key)
+    if not _SIGNING_KEY_RE.match(sm2_key) or not 0 < int(sm2_key, 16) < SM2_N - 1:
+        raise ConfigurationError(
+            f"{PREFIX}SM2_SIGNING_KEY must be an SM2 private key: 64 hex digits, 0x optional")
+    anchor = _anchoring(env, signing_key)
     return Settings(
         instance_path=instance_path,
         database_url=database_url,
@@ -228,6 +286,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         match_pool=_int(env, "MATCH_POOL", 200),
         negotiation_window_hours=_int(env, "NEGOTIATION_WINDOW_HOURS", 72),
         private_offer_hours=_int(env, "PRIVATE_OFFER_HOURS", 7 * 24),
+        receipt_suite=suite,
+        sm2_signing_key=sm2_key,
+        receipt_log_origin=(env.get(PREFIX + "RECEIPT_LOG_ORIGIN")
+                            or "market.example/receipts").strip(),
+        **anchor,
+        anchor_batch_size=_int(env, "ANCHOR_BATCH_SIZE", 1000),
+        anchor_batch_seconds=_int(env, "ANCHOR_BATCH_SECONDS", 600),
+        anchor_confirmations=_int(env, "ANCHOR_CONFIRMATIONS", 12),
+        anchor_stuck_seconds=_int(env, "ANCHOR_STUCK_SECONDS", 300),
+        anchor_fee_bump_percent=_int(env, "ANCHOR_FEE_BUMP_PERCENT", 25),
         log_level=_log_level(env),
         check_schema=_bool(env, "CHECK_SCHEMA", True),
     )

@@ -8,6 +8,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from market.kernel.web import HistoryEventOut, PageQuery, RecordSchema, UtcDateTime, choices
+from market.receipts.services import ReceiptSummaryOut
 from market.rights import domain
 from market.rights.models import DataResource, Evidence, Grant, ResourceDispute, Right
 from market.rights.services import PublicCertificate
@@ -220,6 +221,8 @@ class CertificateOut(RecordSchema, model=PublicCertificate):
     status = fields.String(metadata={"description": "live status (not part of the signature)"})
     document = fields.Dict(metadata={"description": "the signed document"})
     signature = fields.Nested(SignatureOut)
+    receipts = fields.List(fields.Nested(ReceiptSummaryOut), metadata={
+        "description": "the receipt of the registration (GET /receipts/{id}/proof)"})
 
 
 class CertificateVerificationOut(ma.Schema):

@@ -11,6 +11,7 @@ from werkzeug.datastructures import FileStorage
 
 from market.compliance.services import PurchaseCommitmentIn, SignatureIn
 from market.kernel.web import HistoryEventOut, PageQuery, RecordSchema, UtcDateTime, choices
+from market.receipts.services import ReceiptSummaryOut
 from market.settlement.services import AllocationOut, JournalOut
 from market.trading.domain import DeliveryMode, DisputeOutcome, DisputeStatus, OrderStatus
 from market.trading.models import Contract, Delivery, Dispute, Order
@@ -54,6 +55,9 @@ class OrderOut(RecordSchema, model=Order, omit=("placed_by_user_id",)):
         "description": "an order waiting for review is cancelled if not decided by then"})
     deliveries = fields.List(fields.Nested(DeliveryOut))
     disputes = fields.List(fields.Nested(OrderDisputeOut))
+    receipts = fields.List(fields.Nested(ReceiptSummaryOut), metadata={
+        "description": "receipts proving the contract, payment, settlement, refund and "
+                       "dispute decision (GET /receipts/{id}/proof); on GET /orders/{id}"})
 
 
 class OrderSummaryOut(OrderOut):

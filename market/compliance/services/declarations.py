@@ -25,6 +25,7 @@ from market.kernel.pagination import Page, keyset_page, where_given
 from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
 from market.participants.errors import OrganisationNotFound
+from market.receipts import services as receipts
 
 
 def declaration_digest(document: Mapping[str, Any]) -> str:
@@ -71,6 +72,11 @@ def sign_declaration(
     uow.session.flush()
     uow.audit.record(actor, "declaration.signed", "declaration", declaration.id,
                      declaration.state())
+    receipts.issue(uow, kind=receipts.Kind.DECLARATION, subject_type="declaration",
+                   subject_id=declaration.id,
+                   record={**declaration.state(), "document": document,
+                           "signature": signature},
+                   parties=[actor.org_id])
     return declaration
 
 

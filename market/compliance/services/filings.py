@@ -24,6 +24,7 @@ from market.kernel.ids import new_id
 from market.kernel.pagination import Page, keyset_page
 from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
+from market.receipts import services as receipts
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,10 @@ def _add_filing(uow: UnitOfWork, **values: Any) -> Filing:
     uow.session.add(filing)
     uow.session.flush()
     uow.audit.record(uow.actor, "filing.filed", "filing", filing.id, filing.state())
+    receipts.issue(uow, kind=receipts.Kind.FILING, subject_type="filing", subject_id=filing.id,
+                   record={**filing.state(), "filed_at": now,
+                           "filed_by_org_id": filing.filed_by_org_id},
+                   parties=[filing.seller_org_id, filing.buyer_org_id])
     uow.outbox.enqueue("compliance.filed", {"filing_id": filing.id, "number": filing.number})
     keep_alerts(uow, raised)
     return filing
@@ -160,8 +165,8 @@ def list_filings(filters: FilingFilters, *, uow: UnitOfWork, after: str | None =
         return keyset_page(uow.session, stmt, Filing.id, after=after, limit=limit).map(record)
 
 
-def get_filing(filing_id: str, *, uow: UnitOfWork) -> Filing:
-    """One filing.
+def get_filing(filing_id: str, *, uow: UnitOfWork) -> dict[str, Any]:
+    """One filing, with its receipts.
 
     Raises:
         FilingNotFound: no such filing, or one of a trade between other organisations.
@@ -171,7 +176,8 @@ def get_filing(filing_id: str, *, uow: UnitOfWork) -> Filing:
             repository.visible_filings(uow.actor).where(Filing.id == filing_id)).one_or_none()
         if filing is None:
             raise FilingNotFound()
-        return filing
+        return {**{c.key: getattr(filing, c.key) for c in Filing.__table__.columns},
+                "receipts": receipts.receipts_of(uow.joined(), "filing", [filing.id])[filing.id]}
 
 
 def stream_filings(filters: FilingFilters, *, uow: UnitOfWork, batch: int = 1000,

@@ -13,6 +13,7 @@ from market.listing.domain import ListingStatus
 from market.listing.errors import ListingRefused, ProductNotFound
 from market.listing.models import Product, ProductVersion
 from market.listing.services._common import ProductView, move, view
+from market.receipts import services as receipts
 from market.rights import services as rights
 
 
@@ -91,6 +92,17 @@ def _list(uow: UnitOfWork, product: Product, version: ProductVersion, reason: st
              f"version {version.number} listed")
     product.listed_version_id = version.id
     catalog.refresh(uow.session, product.id)
+    receipts.issue(uow, kind=receipts.Kind.LISTING_APPROVAL, subject_type="product_version",
+                   subject_id=version.id,
+                   record={**version.state(), "merchant_org_id": version.merchant_org_id,
+                           "approved_by_org_id": uow.actor.org_id, "reason": reason,
+                           "rights_chain": [
+                               {"right_id": link.right_id, "kind": link.kind,
+                                "holder_org_id": link.holder_org_id,
+                                "certificate_number": link.certificate_number}
+                               for link in chain.links],
+                           "listed_at": uow.clock.now()},
+                   parties=[version.merchant_org_id], public=True)
     uow.outbox.enqueue("listing.listed", {"product_id": product.id,
                                           "version_id": version.id})
 

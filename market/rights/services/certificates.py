@@ -9,6 +9,7 @@ from typing import Any
 
 from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
+from market.receipts import services as receipts
 from market.receipts.services import Signer
 from market.rights.errors import CertificateNotFound
 from market.rights.models import Certificate, Right
@@ -27,6 +28,7 @@ class PublicCertificate:
     status: str
     document: dict[str, Any]
     signature: dict[str, Any]
+    receipts: list[dict[str, Any]]
 
 
 def _issue_certificate(uow: UnitOfWork, repo: RightsRepository, right: Right,
@@ -47,6 +49,12 @@ def _issue_certificate(uow: UnitOfWork, repo: RightsRepository, right: Right,
     uow.session.flush()
     uow.audit.record(uow.actor, "certificate.issued", "certificate", number,
                      {"right_id": right.id, "digest": signature.digest})
+    receipts.issue(uow, kind=receipts.Kind.RIGHT_CERTIFICATE, subject_type="certificate",
+                   subject_id=number,
+                   record={"certificate": document, "right_id": right.id,
+                           "holder_org_id": right.holder_org_id, "digest": signature.digest,
+                           "signer": signature.signer, "signature": signature.signature},
+                   parties=[right.holder_org_id], public=True)
     return certificate
 
 
@@ -91,4 +99,5 @@ def get_certificate(number: str, *, uow: UnitOfWork) -> PublicCertificate:
                 "digest": certificate.digest, "issued_at": certificate.issued_at,
                 "signer": certificate.signer, "signature": certificate.signature,
             },
+            receipts=receipts.receipts_of(uow.joined(), "certificate", [number])[number],
         )

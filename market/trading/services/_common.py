@@ -14,6 +14,7 @@ from market.kernel.actor import system_actor
 from market.kernel.statemachine import record_move
 from market.kernel.uow import UnitOfWork
 from market.listing import services as listing
+from market.receipts import services as receipts
 from market.settlement import services as settlement
 from market.trading.domain import OrderStatus, Policy
 from market.trading.models import Contract, Delivery, Dispute, Order, OrderEvent
@@ -25,6 +26,7 @@ class OrderView:
     contract: Contract | None = None
     deliveries: list[Delivery] = field(default_factory=list)
     disputes: list[Dispute] = field(default_factory=list)
+    receipts: list[dict[str, Any]] = field(default_factory=list)
 
 
 def policy_of(settings: Any) -> Policy:
@@ -69,9 +71,21 @@ def _incident(uow: UnitOfWork, order: Order, kind: str) -> None:
                                uow=uow.joined(system_actor("monitoring")))
 
 
+def _receipt(uow: UnitOfWork, order: Order, kind: receipts.Kind,
+             record: dict[str, Any]) -> None:
+    """A receipt for what just happened to ``order``, readable by both its parties."""
+    receipts.issue(uow, kind=kind, subject_type="order", subject_id=order.id,
+                   record={"order_id": order.id, "buyer_org_id": order.buyer_org_id,
+                           "seller_org_id": order.seller_org_id, **record},
+                   parties=[order.buyer_org_id, order.seller_org_id])
+
+
 def _refund(uow: UnitOfWork, order: Order, action: str, reason: str) -> None:
-    settlement.refund(order_id=order.id, buyer_org_id=order.buyer_org_id, amount=order.amount,
-                      currency=order.currency, uow=uow.joined())
+    journal = settlement.refund(order_id=order.id, buyer_org_id=order.buyer_org_id,
+                                amount=order.amount, currency=order.currency, uow=uow.joined())
+    _receipt(uow, order, receipts.Kind.REFUND, {
+        "journal_id": journal, "amount": order.amount, "currency": order.currency,
+        "reason": reason})
     _incident(uow, order, "refund")
     _move(uow, order, OrderStatus.REFUNDED, action, reason)
     listing.release_unit(order.offer_id, uow=uow.joined())

@@ -8,12 +8,13 @@ from __future__ import annotations
 from market.compliance import services as compliance
 from market.kernel.actor import system_actor
 from market.kernel.uow import UnitOfWork
+from market.receipts import services as receipts
 from market.settlement import services as settlement
 from market.trading import metering, repository
 from market.trading.domain import OrderStatus
 from market.trading.errors import FingerprintMismatch
 from market.trading.models import Order
-from market.trading.services._common import OrderView, _moved
+from market.trading.services._common import OrderView, _moved, _receipt
 
 
 def _conclude(uow: UnitOfWork, order: Order, *, refund: int = 0) -> None:
@@ -39,9 +40,15 @@ def _conclude(uow: UnitOfWork, order: Order, *, refund: int = 0) -> None:
         channel=str(document.get("origin", {}).get("channel") or "catalogue"),
         origin=document.get("origin"), concluded_at=now),
         uow=uow.joined(system_actor("trading")))
-    settlement.settle(order_id=order.id, buyer_org_id=order.buyer_org_id, amount=price,
-                      currency=order.currency, rule=contract.document["distribution"],
-                      refund=refund, deposit=deposit, uow=uow.joined())
+    allocations = settlement.settle(
+        order_id=order.id, buyer_org_id=order.buyer_org_id, amount=price,
+        currency=order.currency, rule=contract.document["distribution"], refund=refund,
+        deposit=deposit, uow=uow.joined())
+    _receipt(uow, order, receipts.Kind.SETTLEMENT, {
+        "price": price, "refund": refund, "currency": order.currency, "settled_at": now,
+        "contract_sha256": contract.sha256,
+        "allocations": [{"role": a.role, "org_id": a.org_id, "amount": a.amount,
+                         "refunded": a.refunded} for a in allocations]})
 
 
 def _accept(uow: UnitOfWork, order: Order, *, auto: bool) -> None:

@@ -12,10 +12,11 @@ from market.kernel.errors import InvalidInput
 from market.kernel.ids import new_id
 from market.kernel.pagination import Page
 from market.kernel.uow import UnitOfWork
+from market.receipts import services as receipts
 from market.trading import repository
 from market.trading.domain import DisputeOutcome, DisputeStatus, OrderStatus, Policy
 from market.trading.models import Dispute
-from market.trading.services._common import _incident, _move, _moved, _refund
+from market.trading.services._common import _incident, _move, _moved, _receipt, _refund
 from market.trading.services.conclusion import _conclude
 
 
@@ -84,6 +85,9 @@ def decide_dispute(dispute_id: str, outcome: DisputeOutcome, reason: str, *,
                 f"a partial refund is more than 0 and less than {order.amount}"]})
         dispute.decide(outcome, refund, reason, uow.clock.now())
         uow.audit.record(uow.actor, "dispute.decided", "dispute", dispute.id, dispute.state())
+        _receipt(uow, order, receipts.Kind.DISPUTE_DECISION, {
+            "dispute_id": dispute.id, "outcome": outcome.value, "refund_amount": refund,
+            "currency": order.currency, "reason": reason, "decided_at": uow.clock.now()})
         _move(uow, order, OrderStatus.RESOLVED, "resolved", f"{outcome.value}: {reason}")
         if outcome is DisputeOutcome.FULL_REFUND:
             _refund(uow, order, "refunded", reason)

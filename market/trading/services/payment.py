@@ -4,10 +4,11 @@ escrow, where it waits for the delivery and the acceptance."""
 from __future__ import annotations
 
 from market.kernel.uow import UnitOfWork
+from market.receipts import services as receipts
 from market.settlement import services as settlement
 from market.trading import repository
 from market.trading.domain import OrderStatus, Policy
-from market.trading.services._common import OrderView, _moved
+from market.trading.services._common import OrderView, _moved, _receipt
 
 
 def pay_order(order_id: str, *, policy: Policy, uow: UnitOfWork) -> OrderView:
@@ -22,7 +23,11 @@ def pay_order(order_id: str, *, policy: Policy, uow: UnitOfWork) -> OrderView:
         order.require_buyer(uow.actor)
         previous = order.pay(uow.clock.now(), delivery_window=policy.delivery_window)
         _moved(uow, order, previous, OrderStatus.PAID, "paid")
-        settlement.pay_into_escrow(order_id=order.id, buyer_org_id=order.buyer_org_id,
-                                   amount=order.amount, currency=order.currency, uow=uow.joined())
+        journal = settlement.pay_into_escrow(
+            order_id=order.id, buyer_org_id=order.buyer_org_id, amount=order.amount,
+            currency=order.currency, uow=uow.joined())
+        _receipt(uow, order, receipts.Kind.ESCROW_PAYMENT, {
+            "journal_id": journal, "amount": order.amount, "currency": order.currency,
+            "paid_at": order.updated_at})
         uow.commit()
         return OrderView(order)

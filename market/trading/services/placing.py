@@ -18,6 +18,7 @@ from market.kernel.ids import new_id
 from market.kernel.statemachine import record_move
 from market.kernel.uow import UnitOfWork
 from market.listing import services as listing
+from market.receipts import services as receipts
 from market.rights import services as rights
 from market.settlement import services as settlement
 from market.settlement.services import DistributionRule
@@ -25,7 +26,7 @@ from market.trading import repository
 from market.trading.domain import BUYABLE_OFFERS, METERED, OrderStatus, Policy
 from market.trading.errors import OfferNeedsCap, OfferNotBuyable, OrderRefused
 from market.trading.models import Contract, Order, OrderEvent
-from market.trading.services._common import OrderView, _cancel, _moved
+from market.trading.services._common import OrderView, _cancel, _moved, _receipt
 from market.trading.services.facts import trade_facts
 
 # Published in the placing transaction when an order takes a private offer that came out of
@@ -144,6 +145,9 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
                             created_at=now)
         uow.audit.record(actor, "order.placed", "order", order.id,
                          {**order.state(), "contract_sha256": contract.sha256})
+        _receipt(uow, order, receipts.Kind.ORDER_CONTRACT, {
+            "contract_id": contract.id, "contract_sha256": contract.sha256,
+            "contract": document})
         passed = passage.outcome == compliance.Outcome.PASS.value
         if passed:
             order.pay_by = now + policy.payment_window

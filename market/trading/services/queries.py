@@ -10,6 +10,7 @@ from typing import Any
 from market.kernel.db import record
 from market.kernel.pagination import Page
 from market.kernel.uow import UnitOfWork
+from market.receipts import services as receipts
 from market.settlement import services as settlement
 from market.trading import repository
 from market.trading.domain import OrderFilters
@@ -27,7 +28,8 @@ def get_order(order_id: str, *, uow: UnitOfWork) -> OrderView:
         order = repository.get_order(uow.session, uow.actor, order_id)
         return OrderView(order, repository.find_contract(uow.session, order.id),
                          repository.deliveries_of(uow.session, order.id),
-                         repository.disputes_of(uow.session, order.id))
+                         repository.disputes_of(uow.session, order.id),
+                         receipts.receipts_of(uow.joined(), "order", [order.id])[order.id])
 
 
 def list_orders(filters: OrderFilters, *, uow: UnitOfWork, after: str | None = None,
@@ -114,6 +116,7 @@ def order_document(view: OrderView | OrderRecord) -> dict[str, Any]:
     data["contract_sha256"] = view.contract.sha256 if view.contract else None
     data["deliveries"] = view.deliveries
     data["disputes"] = view.disputes
+    data["receipts"] = getattr(view, "receipts", [])
     return data
 
 
