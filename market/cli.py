@@ -402,7 +402,11 @@ def worker(once: bool, batch: int, interval: float, sweep_interval: float) -> No
             if done:
                 click.echo(", ".join(f"{k.replace('_', ' ')}: {len(v)}"
                                      for k, v in done.items()))
+            moved = _moved(_anchor(sessions, settings)) if settings.anchoring else ""
+            if moved:
+                click.echo(f"anchoring: {moved}")
             next_sweep = time.monotonic() + sweep_interval
+        _sequence(sessions)
         result = w.drain_once(batch)
         if result.claimed:
             click.echo(f"claimed {result.claimed}: done {result.done}, retried {result.retried}, "
@@ -411,6 +415,118 @@ def worker(once: bool, batch: int, interval: float, sweep_interval: float) -> No
             return
         if result.claimed < batch:
             time.sleep(interval)
+
+
+# -- receipts: the log's sequencer, anchoring on a chain and the verifier -------------------
+
+
+def _sequence(sessions: sessionmaker[Session]) -> receipts.Appended:
+    """Periodic duty (every loop of the worker): append the queued receipts to the log."""
+    return receipts.sequence(UnitOfWork(sessions, SystemClock(), system_actor("receipts")))
+
+
+def _anchor(sessions: sessionmaker[Session], settings: Settings) -> dict[str, Any]:
+    """Periodic duty when anchoring is on: move the anchoring batches one tick along."""
+    from market.receipts.services import anchoring
+
+    return anchoring.tick(sessions, SystemClock(), settings)
+
+
+def _moved(done: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {', '.join(map(str, v))}" for k, v in done.items() if v)
+
+
+@main.group("receipts")
+def receipts_group() -> None:
+    """Receipts: the log, its anchoring on a chain, proof bundles."""
+
+
+@receipts_group.command("sequence")
+@click.option("--json", "as_json", is_flag=True)
+def receipts_sequence(as_json: bool) -> None:
+    """Append the queued receipts to the log and sign a checkpoint (the worker also does
+    this)."""
+    settings = _settings()
+    appended = receipts.sequence(_uow(settings, "receipts"))
+    out = {"suite": appended.suite, "from_size": appended.from_size,
+           "tree_size": appended.tree_size, "root": appended.root,
+           "checkpoint_id": appended.checkpoint_id}
+    _emit(as_json, out, lambda: click.echo(
+        f"log {appended.suite}: {appended.from_size} -> {appended.tree_size} leaves, "
+        f"root {appended.root}"))
+
+
+@receipts_group.command("anchor")
+@click.option("--json", "as_json", is_flag=True)
+def receipts_anchor(as_json: bool) -> None:
+    """Run one anchoring tick now (the worker does this when anchoring is on)."""
+    settings = _settings()
+    done = _anchor(_sessions(settings), settings)
+    _emit(as_json, done, lambda: click.echo(_moved(done) or "nothing to do"))
+    if done["errors"]:
+        sys.exit(1)
+
+
+@receipts_group.command("anchor-status")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True)
+def receipts_anchor_status(limit: int, as_json: bool) -> None:
+    """The newest anchoring batches: state, tree size, transaction and block."""
+    from market.receipts.services import anchoring
+
+    rows = anchoring.anchor_status(_sessions(_settings()), limit=limit)
+    if as_json:
+        click.echo(json.dumps({"batches": rows}, default=str))
+        return
+    click.echo(f"{'batch':>6} {'status':11} {'tree size':>10} {'tx':12} {'block':>8} "
+               f"{'gas':>7} {'tries':>5}  error")
+    for b in rows:
+        click.echo(f"{b['id']:>6} {b['status']:11} {b['tree_size'] or '-':>10} "
+                   f"{(b['tx_hash'] or '-')[:12]:12} {b['block_number'] or '-':>8} "
+                   f"{b['gas_used'] or '-':>7} {b['attempts']:>5}  {b['last_error'] or ''}")
+
+
+@receipts_group.command("deploy")
+@click.option("--rpc", "rpc_url", required=True, help="JSON-RPC URL of the chain")
+@click.option("--key", required=True, help="Deployer's private key (hex); admin of the roles")
+@click.option("--anchorer", default=None, help="Address given ANCHOR_ROLE (the deployer's "
+              "by default)")
+@click.option("--json", "as_json", is_flag=True)
+def receipts_deploy(rpc_url: str, key: str, anchorer: str | None, as_json: bool) -> None:
+    """Deploy the ReceiptAnchor contract; print its address."""
+    from market.receipts.chain import ChainClient, ChainError, address_of
+
+    try:
+        with ChainClient.connect(rpc_url) as client:
+            deployed = client.deploy(key, anchorer=anchorer)
+            chain_id = client.chain_id()
+    except (ChainError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    out = {"contract": deployed.contract_address, "chain_id": chain_id,
+           "tx_hash": deployed.tx_hash, "block_number": deployed.block_number,
+           "admin": address_of(key), "anchorer": anchorer or address_of(key)}
+    _emit(as_json, out, lambda: click.echo(deployed.contract_address))
+
+
+@receipts_group.command("verify")
+@click.argument("bundle", type=click.File("r", encoding="utf-8"))
+@click.option("--rpc", "rpc_url", default=None, help="Check the anchor on this chain")
+@click.option("--signer", default=None, help="The platform's key to trust (address or SM2)")
+@click.option("--min-confirmations", default=1, show_default=True, type=click.IntRange(1))
+def receipts_verify(bundle: Any, rpc_url: str | None, signer: str | None,
+                    min_confirmations: int) -> None:
+    """Verify a receipt's proof bundle (JSON); print the report; exit 1 unless it holds."""
+    from market.receipts import verifier
+
+    try:
+        data = json.load(bundle)
+    except ValueError as exc:
+        raise click.ClickException(f"not a JSON bundle: {exc}") from exc
+    report = verifier.verify_bundle(data, trusted_signer=signer, rpc_url=rpc_url,
+                                    min_confirmations=min_confirmations)
+    click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    if not report.ok:
+        sys.exit(1)
 
 
 # -- demo --------------------------------------------------------------------------------------

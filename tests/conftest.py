@@ -321,3 +321,51 @@ def problem(response: Any) -> dict[str, Any]:
     body: dict[str, Any] = response.get_json(force=True)
     assert body["status"] == response.status_code
     return body
+
+
+ANVIL = Path(__file__).resolve().parents[1] / "contracts" / "node_modules" / ".bin" / "anvil"
+
+
+@pytest.fixture(scope="session")
+def anvil() -> Iterator[str]:
+    """A real anvil (npm ``@foundry-rs/anvil``, ``npm install --prefix contracts``) on a free
+    loopback port, chain id 31337, for the session; yields its URL. Missing binary: a skip,
+    a failure in CI."""
+    import signal
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    if not ANVIL.exists():
+        reason = f"anvil not installed at {ANVIL}: run `npm install --prefix contracts`"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen([str(ANVIL), "--port", str(port), "--chain-id", "31337",
+                                "--silent"], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            request = urllib.request.Request(url, data=b'{"jsonrpc":"2.0","id":1,'
+                                             b'"method":"eth_chainId","params":[]}',
+                                             headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"anvil did not start on {url}") from None
+                time.sleep(0.1)
+        yield url
+    finally:  # the npm wrapper runs the binary as its child: end the group started here
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

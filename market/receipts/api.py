@@ -10,15 +10,15 @@ from market.kernel.actor import Role
 from market.kernel.web import ApiBlueprint, state, unit_of_work
 from market.receipts import services
 from market.receipts.schemas import (
-    BatchListOut,
-    BundleOut,
-    CheckpointOut,
-    CheckpointQuery,
-    ConsistencyOut,
-    ConsistencyQuery,
+    AnchorBatchListOut,
+    LogCheckpointOut,
+    LogCheckpointQuery,
+    LogConsistencyOut,
+    LogConsistencyQuery,
+    ProofBundleOut,
     ReceiptOut,
-    VerificationIn,
-    VerificationOut,
+    ReceiptVerificationIn,
+    ReceiptVerificationOut,
 )
 
 bp = ApiBlueprint("receipts", __name__,
@@ -37,7 +37,7 @@ def get_receipt(receipt_id: str) -> dict[str, Any]:
 
 @bp.route("/receipts/<receipt_id>/proof", methods=["GET"])
 @bp.access(anonymous=True, object_scoped=True)
-@bp.response(200, BundleOut)
+@bp.response(200, ProofBundleOut)
 def get_proof(receipt_id: str) -> dict[str, Any]:
     """The receipt's proof bundle: body, signature, inclusion proof against a signed
     checkpoint and, once anchored, the chain transaction. Check it with
@@ -48,8 +48,8 @@ def get_proof(receipt_id: str) -> dict[str, Any]:
 
 @bp.route("/receipts/verification", methods=["POST"])
 @bp.access(anonymous=True)
-@bp.arguments(VerificationIn)
-@bp.response(200, VerificationOut)
+@bp.arguments(ReceiptVerificationIn)
+@bp.response(200, ReceiptVerificationOut)
 def verify(body: dict[str, Any]) -> dict[str, Any]:
     """Check a proof bundle part by part (format, body, signature, signer, checkpoint,
     inclusion, anchor) and name the first part that fails. The signer trusted is this
@@ -63,8 +63,8 @@ def verify(body: dict[str, Any]) -> dict[str, Any]:
 
 @bp.route("/receipts/logs/<suite>/checkpoint", methods=["GET"])
 @bp.access(anonymous=True, object_scoped=True)
-@bp.arguments(CheckpointQuery, location="query")
-@bp.response(200, CheckpointOut)
+@bp.arguments(LogCheckpointQuery, location="query")
+@bp.response(200, LogCheckpointOut)
 def get_checkpoint(query: dict[str, Any], suite: str) -> dict[str, Any]:
     """The log's newest signed checkpoint, or the one at `tree_size`."""
     return services.checkpoint_view(suite, query["tree_size"], uow=unit_of_work())
@@ -72,8 +72,8 @@ def get_checkpoint(query: dict[str, Any], suite: str) -> dict[str, Any]:
 
 @bp.route("/receipts/logs/<suite>/consistency", methods=["GET"])
 @bp.access(anonymous=True, object_scoped=True)
-@bp.arguments(ConsistencyQuery, location="query")
-@bp.response(200, ConsistencyOut)
+@bp.arguments(LogConsistencyQuery, location="query")
+@bp.response(200, LogConsistencyOut)
 def get_consistency(query: dict[str, Any], suite: str) -> dict[str, Any]:
     """The RFC 9162 consistency proof that the log at `second` extends the log at `first`."""
     return services.consistency(suite, query["first"], query["second"], uow=unit_of_work())
@@ -81,7 +81,7 @@ def get_consistency(query: dict[str, Any], suite: str) -> dict[str, Any]:
 
 @bp.route("/receipts/batches", methods=["GET"])
 @bp.access(roles=[Role.OPERATOR, Role.REGULATOR])
-@bp.response(200, BatchListOut)
+@bp.response(200, AnchorBatchListOut)
 def list_batches() -> dict[str, Any]:
     """The newest anchoring batches and where each stands (open, sealed, submitted,
     included, finalized, reorged, resubmitted, failed)."""

@@ -7,9 +7,6 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from market.kernel.web import UtcDateTime
-from market.receipts.domain import SUITES
-
-_HEX = validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits")
 
 
 class ReceiptSignatureOut(ma.Schema):
@@ -38,7 +35,7 @@ class ReceiptOut(ReceiptSummaryOut):
     signature = fields.Nested(ReceiptSignatureOut)
 
 
-class BundleOut(ma.Schema):
+class ProofBundleOut(ma.Schema):
     """A proof bundle (``market.receipt-proof/v1``): everything the offline verifier needs."""
 
     class Meta:
@@ -52,35 +49,31 @@ class BundleOut(ma.Schema):
         "description": "chain, contract, batch, transaction and block; null until anchored"})
 
 
-class VerificationIn(ma.Schema):
+class ReceiptVerificationIn(ma.Schema):
     bundle = fields.Dict(required=True, metadata={"description": "a proof bundle"})
     signer = fields.String(load_default=None, validate=validate.Length(1, 140), metadata={
         "description": "the key to trust; default: this platform's"})
 
 
-class VerificationPartOut(ma.Schema):
+class ReceiptVerificationPartOut(ma.Schema):
     name = fields.String()
     ok = fields.Boolean()
     detail = fields.String()
 
 
-class VerificationOut(ma.Schema):
+class ReceiptVerificationOut(ma.Schema):
     ok = fields.Boolean()
     status = fields.String(metadata={
         "description": "verified, pending (sound but not yet in the log) or failed"})
     failed = fields.String(allow_none=True, metadata={"description": "the first part failing"})
-    parts = fields.List(fields.Nested(VerificationPartOut))
+    parts = fields.List(fields.Nested(ReceiptVerificationPartOut))
 
 
-class SuitePath(ma.Schema):
-    suite = fields.String(required=True, validate=validate.OneOf(SUITES))
-
-
-class CheckpointQuery(ma.Schema):
+class LogCheckpointQuery(ma.Schema):
     tree_size = fields.Integer(load_default=None, validate=validate.Range(min=1))
 
 
-class CheckpointOut(ma.Schema):
+class LogCheckpointOut(ma.Schema):
     suite = fields.String()
     origin = fields.String()
     tree_size = fields.Integer()
@@ -89,21 +82,21 @@ class CheckpointOut(ma.Schema):
     note = fields.String(metadata={"description": "C2SP tlog-checkpoint as a signed note"})
 
 
-class ConsistencyQuery(ma.Schema):
+class LogConsistencyQuery(ma.Schema):
     first = fields.Integer(required=True, validate=validate.Range(min=1))
     second = fields.Integer(required=True, validate=validate.Range(min=1))
 
 
-class ConsistencyOut(ma.Schema):
+class LogConsistencyOut(ma.Schema):
     suite = fields.String()
     first = fields.Integer()
     second = fields.Integer()
-    first_root = fields.String(validate=_HEX)
-    second_root = fields.String(validate=_HEX)
+    first_root = fields.String(metadata={"description": "hex"})
+    second_root = fields.String(metadata={"description": "hex"})
     proof = fields.List(fields.String(), metadata={"description": "RFC 9162 §2.1.4, hex"})
 
 
-class BatchOut(ma.Schema):
+class AnchorBatchOut(ma.Schema):
     id = fields.Integer()
     suite = fields.String()
     status = fields.String()
@@ -126,5 +119,5 @@ class BatchOut(ma.Schema):
     last_error = fields.String(allow_none=True)
 
 
-class BatchListOut(ma.Schema):
-    items = fields.List(fields.Nested(BatchOut))
+class AnchorBatchListOut(ma.Schema):
+    items = fields.List(fields.Nested(AnchorBatchOut))

@@ -128,8 +128,8 @@ def sm2_public_key(private_hex: str) -> str:
         ValueError: not an SM2 private key.
     """
     d = _sm2_scalar(private_hex)
-    engine = sm2_engine()
-    return "04" + str(engine._kg(d, f"{SM2_GX:064x}{SM2_GY:064x}"))
+    # gmssl's scalar multiplication (it has no public key derivation): x || y of dG in hex.
+    return "04" + str(sm2_engine()._kg(d, f"{SM2_GX:064x}{SM2_GY:064x}"))
 
 
 def sm2_sign_digest(private_hex: str, e: bytes, k: int | None = None) -> bytes:

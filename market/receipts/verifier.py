@@ -780,10 +780,9 @@ def _string(value: object, what: str) -> str:
 
 
 def _uint(value: object, what: str) -> int:
-    if not _is_uint64(value):
-        raise _Failed(f"{what} is not a non-negative integer")
-    assert isinstance(value, int)
-    return value
+    if isinstance(value, int) and _is_uint64(value):
+        return value
+    raise _Failed(f"{what} is not a non-negative integer")
 
 
 def _read_format(bundle: object) -> _Bundle:
@@ -824,8 +823,8 @@ def _check_body(b: _Bundle) -> str:
     computed = suite_hash(b.suite)(canonical).hex()
     _need(computed == b.digest,
           f"receipt.digest {b.digest} is not H(canonical(body)) = {computed}")
-    return f"digest {b.digest} = {'SHA-256' if b.suite == SECP256K1_SHA256 else 'SM3'}" \
-           " of the canonical body"
+    hash_name = "SHA-256" if b.suite == SECP256K1_SHA256 else "SM3"
+    return f"digest {b.digest} = {hash_name} of the canonical body"
 
 
 def _check_signature(b: _Bundle) -> str:

@@ -168,7 +168,12 @@ def test_anonymous_and_keyed_operations_are_the_known_ones(spec):
                          ("/api/v1/declaration-templates", "get"),
                          ("/api/v1/disclosure/market-statistics", "get"),
                          ("/api/v1/disclosure/sanctions", "get"),
-                         ("/api/v1/downloads/{token}", "get")}
+                         ("/api/v1/downloads/{token}", "get"),
+                         ("/api/v1/receipts/{receipt_id}", "get"),
+                         ("/api/v1/receipts/{receipt_id}/proof", "get"),
+                         ("/api/v1/receipts/verification", "post"),
+                         ("/api/v1/receipts/logs/{suite}/checkpoint", "get"),
+                         ("/api/v1/receipts/logs/{suite}/consistency", "get")}
 
 
 def test_request_bodies_reference_component_schemas(spec):

@@ -36,7 +36,8 @@ SCENARIOS = ["交通规划"]
 ALWAYS = "2026-01-01T00:00:00+00:00"  # holding rights: from then on, no end date
 GRANT_FROM, GRANT_TO = "2026-11-01T00:00:00+00:00", "2027-11-01T00:00:00+00:00"
 PUBLIC_CERTIFICATE_FIELDS = {"number", "kind", "holder_name", "subject_title", "valid_from",
-                             "valid_to", "issued_at", "status", "document", "signature"}
+                             "valid_to", "issued_at", "status", "document", "signature",
+                             "receipts"}
 
 
 # -- request bodies --------------------------------------------------------------------

@@ -1,12 +1,13 @@
 """What the money-moving requests cost in SQL statements, pinned so that a change adding a
 query (an N+1 above all) fails here and says which statements it added.
 
-A payment runs 14 queries (ARCHITECTURE.md, "Throughput"): one to authenticate, the order
+A payment runs 16 queries (ARCHITECTURE.md, "Throughput"): one to authenticate, the order
 locked (``FOR UPDATE`` on PostgreSQL), the journal's accounts read and the escrow opened, the
-journal, two legs, the postings, the outbox event, the order's update and its history, three
-for the audit chain. An acceptance (settles, splits, files) runs 29 once the year's filing
-counter and the parties' settlement accounts exist. The counts are the same on SQLite and
-PostgreSQL. ``count_queries`` also sees the transaction control around them: in a test each
+journal, two legs, the postings, the outbox event, the order's update and its history, the
+payment's receipt and its place in the log's queue, three for the audit chain. An acceptance
+(settles, splits, files) runs 33 once the year's filing counter and the parties' settlement
+accounts exist, four of them the receipts of the settlement and the filing with their queue
+rows. The counts are the same on SQLite and PostgreSQL. ``count_queries`` also sees the transaction control around them: in a test each
 unit of work is a savepoint (authentication's is rolled back, the use case's released), so
 two units of work add four statements.
 
@@ -30,8 +31,8 @@ from tests.conftest import CountQueries
 from tests.integration.rights_fixtures import rights_fixture, signer_fixture  # noqa: F401
 from tests.integration.trading_fixtures import Market, market_fixture  # noqa: F401
 
-PAYMENT_QUERIES = 14
-ACCEPTANCE_QUERIES = 29
+PAYMENT_QUERIES = 16
+ACCEPTANCE_QUERIES = 33
 UNITS_OF_WORK = 2  # authentication (rolled back) and the use case (released)
 
 
@@ -74,7 +75,7 @@ def test_count_queries_counts_savepoints_apart_from_queries(
 # -- the requests -------------------------------------------------------------------------
 
 
-def test_a_payment_runs_its_fourteen_queries(
+def test_a_payment_runs_its_sixteen_queries(
     desk: Desk, market: Market, count_queries: CountQueries
 ) -> None:
     chain, buyer = market.listed(), desk.buyer()
@@ -88,7 +89,7 @@ def test_a_payment_runs_its_fourteen_queries(
         PAYMENT_QUERIES, PAYMENT_QUERIES + 2 * UNITS_OF_WORK), str(counted)
 
 
-def test_an_acceptance_runs_its_twenty_nine_queries(
+def test_an_acceptance_runs_its_thirty_three_queries(
     desk: Desk, market: Market, count_queries: CountQueries
 ) -> None:
     chain, buyer = market.listed(), desk.buyer()

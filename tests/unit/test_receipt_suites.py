@@ -99,7 +99,7 @@ def test_sm2_refuses_out_of_range_and_malformed_signatures() -> None:
         assert not v.sm2_verify(SM2_PUBLIC, message, r + s)  # r and s lie in [1, n - 1]
     assert not v.sm2_verify(SM2_PUBLIC, message, raw[:63])
     assert not v.sm2_verify(SM2_PUBLIC[:-2] + "00", message, raw)  # off the curve
-    assert not v.sm2_verify("02" + SM2_PUBLIC[2:], message, raw)  # compressed keys: not ours
+    assert not v.sm2_verify("02" + SM2_PUBLIC[2:], message, raw)  # only the 04 form
 
 
 def test_sm2_z_uses_the_default_user_id() -> None:

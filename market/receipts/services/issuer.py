@@ -90,8 +90,9 @@ def issue(uow: UnitOfWork, *, kind: Kind, subject_type: str, subject_id: str,
     body = receipt_body(suite=suite.name, origin=signer.origin, kind=kind.value,
                         subject_ref=ref, issued_at=issued_at, record=record)
     digest = suite.hash(dumps(body)).hex()
-    receipt = {
-        "id": new_id("rcp"), "suite": suite.name, "kind": kind.value,
+    receipt_id = new_id("rcp")
+    receipt: dict[str, Any] = {
+        "id": receipt_id, "suite": suite.name, "kind": kind.value,
         "subject_type": subject_type, "subject_id": subject_id, "body": body,
         "digest": digest, "signer": suite.identity,
         "signature": suite.sign_receipt(kind.value, ref, digest, issued_at), "issued_at": now,
@@ -100,8 +101,8 @@ def issue(uow: UnitOfWork, *, kind: Kind, subject_type: str, subject_id: str,
     # Written at once with Core: a receipt refers to nothing, and its queue row to it.
     conn = uow.session.connection()
     conn.execute(_INSERT_RECEIPT, receipt)
-    conn.execute(_INSERT_QUEUED, {"receipt_id": receipt["id"], "suite": suite.name,
+    conn.execute(_INSERT_QUEUED, {"receipt_id": receipt_id, "suite": suite.name,
                                   "digest": digest, "queued_at": now})
-    uow.audit.record(uow.actor, "receipt.issued", "receipt", receipt["id"],
+    uow.audit.record(uow.actor, "receipt.issued", "receipt", receipt_id,
                      {"kind": kind.value, "subject": ref, "digest": digest})
-    return IssuedReceipt(receipt["id"], kind.value, ref, digest)
+    return IssuedReceipt(receipt_id, kind.value, ref, digest)

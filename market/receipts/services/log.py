@@ -124,7 +124,7 @@ def nodes_at(uow: UnitOfWork, suite: str,
         select(LogNode.level, LogNode.index, LogNode.hash)
         .where(LogNode.suite == suite, tuple_(LogNode.level, LogNode.index).in_(addresses))
     ).all()
-    return {(int(r.level), int(r.index)): bytes(r.hash) for r in rows}
+    return {(int(level), int(index)): bytes(node) for level, index, node in rows}
 
 
 def inclusion_proof(uow: UnitOfWork, suite: str, index: int, size: int) -> list[bytes]:
