@@ -76,7 +76,8 @@ def anchor_settings(settings: Settings, anvil: str, deployment: Deployment) -> S
 
 
 @pytest.fixture
-def manual_mining(chain: ChainClient) -> Iterator[None]:
+def manual_mining(chain: ChainClient, deployment: Deployment) -> Iterator[None]:
+    """Blocks only when a test mines one (after the contract is deployed)."""
     chain.request("evm_setAutomine", [False])
     try:
         yield
