@@ -35,7 +35,7 @@ from market.receipts.contract import ANCHORED_TOPIC, BYTECODE
 
 ANCHOR_SIGNATURE: Final = "anchor(uint64,bytes32,uint64)"
 ANCHOR_SELECTOR: Final = keccak(text=ANCHOR_SIGNATURE)[:4]
-# anchor() costs the same whatever the batch (about 30k gas); the limit leaves ample room.
+# anchor() costs the same whatever the batch (about 36k gas in all); the limit leaves room.
 ANCHOR_GAS_LIMIT: Final = 100_000
 # When the node has no eth_maxPriorityFeePerGas and its fee history shows no tips.
 DEFAULT_PRIORITY_FEE: Final = 1_000_000_000

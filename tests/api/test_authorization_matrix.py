@@ -83,6 +83,18 @@ assessors take no part in it (403 ``role_not_allowed``):
   (``capability_not_found``, ``saved_search_not_found``) to a caller of the role that has
   them.
 
+Receipts (signed receipts of records, their proof bundles, the log and its anchoring):
+
+* a receipt and its proof bundle are read by the organisations party to the record it proves
+  (an order's buyer and seller), the operator and regulators, and by anyone when the record
+  is public (a listing's approval, a right's certificate); anyone may ask, without a key
+  too, and a receipt the caller may not read answers 404 ``receipt_not_found``. A key, when
+  sent, only says who asks; an organisation not admitted reads no private receipt, not even
+  of its own orders (as it reads no order), only public ones;
+* anyone may check a proof bundle (a POST that only reads) and read the log's signed
+  checkpoints and consistency proofs;
+* the anchoring batches are for the operator and regulators.
+
 "Own" rights objects are the caller's as holder; only merchants hold them, so the other
 callers have no such cell, except for grants, which they can receive: an own grant is one the
 caller gave (merchants) or was given (everyone else admitted). Products too are only ever a
@@ -91,14 +103,17 @@ merchant's own. Own trading objects are the caller's as seller (merchants), as b
 payout is paid from its share of a sale. Own matching objects: a demand the caller posted as
 its buyer (buyers) or for a buyer (brokers); a negotiation the caller is a party to (buyers,
 and merchants on their own listed product) or brokers (brokers); a merchant's capability; a
-buyer's saved search. Merchants never own a demand.
+buyer's saved search. Merchants never own a demand. An own receipt is the contract receipt
+of an order the caller placed (buyers) or sold (merchants); the foreign one is that of an
+order between the target and another buyer. The log is nobody's own.
 
 A denied request must leave no trace: the organisations, their users and admission history,
 the resources, rights and grants, the products with their histories, the public catalogue,
 the orders with their ledgers and histories, the disputes, accounts and payouts, the demands
 with their matches and histories, the negotiations with their histories, the capabilities
-and saved searches, and the audit head are compared before and after it. An allowed write
-must move the audit head.
+and saved searches, the receipts with their log and anchoring batches, and the audit head
+are compared before and after it. An allowed write must move the audit head; an allowed POST
+that only reads must not.
 
 Each test runs in a savepoint rolled back after it, inside one transaction for the module.
 A cell's world (the observing operator, the target with its objects, the caller with its
@@ -112,6 +127,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -132,6 +148,16 @@ from market.kernel.web import access_of
 from market.matching.models import Capability, SavedSearch, SavedSearchHit
 from market.participants import services as participants
 from market.participants.domain import Status, random_credit_code
+from market.receipts import services as receipts
+from market.receipts.models import (
+    AnchorBatch,
+    Checkpoint,
+    LogEntry,
+    LogHead,
+    LogNode,
+    Receipt,
+    ReceiptQueue,
+)
 from tests.conftest import START, TEST_SECRET, TEST_SIGNING_KEY, Party, problem
 
 API = "/api/v1"
@@ -172,6 +198,7 @@ NO_DMD = (404, "demand_not_found")
 NO_NEG = (404, "negotiation_not_found")
 NO_SAV = (404, "saved_search_not_found")
 NO_CAP = (404, "capability_not_found")
+NO_RCP = (404, "receipt_not_found")
 
 # fmt: off
 MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
@@ -734,6 +761,34 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
         OWN:       (NA,     NA,     NA,     GONE,   NA,     NA,     NA,     NA,     NA,     NA),
         FOREIGN:   (UNAUTH, ROLE,   ROLE,   NO_SAV, ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
     },
+    # -- receipts ---------------------------------------------------------------------
+    #            anon    oper    merch   buyer   assess  broker  regul   applic  susp    read_only
+    # The receipt here is an order's contract receipt: its buyer's and its seller's (a
+    # suspended seller's too). Anyone may ask; those who may not read it get 404.
+    ("GET", f"{API}/receipts/<receipt_id>"): {
+        OWN:       (NA,     NA,     OK,     OK,     NA,     NA,     NA,     NA,     NO_RCP, OK),
+        FOREIGN:   (NO_RCP, OK,     NO_RCP, NO_RCP, NO_RCP, NO_RCP, OK,     NO_RCP, NO_RCP, NO_RCP),
+    },
+    ("GET", f"{API}/receipts/<receipt_id>/proof"): {
+        OWN:       (NA,     NA,     OK,     OK,     NA,     NA,     NA,     NA,     NO_RCP, OK),
+        FOREIGN:   (NO_RCP, OK,     NO_RCP, NO_RCP, NO_RCP, NO_RCP, OK,     NO_RCP, NO_RCP, NO_RCP),
+    },
+    # Anyone may check a proof bundle (a contract receipt's here): a POST that only reads.
+    ("POST", f"{API}/receipts/verification"): {
+        NO_OBJECT: (OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    },
+    # The log (sequenced here) is nobody's own; its checkpoints and proofs are public.
+    ("GET", f"{API}/receipts/logs/<suite>/checkpoint"): {
+        OWN:       (NA,     NA,     NA,     NA,     NA,     NA,     NA,     NA,     NA,     NA),
+        FOREIGN:   (OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    },
+    ("GET", f"{API}/receipts/logs/<suite>/consistency"): {
+        OWN:       (NA,     NA,     NA,     NA,     NA,     NA,     NA,     NA,     NA,     NA),
+        FOREIGN:   (OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    },
+    ("GET", f"{API}/receipts/batches"): {
+        NO_OBJECT: (UNAUTH, OK,     ROLE,   ROLE,   ROLE,   ROLE,   OK,     NOTADM, NOTADM, ROLE),
+    },
 }
 # fmt: on
 
@@ -858,8 +913,10 @@ COMPLIANCE_OBJECTS: dict[tuple[str, str], str] = {
 # What a trading or settlement endpoint is called on (see ``Trades``): an order of a listed
 # product, waiting for review, awaiting payment, paid, delivered (a file) or settled; a
 # pay-per-use order delivered by API (metered); an API credential; a download link; a
-# dispute, open or answered; an account; a payout, or a sale whose proceeds are payable.
-# POST /orders names the listed product and its offer.
+# dispute, open or answered; an account; a payout, or a sale whose proceeds are payable;
+# the contract receipt of an order awaiting payment, once sequenced into the log, or its
+# proof bundle, or the log itself (named by its suite). POST /orders names the listed
+# product and its offer; POST /receipts/verification the bundle.
 TRADING_OBJECTS: dict[tuple[str, str], str] = {
     ("POST", f"{API}/orders"): "listed",
     ("GET", f"{API}/orders/<order_id>"): "awaiting payment",
@@ -888,6 +945,11 @@ TRADING_OBJECTS: dict[tuple[str, str], str] = {
     ("POST", f"{API}/payouts/<payout_id>/confirmation"): "payout",
     ("POST", f"{API}/payouts/<payout_id>/rejection"): "payout",
     ("GET", f"{API}/regulator/orders/<order_id>"): "settled",
+    ("GET", f"{API}/receipts/<receipt_id>"): "contract receipt",
+    ("GET", f"{API}/receipts/<receipt_id>/proof"): "contract receipt",
+    ("POST", f"{API}/receipts/verification"): "bundle",
+    ("GET", f"{API}/receipts/logs/<suite>/checkpoint"): "log",
+    ("GET", f"{API}/receipts/logs/<suite>/consistency"): "log",
 }
 # What a matching endpoint is called on (see ``Deals``): a public demand of a buyer (posted
 # by a broker for it when the caller is that broker), answered with the caller's own listed
@@ -935,10 +997,14 @@ MEDIA_TYPES = {
     ("GET", f"{API}/downloads/<token>"): "text/csv",
 }
 # Allowed POSTs that only read, and so leave no audit entry.
-READING_POSTS = {("POST", f"{API}/api-credentials/verification")}
+READING_POSTS = {("POST", f"{API}/api-credentials/verification"),
+                 ("POST", f"{API}/receipts/verification")}
 # Query strings of reads that need one.
-QUERIES = {("GET", f"{API}/ledger/accounts/<account_id>/statement"): {
-    "from": "2026-01-01T00:00:00+00:00", "to": "2027-01-01T00:00:00+00:00"}}
+QUERIES = {
+    ("GET", f"{API}/ledger/accounts/<account_id>/statement"): {
+        "from": "2026-01-01T00:00:00+00:00", "to": "2027-01-01T00:00:00+00:00"},
+    ("GET", f"{API}/receipts/logs/<suite>/consistency"): {"first": 1, "second": 1},
+}
 HOLDERS = ("merchant", "suspended", "read_only")  # callers that hold rights objects
 REVIEWERS = ("operator", "assessor")
 MATRIX_SCOPE = {"purposes": ["matrix"], "scenarios": ["matrix"], "territory": "domestic"}
@@ -1143,10 +1209,12 @@ def _file_form() -> dict[str, Any]:
 class Trades:
     """Builds trading and settlement objects over HTTP: the seller lists a product (made for
     trade), the observing operator records top-ups, a buyer orders, pays, takes a download
-    link, accepts or disputes, the seller delivers and answers, payouts are asked for."""
+    link, accepts or disputes, the seller delivers and answers, payouts are asked for. The
+    receipts log is sequenced through the services, as the sequencer does."""
 
     estates: Estates
     make_party: Callable[..., Party]
+    system_uow: Callable[[], UnitOfWork]
 
     @property
     def observer(self) -> Party:
@@ -1161,6 +1229,8 @@ class Trades:
         new one. Accounts are the owner's (a top-up recorded for it); a payout (or what
         is ``payable``) comes from a sale: the owner's own, or the seller's with a broker's
         share for the owner."""
+        if need in ("contract receipt", "bundle", "log"):
+            return self.receipt(need, seller=seller, owner=owner)
         if need == "account":
             assert owner is not None
             self.top_up(owner, 1_000)
@@ -1185,6 +1255,28 @@ class Trades:
         buyer = owner if owner is not None and "buyer" in owner.roles else self.make_party(
             "buyer", name="matrix buyer")
         return {**ids, **self.order(need, ids, seller=seller, buyer=buyer)}
+
+    def receipt(self, need: str, *, seller: Party, owner: Party | None) -> dict[str, str]:
+        """The contract receipt of an order awaiting payment, sequenced into the log (which
+        signs a checkpoint of it): the order with its receipt, with the receipt's proof
+        bundle (JSON) for a ``bundle``, or the log, by its suite."""
+        client, observer = self.estates.client, self.observer
+        ids = self.build("awaiting payment", seller=seller, owner=owner)
+        order = client.get(f"{API}/orders/{ids['order_id']}", headers=observer.headers)
+        assert order.status_code == 200, order.get_json()
+        (receipt,) = [r for r in order.json["receipts"] if r["kind"] == "order.contract"]
+        appended = receipts.sequence(self.system_uow())
+        assert appended.checkpoint_id is not None, appended
+        if need == "log":
+            return {"suite": appended.suite}
+        ids["receipt_id"] = receipt["id"]
+        if need == "bundle":
+            proof = client.get(f"{API}/receipts/{receipt['id']}/proof",
+                               headers=observer.headers)
+            assert proof.status_code == 200, proof.get_json()
+            assert proof.json["log"] is not None, proof.json
+            ids["bundle"] = json.dumps(proof.json)
+        return ids
 
     def top_up(self, party: Party, amount: int) -> None:
         self._post(self.observer, "/ledger/top-ups", {
@@ -1522,7 +1614,7 @@ def isolated(request: pytest.FixtureRequest, module_connection: Connection, shel
         shelf.clear()
     else:
         part = _shared_part(*cell)
-        shelf.keep(part, lambda: _build_shared(part, client, make_party),
+        shelf.keep(part, lambda: _build_shared(part, client, make_party, system_uow),
                    _world_key(*cell),
                    lambda shared: _build_world(shared, *cell, client=client,
                                                make_party=make_party,
@@ -1542,8 +1634,8 @@ def _matrix_cell(request: pytest.FixtureRequest) -> tuple[str, str, str, str] | 
     return params["method"], params["rule"], params["obj"], params["caller"]
 
 
-def _build_shared(part: SharedPart, client: FlaskClient,
-                  make_party: Callable[..., Party]) -> Shared:
+def _build_shared(part: SharedPart, client: FlaskClient, make_party: Callable[..., Party],
+                  system_uow: Callable[[], UnitOfWork]) -> Shared:
     """Foreign objects are the target's (as holder, granting to a bystander; as seller and
     owner; as merchant of a negotiation or owner of a capability) or, for demands and saved
     searches, which merchants do not have, a new buyer's; those a body names for a caller
@@ -1557,7 +1649,7 @@ def _build_shared(part: SharedPart, client: FlaskClient,
     if part.matching:
         ids = Deals(estates, make_party).shared(part.need, target=target)
     elif part.trading:
-        trades = Trades(estates, make_party)
+        trades = Trades(estates, make_party, system_uow)
         ids = trades.build(part.need, seller=target,
                            owner=target if part.obj == FOREIGN else None)
     elif part.obj == FOREIGN:
@@ -1588,7 +1680,7 @@ def _build_world(shared: Shared, method: str, rule: str, obj: str, caller: str, 
         return _matching_world(shared, need, obj, caller, client=client, make_party=make_party,
                                make_caller=make_caller, system_uow=system_uow)
     estates = Estates(client, observer)
-    trades = Trades(estates, make_party)
+    trades = Trades(estates, make_party, system_uow)
     trading = (method, rule) in TRADING_OBJECTS
     party: Party | None
     if caller in HOLDERS:
@@ -1754,6 +1846,8 @@ def _trading_body(method: str, rule: str, world: World) -> dict[str, Any] | None
         return {"outcome": "release", "reason": "matrix test"}
     if rule == f"{API}/api-credentials/verification":
         return {"credential": ids.get("credential", "mkc_matrix")}
+    if rule == f"{API}/receipts/verification":
+        return {"bundle": json.loads(ids["bundle"]), "signer": None}
     if (method, rule) == ("PUT", f"{API}/products/<product_id>/distribution"):
         merchant = world.target if world.foreign or world.caller is None else world.caller
         return {"shares": [{"role": "merchant", "org_id": merchant.org_id, "bps": 10_000}]}
@@ -1831,7 +1925,8 @@ def _everything_visible(client: FlaskClient, observer: Party,
     compliance records, every order (with its ledger and history), dispute, account and
     payout, and every demand (with its matches and history) and negotiation (with its
     history); and the capabilities and saved searches (with what they found), which the
-    operator cannot list all of, as their tables hold them."""
+    operator cannot list all of, and the receipts with their log and anchoring batches, as
+    their tables hold them."""
     orgs = _listing(client, observer, "/participants")
     seen: dict[str, Any] = {"head_seq": _audit_head(client, observer), "orgs": orgs}
     for org in orgs:
@@ -1871,7 +1966,8 @@ def _everything_visible(client: FlaskClient, observer: Party,
                                    headers=observer.headers)
                 assert found.status_code == 200, found.get_json()
                 seen[f"{item['id']}{view}"] = found.json
-    for model in (Capability, SavedSearch, SavedSearchHit):
+    for model in (Capability, SavedSearch, SavedSearchHit, Receipt, ReceiptQueue, LogEntry,
+                  LogNode, LogHead, Checkpoint, AnchorBatch):
         table = cast(Table, model.__table__)
         seen[table.name] = _table(connection, table)
     return seen
@@ -1931,7 +2027,9 @@ def test_endpoint_answers_each_caller_as_the_matrix_says(
             assert response.data == b""
         else:
             assert response.mimetype == MEDIA_TYPES.get((method, rule), "application/json")
-        if method != "GET" and (method, rule) not in READING_POSTS:
+        if (method, rule) in READING_POSTS:
+            assert head_after == head, "an allowed read left an audit entry"
+        elif method != "GET":
             assert head_after > head, "an allowed write left no audit entry"
         return
 

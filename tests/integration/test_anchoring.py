@@ -429,7 +429,7 @@ def _execution_gas(found: TxReceipt, batch: AnchorBatch) -> int:
     return found.gas_used - 21_000 - sum(4 if b == 0 else 16 for b in data)
 
 
-def test_an_anchor_costs_the_same_gas_whatever_the_batch_size(world, capsys):
+def test_an_anchor_costs_the_same_gas_whatever_the_batch_size(world):
     world.settings = world.settings.with_changes(anchor_confirmations=1)
     measured = {}
     for batch_id, size in enumerate((1, 100, 10_000), start=1):
@@ -441,8 +441,6 @@ def test_an_anchor_costs_the_same_gas_whatever_the_batch_size(world, capsys):
         found = world.chain.receipt(batch.tx_hash or "")
         assert found is not None
         measured[size] = (found.gas_used, _execution_gas(found, batch))
-    with capsys.disabled():
-        print("\nanchor() gas by batch size (total, past the intrinsic cost):", measured)
     assert all(total < 50_000 for total, _ in measured.values())
     # The first anchor writes the same slots as every later one (the contract keeps them
     # non-zero from its constructor), so the execution costs exactly the same.

@@ -25,6 +25,7 @@ from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
 from market.participants.domain import random_credit_code
 from market.participants.models import Organisation
+from market.receipts import services as receipts
 from market.receipts.signing import Signer, document_digest, verify
 from market.rights import services
 from market.rights.domain import (
@@ -57,7 +58,7 @@ requires_postgres = pytest.mark.skipif(
 DOCUMENT_KEYS = ["number", "kind", "holder_name", "subject_title", "valid_from", "valid_to",
                  "issued_at"]
 PUBLIC_FIELDS = {"number", "kind", "holder_name", "subject_title", "valid_from", "valid_to",
-                 "issued_at", "status", "document", "signature"}
+                 "issued_at", "status", "document", "signature", "receipts"}
 
 
 def public(rights: RightsWorld, number: str) -> services.PublicCertificate:
@@ -249,7 +250,10 @@ def test_a_certificate_shows_only_public_fields(rights: RightsWorld) -> None:
     certificate = public(rights, chain.use.certificate_number or "")
     with rights.session_factory() as session:
         orgs = {o.id: o for o in session.scalars(select(Organisation))}
-    shown = json.dumps(dataclasses.asdict(certificate), ensure_ascii=False)
+    shown = json.dumps(dataclasses.asdict(certificate), ensure_ascii=False, default=str)
+    (receipt,) = certificate.receipts
+    shown += json.dumps(receipts.get_receipt(receipt["id"], uow=UnitOfWork(
+        rights.session_factory, rights.clock, ANONYMOUS)), ensure_ascii=False, default=str)
 
     assert {f.name for f in dataclasses.fields(certificate)} == PUBLIC_FIELDS
     assert (certificate.kind, certificate.holder_name, certificate.status) == (

@@ -287,8 +287,9 @@ def test_a_product_is_drafted_submitted_reviewed_and_listed(shop: Shop) -> None:
         (1, "listed", "under_review", "listed")]
     assert shop.outbox("listing.listed") == [
         ("listing.listed", {"product_id": chain.product_id, "version_id": listed.version.id})]
-    # one entry per step, and the declaration and the rules' decision at submission
-    assert shop.rights.audit_seq() == audit + 6
+    # one entry per step, the declaration and the rules' decision at submission, and the
+    # receipts of the declaration and of the approval
+    assert shop.rights.audit_seq() == audit + 8
     with shop.rights.session_factory() as session:
         assert verify_chain(session).ok
 

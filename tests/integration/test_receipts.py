@@ -7,6 +7,7 @@ are the parties, the regulator and the operator (anyone, for public records)."""
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from market.kernel.config import Settings
 from market.kernel.uow import UnitOfWork
 from market.listing import services as listing
 from market.listing.domain import ListingStatus
+from market.participants.models import Organisation
 from market.receipts import merkle, verifier
 from market.receipts import services as receipts
 from market.receipts.errors import LogSizeInvalid, ReceiptNotFound
@@ -143,8 +145,8 @@ def test_a_receipt_body_is_versioned_hashed_and_signed(market: Market) -> None:
     order = market.place(market.listed())
     (receipt,) = _receipts(market, "order", order.id)
     body = receipt.body
-    assert (body["v"], body["suite"], body["kind"], body["subject"]) == (
-        1, "secp256k1-sha256", "order.contract", f"order:{order.id}")
+    assert (body["v"], body["id"], body["suite"], body["kind"], body["subject"]) == (
+        1, receipt.id, "secp256k1-sha256", "order.contract", f"order:{order.id}")
     assert body["log"] == "market.example/receipts/secp256k1-sha256"
     h = verifier.suite_hash(receipt.suite)
     assert h(verifier.dumps(body)).hex() == receipt.digest
@@ -304,8 +306,13 @@ def test_public_records_receipts_are_public(market: Market) -> None:
     anonymous = UnitOfWork(market.rights.session_factory, market.rights.clock, ANONYMOUS)
     public = [r for r in _receipts(market) if r.public]
     assert {r.kind for r in public} == {"right.certificate", "listing.approval"}
+    with market.rights.session_factory() as session:
+        org_ids = list(session.scalars(select(Organisation.id)))
     for receipt in public:
-        assert receipts.get_receipt(receipt.id, uow=anonymous)["kind"] == receipt.kind
+        shown = receipts.get_receipt(receipt.id, uow=anonymous)
+        assert shown["kind"] == receipt.kind
+        # public like the catalogue and certificates: no organisation named by its id
+        assert not [o for o in org_ids if o in json.dumps(shown["body"])]
     private = next(r for r in _receipts(market) if not r.public)
     with pytest.raises(ReceiptNotFound):
         receipts.get_receipt(private.id, uow=anonymous)

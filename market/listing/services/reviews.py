@@ -92,15 +92,18 @@ def _list(uow: UnitOfWork, product: Product, version: ProductVersion, reason: st
              f"version {version.number} listed")
     product.listed_version_id = version.id
     catalog.refresh(uow.session, product.id)
+    # Public, like the catalogue entry: no organisation or right is named by its id.
     receipts.issue(uow, kind=receipts.Kind.LISTING_APPROVAL, subject_type="product_version",
                    subject_id=version.id,
-                   record={**version.state(), "merchant_org_id": version.merchant_org_id,
-                           "approved_by_org_id": uow.actor.org_id, "reason": reason,
-                           "rights_chain": [
-                               {"right_id": link.right_id, "kind": link.kind,
-                                "holder_org_id": link.holder_org_id,
-                                "certificate_number": link.certificate_number}
-                               for link in chain.links],
+                   record={"product_id": product.id, "version_id": version.id,
+                           "number": version.number, "title": version.title,
+                           "type": version.type, "sector": version.sector,
+                           "scenarios": version.scenarios, "terms": version.terms,
+                           "declaration_sha256": version.declaration_sha256,
+                           "status": ListingStatus.LISTED.value, "reason": reason,
+                           "rights_chain": [{"kind": link.kind,
+                                             "certificate_number": link.certificate_number}
+                                            for link in chain.links],
                            "listed_at": uow.clock.now()},
                    parties=[version.merchant_org_id], public=True)
     uow.outbox.enqueue("listing.listed", {"product_id": product.id,

@@ -67,11 +67,13 @@ def issuer() -> Issuer:
     return _issuer
 
 
-def receipt_body(*, suite: str, origin: str, kind: str, subject_ref: str, issued_at: int,
-                 record: Mapping[str, Any]) -> dict[str, Any]:
-    """The signed body of a receipt, version :data:`RECEIPT_VERSION`."""
-    return {"v": RECEIPT_VERSION, "suite": suite, "log": origin, "kind": kind,
-            "subject": subject_ref, "issued_at": issued_at, "record": jsonable(record)}
+def receipt_body(*, receipt_id: str, suite: str, origin: str, kind: str, subject_ref: str,
+                 issued_at: int, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The signed body of a receipt, version :data:`RECEIPT_VERSION`. It names the receipt
+    itself, so two receipts of the same facts in the same second still differ."""
+    return {"v": RECEIPT_VERSION, "id": receipt_id, "suite": suite, "log": origin,
+            "kind": kind, "subject": subject_ref, "issued_at": issued_at,
+            "record": jsonable(record)}
 
 
 def issue(uow: UnitOfWork, *, kind: Kind, subject_type: str, subject_id: str,
@@ -87,10 +89,10 @@ def issue(uow: UnitOfWork, *, kind: Kind, subject_type: str, subject_id: str,
     now = as_utc(uow.clock.now())
     issued_at = int(now.timestamp())
     ref = subject(subject_type, subject_id)
-    body = receipt_body(suite=suite.name, origin=signer.origin, kind=kind.value,
+    receipt_id = new_id("rcp")
+    body = receipt_body(receipt_id=receipt_id, suite=suite.name, origin=signer.origin, kind=kind.value,
                         subject_ref=ref, issued_at=issued_at, record=record)
     digest = suite.hash(dumps(body)).hex()
-    receipt_id = new_id("rcp")
     receipt: dict[str, Any] = {
         "id": receipt_id, "suite": suite.name, "kind": kind.value,
         "subject_type": subject_type, "subject_id": subject_id, "body": body,

@@ -21,12 +21,18 @@ from market.receipts.services.log import inclusion_proof, latest_checkpoint
 from market.receipts.verifier import BUNDLE_FORMAT
 
 ANCHORED = (BatchState.INCLUDED.value, BatchState.FINALIZED.value)
+ADMITTED = "admitted"  # an organisation's status while it may trade (participants' Status)
 
 
 def may_read(actor: Actor, receipt: Receipt) -> bool:
-    if receipt.public or actor.is_system or actor.has_role(Role.REGULATOR, Role.OPERATOR):
+    """Public receipts anyone; the rest the system and, among admitted organisations, the
+    regulator, the operator and the parties (a suspended party reads its records' receipts
+    no more than the records)."""
+    if receipt.public or actor.is_system:
         return True
-    return actor.org_id is not None and actor.org_id in receipt.parties
+    if actor.org_id is None or actor.org_status != ADMITTED:
+        return False
+    return actor.has_role(Role.REGULATOR, Role.OPERATOR) or actor.org_id in receipt.parties
 
 
 def _get(uow: UnitOfWork, receipt_id: str) -> Receipt:

@@ -51,8 +51,8 @@ def _issue_certificate(uow: UnitOfWork, repo: RightsRepository, right: Right,
                      {"right_id": right.id, "digest": signature.digest})
     receipts.issue(uow, kind=receipts.Kind.RIGHT_CERTIFICATE, subject_type="certificate",
                    subject_id=number,
-                   record={"certificate": document, "right_id": right.id,
-                           "holder_org_id": right.holder_org_id, "digest": signature.digest,
+                   # Public: the certificate's public fields and signature, nothing else.
+                   record={"certificate": document, "digest": signature.digest,
                            "signer": signature.signer, "signature": signature.signature},
                    parties=[right.holder_org_id], public=True)
     return certificate
