@@ -508,6 +508,30 @@ def receipts_deploy(rpc_url: str, key: str, anchorer: str | None, as_json: bool)
     _emit(as_json, out, lambda: click.echo(deployed.contract_address))
 
 
+@receipts_group.command("list")
+@click.argument("subject")
+@click.option("--json", "as_json", is_flag=True)
+def receipts_list(subject: str, as_json: bool) -> None:
+    """The receipts of one record, SUBJECT as ``<type>:<id>`` (``order:ord_…``,
+    ``filing:fil_…``, ``certificate:DR-…``, ``product_version:ver_…``)."""
+    subject_type, _, subject_id = subject.partition(":")
+    if not subject_id:
+        raise click.BadParameter("write it as <type>:<id>, e.g. order:ord_…")
+    found = receipts.receipts_for(subject_type, subject_id, uow=_uow(_settings(), "receipts"))
+    _emit(as_json, {"items": found}, lambda: [
+        click.echo(f"{r['id']}  {r['kind']:28} leaf {r['leaf_index']}  {r['digest']}")
+        for r in found])
+
+
+@receipts_group.command("bundle")
+@click.argument("receipt_id")
+def receipts_bundle(receipt_id: str) -> None:
+    """Print a receipt's proof bundle (JSON), for `market receipts verify` or anyone's
+    copy of the verifier."""
+    bundle = receipts.proof_bundle(receipt_id, uow=_uow(_settings(), "receipts"))
+    click.echo(json.dumps(bundle, indent=2, ensure_ascii=False, default=str))
+
+
 @receipts_group.command("verify")
 @click.argument("bundle", type=click.File("r", encoding="utf-8"))
 @click.option("--rpc", "rpc_url", default=None, help="Check the anchor on this chain")

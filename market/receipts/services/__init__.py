@@ -17,6 +17,7 @@ from market.receipts.services.proofs import (
     get_receipt,
     list_batches,
     proof_bundle,
+    receipts_for,
     receipts_of,
     verify_bundle,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "issuer",
     "list_batches",
     "proof_bundle",
+    "receipts_for",
     "receipts_of",
     "sequence",
     "verify",

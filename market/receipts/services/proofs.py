@@ -83,6 +83,13 @@ def receipts_of(uow: UnitOfWork, subject_type: str,
     return found
 
 
+def receipts_for(subject_type: str, subject_id: str, *,
+                 uow: UnitOfWork) -> list[dict[str, Any]]:
+    """Summaries of one record's receipts that the caller may read, oldest first."""
+    with uow:
+        return receipts_of(uow, subject_type, [subject_id])[subject_id]
+
+
 def _entry(uow: UnitOfWork, receipt_id: str) -> LogEntry | None:
     return uow.session.scalars(
         select(LogEntry).where(LogEntry.receipt_id == receipt_id)).first()
