@@ -518,9 +518,8 @@ def receipts_list(subject: str, as_json: bool) -> None:
     if not subject_id:
         raise click.BadParameter("write it as <type>:<id>, e.g. order:ord_…")
     found = receipts.receipts_for(subject_type, subject_id, uow=_uow(_settings(), "receipts"))
-    _emit(as_json, {"items": found}, lambda: [
-        click.echo(f"{r['id']}  {r['kind']:28} leaf {r['leaf_index']}  {r['digest']}")
-        for r in found])
+    _emit(as_json, {"items": found}, lambda: click.echo("\n".join(
+        f"{r['id']}  {r['kind']:28} leaf {r['leaf_index']}  {r['digest']}" for r in found)))
 
 
 @receipts_group.command("bundle")

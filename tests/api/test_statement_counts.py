@@ -7,9 +7,10 @@ journal, two legs, the postings, the outbox event, the order's update and its hi
 payment's receipt and its place in the log's queue, three for the audit chain. An acceptance
 (settles, splits, files) runs 33 once the year's filing counter and the parties' settlement
 accounts exist, four of them the receipts of the settlement and the filing with their queue
-rows. The counts are the same on SQLite and PostgreSQL. ``count_queries`` also sees the transaction control around them: in a test each
-unit of work is a savepoint (authentication's is rolled back, the use case's released), so
-two units of work add four statements.
+rows. The counts are the same on SQLite and PostgreSQL. ``count_queries`` also sees the
+transaction control around them: in a test each unit of work is a savepoint
+(authentication's is rolled back, the use case's released), so two units of work add four
+statements.
 
 The acceptance count depends on the data as well as on the code: the first filing of a year
 creates its counter (a savepoint and an insert), a party's first settlement opens its

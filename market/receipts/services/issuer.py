@@ -90,8 +90,8 @@ def issue(uow: UnitOfWork, *, kind: Kind, subject_type: str, subject_id: str,
     issued_at = int(now.timestamp())
     ref = subject(subject_type, subject_id)
     receipt_id = new_id("rcp")
-    body = receipt_body(receipt_id=receipt_id, suite=suite.name, origin=signer.origin, kind=kind.value,
-                        subject_ref=ref, issued_at=issued_at, record=record)
+    body = receipt_body(receipt_id=receipt_id, suite=suite.name, origin=signer.origin,
+                        kind=kind.value, subject_ref=ref, issued_at=issued_at, record=record)
     digest = suite.hash(dumps(body)).hex()
     receipt: dict[str, Any] = {
         "id": receipt_id, "suite": suite.name, "kind": kind.value,
