@@ -38,6 +38,7 @@ from market.models import metadata
 from market.participants import services as participants
 from market.participants.domain import Status, random_credit_code
 from market.receipts import services as receipts
+from market.receipts import verifier
 
 TEST_SECRET = "test-secret-key-0123456789abcdef"
 TEST_SIGNING_KEY = "0x" + "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
@@ -220,6 +221,11 @@ def committed_engine(engine: Engine) -> Iterator[Engine]:
                      {"h": GENESIS_HASH})
         conn.execute(text("INSERT INTO catalog_state (id, token, listings) "
                           "VALUES (1, 'emptied-by-tests', 0)"))
+        for suite in verifier.SUITES:  # the receipts logs' heads, empty, as migrated
+            conn.execute(text("INSERT INTO receipt_logs (suite, origin, size, frontier, root, "
+                              "updated_at) VALUES (:suite, '', 0, '[]', :root, :at)"),
+                         {"suite": suite, "root": verifier.suite_hash(suite)(b"").hex(),
+                          "at": START})
 
 
 @pytest.fixture

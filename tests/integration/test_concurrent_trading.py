@@ -502,8 +502,10 @@ def test_a_transaction_at_work_does_not_hold_up_other_writers(world: Market) -> 
     assert world.order(order.id).status == OrderStatus.PAID.value
     assert world.balance(first.org_id) == FUNDS - PRICE
     with sessions() as session:
+        # the payment's entries (the order's move, its journal, its receipt), then the
+        # open transaction's
         actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq.desc())
-                                  .limit(3)).all()
+                                  .limit(4)).all()
         chain = verify_chain(session)
     assert actions[0] == "ledger.payment"  # the open transaction's entry, chained last
     assert "order.paid" in actions[1:]
