@@ -234,9 +234,29 @@ def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
-def sm3(data: bytes) -> bytes:
-    """SM3 (GB/T 32905) of ``data``."""
+def sm3_gmssl(data: bytes) -> bytes:
+    """SM3 (GB/T 32905) of ``data`` in pure Python (gmssl): about 0.4 ms a call."""
     return bytes.fromhex(_gm_sm3.sm3_hash(list(data)))
+
+
+def _openssl_sm3() -> Hash | None:
+    """SM3 from OpenSSL through hashlib (OpenSSL 1.1.1 and 3.x build it in), if this
+    Python's OpenSSL has it and it gives the standard's digest of "abc"."""
+    try:
+        hashlib.new("sm3", b"abc")
+    except ValueError:
+        return None
+
+    def sm3_openssl(data: bytes) -> bytes:
+        return hashlib.new("sm3", data).digest()
+
+    if sm3_openssl(b"abc") != sm3_gmssl(b"abc"):  # pragma: no cover - a broken build
+        return None
+    return sm3_openssl
+
+
+sm3: Hash = _openssl_sm3() or sm3_gmssl
+"""SM3 (GB/T 32905): OpenSSL's when it has it (hundreds of times faster), else gmssl's."""
 
 
 _HASHES: dict[str, Hash] = {SECP256K1_SHA256: sha256, SM2_SM3: sm3}

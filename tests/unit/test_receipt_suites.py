@@ -3,6 +3,7 @@ the secp256k1 suite against the EIP-712 signer the platform already uses."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +39,11 @@ DIGEST = "5d" * 32
 def test_sm3_of_abc() -> None:
     assert v.sm3(b"abc").hex() == (
         "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0")
+
+
+@pytest.mark.parametrize("message", [b"", b"abc", b"abcd" * 16, bytes(range(256)) * 5])
+def test_sm3_from_openssl_and_from_gmssl_agree(message: bytes) -> None:
+    assert v.sm3_gmssl(message) == hashlib.new("sm3", message).digest() == v.sm3(message)
 
 
 def test_sm3_of_the_512_bit_message() -> None:
