@@ -28,7 +28,7 @@ from market.receipts.models import Checkpoint, LogEntry, LogHead, Receipt, Recei
 from market.settlement.errors import InsufficientFunds
 from market.trading import services as trading
 from market.trading.domain import DisputeOutcome
-from tests.conftest import TEST_SECRET, TEST_SIGNING_KEY, Party
+from tests.conftest import TEST_SECRET, TEST_SIGNING_KEY, CountQueries, Party
 from tests.integration.rights_fixtures import (  # noqa: F401
     rights_fixture,
     signer_fixture,
@@ -130,6 +130,18 @@ def test_a_settlement_receipt_carries_its_allocations(market: Market) -> None:
     assert {a["role"] for a in record["allocations"]} >= {"platform"}
     assert {a["org_id"] for a in record["allocations"]} == {
         a.org_id for a in market.allocations(order.id)}
+
+
+def test_issuing_takes_no_lock_on_the_log(market: Market, count_queries: CountQueries) -> None:
+    """A trade's transaction writes its receipt and queue row and never touches the log's
+    head, nodes or entries: only the sequencer does, so trades never queue on the log."""
+    order = market.place(market.listed())
+    with count_queries() as counted:
+        market.pay(order)
+    touching = [q for q in counted.queries if "receipt" in q]
+    assert [q.split("(")[0].strip() for q in touching] == [
+        "INSERT INTO receipts", "INSERT INTO receipt_queue"], str(counted)
+    assert not [q for q in counted.queries if "receipt_log" in q]
 
 
 def test_a_use_case_that_fails_leaves_no_receipt(market: Market) -> None:
