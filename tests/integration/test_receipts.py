@@ -179,7 +179,9 @@ def test_receipts_are_append_only(market: Market) -> None:
 # -- the log -----------------------------------------------------------------------------
 
 
-def test_the_sequencer_appends_in_issue_order_and_signs_a_checkpoint(market: Market) -> None:
+def test_the_sequencer_appends_in_issue_order_and_signs_a_checkpoint(
+    market: Market, count_queries: CountQueries
+) -> None:
     market.trade()
     with market.rights.session_factory() as session:
         issued = list(session.scalars(select(ReceiptQueue.receipt_id).order_by(ReceiptQueue.seq)))
@@ -202,10 +204,12 @@ def test_the_sequencer_appends_in_issue_order_and_signs_a_checkpoint(market: Mar
                                       origin=checkpoint.origin, public_key=_identity())
     assert (parsed.tree_size, parsed.root, parsed.suite) == (
         len(issued), expected, "secp256k1-sha256")
-    # nothing queued: nothing appended, no new checkpoint
-    again = _sequence(market)
-    assert (again.from_size, again.tree_size, again.checkpoint_id) == (
-        len(issued), len(issued), None)
+    # nothing queued: nothing appended, no new checkpoint, nothing written at all
+    with count_queries() as counted:
+        again = _sequence(market)
+    assert (again.from_size, again.tree_size, again.checkpoint_id, again.root) == (
+        len(issued), len(issued), None, head.root)
+    assert all(q.split()[0] == "SELECT" for q in counted.queries), str(counted)
 
 
 def test_a_proof_bundle_verifies_offline_and_names_what_was_tampered(market: Market) -> None:

@@ -105,8 +105,11 @@ def sequence(uow: UnitOfWork, *, limit: int = SEQUENCE_LIMIT) -> Appended:
         session = uow.session
         now = as_utc(uow.clock.now())
         conn = session.connection()
-        head = conn.execute(_TAKE_HEAD, {"p_suite": suite.name, "p_now": now}).one()
-        size, stored, origin = int(head[0]), list(head[1]), str(head[2])
+        if not _queued(conn, suite.name, 1):  # idle: read the head, write nothing
+            head_row = head(uow, suite.name)
+            return Appended(suite.name, head_row.size, head_row.size, head_row.root, None)
+        taken = conn.execute(_TAKE_HEAD, {"p_suite": suite.name, "p_now": now}).one()
+        size, stored, origin = int(taken[0]), list(taken[1]), str(taken[2])
         if not origin:
             origin = issuer().origin
         queued = _queued(conn, suite.name, limit)
@@ -142,6 +145,7 @@ def _checkpoint(uow: UnitOfWork, origin: str, size: int, root: bytes,
 
 
 def head(uow: UnitOfWork, suite: str) -> LogHead:
+    """The head row of ``suite``'s log (the migration creates one per suite)."""
     head_row = uow.session.get(LogHead, suite)
     assert head_row is not None, f"the migration creates the head of log {suite}"
     return head_row
