@@ -38,7 +38,8 @@ from market.trading import services as trading
 from market.trading.domain import OrderStatus
 
 # Topics the worker knows. Listing events re-match demands and saved searches; the others
-# are acknowledged until webhooks and receipts consume them.
+# are acknowledged until webhooks consume them (receipts are issued in the transaction of
+# their record, and the worker's every pass sequences them).
 NEGOTIATION_ACTIONS = ("requested", "proposed", "accepted_by_buyer", "accepted_by_merchant",
                        "offered", "countered", "agreed", "ordered", "declined", "withdrawn",
                        "expired")

@@ -5,13 +5,24 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from market.cli import main
+from market.kernel.config import Settings
 from market.kernel.migrate import head_revision
+from market.receipts import services as receipts
+
+
+@pytest.fixture(autouse=True)
+def _restore_receipt_issuer(settings: Settings) -> Iterator[None]:
+    """Commands configure receipts with their instance's keys; later tests sign with the
+    test key again."""
+    yield
+    receipts.configure(settings)
 
 
 @pytest.fixture
