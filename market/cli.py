@@ -473,9 +473,7 @@ def receipts_anchor(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def receipts_anchor_status(limit: int, as_json: bool) -> None:
     """The newest anchoring batches: state, tree size, transaction and block."""
-    from market.receipts.services import anchoring
-
-    rows = anchoring.anchor_status(_sessions(_settings()), limit=limit)
+    rows = receipts.list_batches(uow=_uow(_settings(), "receipts"), limit=limit)
     if as_json:
         click.echo(json.dumps({"batches": rows}, default=str))
         return

@@ -16,20 +16,18 @@ from datetime import datetime
 from typing import Any
 
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 
 from market.kernel import canonical as jcs
 from market.kernel.clock import as_utc
+from market.receipts.verifier import (
+    EIP712_DOMAIN,
+    EIP712_TYPES,
+    SECP256K1_SHA256,
+    verify_receipt_signature,
+)
 
-DOMAIN: dict[str, Any] = {"name": "market", "version": "1"}
-TYPES: dict[str, Any] = {
-    "Receipt": [
-        {"name": "kind", "type": "string"},
-        {"name": "subject", "type": "string"},
-        {"name": "digest", "type": "bytes32"},
-        {"name": "issuedAt", "type": "uint64"},
-    ]
-}
+DOMAIN: dict[str, Any] = EIP712_DOMAIN
+TYPES: dict[str, Any] = EIP712_TYPES
 
 
 def canonical(document: Mapping[str, Any]) -> bytes:
@@ -91,47 +89,13 @@ class Signer:
                          "0x" + bytes(signed.signature).hex())
 
 
-# secp256k1 group order: a canonical signature has s in the lower half (EIP-2).
-SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-
-
-def _canonical_signature(signature: str) -> bytes | None:
-    """The 65 signature bytes if they are in the one form this platform issues."""
-    try:
-        raw = bytes.fromhex(signature.removeprefix("0x"))
-    except (ValueError, AttributeError):
-        return None
-    if len(raw) != 65 or raw[64] not in (27, 28):
-        return None
-    r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:64], "big")
-    if not (0 < r < SECP256K1_N and 0 < s <= SECP256K1_N // 2):
-        return None
-    return raw
-
-
-def recover_signer(
-    kind: str, subject: str, document: Mapping[str, Any], issued_at: int, signature: str
-) -> str | None:
-    """The address that signed this document, or None if the signature is malformed.
-
-    Only the canonical form is accepted (65 bytes, v of 27 or 28, low s), so a signature the
-    platform issued cannot be rewritten into another one that also verifies.
-    """
-    raw = _canonical_signature(signature)
-    if raw is None or not isinstance(issued_at, int) or not 0 <= issued_at < 2**64:
-        return None
-    digest = document_digest(document)
-    signable = encode_typed_data(DOMAIN, TYPES, _message(kind, subject, digest, issued_at))
-    try:
-        return str(Account.recover_message(signable, signature=raw))
-    except Exception:  # eth-keys raises its own types for unrecoverable signatures
-        return None
-
-
 def verify(
     kind: str, subject: str, document: Mapping[str, Any], issued_at: int, signature: str,
     signer: str,
 ) -> bool:
-    """True when ``signature`` by ``signer`` covers exactly this document."""
-    recovered = recover_signer(kind, subject, document, issued_at, signature)
-    return recovered is not None and recovered.lower() == signer.lower()
+    """True when ``signature`` by ``signer`` covers exactly this document. Only the canonical
+    form is accepted (65 bytes, v of 27 or 28, low s), so a signature the platform issued
+    cannot be rewritten into another one that also verifies; the check is the stand-alone
+    verifier's (:func:`market.receipts.verifier.verify_receipt_signature`)."""
+    return verify_receipt_signature(SECP256K1_SHA256, kind, subject, document_digest(document),
+                                    issued_at, signer, signature)

@@ -295,6 +295,8 @@ def test_a_whole_trade_from_top_up_to_payout_and_the_regulators_record(
     assert record["order"]["id"] == order_id
     assert record["order"]["status"] == "settled"
     assert record["contract"]["sha256"] == placed["contract_sha256"]
+    assert sorted(r["kind"] for r in record["order"]["receipts"]) == [
+        "order.contract", "settlement.escrow_payment", "settlement.settlement"]
     assert record["ledger"] == ledger
     assert record["filing"]["order_id"] == order_id
     assert (record["filing"]["amount"], record["filing"]["kind"]) == (PRICE, "exchange")

@@ -247,7 +247,7 @@ def test_a_batch_waits_until_it_is_big_or_old_enough_and_only_one_is_in_flight(w
     assert done["finalized"] == [1]
     assert done["sealed"] == [2]
     assert done["included"] == [2]
-    assert [r["id"] for r in anchoring.anchor_status(world.sessions)] == [2, 1]
+    assert [r["id"] for r in receipts.list_batches(uow=world.uow())] == [2, 1]
 
 
 # -- a reorg ---------------------------------------------------------------------------------
@@ -521,5 +521,5 @@ def test_a_node_on_another_chain_is_reported_and_nothing_moves(world):
     world.issue(1)
     done = anchoring.tick(world.sessions, world.clock, world.settings, client=world.chain)
     assert "serves chain 31337" in done["errors"][0]
-    assert anchoring.anchor_status(world.sessions) == []
+    assert receipts.list_batches(uow=world.uow()) == []
 

@@ -206,7 +206,7 @@ def test_receipts_are_anchored_and_finalized_in_process(
         assert batch.checkpoint_id == appended.checkpoint_id
     [event] = chain.anchored(batch.tx_hash or "", contract)
     assert (event.batch_id, event.root.hex(), event.tree_size) == (1, appended.root, 2)
-    [status] = anchoring.anchor_status(session_factory)
+    [status] = receipts.list_batches(uow=UnitOfWork(session_factory, clock, system_actor("test")))
     assert status["status"] == "finalized"
     assert status["gas_used"] == batch.gas_used
 

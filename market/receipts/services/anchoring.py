@@ -480,22 +480,3 @@ def tick(session_factory: SessionFactory, clock: Clock, settings: Settings, *,
     finally:
         if own:
             chain.close()
-
-
-def anchor_status(session_factory: SessionFactory, *, limit: int = 20) -> list[dict[str, Any]]:
-    """The newest anchoring batches, newest first, for the operator's command line."""
-    with session_factory() as session:
-        rows = session.scalars(
-            select(AnchorBatch).order_by(AnchorBatch.id.desc()).limit(limit)).all()
-        return [{
-            "id": b.id, "status": b.status, "suite": b.suite, "chain_id": b.chain_id,
-            "contract": b.contract, "from_size": b.from_size, "tree_size": b.tree_size,
-            "root": b.root, "sender": b.sender, "nonce": b.nonce, "tx_hash": b.tx_hash,
-            "attempts": len(b.attempts or []), "max_fee_per_gas": b.max_fee_per_gas,
-            "max_priority_fee_per_gas": b.max_priority_fee_per_gas,
-            "block_number": b.block_number, "block_hash": b.block_hash,
-            "gas_used": b.gas_used, "opened_at": b.opened_at, "sealed_at": b.sealed_at,
-            "submitted_at": b.submitted_at, "sent_at": b.sent_at,
-            "included_at": b.included_at, "finalized_at": b.finalized_at,
-            "last_error": b.last_error,
-        } for b in rows]

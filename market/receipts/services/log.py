@@ -244,11 +244,11 @@ def consistency(suite: str, first: int, second: int, *, uow: UnitOfWork) -> dict
         if not 0 < first <= second <= size:
             raise LogSizeInvalid(first=first, second=second, size=size)
         h = suite_hash(suite)
-        nodes = nodes_at(uow, suite, merkle.consistency_paths(first, second))
+        wanted = {*merkle.consistency_paths(first, second), *merkle.range_nodes(0, first),
+                  *merkle.range_nodes(0, second)}
+        nodes = nodes_at(uow, suite, sorted(wanted))  # the proof and both roots, one query
         proof = merkle.consistency_proof(h, first, second, nodes)
         return {"suite": suite, "first": first, "second": second,
-                "first_root": merkle.subtree_root(h, 0, first, nodes_at(
-                    uow, suite, merkle.range_nodes(0, first))).hex(),
-                "second_root": merkle.subtree_root(h, 0, second, nodes_at(
-                    uow, suite, merkle.range_nodes(0, second))).hex(),
+                "first_root": merkle.subtree_root(h, 0, first, nodes).hex(),
+                "second_root": merkle.subtree_root(h, 0, second, nodes).hex(),
                 "proof": [p.hex() for p in proof]}

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from market.kernel.actor import Actor, Role, require
 from market.kernel.uow import UnitOfWork
+from market.receipts import verifier
 from market.receipts.domain import BatchState
 from market.receipts.errors import ReceiptNotFound
 from market.receipts.models import AnchorBatch, Checkpoint, LogEntry, Receipt
@@ -157,24 +158,22 @@ def proof_bundle(receipt_id: str, *, uow: UnitOfWork) -> dict[str, Any]:
 def verify_bundle(bundle: Mapping[str, Any], *, trusted_signer: str | None,
                   rpc_url: str | None = None, min_confirmations: int = 1) -> dict[str, Any]:
     """Check a bundle as the stand-alone verifier does (no database involved)."""
-    from market.receipts import verifier
-
     report = verifier.verify_bundle(bundle, trusted_signer=trusted_signer, rpc_url=rpc_url,
                                     min_confirmations=min_confirmations)
     return report.as_dict()
 
 
 def batch_view(batch: AnchorBatch) -> dict[str, Any]:
-    """An anchoring batch as the operator and the regulator see it."""
+    """An anchoring batch as the operator and the regulator see it: every column but the
+    signed transaction's bytes, and the number of transactions tried."""
     return {**{c.key: getattr(batch, c.key) for c in batch.__mapper__.column_attrs
-               if c.key not in ("raw_tx", "attempts", "sender", "checkpoint_id",
-                                "max_fee_per_gas", "max_priority_fee_per_gas", "sent_at",
-                                "updated_at")},
+               if c.key not in ("raw_tx", "attempts")},
             "attempts": len(batch.attempts or [])}
 
 
 def list_batches(*, uow: UnitOfWork, limit: int = 100) -> list[dict[str, Any]]:
-    """The newest anchoring batches, newest first, for the operator and the regulator.
+    """The newest anchoring batches, newest first, for the operator and the regulator (and
+    `market receipts anchor-status`).
 
     Raises:
         RoleNotAllowed: another role.

@@ -89,6 +89,7 @@ class OrderRecord:
     deliveries: list[Any]
     disputes: list[Any]
     money: OrderMoney
+    receipts: list[dict[str, Any]]
 
 
 def order_record(order_id: str, *, uow: UnitOfWork) -> OrderRecord:
@@ -104,19 +105,20 @@ def order_record(order_id: str, *, uow: UnitOfWork) -> OrderRecord:
             record(order), record(contract) if contract is not None else None,
             [record(d) for d in repository.deliveries_of(uow.session, order.id)],
             [record(d) for d in repository.disputes_of(uow.session, order.id)],
-            _money(uow, order.id))
+            _money(uow, order.id),
+            receipts.receipts_of(uow.joined(), "order", [order.id])[order.id])
 
 
 def order_document(view: OrderView | OrderRecord) -> dict[str, Any]:
     """An order as the API shows it: its fields, its contract's id and digest, its
-    deliveries and disputes."""
+    deliveries, disputes and receipts."""
     order = view.order
     data = {c.key: getattr(order, c.key) for c in Order.__table__.columns}
     data["contract_id"] = view.contract.id if view.contract else None
     data["contract_sha256"] = view.contract.sha256 if view.contract else None
     data["deliveries"] = view.deliveries
     data["disputes"] = view.disputes
-    data["receipts"] = getattr(view, "receipts", [])
+    data["receipts"] = view.receipts
     return data
 
 
