@@ -33,6 +33,7 @@ from market.regulator.api import bp as regulator_bp
 from market.rights.api import bp as rights_bp
 from market.settlement.api import bp as settlement_bp
 from market.trading.api import bp as trading_bp
+from market.webhooks.api import bp as webhooks_bp
 
 API_PREFIX = "/api/v1"
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
@@ -143,6 +144,7 @@ def register_api(app: Flask) -> None:
     api.register_blueprint(compliance_bp, url_prefix=API_PREFIX)
     api.register_blueprint(regulator_bp, url_prefix=API_PREFIX)
     api.register_blueprint(receipts_bp, url_prefix=API_PREFIX)
+    api.register_blueprint(webhooks_bp, url_prefix=API_PREFIX)
     api.register_blueprint(audit_bp, url_prefix=API_PREFIX)
     api.register_blueprint(health_bp)
 

@@ -17,16 +17,18 @@ import click
 from sqlalchemy.orm import Session, sessionmaker
 
 from market import wiring
+from market.app import create_app
 from market.compliance import services as compliance
 from market.demo import CAST, run_demo
 from market.kernel import audit, migrate
 from market.kernel.actor import Role, system_actor
-from market.kernel.clock import SystemClock
+from market.kernel.clock import Clock, SystemClock
 from market.kernel.config import Settings, load_settings
 from market.kernel.db import make_engine, make_session_factory
 from market.kernel.errors import DatabaseNotMigrated, MarketError
 from market.kernel.outbox import Consumer, Delivery, Worker, noop_consumer
 from market.kernel.uow import UnitOfWork
+from market.kernel.web.internal import get_as
 from market.matching import services as matching
 from market.participants import services as participants
 from market.participants.domain import random_credit_code
@@ -36,10 +38,12 @@ from market.rights import services as rights
 from market.settlement import services as settlement
 from market.trading import services as trading
 from market.trading.domain import OrderStatus
+from market.webhooks import services as webhooks
 
-# Topics the worker knows. Listing events re-match demands and saved searches; the others
-# are acknowledged until webhooks consume them (receipts are issued in the transaction of
-# their record, and the worker's every pass sequences them).
+# Topics the worker knows. Every one becomes webhook events for the organisations it
+# concerns (their event feed, and their endpoints that chose the type); listing events also
+# re-match demands and saved searches. Receipts are issued in their record's transaction,
+# and the worker's every pass sequences them.
 NEGOTIATION_ACTIONS = ("requested", "proposed", "accepted_by_buyer", "accepted_by_merchant",
                        "offered", "countered", "agreed", "ordered", "declined", "withdrawn",
                        "expired")
@@ -48,32 +52,59 @@ TOPICS = (
     *(f"right.{s}" for s in ("registered", "suspended", "reinstated", "revoked")),
     "grant.created", "grant.revoked",
     *(f"listing.{s}" for s in ("listed", "suspended", "reinstated", "delisted")),
+    "review.decided",
     "compliance.breach_recorded", "compliance.filed", "compliance.alert",
     *(f"order.{s}" for s in OrderStatus), "order.flagged",
+    *(f"payout.{s}" for s in ("requested", "paid", "rejected", "expired")),
     "demand.matched", "demand.candidate_added", "demand.converted", "demand.expired",
     "saved_search.matched", *(f"negotiation.{a}" for a in NEGOTIATION_ACTIONS),
+    "webhook_endpoint.disabled",
 )
 LISTING_CHANGES = ("listing.listed", "listing.reinstated")
 
 
+def _renderer(sessions: sessionmaker[Session], settings: Settings, clock: Clock,
+              ) -> webhooks.Render:
+    """Answers ``GET path`` as a participant, through the application's own views (built
+    once, on the worker's sessions, when the first event needs it)."""
+    built: list[Any] = []
+
+    def render(actor: Any, path: str) -> tuple[int, Any]:
+        if not built:
+            built.append(create_app(settings, session_factory=sessions, clock=clock))
+        return get_as(built[0], actor, path)
+
+    return render
+
+
 def consumers(sessions: sessionmaker[Session] | None, settings: Settings | None,
-              ) -> dict[str, Consumer]:
-    """The worker's consumer of every topic: a listing listed or reinstated is offered to
-    the live demands and the saved searches it answers."""
+              clock: Clock | None = None) -> dict[str, Consumer]:
+    """The worker's consumer of every topic: each makes the webhook events it means (and a
+    listing listed or reinstated is offered to the live demands and saved searches it
+    answers first)."""
     found: dict[str, Consumer] = dict.fromkeys(TOPICS, noop_consumer)
     if sessions is None or settings is None:
         return found
     policy = matching.match_policy_of(settings)
+    hooks = webhooks.policy_of(settings)
+    clock = clock or SystemClock()
+    render = _renderer(sessions, settings, clock)
+    uows = webhooks.system_uows(sessions, clock)
+
+    def notify(delivery: Delivery) -> None:
+        webhooks.fan_out(delivery.id, delivery.topic, delivery.payload, render=render,
+                         policy=hooks, uows=uows)
 
     def listing_changed(delivery: Delivery) -> None:
         product_id = str(delivery.payload["product_id"])
         actor = system_actor("matching")
         matching.rematch_product(product_id, policy=policy,
-                                 uow=UnitOfWork(sessions, SystemClock(), actor))
-        matching.announce_listing(product_id, uow=UnitOfWork(sessions, SystemClock(), actor))
+                                 uow=UnitOfWork(sessions, clock, actor))
+        matching.announce_listing(product_id, uow=UnitOfWork(sessions, clock, actor))
+        notify(delivery)
 
-    for topic in LISTING_CHANGES:
-        found[topic] = listing_changed
+    for topic in TOPICS:
+        found[topic] = listing_changed if topic in LISTING_CHANGES else notify
     return found
 
 
@@ -158,8 +189,6 @@ def db_current() -> None:
 @click.option("--debug", is_flag=True)
 def serve(host: str, port: int, debug: bool) -> None:
     """Run the development server (use gunicorn with wsgi:app in production)."""
-    from market.app import create_app
-
     app = create_app(_settings())
     click.echo(f"market on http://{host}:{port}/api/v1/docs")
     app.run(host=host, port=port, debug=debug, use_reloader=False)
@@ -377,7 +406,8 @@ def alerts_scan(hours: float, as_json: bool) -> None:
 @click.option("--sweep-interval", default=60.0, show_default=True,
               type=click.FloatRange(1, 86400), help="Seconds between periodic duties")
 def worker(once: bool, batch: int, interval: float, sweep_interval: float) -> None:
-    """Drain the outbox (with retries) and run periodic duties: rights expiry, a pass of
+    """Drain the outbox (with retries), send due webhooks, and run periodic duties: rights
+    expiry, a pass of
     the alert rules over recently filed trades, and the trade time limits (payment,
     delivery, acceptance, dispute answers, payouts)."""
     settings = _settings()
@@ -389,6 +419,7 @@ def worker(once: bool, batch: int, interval: float, sweep_interval: float) -> No
                lease_seconds=settings.outbox_lease_seconds,
                max_attempts=settings.outbox_max_attempts,
                backoff_base_seconds=settings.outbox_backoff_base_seconds)
+    hooks = webhooks.policy_of(settings)
     click.echo(f"worker {w.worker_id} draining the outbox")
     next_sweep = 0.0
     while True:
@@ -412,9 +443,16 @@ def worker(once: bool, batch: int, interval: float, sweep_interval: float) -> No
         if result.claimed:
             click.echo(f"claimed {result.claimed}: done {result.done}, retried {result.retried}, "
                        f"dead {result.dead}")
-        if once and result.claimed < batch:
+        sent = webhooks.deliver_due(sessions, SystemClock(), hooks, worker_id=w.worker_id,
+                                    limit=batch)
+        if sent.claimed:
+            click.echo(f"webhooks: {sent.succeeded} delivered, {sent.retrying} to retry, "
+                       f"{sent.failed} failed" + (f", disabled {', '.join(sent.disabled)}"
+                                                  if sent.disabled else ""))
+        busy = result.claimed >= batch or sent.claimed >= batch
+        if once and not busy:
             return
-        if result.claimed < batch:
+        if not busy:
             time.sleep(interval)
 
 

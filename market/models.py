@@ -14,10 +14,12 @@ from market.participants import models as participants
 from market.receipts import models as receipts
 from market.rights import models as rights
 from market.settlement import models as settlement
+from market.settlement.rails import models as stripe_rail
 from market.trading import models as trading
+from market.webhooks import models as webhooks
 
 TABLE_MODULES = (audit, idempotency, outbox, participants, rights, listing, catalog, trading,
-                 settlement, compliance, matching, receipts)
+                 settlement, stripe_rail, compliance, matching, receipts, webhooks)
 
 metadata = Base.metadata
 

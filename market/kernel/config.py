@@ -65,6 +65,17 @@ class Settings:
     anchor_confirmations: int = 12
     anchor_stuck_seconds: int = 300
     anchor_fee_bump_percent: int = 25
+    webhooks_allow_private: bool = False
+    webhooks_retry_hours: float = 24.0
+    webhooks_backoff_base_seconds: float = 30.0
+    webhooks_disable_after: int = 50
+    webhooks_timeout_seconds: float = 10.0
+    webhooks_secret_overlap_hours: float = 24.0
+    payment_rail: str = "offline"
+    stripe_secret_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_api_base: str = ""
+    stripe_auth_window_seconds: int = 7 * 24 * 3600
     log_level: str = "INFO"
     check_schema: bool = True
     testing: bool = False
@@ -224,6 +235,39 @@ def _anchoring(env: Mapping[str, str], signing_key: str) -> dict[str, Any]:
             "anchor_key": key}
 
 
+PAYMENT_RAILS = ("offline", "stripe")
+
+
+def check_payment_rail(settings: Settings) -> None:
+    """Refuse to start the Stripe rail without its keys.
+
+    Raises:
+        ConfigurationError: ``stripe`` is chosen and a key is missing.
+    """
+    if settings.payment_rail not in PAYMENT_RAILS:
+        raise ConfigurationError(
+            f"{PREFIX}PAYMENT_RAIL must be one of {', '.join(PAYMENT_RAILS)}")
+    if settings.payment_rail == "stripe":
+        missing = [name for name, value in (("STRIPE_SECRET_KEY", settings.stripe_secret_key),
+                                            ("STRIPE_WEBHOOK_SECRET",
+                                             settings.stripe_webhook_secret)) if not value]
+        if missing:
+            raise ConfigurationError(
+                f"{PREFIX}PAYMENT_RAIL=stripe needs " + " and ".join(PREFIX + m for m in missing))
+
+
+def _payments(env: Mapping[str, str]) -> dict[str, Any]:
+    """The payment rail: ``offline`` (the default) or ``stripe`` with its keys."""
+    settings = {
+        "payment_rail": (env.get(PREFIX + "PAYMENT_RAIL") or "offline").strip().lower(),
+        "stripe_secret_key": (env.get(PREFIX + "STRIPE_SECRET_KEY") or "").strip(),
+        "stripe_webhook_secret": (env.get(PREFIX + "STRIPE_WEBHOOK_SECRET") or "").strip(),
+        "stripe_api_base": (env.get(PREFIX + "STRIPE_API_BASE") or "").strip().rstrip("/"),
+        "stripe_auth_window_seconds": _int(env, "STRIPE_AUTH_WINDOW_SECONDS", 7 * 24 * 3600),
+    }
+    return settings
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build :class:`Settings` from ``MARKET_*`` variables (``os.environ`` by default).
 
@@ -258,6 +302,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigurationError(
             f"{PREFIX}SM2_SIGNING_KEY must be an SM2 private key: 64 hex digits, 0x optional")
     anchor = _anchoring(env, signing_key)
+    payments = _payments(env)
+    check_payment_rail(Settings(instance_path=instance_path, database_url=database_url,
+                                secret_key=secret_key, **payments))
     return Settings(
         instance_path=instance_path,
         database_url=database_url,
@@ -296,6 +343,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         anchor_confirmations=_int(env, "ANCHOR_CONFIRMATIONS", 12),
         anchor_stuck_seconds=_int(env, "ANCHOR_STUCK_SECONDS", 300),
         anchor_fee_bump_percent=_int(env, "ANCHOR_FEE_BUMP_PERCENT", 25),
+        webhooks_allow_private=_bool(env, "WEBHOOKS_ALLOW_PRIVATE", False),
+        webhooks_retry_hours=_float(env, "WEBHOOKS_RETRY_HOURS", 24.0),
+        webhooks_backoff_base_seconds=_float(env, "WEBHOOKS_BACKOFF_BASE_SECONDS", 30.0),
+        webhooks_disable_after=_int(env, "WEBHOOKS_DISABLE_AFTER", 50),
+        webhooks_timeout_seconds=_float(env, "WEBHOOKS_TIMEOUT_SECONDS", 10.0),
+        webhooks_secret_overlap_hours=_float(env, "WEBHOOKS_SECRET_OVERLAP_HOURS", 24.0),
+        **payments,
         log_level=_log_level(env),
         check_schema=_bool(env, "CHECK_SCHEMA", True),
     )

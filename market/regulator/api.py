@@ -12,6 +12,7 @@ from market.compliance import services as compliance
 from market.kernel.actor import Role
 from market.kernel.uow import UnitOfWork
 from market.kernel.web import ApiBlueprint, current_actor, state, unit_of_work
+from market.kernel.web.internal import is_internal
 from market.kernel.web.pagination import page_args, page_body, page_of
 from market.regulator import services
 from market.regulator.schemas import (
@@ -112,7 +113,7 @@ def sanctions() -> dict[str, Any]:
 
 @bp.after_app_request
 def _audit_regulator_reads(response: Response) -> Response:
-    if request.method not in ("GET", "HEAD") or response.status_code >= 400:
+    if request.method not in ("GET", "HEAD") or response.status_code >= 400 or is_internal():
         return response
     actor = g.get("market_actor")  # only requests that looked at their key; public reads
     if actor is None or actor.is_anonymous or not actor.has_role(Role.REGULATOR):  # are public

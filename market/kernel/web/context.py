@@ -31,6 +31,9 @@ from market.kernel.web.parsing import UNSTORABLE_TEXT, unstorable_text
 log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-Id"
+# WSGI environ key of a request the application makes to itself as a given principal
+# (:mod:`.internal`); a server never puts such a key into a client's request.
+INTERNAL_ACTOR = "market.internal_actor"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 Authenticator = Callable[[str, Callable[[], Session]], Actor]
@@ -84,7 +87,7 @@ def _begin_request() -> None:
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
     g.request_id = incoming if _REQUEST_ID_RE.match(incoming) else new_id("req")
     # g can outlive a request when an app context was already pushed (tests, CLI).
-    g.market_actor = None
+    g.market_actor = request.environ.get(INTERNAL_ACTOR)
     g.idempotency_record_id = None
     refresh()  # Flask-Babel caches the locale on g: choose it again for this request
     if unstorable_text(request.path):

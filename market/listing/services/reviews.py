@@ -65,6 +65,9 @@ def decide_review(product_id: str, decision: str, reason: str, *,
             move(uow, version, ListingStatus.RETURNED, "returned", reason)
         else:
             move(uow, version, ListingStatus.REJECTED, "rejected", reason)
+        uow.outbox.enqueue("review.decided", {
+            "subject_type": "product", "subject_id": product.id, "version_id": version.id,
+            "decision": decision, "status": version.status})
         uow.commit()
         return view(uow.session, product, version)
 

@@ -60,6 +60,7 @@ def decide_review(
         right.check_decision(uow.actor.org_id, system=uow.actor.is_system, approve=approve)
         if not approve:
             _move(uow, right, RightStatus.REJECTED, "rejected", reason)
+            _decided(uow, right)
             uow.commit()
             return right
         application = _application(
@@ -75,5 +76,13 @@ def decide_review(
         _move(uow, right, RightStatus.REGISTERED, "registered", reason)
         uow.outbox.enqueue("right.registered", {"right_id": right.id,
                                                 "certificate": right.certificate_number})
+        _decided(uow, right)
         uow.commit()
         return right
+
+
+def _decided(uow: UnitOfWork, right: Right) -> None:
+    uow.outbox.enqueue("review.decided", {"subject_type": "right", "subject_id": right.id,
+                                          "decision": "approve" if right.status
+                                          == RightStatus.REGISTERED.value else "reject",
+                                          "status": right.status})

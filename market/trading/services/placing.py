@@ -136,7 +136,8 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
             currency=offer.currency, commitment_id=passage.declaration_id,
             decision_id=passage.decision_id,
             outcome=passage.outcome, cross_border=bool(commitment.get("cross_border")),
-            placed_by_user_id=actor.user_id, created_at=now, updated_at=now)
+            refunded_amount=0, placed_by_user_id=actor.user_id, created_at=now,
+            updated_at=now)
         uow.session.add(order)
         document = _contract_document(order, view, chain, passage.declaration_sha256 or "",
                                       rule, policy)
@@ -159,6 +160,7 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
         record_move(uow, OrderEvent, prefix="oev", subject={"order_id": order.id},
                     action="placed", previous=None, status=OrderStatus.CREATED.value,
                     reason=None, at=now)
+        uow.outbox.enqueue("order.created", {"order_id": order.id})
         if passed:
             _moved(uow, order, previous, OrderStatus.AWAITING_PAYMENT, "accepted_for_payment")
         else:

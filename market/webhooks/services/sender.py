@@ -1,0 +1,265 @@
+"""The worker's side: claim due deliveries, sign and POST each outside any transaction,
+record the attempt, back off and retry within the window, and disable an endpoint that
+keeps failing (its owner is told by an event of its own)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import socket
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from market.kernel.actor import system_actor
+from market.kernel.clock import Clock
+from market.kernel.ids import new_id
+from market.kernel.uow import UnitOfWork
+from market.webhooks import repository
+from market.webhooks.domain import (
+    EXCERPT_BYTES,
+    SIGNATURE_HEADER,
+    DeliveryStatus,
+    EndpointStatus,
+    address_allowed,
+    next_attempt,
+    signature_header,
+)
+from market.webhooks.models import Attempt, Delivery, Endpoint, Event
+from market.webhooks.services._common import WebhookPolicy
+
+log = logging.getLogger(__name__)
+USER_AGENT = "market-webhooks/1"
+PARALLEL = 8
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A claimed delivery with everything needed to send it."""
+
+    delivery_id: str
+    endpoint_id: str
+    url: str
+    event_id: str
+    event_type: str
+    body: bytes
+    secrets: tuple[str, ...]
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one attempt got: a status (None when nothing came back) and the first KiB."""
+
+    status_code: int | None
+    excerpt: str
+    latency_ms: int
+    error: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+Send = Callable[[Outgoing, dict[str, str], WebhookPolicy], Answer]
+
+
+@dataclass(frozen=True)
+class SendResult:
+    claimed: int
+    succeeded: int
+    retrying: int
+    failed: int
+    disabled: list[str]
+
+
+def event_body(event: Event) -> bytes:
+    """The JSON a receiver gets: the same bytes on every attempt and replay."""
+    return json.dumps({"id": event.id, "type": event.type,
+                       "created": event.created_at.isoformat().replace("+00:00", "Z"),
+                       "data": event.data},
+                      ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
+def _resolves_publicly(url: str) -> str | None:
+    """Why the URL's host may not be called now (it resolves to a private or local
+    address, or not at all), or None."""
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError as exc:
+        return f"cannot resolve {host}: {exc.strerror or exc}"
+    bad = sorted({str(info[4][0]) for info in infos if not address_allowed(str(info[4][0]))})
+    return f"{host} resolves to a private or local address ({bad[0]})" if bad else None
+
+
+def http_send(outgoing: Outgoing, headers: dict[str, str], policy: WebhookPolicy) -> Answer:
+    """POST the event; redirects are not followed (a 3xx is a failure)."""
+    started = time.monotonic()
+    if not policy.allow_private:
+        refused = _resolves_publicly(outgoing.url)
+        if refused is not None:
+            return Answer(None, "", 0, refused)
+    try:
+        with httpx.Client(timeout=policy.timeout_seconds, follow_redirects=False,
+                          trust_env=False) as client, \
+                client.stream("POST", outgoing.url, content=outgoing.body,
+                              headers=headers) as response:
+            excerpt = b""
+            for chunk in response.iter_bytes():
+                excerpt += chunk
+                if len(excerpt) >= EXCERPT_BYTES:
+                    break
+            latency = int((time.monotonic() - started) * 1000)
+            return Answer(response.status_code,
+                          excerpt[:EXCERPT_BYTES].decode("utf-8", "replace"), latency)
+    except httpx.HTTPError as exc:
+        latency = int((time.monotonic() - started) * 1000)
+        return Answer(None, "", latency, f"{type(exc).__name__}: {exc}"[:500])
+
+
+def _claim(sessions: sessionmaker[Session], clock: Clock, policy: WebhookPolicy,
+           worker_id: str, limit: int, lease_seconds: int) -> list[Outgoing]:
+    now = clock.now()
+    due = (select(Delivery.id)
+           .join(Endpoint, Endpoint.id == Delivery.endpoint_id)
+           .where(Delivery.status == DeliveryStatus.PENDING.value,
+                  Delivery.next_attempt_at <= now,
+                  or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+                  Endpoint.status == EndpointStatus.ENABLED.value,
+                  Endpoint.deleted_at.is_(None))
+           .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit)
+           .with_for_update(of=Delivery, skip_locked=True))
+    lease = now + timedelta(seconds=lease_seconds)
+    with sessions() as session, session.begin():
+        ids = list(session.scalars(due))
+        if not ids:
+            return []
+        session.execute(update(Delivery).where(Delivery.id.in_(ids))
+                        .values(lease_until=lease, claimed_by=worker_id,
+                                attempts=Delivery.attempts + 1)
+                        .execution_options(synchronize_session=False))
+        rows = session.execute(
+            select(Delivery, Endpoint, Event)
+            .join(Endpoint, Endpoint.id == Delivery.endpoint_id)
+            .join(Event, Event.id == Delivery.event_id)
+            .where(Delivery.id.in_(ids)).order_by(Delivery.id)).all()
+        found = []
+        for delivery, endpoint, event in rows:
+            secrets = tuple(policy.unseal(s.sealed) for s in
+                            repository.live_secrets(session, endpoint.id, now))
+            found.append(Outgoing(delivery.id, endpoint.id, endpoint.url, event.id,
+                                  event.type, event_body(event), secrets, delivery.attempts))
+        return found
+
+
+def _record(sessions: sessionmaker[Session], clock: Clock, policy: WebhookPolicy,
+            worker_id: str, outgoing: Outgoing, answer: Answer, attempted_at: datetime,
+            rng: random.Random) -> tuple[str, str | None]:
+    """Keep the attempt and move the delivery and its endpoint on; returns the delivery's
+    new status and the endpoint's id if this attempt disabled it."""
+    uow = UnitOfWork(sessions, clock, system_actor("webhooks"))
+    with uow:
+        session = uow.session
+        delivery = session.scalars(select(Delivery).where(and_(
+            Delivery.id == outgoing.delivery_id, Delivery.claimed_by == worker_id))
+            .with_for_update()).one_or_none()
+        if delivery is None or delivery.status != DeliveryStatus.PENDING.value:
+            return "lost", None  # the lease ran out and another worker has it
+        endpoint = session.scalars(select(Endpoint).where(
+            Endpoint.id == outgoing.endpoint_id).with_for_update()).one()
+        now = clock.now()
+        session.add(Attempt(id=new_id("wha"), delivery_id=delivery.id,
+                            attempted_at=attempted_at, succeeded=answer.succeeded,
+                            status_code=answer.status_code, latency_ms=answer.latency_ms,
+                            response_excerpt=answer.excerpt, error=answer.error))
+        delivery.last_status_code = answer.status_code
+        delivery.last_error = answer.error
+        delivery.lease_until = None
+        disabled = None
+        if answer.succeeded:
+            delivery.status = DeliveryStatus.SUCCEEDED.value
+            delivery.completed_at = now
+            endpoint.consecutive_failures = 0
+            endpoint.failing_since = None
+            endpoint.last_success_at = now
+        else:
+            retry_at = next_attempt(delivery.attempts, now, base=policy.backoff_base, rng=rng)
+            if retry_at > delivery.deadline_at:
+                delivery.status = DeliveryStatus.FAILED.value
+                delivery.completed_at = now
+            else:
+                delivery.next_attempt_at = retry_at
+            endpoint.consecutive_failures += 1
+            endpoint.failing_since = endpoint.failing_since or attempted_at
+            if endpoint.status == EndpointStatus.ENABLED.value and (
+                    endpoint.consecutive_failures >= policy.disable_after
+                    or now - endpoint.failing_since >= policy.retry_window):
+                _disable(uow, endpoint, now)
+                disabled = endpoint.id
+        session.flush()
+        uow.commit()
+        return delivery.status, disabled
+
+
+def _disable(uow: UnitOfWork, endpoint: Endpoint, now: datetime) -> None:
+    """Stop sending to an endpoint that keeps failing; its pending deliveries end as failed
+    (replay them once it is fixed and enabled again) and its owner is told."""
+    endpoint.status = EndpointStatus.DISABLED.value
+    endpoint.disabled_reason = (f"{endpoint.consecutive_failures} failed attempts in a row "
+                                f"since {endpoint.failing_since:%Y-%m-%d %H:%M} UTC")
+    endpoint.updated_at = now
+    uow.session.execute(
+        update(Delivery).where(Delivery.endpoint_id == endpoint.id,
+                               Delivery.status == DeliveryStatus.PENDING.value)
+        .values(status=DeliveryStatus.FAILED.value, completed_at=now, lease_until=None,
+                last_error="endpoint disabled")
+        .execution_options(synchronize_session=False))
+    uow.audit.record(uow.actor, "webhook_endpoint.disabled", "webhook_endpoint", endpoint.id,
+                     endpoint.state())
+    uow.outbox.enqueue("webhook_endpoint.disabled", {
+        "endpoint_id": endpoint.id, "org_id": endpoint.org_id,
+        "reason": endpoint.disabled_reason})
+
+
+def deliver_due(sessions: sessionmaker[Session], clock: Clock, policy: WebhookPolicy, *,
+                worker_id: str, limit: int = 100, lease_seconds: int = 120,
+                send: Send = http_send, rng: random.Random | None = None) -> SendResult:
+    """One pass: claim up to ``limit`` due deliveries, send them (several at once, none
+    inside a transaction) and record each answer."""
+    rng = rng or random.Random()  # noqa: S311 (jitter, not a secret)
+    claimed = _claim(sessions, clock, policy, worker_id, limit, lease_seconds)
+    if not claimed:
+        return SendResult(0, 0, 0, 0, [])
+
+    def attempt(outgoing: Outgoing) -> tuple[Outgoing, Answer, datetime]:
+        at = clock.now()
+        stamp = int(at.timestamp())
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
+                   SIGNATURE_HEADER: signature_header(outgoing.secrets, stamp, outgoing.body),
+                   "Market-Event-Id": outgoing.event_id,
+                   "Market-Event-Type": outgoing.event_type,
+                   "Market-Delivery-Id": outgoing.delivery_id}
+        return outgoing, send(outgoing, headers, policy), at
+
+    with ThreadPoolExecutor(max_workers=min(PARALLEL, len(claimed))) as pool:
+        answered = list(pool.map(attempt, claimed))
+    statuses: list[str] = []
+    disabled: list[str] = []
+    for outgoing, answer, at in answered:
+        status, off = _record(sessions, clock, policy, worker_id, outgoing, answer, at, rng)
+        statuses.append(status)
+        if off:
+            disabled.append(off)
+    return SendResult(len(claimed), statuses.count(DeliveryStatus.SUCCEEDED.value),
+                      statuses.count(DeliveryStatus.PENDING.value),
+                      statuses.count(DeliveryStatus.FAILED.value), disabled)
+
