@@ -143,6 +143,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from market.app import create_app
 from market.kernel.clock import FixedClock
 from market.kernel.config import Settings
+from market.kernel.ids import new_id
 from market.kernel.uow import UnitOfWork
 from market.kernel.web import access_of
 from market.matching.models import Capability, SavedSearch, SavedSearchHit
@@ -158,6 +159,10 @@ from market.receipts.models import (
     Receipt,
     ReceiptQueue,
 )
+from market.webhooks.models import Delivery as WebhookDelivery
+from market.webhooks.models import Endpoint as WebhookEndpoint
+from market.webhooks.models import EndpointSecret
+from market.webhooks.models import Event as WebhookEvent
 from tests.conftest import START, TEST_SECRET, TEST_SIGNING_KEY, Party, problem
 
 API = "/api/v1"
@@ -199,6 +204,9 @@ NO_NEG = (404, "negotiation_not_found")
 NO_SAV = (404, "saved_search_not_found")
 NO_CAP = (404, "capability_not_found")
 NO_RCP = (404, "receipt_not_found")
+NO_WHE = (404, "webhook_endpoint_not_found")
+NO_EVT = (404, "webhook_event_not_found")
+QUEUED = 202  # accepted for sending
 
 # fmt: off
 MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
@@ -789,6 +797,52 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
     ("GET", f"{API}/receipts/batches"): {
         NO_OBJECT: (UNAUTH, OK,     ROLE,   ROLE,   ROLE,   ROLE,   OK,     NOTADM, NOTADM, ROLE),
     },
+    # -- webhooks ---------------------------------------------------------------------
+    #            anon    oper    merch   buyer   assess  broker  regul   applic  susp    read_only
+    # Every admitted organisation keeps its own endpoints (a regulator's hear of alerts, as
+    # it keeps its own keys); its events and endpoints are nobody else's, the operator's
+    # and regulators' neither: a foreign one is 404.
+    ("GET", f"{API}/webhooks/event-types"): {
+        NO_OBJECT: (UNAUTH, OK,     OK,     OK,     OK,     OK,     OK,     NOTADM, NOTADM, OK),
+    },
+    ("POST", f"{API}/webhooks/endpoints"): {
+        NO_OBJECT: (UNAUTH, NEW,    NEW,    NEW,    NEW,    NEW,    NEW,    NOTADM, NOTADM, SCOPE),
+    },
+    ("GET", f"{API}/webhooks/endpoints"): {
+        NO_OBJECT: (UNAUTH, OK,     OK,     OK,     OK,     OK,     OK,     NOTADM, NOTADM, OK),
+    },
+    ("GET", f"{API}/webhooks/endpoints/<endpoint_id>"): {
+        OWN:       (NA,     OK,     OK,     OK,     OK,     OK,     OK,     NA,     NOTADM, OK),
+        FOREIGN:   (UNAUTH, NO_WHE, NO_WHE, NO_WHE, NO_WHE, NO_WHE, NO_WHE, NOTADM, NOTADM, NO_WHE),
+    },
+    ("PATCH", f"{API}/webhooks/endpoints/<endpoint_id>"): {
+        OWN:       (NA,     OK,     OK,     OK,     OK,     OK,     OK,     NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, NO_WHE, NO_WHE, NO_WHE, NO_WHE, NO_WHE, NO_WHE, NOTADM, NOTADM, SCOPE),
+    },
+    ("DELETE", f"{API}/webhooks/endpoints/<endpoint_id>"): {
+        OWN:       (NA,     GONE,   GONE,   GONE,   GONE,   GONE,   GONE,   NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, NO_WHE, NO_WHE, NO_WHE, NO_WHE, NO_WHE, NO_WHE, NOTADM, NOTADM, SCOPE),
+    },
+    ("POST", f"{API}/webhooks/endpoints/<endpoint_id>/secret-rotations"): {
+        OWN:       (NA,     NEW,    NEW,    NEW,    NEW,    NEW,    NEW,    NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, NO_WHE, NO_WHE, NO_WHE, NO_WHE, NO_WHE, NO_WHE, NOTADM, NOTADM, SCOPE),
+    },
+    ("GET", f"{API}/webhooks/endpoints/<endpoint_id>/deliveries"): {
+        OWN:       (NA,     OK,     OK,     OK,     OK,     OK,     OK,     NA,     NOTADM, OK),
+        FOREIGN:   (UNAUTH, NO_WHE, NO_WHE, NO_WHE, NO_WHE, NO_WHE, NO_WHE, NOTADM, NOTADM, NO_WHE),
+    },
+    # The body names an event of the endpoint's owner.
+    ("POST", f"{API}/webhooks/endpoints/<endpoint_id>/replays"): {
+        OWN:       (NA,     QUEUED, QUEUED, QUEUED, QUEUED, QUEUED, QUEUED, NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, NO_WHE, NO_WHE, NO_WHE, NO_WHE, NO_WHE, NO_WHE, NOTADM, NOTADM, SCOPE),
+    },
+    ("GET", f"{API}/webhooks/events"): {
+        NO_OBJECT: (UNAUTH, OK,     OK,     OK,     OK,     OK,     OK,     NOTADM, NOTADM, OK),
+    },
+    ("GET", f"{API}/webhooks/events/<event_id>"): {
+        OWN:       (NA,     OK,     OK,     OK,     OK,     OK,     OK,     NA,     NOTADM, OK),
+        FOREIGN:   (UNAUTH, NO_EVT, NO_EVT, NO_EVT, NO_EVT, NO_EVT, NO_EVT, NOTADM, NOTADM, NO_EVT),
+    },
 }
 # fmt: on
 
@@ -985,8 +1039,16 @@ MATCHING_OBJECTS: dict[tuple[str, str], str] = {
 FOREIGN_MATCHING = {"demand to answer": "demand", "their turn": "offered"}
 MATCHING_PREFIXES = (f"{API}/demands", f"{API}/negotiations", f"{API}/supply",
                      f"{API}/saved-searches")
+# Webhook objects: an endpoint (with an event of its owner, which a replay names) or an
+# event, the caller's own or the target's.
+WEBHOOK_OBJECTS: dict[tuple[str, str], str] = {
+    (method, f"{API}/webhooks/endpoints/<endpoint_id>{tail}"): "endpoint"
+    for method, tail in (("GET", ""), ("PATCH", ""), ("DELETE", ""),
+                         ("POST", "/secret-rotations"), ("GET", "/deliveries"),
+                         ("POST", "/replays"))
+} | {("GET", f"{API}/webhooks/events/<event_id>"): "endpoint"}
 OBJECTS = {**RIGHTS_OBJECTS, **LISTING_OBJECTS, **COMPLIANCE_OBJECTS, **TRADING_OBJECTS,
-           **MATCHING_OBJECTS}
+           **MATCHING_OBJECTS, **WEBHOOK_OBJECTS}
 # Media types of successful answers other than JSON.
 MEDIA_TYPES = {
     ("GET", f"{API}/catalog/<product_id>/sample"): "text/plain",
@@ -1510,6 +1572,8 @@ CLAIMED = ("claimed", "product claimed")
 def _shared_part(method: str, rule: str, obj: str, caller: str) -> SharedPart:
     need = OBJECTS.get((method, rule))
     trading = (method, rule) in TRADING_OBJECTS
+    if (method, rule) in WEBHOOK_OBJECTS:
+        return SharedPart()  # the world builds the target's too
     if need is not None and (method, rule) in MATCHING_OBJECTS:
         if obj == OWN:
             return SharedPart("listed", OWN, matching=True)
@@ -1679,6 +1743,9 @@ def _build_world(shared: Shared, method: str, rule: str, obj: str, caller: str, 
     if (method, rule) in MATCHING_OBJECTS:
         return _matching_world(shared, need, obj, caller, client=client, make_party=make_party,
                                make_caller=make_caller, system_uow=system_uow)
+    if (method, rule) in WEBHOOK_OBJECTS:
+        return _webhook_world(shared, obj, caller, client=client, make_party=make_party,
+                              make_caller=make_caller, system_uow=system_uow)
     estates = Estates(client, observer)
     trades = Trades(estates, make_party, system_uow)
     trading = (method, rule) in TRADING_OBJECTS
@@ -1740,6 +1807,49 @@ def _matching_world(shared: Shared, need: str, obj: str, caller: str, *,
     return World(shared.observer, shared.target, party, own, dict(shared.foreign))
 
 
+WEBHOOK_ENDPOINT = {"url": "https://hooks.example.com/in", "event_types": ["order.*"]}
+
+
+def _hooked(client: FlaskClient, party: Party, system_uow: Callable[[], UnitOfWork],
+            ) -> dict[str, str]:
+    """An endpoint of the party's organisation and an event sent to it (as the worker
+    makes them)."""
+    created = client.post(f"{API}/webhooks/endpoints", json=WEBHOOK_ENDPOINT,
+                          headers=party.headers)
+    assert created.status_code == 201, created.get_json()
+    uow = system_uow()
+    with uow:
+        event = WebhookEvent(id=new_id("evt"), org_id=party.org_id, type="order.created",
+                             subject_type="order", subject_id="ord_matrix",
+                             message_id=new_id("msg"), data={"id": "ord_matrix"},
+                             created_at=uow.clock.now())
+        uow.session.add(event)
+        uow.commit()
+    return {"endpoint_id": created.json["id"], "event_id": event.id}
+
+
+def _webhook_world(shared: Shared, obj: str, caller: str, *, client: FlaskClient,
+                   make_party: Callable[..., Party],
+                   make_caller: Callable[[str], Party | None],
+                   system_uow: Callable[[], UnitOfWork]) -> World:
+    """A webhook cell's world: the target's endpoint and event, and the caller's own (made
+    for merchants while they are admitted and hold a write key)."""
+    foreign = _hooked(client, shared.target, system_uow) if obj == FOREIGN else {}
+    own: dict[str, str] = {}
+    party: Party | None
+    if caller in HOLDERS:
+        party = make_party("merchant")
+        if obj == OWN:
+            own = _hooked(client, party, system_uow)
+        party = _holder_as(caller, party, client=client, system_uow=system_uow)
+    else:
+        party = make_caller(caller)
+        if obj == OWN:
+            assert party is not None
+            own = _hooked(client, party, system_uow)
+    return World(shared.observer, shared.target, party, own, foreign)
+
+
 @pytest.fixture
 def world(isolated: None, shelf: Shelf) -> World:
     """The world the matrix cell runs in (built, or kept from the cell before, by
@@ -1767,6 +1877,14 @@ def _valid_body(method: str, rule: str, world: World) -> dict[str, Any] | None:
     trading = _trading_body(method, rule, world)
     if trading is not None:
         return trading
+    if (method, rule) == ("POST", f"{API}/webhooks/endpoints"):
+        return WEBHOOK_ENDPOINT
+    if rule == f"{API}/webhooks/endpoints/<endpoint_id>":
+        return {"description": "matrix test"} if method == "PATCH" else None
+    if rule.endswith("/secret-rotations"):
+        return {"overlap_seconds": 60}
+    if rule.endswith("/replays"):
+        return {"event_id": world.own.get("event_id", "evt_matrix")}
     if (method, rule) == ("POST", f"{API}/participants"):
         code = random_credit_code()
         return {"name": "新申请方", "credit_code": code, "contact_name": "李四",
@@ -1967,7 +2085,8 @@ def _everything_visible(client: FlaskClient, observer: Party,
                 assert found.status_code == 200, found.get_json()
                 seen[f"{item['id']}{view}"] = found.json
     for model in (Capability, SavedSearch, SavedSearchHit, Receipt, ReceiptQueue, LogEntry,
-                  LogNode, LogHead, Checkpoint, AnchorBatch):
+                  LogNode, LogHead, Checkpoint, AnchorBatch, WebhookEndpoint, EndpointSecret,
+                  WebhookEvent, WebhookDelivery):
         table = cast(Table, model.__table__)
         seen[table.name] = _table(connection, table)
     return seen

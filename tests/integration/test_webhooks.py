@@ -31,6 +31,7 @@ from market.kernel.outbox import Delivery as OutboxDelivery
 from market.kernel.outbox import OutboxMessage, Worker, noop_consumer
 from market.settlement import services as settlement
 from market.settlement.domain import AccountKind
+from market.trading import services as trading
 from market.webhooks import services as webhooks
 from market.webhooks.domain import address_allowed, next_attempt, signature, url_problem
 from market.webhooks.models import Attempt, Delivery, Endpoint, EndpointSecret, Event
@@ -590,3 +591,128 @@ def test_payouts_are_told_to_their_owner(market: Market, client: FlaskClient,
     assert not [e for e in client.get(f"{API}/webhooks/events", headers=buyer.headers
                                       ).get_json()["items"] if e["type"].startswith("payout.")]
 
+
+
+# -- nobody hears of another's objects: a matrix over event types --------------------------
+
+
+def _parties_of(pump: Pump, event: Event) -> set[str]:
+    """Who an event's object belongs to, read straight from the tables."""
+    from market.compliance.models import Filing
+    from market.listing.models import Product
+    from market.rights.models import Grant, Right
+    from market.settlement.models import Payout
+    from market.trading.models import Order
+
+    with pump.sessions() as session:
+        match event.subject_type:
+            case "order":
+                order = session.get(Order, event.subject_id)
+                assert order is not None
+                return {order.buyer_org_id, order.seller_org_id}
+            case "product":
+                product = session.get(Product, event.subject_id)
+                assert product is not None
+                return {product.merchant_org_id}
+            case "right":
+                right = session.get(Right, event.subject_id)
+                assert right is not None
+                return {right.holder_org_id}
+            case "certificate":
+                right = session.scalars(select(Right).where(
+                    Right.certificate_number == event.subject_id)).one()
+                return {right.holder_org_id}
+            case "grant":
+                grant = session.get(Grant, event.subject_id)
+                assert grant is not None
+                return {grant.grantor_org_id, grant.grantee_org_id}
+            case "filing":
+                filing = session.get(Filing, event.subject_id)
+                assert filing is not None
+                return {filing.buyer_org_id, filing.seller_org_id}
+            case "payout":
+                payout = session.get(Payout, event.subject_id)
+                assert payout is not None
+                return {payout.org_id}
+            case "participant" | "credit":
+                return {event.subject_id}
+            case "webhook_endpoint":
+                endpoint = session.get(Endpoint, event.subject_id)
+                assert endpoint is not None
+                return {endpoint.org_id}
+    raise AssertionError(f"no parties known for {event.subject_type}")
+
+
+SUBJECT_PATHS = {"order": "/orders/{}", "product": "/products/{}", "right": "/rights/{}",
+                 "certificate": "/certificates/{}", "grant": "/grants/{}",
+                 "filing": "/filings/{}", "payout": "/payouts/{}",
+                 "participant": "/participants/{}", "credit": "/participants/{}/credit",
+                 "webhook_endpoint": "/webhooks/endpoints/{}"}
+
+
+def test_no_participant_receives_events_about_anothers_objects(
+        market: Market, client: FlaskClient, pump: Pump) -> None:
+    """Two separate trading worlds (each a holder, a merchant and a buyer) go through
+    registration, listing, trades that settle, are cancelled, disputed and refunded, and
+    payouts. Every event goes only to a party of its object, each party can read that
+    object through the API, and for every event type a world makes, the other world's
+    participants get none of it."""
+    from market.listing.domain import OfferKind, OfferSpec
+    from market.trading.domain import DisputeOutcome
+
+    worlds: dict[str, set[str]] = {}
+    for n in ("a", "b"):
+        chain = market.rights.chain(f"holder {n}", f"merchant {n}")
+        market.shop.listed(chain, offers=[("标准版", OfferSpec(OfferKind.ONE_TIME,
+                                                               amount=100_000))],
+                           delivery_modes=["file", "api", "sandbox"])
+        buyer = market.buyer(f"buyer {n}")
+        merchant = market.party_of(market.shop.product(chain.product_id).merchant_org_id)
+        worlds[n] = {chain.holder.org_id, merchant.org_id, buyer.org_id}
+        settled = market.place(chain, buyer)
+        market.pay(settled)
+        market.deliver_file(settled)
+        market.accept(settled)
+        cancelled = market.place(chain, buyer)
+        trading.cancel_order(cancelled.id, "changed my mind", uow=market.uow(buyer))
+        disputed = market.place(chain, buyer)
+        market.pay(disputed)
+        market.deliver_file(disputed)
+        dispute = trading.open_dispute(disputed.id, "wrong columns", [],
+                                       policy=market.policy, uow=market.uow(buyer))
+        trading.answer_dispute(dispute.id, "they are right", [], uow=market.uow(merchant))
+        trading.decide_dispute(dispute.id, DisputeOutcome.FULL_REFUND, "refund",
+                               uow=market.uow(market.rights.operator))
+        payable = market.balance(merchant.org_id, AccountKind.PAYABLE)
+        payout = settlement.request_payout(payable, "CNY", {
+            "holder": n, "bank": "bank", "number": "6222 0000"}, uow=market.uow(merchant))
+        settlement.confirm_payout(payout.id, f"REF-{n}", uow=market.uow(market.rights.operator))
+    pump.drain()
+
+    events = pump.rows(Event)
+    types_by_world: dict[str, set[str]] = {"a": set(), "b": set()}
+    party_by_org = {p.org_id: p for p in [*market.rights._parties.values(),
+                                          *market._buyers.values()]}
+    for event in events:
+        parties = _parties_of(pump, event)
+        assert event.org_id in parties, (event.type, event.subject_type)
+        party = party_by_org[event.org_id]
+        path = API + SUBJECT_PATHS[event.subject_type].format(event.subject_id)
+        assert client.get(path, headers=party.headers).status_code == 200, (event.type, path)
+        for n, orgs in worlds.items():
+            if event.org_id in orgs:
+                types_by_world[n].add(event.type)
+                assert parties & orgs, "an event crossed between worlds"
+    for n, other in (("a", "b"), ("b", "a")):
+        strangers = worlds[other]
+        for event in events:
+            if _parties_of(pump, event) <= worlds[n] - strangers:
+                assert event.org_id not in strangers
+    made = types_by_world["a"] & types_by_world["b"]
+    for expected in ("order.created", "order.awaiting_payment", "order.cancelled",
+                     "payment.succeeded", "delivery.completed", "acceptance.recorded",
+                     "order.settled", "dispute.opened", "dispute.resolved",
+                     "refund.completed", "filing.created", "payout.requested", "payout.paid",
+                     "right.registered", "certificate.issued", "right.grant_created",
+                     "listing.listed", "review.decided", "participant.admitted"):
+        assert expected in made, expected
