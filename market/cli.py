@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from market import wiring
 from market.app import create_app
 from market.compliance import services as compliance
-from market.demo import CAST, run_demo
+from market.demo import CAST, run_card_trade, run_demo
 from market.kernel import audit, migrate
 from market.kernel.actor import Role, system_actor
 from market.kernel.clock import Clock, SystemClock
@@ -36,7 +36,10 @@ from market.receipts import services as receipts
 from market.receipts.signing import Signer
 from market.rights import services as rights
 from market.settlement import services as settlement
+from market.settlement.rails.stripe_rail import StripeRail
+from market.settlement.rails.stripe_rail import reconcile as stripe_reconcile
 from market.trading import services as trading
+from market.testing.stripe_fake import FakeStripe
 from market.trading.domain import OrderStatus
 from market.webhooks import services as webhooks
 
@@ -407,9 +410,8 @@ def alerts_scan(hours: float, as_json: bool) -> None:
               type=click.FloatRange(1, 86400), help="Seconds between periodic duties")
 def worker(once: bool, batch: int, interval: float, sweep_interval: float) -> None:
     """Drain the outbox (with retries), send due webhooks, and run periodic duties: rights
-    expiry, a pass of
-    the alert rules over recently filed trades, and the trade time limits (payment,
-    delivery, acceptance, dispute answers, payouts)."""
+    expiry, a pass of the alert rules over recently filed trades, and the trade time limits
+    (payment, delivery, acceptance, dispute answers, payouts)."""
     settings = _settings()
     engine = make_engine(settings.database_url)
     if not migrate.is_current(engine):
@@ -420,6 +422,7 @@ def worker(once: bool, batch: int, interval: float, sweep_interval: float) -> No
                max_attempts=settings.outbox_max_attempts,
                backoff_base_seconds=settings.outbox_backoff_base_seconds)
     hooks = webhooks.policy_of(settings)
+    rail = stripe_rail(sessions, settings) if settings.payment_rail == "stripe" else None
     click.echo(f"worker {w.worker_id} draining the outbox")
     next_sweep = 0.0
     while True:
@@ -439,6 +442,10 @@ def worker(once: bool, batch: int, interval: float, sweep_interval: float) -> No
                 click.echo(f"anchoring: {moved}")
             next_sweep = time.monotonic() + sweep_interval
         _sequence(sessions)
+        if rail is not None:
+            paid = rail.tick()
+            if paid.busy:
+                click.echo("stripe: " + _moved(paid.as_dict()))
         result = w.drain_once(batch)
         if result.claimed:
             click.echo(f"claimed {result.claimed}: done {result.done}, retried {result.retried}, "
@@ -589,13 +596,99 @@ def receipts_verify(bundle: Any, rpc_url: str | None, signer: str | None,
         sys.exit(1)
 
 
+# -- the Stripe rail ---------------------------------------------------------------------------
+
+
+def stripe_rail(sessions: sessionmaker[Session], settings: Settings,
+                clock: Clock | None = None) -> StripeRail:
+    """The worker's Stripe duties, with trading's use cases for what Stripe reports (a card
+    paid an order, a chargeback)."""
+    policy = trading.policy_of(settings)
+
+    def paid(order_id: str, uow: UnitOfWork) -> bool:
+        return trading.record_card_payment(order_id, policy=policy, uow=uow)
+
+    def chargeback(order_id: str, dispute_id: str, what: str, uow: UnitOfWork) -> None:
+        trading.record_chargeback(order_id, dispute_id, what, uow=uow)
+
+    return StripeRail(sessions, settings, on_paid=paid, on_chargeback=chargeback, clock=clock,
+                      backoff_seconds=settings.outbox_backoff_base_seconds)
+
+
+@main.group("stripe")
+def stripe_group() -> None:
+    """The Stripe rail (MARKET_PAYMENT_RAIL=stripe)."""
+
+
+def _stripe_settings() -> Settings:
+    settings = _settings()
+    if settings.payment_rail != "stripe":
+        raise click.ClickException("the payment rail is not stripe: set MARKET_PAYMENT_RAIL")
+    return settings
+
+
+@stripe_group.command("tick")
+@click.option("--json", "as_json", is_flag=True)
+def stripe_tick(as_json: bool) -> None:
+    """Perform the pending Stripe calls and apply the stored Stripe events now (the worker
+    also does this)."""
+    settings = _stripe_settings()
+    done = stripe_rail(_sessions(settings), settings).tick().as_dict()
+    _emit(as_json, done, lambda: click.echo(_moved(done) or "nothing to do"))
+
+
+@stripe_group.command("reconcile")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+              default=None, help="Only balance transactions and journals from then on (UTC)")
+@click.option("--json", "as_json", is_flag=True)
+def stripe_reconcile_command(since: datetime | None, as_json: bool) -> None:
+    """Compare Stripe's balance transactions and transfers with the ledger's journals on the
+    stripe clearing account; print every difference and exit 1 when there is any."""
+    settings = _stripe_settings()
+    report = stripe_reconcile(_sessions(settings), settings,
+                              since=since.replace(tzinfo=UTC) if since else None)
+    _emit(as_json, report.as_dict(), lambda: click.echo(
+        f"stripe reconciled: {report.balance_transactions} balance transactions, "
+        f"{report.transfers} transfers, {report.journals} journals, no differences"
+        if report.ok else "stripe and the ledger DIFFER:\n" + "\n".join(
+            f"  {d}" for d in report.differences)))
+    if not report.ok:
+        sys.exit(1)
+
+
 # -- demo --------------------------------------------------------------------------------------
+
+
+def _card_demo(settings: Settings, made: dict[str, Any], say: Callable[[str], None],
+               ) -> dict[str, Any]:
+    """The card trade of ``market demo --rail stripe``, against the local fake of Stripe
+    started in-process on a free loopback port."""
+    if settings.stripe_api_base:
+        raise click.ClickException(
+            "the card demo drives its own local Stripe fake (it confirms the card and opens "
+            "onboarding as the card holder would): unset MARKET_STRIPE_API_BASE")
+    fake = FakeStripe()
+    with fake.serve() as url:
+        say(f"\nstripe    local fake at {url}")
+        stripe_settings = settings.with_changes(
+            payment_rail="stripe", stripe_secret_key=fake.api_key,
+            stripe_webhook_secret=fake.webhook_secret, stripe_api_base=url,
+            delivery_window_hours=48)
+        sessions = _sessions(stripe_settings)
+        return run_card_trade(sessions, SystemClock(), made,
+                              rail=stripe_rail(sessions, stripe_settings), fake=fake,
+                              webhook_secret=fake.webhook_secret,
+                              storage=settings.instance_path / "deliveries",
+                              policy=trading.policy_of(stripe_settings), say=say)
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--base-url", default="http://127.0.0.1:5000", show_default=True)
-def demo(as_json: bool, base_url: str) -> None:
+@click.option("--rail", type=click.Choice(["offline", "stripe"]), default="offline",
+              show_default=True, help="stripe: also buy the product by card against a local "
+              "Stripe-compatible server started in-process")
+def demo(as_json: bool, base_url: str, rail: str) -> None:
     """Create a demo cast and a registered rights chain; print keys, certificates and calls."""
     settings = _settings()
     lines: list[str] = []
@@ -603,6 +696,8 @@ def demo(as_json: bool, base_url: str) -> None:
                     key_ttl=timedelta(days=settings.api_key_default_ttl_days),
                     storage=settings.instance_path / "deliveries",
                     policy=trading.policy_of(settings), say=lines.append)
+    if rail == "stripe":
+        made["card_trade"] = _card_demo(settings, made, lines.append)
     api = f"{base_url}/api/v1"
     operator_key, merchant_key = made["operator"]["api_key"], made["merchant"]["api_key"]
     certificate = made["rights"]["certificates"][0]
