@@ -16,7 +16,7 @@ from market import wiring
 from market.compliance.api import bp as compliance_bp
 from market.kernel import migrate
 from market.kernel.clock import Clock, SystemClock
-from market.kernel.config import Settings, load_settings
+from market.kernel.config import Settings, check_payment_rail, load_settings
 from market.kernel.db import make_engine, make_session_factory
 from market.kernel.errors import ConfigurationError, DatabaseNotMigrated
 from market.kernel.health_audit_api import audit_bp, health_bp
@@ -56,6 +56,7 @@ def create_app(
             current migration.
     """
     settings = settings or load_settings()
+    check_payment_rail(settings)
     wiring.connect()
     app = Flask(__name__, instance_path=str(settings.instance_path))
     app.json.ensure_ascii = False  # type: ignore[attr-defined]

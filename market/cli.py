@@ -36,10 +36,10 @@ from market.receipts import services as receipts
 from market.receipts.signing import Signer
 from market.rights import services as rights
 from market.settlement import services as settlement
-from market.settlement.rails.stripe_rail import StripeRail
+from market.settlement.rails.stripe_rail import StripeRail, stripe_consumers
 from market.settlement.rails.stripe_rail import reconcile as stripe_reconcile
-from market.trading import services as trading
 from market.testing.stripe_fake import FakeStripe
+from market.trading import services as trading
 from market.trading.domain import OrderStatus
 from market.webhooks import services as webhooks
 
@@ -62,6 +62,9 @@ TOPICS = (
     "demand.matched", "demand.candidate_added", "demand.converted", "demand.expired",
     "saved_search.matched", *(f"negotiation.{a}" for a in NEGOTIATION_ACTIONS),
     "webhook_endpoint.disabled",
+    "refund.issued",
+    *(f"subscription.{s}" for s in ("renewed", "renewal_failed", "lapsed", "cancelled",
+                                    "renewal_due")),
 )
 LISTING_CHANGES = ("listing.listed", "listing.reinstated")
 
@@ -108,7 +111,21 @@ def consumers(sessions: sessionmaker[Session] | None, settings: Settings | None,
 
     for topic in TOPICS:
         found[topic] = listing_changed if topic in LISTING_CHANGES else notify
+    if settings.payment_rail == "stripe":  # the order's money at Stripe follows it first
+        for topic, money in stripe_consumers(sessions, settings, clock=clock).items():
+            found[topic] = _both(money, found[topic])
     return found
+
+
+def _both(first: Consumer, then: Consumer) -> Consumer:
+    """Both consumers, in turn (each idempotent, so a retry after the second failed is
+    harmless)."""
+
+    def consume(delivery: Delivery) -> None:
+        first(delivery)
+        then(delivery)
+
+    return consume
 
 
 CONSUMERS: dict[str, Consumer] = consumers(None, None)
@@ -341,6 +358,15 @@ def _deadlines(sessions: sessionmaker[Session]) -> dict[str, list[str]]:
             "negotiations_expired": lapsed.negotiations_expired}
 
 
+def _renewals(sessions: sessionmaker[Session], settings: Settings) -> dict[str, list[str]]:
+    """Periodic duty: subscriptions renewed before their period ends (collected at once on
+    the offline rail), retried when past due, lapsed when renewal is off or grace is over."""
+    run = trading.run_renewals(policy=trading.policy_of(settings),
+                               uow=UnitOfWork(sessions, SystemClock(),
+                                              system_actor("subscriptions")))
+    return {f"subscriptions_{k}": v for k, v in run.as_dict().items()}
+
+
 @main.group("trading")
 def trading_group() -> None:
     """Orders and their time limits."""
@@ -353,6 +379,17 @@ def trading_deadlines(as_json: bool) -> None:
     reviewed in time and unpaid ones, refund undelivered ones, auto-accept and settle
     delivered ones, send unanswered disputes to the operator, expire unconfirmed payouts."""
     done = _deadlines(_sessions(_settings()))
+    _emit(as_json, done, lambda: click.echo(
+        ", ".join(f"{k.replace('_', ' ')}: {len(v)}" for k, v in done.items())))
+
+
+@trading_group.command("renewals")
+@click.option("--json", "as_json", is_flag=True)
+def trading_renewals(as_json: bool) -> None:
+    """Renew subscriptions now (the worker also does this): place and collect the next
+    period of those due, retry past-due ones, lapse those with renewal off or out of grace."""
+    settings = _settings()
+    done = _renewals(_sessions(settings), settings)
     _emit(as_json, done, lambda: click.echo(
         ", ".join(f"{k.replace('_', ' ')}: {len(v)}" for k, v in done.items())))
 
@@ -433,7 +470,8 @@ def worker(once: bool, batch: int, interval: float, sweep_interval: float) -> No
             opened = _scan_alerts(sessions, hours=2 * sweep_interval / 3600)
             if opened:
                 click.echo(f"opened {opened} alerts")
-            done = {k: v for k, v in _deadlines(sessions).items() if v}
+            done = {k: v for k, v in {**_deadlines(sessions),
+                                      **_renewals(sessions, settings)}.items() if v}
             if done:
                 click.echo(", ".join(f"{k.replace('_', ' ')}: {len(v)}"
                                      for k, v in done.items()))
@@ -602,7 +640,7 @@ def receipts_verify(bundle: Any, rpc_url: str | None, signer: str | None,
 def stripe_rail(sessions: sessionmaker[Session], settings: Settings,
                 clock: Clock | None = None) -> StripeRail:
     """The worker's Stripe duties, with trading's use cases for what Stripe reports (a card
-    paid an order, a chargeback)."""
+    paid an order, a chargeback, a renewal's saved card declined) and for renewals due."""
     policy = trading.policy_of(settings)
 
     def paid(order_id: str, uow: UnitOfWork) -> bool:
@@ -611,8 +649,15 @@ def stripe_rail(sessions: sessionmaker[Session], settings: Settings,
     def chargeback(order_id: str, dispute_id: str, what: str, uow: UnitOfWork) -> None:
         trading.record_chargeback(order_id, dispute_id, what, uow=uow)
 
-    return StripeRail(sessions, settings, on_paid=paid, on_chargeback=chargeback, clock=clock,
-                      backoff_seconds=settings.outbox_backoff_base_seconds)
+    def renewal_due(order_id: str, uow: UnitOfWork) -> str | None:
+        return trading.collect_renewal_by_card(order_id, policy=policy, uow=uow)
+
+    def renewal_declined(order_id: str, reason: str, uow: UnitOfWork) -> bool:
+        return trading.card_renewal_declined(order_id, reason, policy=policy, uow=uow)
+
+    return StripeRail(sessions, settings, on_paid=paid, on_chargeback=chargeback,
+                      on_renewal_due=renewal_due, on_renewal_failed=renewal_declined,
+                      clock=clock, backoff_seconds=settings.outbox_backoff_base_seconds)
 
 
 @main.group("stripe")

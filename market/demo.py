@@ -38,6 +38,7 @@ from market.rights.domain import (
     Territory,
 )
 from market.settlement import services as settlement
+from market.settlement.rails.stripe_rail import StripeMoney, reconcile
 from market.trading import services as trading
 from market.trading.domain import DeliveryMode, Policy
 
@@ -265,6 +266,103 @@ def _trade(uow: Callable[[Actor], UnitOfWork], actors: dict[str, Actor],
     return {"order_id": order.order.id, "status": settled.order.status,
             "contract_sha256": order.contract.sha256 if order.contract else None,
             "file_sha256": fingerprint, "filing_number": filing.number,
+            "offer_id": view.offers[0].id,
             "allocations": [{"role": a.role, "org_id": a.org_id, "amount": a.amount}
                             for a in money.allocations],
             "ledger_ok": verification.ok}
+
+
+def run_card_trade(session_factory: sessionmaker[Session], clock: Clock, made: dict[str, Any],
+                   *, rail: Any, fake: Any, webhook_secret: str, storage: Path,
+                   policy: Policy, say: Callable[[str], None] = lambda _: None,
+                   ) -> dict[str, Any]:
+    """The same product bought by card on the Stripe rail: the payees onboard as Connect
+    accounts, the buyer's card is authorised, the order delivered and accepted, the charge
+    captured and one Transfer made per payee; then Stripe and the ledger are reconciled.
+    ``rail`` is the worker's :class:`~market.settlement.rails.stripe_rail.StripeRail`;
+    ``fake`` the local Stripe-compatible server, whose events are handed to the webhook's
+    service signed as Stripe signs them."""
+    def actor(label: str, role: str) -> Actor:
+        return Actor(kind="user", label=f"demo {label}", user_id=None,
+                     org_id=made[label]["organisation_id"], roles=frozenset([role]),
+                     org_status="admitted", scopes=frozenset({"read", "write"}), key_id=None)
+
+    def uow(who: Actor) -> UnitOfWork:
+        return UnitOfWork(session_factory, clock, who)
+
+    delivered_events = 0
+
+    def webhooks() -> None:
+        nonlocal delivered_events
+        for event in fake.events[delivered_events:]:
+            payload, header = fake.signed(event)
+            settlement.receive_stripe_event(payload, header, secret=webhook_secret,
+                                            uow=uow(system_actor("stripe webhook")))
+        delivered_events = len(fake.events)
+
+    def work() -> None:
+        for _ in range(5):
+            webhooks()
+            if not rail.tick().busy:
+                break
+
+    merchant, processor = actor("merchant", "merchant"), actor("processor", "merchant")
+    buyer = actor("buyer", "buyer")
+    for label, who in (("merchant", merchant), ("processor", processor)):
+        settlement.open_connect_account("US", f"{label}@market.local",
+                                        "https://market.local/connect/refresh",
+                                        "https://market.local/connect/done", uow=uow(who))
+    work()
+    accounts = {}
+    for label, who in (("merchant", merchant), ("processor", processor)):
+        account = settlement.get_connect_account(uow=uow(who))
+        fake.complete_onboarding(account.stripe_account_id)
+        accounts[label] = account.stripe_account_id
+    work()
+    for label, who in (("merchant", merchant), ("processor", processor)):
+        account = settlement.get_connect_account(uow=uow(who))
+        say(f"connect   {label:9} {account.stripe_account_id} payouts "
+            f"{'enabled' if account.payouts_enabled else 'disabled'}")
+
+    product_id, offer_id = made["rights"]["product_id"], made["trade"]["offer_id"]
+    order = trading.place_order(product_id, offer_id, PURCHASE_COMMITMENT, policy=policy,
+                                uow=uow(buyer)).order
+    card = trading.request_card_payment(order.id, policy=policy, uow=uow(buyer))
+    work()
+    card = trading.get_card_payment(order.id, uow=uow(buyer))
+    say(f"card      order {order.id}: PaymentIntent {card.payment_intent_id} "
+        f"({card.capture_method} capture) for {_yuan(card.amount)}")
+    fake.pay(card.payment_intent_id)
+    work()
+    paid = trading.get_order(order.id, uow=uow(buyer)).order
+    card = trading.get_card_payment(order.id, uow=uow(buyer))
+    say(f"authorise card {card.status}; order {paid.status}, price in escrow")
+    content = b"segment_id,time,congestion_index\nS002,2026-11-01T08:05Z,0.64\n"
+    delivered, _ = trading.deliver(order.id, trading.DeliveryInput(
+        mode=DeliveryMode.FILE, file=trading.FileUpload(
+            "congestion.csv", "text/csv", io.BytesIO(content))),
+        storage=storage, policy=policy, uow=uow(processor))
+    say(f"delivery  {delivered.order.status}")
+    settled = trading.accept_order(order.id, uow=uow(buyer))
+    say(f"accepted  order {settled.order.status}")
+    StripeMoney().settled(order.id, uow=uow(system_actor("stripe")))
+    work()
+    card = trading.get_card_payment(order.id, uow=uow(buyer))
+    say(f"capture   {_yuan(card.captured_amount)} captured ({card.status})")
+    transfers = [t for t in fake.of_kind("transfer")
+                 if t["transfer_group"] == f"order_{order.id}"]
+    names = {v: k for k, v in accounts.items()}
+    for transfer in sorted(transfers, key=lambda t: t["destination"]):
+        say(f"transfer  {transfer['id']} {_yuan(transfer['amount'])} to "
+            f"{names.get(transfer['destination'], transfer['destination'])} "
+            f"(source {transfer['source_transaction']})")
+    report = reconcile(session_factory, rail.settings, client=rail.client)
+    say(f"reconcile {'no differences' if report.ok else report.differences}: "
+        f"{report.balance_transactions} balance transactions, {report.journals} journals")
+    verification = settlement.verify(uow=uow(system_actor("demo")))
+    say(f"ledger    {'balanced' if verification.ok else 'BROKEN'}")
+    return {"order_id": order.id, "status": settled.order.status,
+            "payment_intent_id": card.payment_intent_id, "captured": card.captured_amount,
+            "transfers": [{"id": t["id"], "amount": t["amount"],
+                           "destination": t["destination"]} for t in transfers],
+            "reconciled": report.ok, "ledger_ok": verification.ok}

@@ -1,6 +1,6 @@
 """Compliance tables: signed declarations (append-only), breaches recorded against them, rule
-decisions, filings, risk alerts with their disposition, suspension orders and the review
-queue. Alerts and review items guard their own moves."""
+decisions, filings and the refunds recorded on them, risk alerts with their disposition,
+suspension orders and the review queue. Alerts and review items guard their own moves."""
 
 from __future__ import annotations
 
@@ -170,6 +170,35 @@ class Filing(Base):
                 "seller_org_id": self.seller_org_id, "buyer_org_id": self.buyer_org_id,
                 "amount": self.amount, "currency": self.currency, "channel": self.channel,
                 "concluded_at": self.concluded_at.isoformat()}
+
+
+class FilingRefund(Base):
+    """Money a refund gave back to the buyer of a filed trade, recorded on the trade's
+    filing (登记备案 of the change): the filing keeps the price concluded, its refunds what
+    went back and why. Never updated or deleted (database triggers)."""
+
+    __tablename__ = "filing_refunds"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount"),
+        CheckConstraint("cause IN ('dispute', 'arbitration', 'goodwill')", name="cause"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    filing_id: Mapped[str] = mapped_column(ForeignKey("filings.id"), nullable=False,
+                                           index=True)
+    order_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    refund_id: Mapped[str] = mapped_column(String(40), nullable=False, unique=True)
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    cause: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    refunded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    def state(self) -> dict[str, Any]:
+        return {"id": self.id, "filing_id": self.filing_id, "order_id": self.order_id,
+                "refund_id": self.refund_id, "amount": self.amount, "currency": self.currency,
+                "cause": self.cause, "refunded_at": self.refunded_at.isoformat()}
 
 
 class FilingCounter(Base):

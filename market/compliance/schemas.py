@@ -200,8 +200,15 @@ class FilingQuery(PageQuery):
     max_amount = fields.Integer(load_default=None, validate=validate.Range(0, 10**15))
 
 
+class FilingRefundOut(RecordSchema, model=models.FilingRefund, omit=("filing_id",)): ...
+
+
 class FilingOut(RecordSchema, model=models.Filing):
     number = fields.String(metadata={"description": "FL-YYYY-NNNNNN"})
+    refunds = fields.List(fields.Nested(FilingRefundOut), metadata={
+        "description": "refunds after settlement recorded on the filing; on GET /filings/{id}"})
+    refunded_amount = fields.Integer(metadata={
+        "description": "what the refunds gave back in all; on GET /filings/{id}"})
     receipts = fields.List(fields.Nested(ReceiptSummaryOut), metadata={
         "description": "receipts proving the filing (GET /receipts/{id}/proof)"})
 

@@ -48,6 +48,11 @@ class Settings:
     platform_fee_bps: int = 100
     split_holder_bps: int = 1000
     split_processor_bps: int = 1000
+    # Subscriptions: renew this long before the period ends; retry a failed renewal every
+    # retry seconds until the grace period after the period's end runs out.
+    subscription_renew_before_seconds: int = 24 * 3600
+    subscription_grace_seconds: int = 3 * 24 * 3600
+    subscription_retry_seconds: int = 6 * 3600
     match_weights: str = "text=40,budget=20,region=10,freshness=10,credit=10,fulfilment=10"
     match_top: int = 20
     match_pool: int = 200
@@ -328,6 +333,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         platform_fee_bps=_bps(env, "PLATFORM_FEE_BPS", 100),
         split_holder_bps=_bps(env, "SPLIT_HOLDER_BPS", 1000),
         split_processor_bps=_bps(env, "SPLIT_PROCESSOR_BPS", 1000),
+        subscription_renew_before_seconds=_int(env, "SUBSCRIPTION_RENEW_BEFORE_SECONDS",
+                                               24 * 3600),
+        subscription_grace_seconds=_int(env, "SUBSCRIPTION_GRACE_SECONDS", 3 * 24 * 3600),
+        subscription_retry_seconds=_int(env, "SUBSCRIPTION_RETRY_SECONDS", 6 * 3600),
         match_weights=_weights(env),
         match_top=_int(env, "MATCH_TOP", 20),
         match_pool=_int(env, "MATCH_POOL", 200),

@@ -5,12 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from market.kernel.actor import Role
-from market.kernel.web import ApiBlueprint, page_args, page_body, page_of, unit_of_work
+from flask import g, request
+
+from market.kernel.actor import Role, system_actor
+from market.kernel.uow import UnitOfWork
+from market.kernel.web import ApiBlueprint, page_args, page_body, page_of, state, unit_of_work
+from market.kernel.web.context import request_sessions
 from market.settlement import services
+from market.settlement.errors import CardPaymentsUnavailable
 from market.settlement.schemas import (
     AccountOut,
     AccountQuery,
+    ConnectAccountIn,
+    ConnectAccountOut,
+    ConnectAccountQuery,
     LedgerVerificationOut,
     PayoutConfirmationIn,
     PayoutIn,
@@ -19,6 +27,7 @@ from market.settlement.schemas import (
     PayoutRejectionIn,
     StatementOut,
     StatementQuery,
+    StripeWebhookOut,
     TopUpIn,
     TopUpOut,
 )
@@ -126,3 +135,52 @@ def confirm_payout(body: dict[str, Any], payout_id: str) -> Any:
 def reject_payout(body: dict[str, Any], payout_id: str) -> Any:
     """Reject a payout (operator): the reservation is given back."""
     return services.reject_payout(payout_id, body["reason"], uow=unit_of_work())
+
+
+# -- the Stripe rail ---------------------------------------------------------------------
+
+
+@bp.route("/payments/connect-account", methods=["POST"])
+@bp.access(roles=[Role.MERCHANT, Role.BROKER])
+@bp.idempotent
+@bp.arguments(ConnectAccountIn)
+@bp.response(202, ConnectAccountOut)
+def open_connect_account(body: dict[str, Any]) -> tuple[Any, int]:
+    """Ask for your organisation's Stripe Connect account, to be paid your shares by
+    transfer: the worker creates it and an onboarding link (GET it). Asking again once the
+    link has expired asks for a new one."""
+    account = services.open_connect_account(body["country"], body["email"],
+                                            body["refresh_url"], body["return_url"],
+                                            uow=unit_of_work())
+    return account, 202
+
+
+@bp.route("/payments/connect-account", methods=["GET"])
+@bp.access(roles=[Role.MERCHANT, Role.BROKER, Role.OPERATOR, Role.REGULATOR])
+@bp.arguments(ConnectAccountQuery, location="query")
+@bp.response(200, ConnectAccountOut)
+def get_connect_account(query: dict[str, Any]) -> Any:
+    """Your Connect account: whether Stripe lets it take charges and payouts, and the
+    onboarding link while details are missing. The operator and regulators name an
+    organisation."""
+    return services.get_connect_account(uow=unit_of_work(), org_id=query["org_id"])
+
+
+@bp.route("/webhooks/stripe", methods=["POST"])
+@bp.access(anonymous=True)
+@bp.response(200, StripeWebhookOut)
+@bp.alt_response(400, response="BAD_REQUEST")
+@bp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+def stripe_webhook() -> dict[str, Any]:
+    """Stripe's events (no API key: the ``Stripe-Signature`` header over the raw body is
+    checked with the webhook secret, 300 s tolerance). Stored once by id and answered at
+    once; the worker applies them. 400 stripe_signature_invalid when forged or stale."""
+    settings = state().settings
+    if settings.payment_rail != "stripe":
+        raise CardPaymentsUnavailable(rail=settings.payment_rail)
+    uow = UnitOfWork(request_sessions(), state().clock, system_actor("stripe webhook"),
+                     request_id=g.get("request_id"))
+    received = services.receive_stripe_event(
+        request.get_data(cache=False), request.headers.get("Stripe-Signature"),
+        secret=settings.stripe_webhook_secret, uow=uow)
+    return {"received": received.event_id, "duplicate": received.duplicate}

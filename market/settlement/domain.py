@@ -20,10 +20,15 @@ class AccountKind(StrEnum):
     PAYABLE = "payable"  # a participant's earnings awaiting payout
     FEE_REVENUE = "fee_revenue"  # the platform's fee revenue
     RAIL_CLEARING = "rail_clearing"  # money held at a payment rail (the bank)
+    # What a payee owes the platform: a refund after settlement took more from its share
+    # than its payable balance still held (already paid out). Never above zero; the next
+    # payable credit or payout request recovers it first.
+    RECEIVABLE = "receivable"
 
 
-# Every account but the rail's clearing account may never go below zero.
-NON_NEGATIVE = frozenset(k for k in AccountKind if k is not AccountKind.RAIL_CLEARING)
+# The rail's clearing account and receivables hold what others owe (negative balances);
+# every other account may never go below zero.
+NON_NEGATIVE = frozenset(AccountKind) - {AccountKind.RAIL_CLEARING, AccountKind.RECEIVABLE}
 PLATFORM = "platform"  # the owner of the fee revenue and clearing accounts
 
 
@@ -33,6 +38,15 @@ class JournalKind(StrEnum):
     SETTLEMENT = "settlement"  # order escrow → payables and the platform fee
     REFUND = "refund"  # order escrow → buyer available
     PAYOUT = "payout"  # payable → rail (posted when the operator confirms the bank payout)
+    RECOVERY = "recovery"  # payable → receivable: what a payee owed taken from its earnings
+
+
+class RefundCause(StrEnum):
+    """Why a settled order's money goes back to its buyer."""
+
+    DISPUTE = "dispute"  # the operator's decision on a dispute
+    ARBITRATION = "arbitration"  # an arbitration award (仲裁) the operator carries out
+    GOODWILL = "goodwill"  # the merchant's own decision
 
 
 class HoldStatus(StrEnum):
@@ -106,3 +120,33 @@ class StatementLine:
     amount: int
     balance_after: int
     posted_at: datetime
+
+
+@dataclass(frozen=True)
+class RefundShare:
+    """What one allocation line gave back for a refund: ``from_payable`` out of its payable
+    balance (the fee account for the platform), ``receivable`` recorded against the payee."""
+
+    org_id: str
+    role: str
+    amount: int
+    from_payable: int
+    receivable: int
+
+
+@dataclass(frozen=True)
+class RefundRecord:
+    """A refund after settlement, with its lines in canonical order (platform first)."""
+
+    id: str
+    order_id: str
+    number: int
+    amount: int
+    currency: str
+    cause: str
+    reason: str
+    journal_id: str
+    refunded_by_org_id: str | None
+    refunded_by: str
+    refunded_at: datetime
+    lines: tuple[RefundShare, ...]

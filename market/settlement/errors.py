@@ -53,3 +53,57 @@ class TopUpReferenceReused(Conflict):
 
     code = "top_up_reference_reused"
     title = "The bank reference was recorded for a different transfer"
+
+
+class RefundExceedsPaid(RuleViolation):
+    """A refund after settlement gives back at most what the buyer paid (the price billed)
+    less what earlier refunds gave back."""
+
+    code = "refund_exceeds_paid"
+    title = "The refund exceeds what is left to refund"
+    detail_template = "%(requested)s asked, but only %(refundable)s of the order is left to refund"
+
+
+class RefundNotFound(NotFound):
+    code = "refund_not_found"
+    title = "Refund not found"
+
+
+class CardPaymentsUnavailable(Conflict):
+    """Orders are paid by card only when the Stripe rail is configured."""
+
+    code = "card_payments_unavailable"
+    title = "Card payments are not available"
+    detail_template = "the payment rail is %(rail)s"
+
+
+class CardPaymentNotFound(NotFound):
+    """The order was not asked to be paid by card."""
+
+    code = "card_payment_not_found"
+    title = "Card payment not found"
+
+
+class CardPaymentMismatch(Conflict):
+    """The order is already being paid by card for another amount or currency."""
+
+    code = "card_payment_mismatch"
+    title = "The order's card payment differs"
+
+
+class ConnectAccountNotFound(NotFound):
+    """The organisation has not asked for a Stripe Connect account."""
+
+    code = "connect_account_not_found"
+    title = "Connect account not found"
+
+
+class StripeSignatureInvalid(MarketError):
+    """An inbound Stripe webhook whose signature does not hold for the configured secret, or
+    is older than the tolerance (300 s)."""
+
+    status = 400
+    code = "stripe_signature_invalid"
+    title = "The Stripe signature does not verify"
+    detail_template = ("The Stripe-Signature header does not hold for this body under the "
+                       "webhook secret, or is more than 300 seconds old (%(reason)s).")

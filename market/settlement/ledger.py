@@ -63,7 +63,7 @@ def account(session: Session, kind: AccountKind, owner: str, currency: str, ref:
 
 
 _FIND = select(ACCOUNTS.c.id, ACCOUNTS.c.kind, ACCOUNTS.c.owner, ACCOUNTS.c.ref,
-               ACCOUNTS.c.currency).where(
+               ACCOUNTS.c.currency, ACCOUNTS.c.balance).where(
     tuple_(ACCOUNTS.c.kind, ACCOUNTS.c.owner, ACCOUNTS.c.ref, ACCOUNTS.c.currency)
     .in_(bindparam("p_specs", expanding=True)))
 
@@ -72,9 +72,25 @@ def account_ids(session: Session, specs: Sequence[AccountSpec], *, at: datetime)
     """The ids of these accounts, in the order asked, opening those that do not exist yet:
     one ``SELECT`` for all of them, and one ``INSERT … ON CONFLICT DO NOTHING`` for the new
     ones (an account a concurrent transaction opens at the same moment is read back)."""
+    return open_accounts(session, specs, at=at)[0]
+
+
+def open_accounts(session: Session, specs: Sequence[AccountSpec], *, at: datetime,
+                  probe: Sequence[AccountSpec] = ()) -> tuple[list[str], dict[AccountSpec,
+                                                                             tuple[str, int]]]:
+    """:func:`account_ids`, and in the same ``SELECT`` the accounts of ``probe`` that exist
+    (never opened): their ids and balances as last committed, unlocked (lock them with
+    :func:`lock_balances` before relying on a balance)."""
     keys = [(kind.value, owner, ref, currency) for kind, owner, currency, ref in specs]
+    probed = {(kind.value, owner, ref, currency): (kind, owner, currency, ref)
+              for kind, owner, currency, ref in probe}
     conn = session.connection()
-    found = {(k, o, r, c): i for i, k, o, r, c in conn.execute(_FIND, {"p_specs": keys})}
+    found: dict[tuple[str, str, str, str], str] = {}
+    seen: dict[AccountSpec, tuple[str, int]] = {}
+    for i, k, o, r, c, balance in conn.execute(_FIND, {"p_specs": keys + list(probed)}):
+        found[(k, o, r, c)] = i
+        if (k, o, r, c) in probed:
+            seen[probed[(k, o, r, c)]] = (i, int(balance))
     missing = sorted(set(keys) - set(found))
     if missing:
         rows = [{"id": new_id("acc"), "kind": k, "owner": o, "ref": r, "currency": c,
@@ -84,11 +100,21 @@ def account_ids(session: Session, specs: Sequence[AccountSpec], *, at: datetime)
             session, ACCOUNTS, ACCOUNTS.c.id, ACCOUNTS.c.kind, ACCOUNTS.c.owner,
             ACCOUNTS.c.ref, ACCOUNTS.c.currency), rows)
         found.update({(k, o, r, c): i for i, k, o, r, c in opened})
-        if len(found) < len(set(keys)):
+        if not set(keys) <= set(found):
             raced = [key for key in missing if key not in found]
-            found.update({(k, o, r, c): i for i, k, o, r, c in
+            found.update({(k, o, r, c): i for i, k, o, r, c, _ in
                           conn.execute(_FIND, {"p_specs": raced})})
-    return [found[key] for key in keys]
+    return [found[key] for key in keys], seen
+
+
+def lock_balances(session: Session, account_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """Lock these accounts in id order (the order every journal takes them in) and read
+    each one's balance and what pending holds reserve of it: (balance, pending_out)."""
+    rows = session.connection().execute(
+        select(ACCOUNTS.c.id, ACCOUNTS.c.balance, ACCOUNTS.c.pending_out)
+        .where(ACCOUNTS.c.id.in_(sorted(set(account_ids)))).order_by(ACCOUNTS.c.id)
+        .with_for_update())
+    return {i: (int(balance), int(pending)) for i, balance, pending in rows}
 
 
 def _lock(session: Session, account_ids: Sequence[str]) -> None:
@@ -318,6 +344,9 @@ def verify(session: Session) -> Verification:
         if acc.non_negative and posted - reserved < 0:
             problems.append({"problem": "negative_balance", "account_id": acc.id,
                              "balance": posted, "reserved": reserved})
+        if acc.kind == AccountKind.RECEIVABLE.value and posted > 0:
+            problems.append({"problem": "receivable_above_zero", "account_id": acc.id,
+                             "balance": posted})
         if acc.closed_at is not None and posted != 0:
             problems.append({"problem": "closed_escrow_not_empty", "account_id": acc.id,
                              "balance": posted})

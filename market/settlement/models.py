@@ -1,5 +1,6 @@
 """Ledger tables: accounts with cached balances, journals and their postings (append-only),
-two-phase holds, revenue allocations per order, and payouts."""
+two-phase holds, revenue allocations per order, refunds after settlement with their lines
+(append-only), and payouts."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from sqlalchemy.types import BigInteger, Boolean, Integer, String, Text
 
 from market.kernel.db import Base, JSONType, UTCDateTime, sql_values
 from market.kernel.errors import InvalidTransition
-from market.settlement.domain import AccountKind, HoldStatus, JournalKind, PayoutStatus
+from market.settlement.domain import (
+    AccountKind,
+    HoldStatus,
+    JournalKind,
+    PayoutStatus,
+    RefundCause,
+)
 
 # Integer on SQLite so the key is the rowid and autoincrements; BIGINT elsewhere.
 SerialId = BigInteger().with_variant(Integer, "sqlite")
@@ -248,3 +255,60 @@ class DistributionRecord(Base):
     rule: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
     set_by_org_id: Mapped[str] = mapped_column(String(40), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class Refund(Base):
+    """Money given back to the buyer of a settled order (a dispute decision, an arbitration
+    award or the merchant's goodwill), taken from the order's allocations in proportion;
+    ``number`` counts an order's refunds from 1 and names its journal
+    (``refund:<order>:<number>``). Never updated or deleted (database triggers)."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        UniqueConstraint("order_id", "number", name="uq_refunds_number"),
+        CheckConstraint(f"cause IN ({sql_values(RefundCause)})", name="cause"),
+        CheckConstraint("amount > 0", name="amount"),
+        CheckConstraint("number > 0", name="number"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    number: Mapped[int] = mapped_column(Integer, nullable=False)
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    cause: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    buyer_org_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    journal_id: Mapped[str] = mapped_column(ForeignKey("ledger_journals.id"), nullable=False)
+    refunded_by_org_id: Mapped[str | None] = mapped_column(String(40))
+    refunded_by: Mapped[str] = mapped_column(String(200), nullable=False)  # the actor's label
+    refunded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    def state(self) -> dict[str, Any]:
+        return {"id": self.id, "order_id": self.order_id, "number": self.number,
+                "amount": self.amount, "currency": self.currency, "cause": self.cause,
+                "journal_id": self.journal_id}
+
+
+class RefundLine(Base):
+    """What one allocation line (a payee's share or the platform fee) gave back for a
+    refund: ``from_payable`` out of its payable balance (or the fee account), and
+    ``receivable`` recorded against the payee where that balance had already been paid
+    out. Another rail reverses its transfers by these lines. Never updated or deleted."""
+
+    __tablename__ = "refund_lines"
+    __table_args__ = (
+        UniqueConstraint("refund_id", "role", "org_id", name="uq_refund_lines_line"),
+        CheckConstraint("amount > 0 AND from_payable >= 0 AND receivable >= 0 "
+                        "AND from_payable + receivable = amount", name="parts"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    refund_id: Mapped[str] = mapped_column(ForeignKey("refunds.id"), nullable=False, index=True)
+    order_id: Mapped[str] = mapped_column(String(40), nullable=False, index=True)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    org_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    from_payable: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    receivable: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)

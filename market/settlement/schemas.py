@@ -7,9 +7,16 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from market.kernel.web import PageQuery, RecordSchema, UtcDateTime, choices
-from market.settlement.domain import AccountKind, PayoutStatus, StatementLine
+from market.settlement.domain import (
+    AccountKind,
+    PayoutStatus,
+    RefundRecord,
+    RefundShare,
+    StatementLine,
+)
 from market.settlement.ledger import Verification
 from market.settlement.models import Account, Allocation, Journal, Payout, Posting, TopUp
+from market.settlement.rails import models as _rail_models
 
 _CURRENCY = validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code such as CNY")
 _AMOUNT = validate.Range(min=1, max=10 ** 15)
@@ -109,3 +116,48 @@ class JournalOut(RecordSchema, model=Journal, omit=("key", "actor_label")):
 
 class AllocationOut(RecordSchema, model=Allocation, omit=("id", "order_id", "allocated_at")):
     ...
+
+
+class RefundShareOut(RecordSchema, model=RefundShare):
+    from_payable = fields.Integer(metadata={
+        "description": "taken from the payee's payable balance (the fee account for the "
+                       "platform)"})
+    receivable = fields.Integer(metadata={
+        "description": "recorded against the payee, whose payable balance was already paid "
+                       "out; recovered from its next earnings or before its next payout"})
+
+
+class RefundOut(RecordSchema, model=RefundRecord, omit=("lines",)):
+    number = fields.Integer(metadata={"description": "the order's refunds count from 1"})
+    cause = fields.String(metadata={"description": "dispute, arbitration or goodwill"})
+    lines = fields.List(fields.Nested(RefundShareOut), metadata={
+        "description": "what each allocation line gave back, platform fee first"})
+
+
+class ConnectAccountIn(ma.Schema):
+    country = fields.String(required=True, validate=validate.Regexp(
+        r"^[A-Z]{2}$", error="must be an ISO 3166 country code such as US"))
+    email = fields.Email(required=True, validate=validate.Length(3, 200))
+    refresh_url = fields.Url(required=True, schemes={"https", "http"},
+                             validate=validate.Length(1, 500), metadata={
+                                 "description": "where Stripe sends an expired link"})
+    return_url = fields.Url(required=True, schemes={"https", "http"},
+                            validate=validate.Length(1, 500), metadata={
+                                "description": "where Stripe sends the payee when done"})
+
+
+class ConnectAccountQuery(ma.Schema):
+    org_id = fields.String(load_default=None, validate=validate.Length(1, 40), metadata={
+        "description": "another organisation's account (operator and regulators)"})
+
+
+class ConnectAccountOut(RecordSchema, model=_rail_models.ConnectAccount,
+                        omit=("refresh_url", "return_url", "links")):
+    onboarding_url = fields.String(allow_none=True, metadata={
+        "description": "Stripe's onboarding link while details are missing; null until the "
+                       "worker has made it"})
+
+
+class StripeWebhookOut(ma.Schema):
+    received = fields.String(metadata={"description": "the event's id"})
+    duplicate = fields.Boolean(metadata={"description": "the event was stored before"})

@@ -1,5 +1,5 @@
 """Trading API: orders and their contracts, payment, delivery and downloads, acceptance,
-disputes and API-credential checks."""
+disputes, refunds after settlement, subscriptions and API-credential checks."""
 
 from __future__ import annotations
 
@@ -20,12 +20,14 @@ from market.kernel.web import (
     state,
     unit_of_work,
 )
+from market.settlement.services import RefundCause, RefundOut
 from market.trading import services
 from market.trading.domain import DeliveryMode, DisputeOutcome, Policy
 from market.trading.schemas import (
     AcceptanceIn,
     AnswerIn,
     CancellationIn,
+    CardPaymentOut,
     ContractOut,
     CredentialIn,
     CredentialOut,
@@ -42,8 +44,16 @@ from market.trading.schemas import (
     OrderLedgerOut,
     OrderOut,
     OrderQuery,
+    OrderRefundsOut,
     OrderReviewIn,
     OrderSummaryOut,
+    RefundIn,
+    SubscriptionChangeIn,
+    SubscriptionEventOut,
+    SubscriptionOut,
+    SubscriptionQuery,
+    SubscriptionTermsOut,
+    TermsAcceptanceIn,
     UsageIn,
     UsageOut,
 )
@@ -167,6 +177,27 @@ def pay_order(order_id: str) -> dict[str, Any]:
     """Pay the order from your available balance into its escrow; 422 insufficient_funds
     when the balance is too low."""
     return order_body(services.pay_order(order_id, policy=policy(), uow=unit_of_work()))
+
+
+@bp.route("/orders/<order_id>/card-payment", methods=["POST"])
+@bp.access(roles=[Role.BUYER], object_scoped=True)
+@bp.idempotent
+@bp.alt_response(409, response="CONFLICT")
+@bp.response(202, CardPaymentOut)
+def request_card_payment(order_id: str) -> tuple[Any, int]:
+    """Pay the order by card (the Stripe rail): a PaymentIntent is created for it, whose
+    client secret this answers once the worker has made it (GET it again meanwhile); asking
+    again returns the same card payment. 409 card_payments_unavailable on the offline rail."""
+    return services.request_card_payment(order_id, policy=policy(), uow=unit_of_work()), 202
+
+
+@bp.route("/orders/<order_id>/card-payment", methods=["GET"])
+@bp.access(roles=[Role.BUYER, Role.OPERATOR, Role.REGULATOR], object_scoped=True)
+@bp.response(200, CardPaymentOut)
+def get_card_payment(order_id: str) -> Any:
+    """The order's card payment: its status and, for the buyer, the PaymentIntent's client
+    secret for Stripe.js."""
+    return services.get_card_payment(order_id, uow=unit_of_work())
 
 
 @bp.route("/orders/<order_id>/deliveries", methods=["POST"])
@@ -339,6 +370,93 @@ def decide_dispute(body: dict[str, Any], dispute_id: str) -> Any:
     return services.decide_dispute(dispute_id, DisputeOutcome(body["outcome"]),
                                    body["reason"], refund_amount=body["refund_amount"],
                                    uow=unit_of_work())
+
+
+@bp.route("/orders/<order_id>/refunds", methods=["POST"])
+@bp.access(roles=[Role.MERCHANT, Role.OPERATOR], object_scoped=True)
+@bp.idempotent
+@bp.alt_response(409, response="CONFLICT")
+@bp.arguments(RefundIn)
+@bp.response(201, RefundOut)
+def refund_order(body: dict[str, Any], order_id: str) -> tuple[Any, int]:
+    """Refund part or the rest of a settled order to its buyer: the seller out of goodwill,
+    the operator for a dispute decision or an arbitration award. Taken from every payee's
+    share and the platform fee in proportion; 422 refund_exceeds_paid beyond what is left."""
+    refund = services.refund_order(order_id, body["amount"], RefundCause(body["cause"]),
+                                   body["reason"], uow=unit_of_work())
+    return refund, 201
+
+
+@bp.route("/orders/<order_id>/refunds", methods=["GET"])
+@bp.access(object_scoped=True)
+@bp.response(200, OrderRefundsOut)
+def list_refunds(order_id: str) -> Any:
+    """The order's refunds after settlement, each with what every payee gave back."""
+    return services.list_refunds(order_id, uow=unit_of_work())
+
+
+@bp.route("/subscriptions", methods=["GET"])
+@bp.access()
+@bp.arguments(SubscriptionQuery, location="query")
+@bp.response(200, page_of(SubscriptionOut))
+def list_subscriptions(query: dict[str, Any]) -> dict[str, Any]:
+    """Subscriptions where your organisation is buyer or seller; all for the operator and
+    regulators."""
+    return page_body(services.list_subscriptions(
+        uow=unit_of_work(), status=query["status"], role=query["role"], **page_args(query)))
+
+
+@bp.route("/subscriptions/<subscription_id>", methods=["GET"])
+@bp.access(object_scoped=True)
+@bp.response(200, SubscriptionOut)
+def get_subscription(subscription_id: str) -> Any:
+    """One subscription: its status, the paid period that runs, renewal and grace."""
+    return services.get_subscription(subscription_id, uow=unit_of_work())
+
+
+@bp.route("/subscriptions/<subscription_id>", methods=["PATCH"])
+@bp.access(roles=[Role.BUYER], object_scoped=True)
+@bp.alt_response(409, response="CONFLICT")
+@bp.arguments(SubscriptionChangeIn)
+@bp.response(200, SubscriptionOut)
+def change_subscription(body: dict[str, Any], subscription_id: str) -> Any:
+    """Turn renewal on or off (the buyer). Off, the subscription lapses when the paid period
+    ends."""
+    return services.set_renewal(subscription_id, body["renew"], uow=unit_of_work())
+
+
+@bp.route("/subscriptions/<subscription_id>/history", methods=["GET"])
+@bp.access(object_scoped=True)
+@bp.arguments(PageQuery, location="query")
+@bp.response(200, page_of(SubscriptionEventOut))
+def subscription_history(query: dict[str, Any], subscription_id: str) -> dict[str, Any]:
+    """Every status change and renewal of the subscription."""
+    return page_body(services.subscription_history(subscription_id, uow=unit_of_work(),
+                                                   **page_args(query)))
+
+
+@bp.route("/subscriptions/<subscription_id>/terms", methods=["GET"])
+@bp.access(object_scoped=True)
+@bp.response(200, SubscriptionTermsOut)
+def subscription_terms(subscription_id: str) -> Any:
+    """The terms the subscription renews under: the first order's contract, or terms the
+    buyer accepted since."""
+    return services.current_terms(subscription_id, uow=unit_of_work())
+
+
+@bp.route("/subscriptions/<subscription_id>/terms-acceptance", methods=["POST"])
+@bp.access(roles=[Role.BUYER], object_scoped=True)
+@bp.idempotent
+@bp.alt_response(409, response="CONFLICT")
+@bp.arguments(TermsAcceptanceIn)
+@bp.response(201, SubscriptionTermsOut)
+def accept_terms(body: dict[str, Any], subscription_id: str) -> tuple[Any, int]:
+    """Accept the offer's terms on sale now with a new purchase commitment (the buyer);
+    the next renewals are placed under them. The rules judge them as an order."""
+    terms = services.accept_terms(subscription_id, body["commitment"], policy=policy(),
+                                  offer_id=body["offer_id"], signature=body["signature"],
+                                  uow=unit_of_work())
+    return terms, 201
 
 
 @bp.route("/api-credentials/verification", methods=["POST"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -22,7 +23,7 @@ class OrderStatus(StrEnum):
 
 S = OrderStatus
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    S.CREATED: frozenset({S.AWAITING_PAYMENT, S.CANCELLED}),
+    S.CREATED: frozenset({S.AWAITING_PAYMENT, S.PAID, S.CANCELLED}),  # paid: a free order
     S.AWAITING_PAYMENT: frozenset({S.PAID, S.CANCELLED}),
     S.PAID: frozenset({S.DELIVERED, S.DISPUTED, S.REFUNDED}),
     S.DELIVERED: frozenset({S.ACCEPTED, S.DISPUTED}),
@@ -62,6 +63,37 @@ class DisputeOutcome(StrEnum):
 
 BUYABLE_OFFERS = frozenset({"one_time", "subscription", "free", "pay_per_use"})
 METERED = "pay_per_use"
+SUBSCRIPTION = "subscription"
+
+
+class SubscriptionStatus(StrEnum):
+    PENDING = "pending"  # the first order is not delivered yet: no period runs
+    ACTIVE = "active"  # a paid period runs
+    PAST_DUE = "past_due"  # a renewal failed: retried until the grace period ends
+    LAPSED = "lapsed"  # renewal off, or not paid in grace: access ended with the period
+    CANCELLED = "cancelled"  # its paying order was cancelled or refunded in full
+
+
+U = SubscriptionStatus
+SUBSCRIPTION_TRANSITIONS: dict[SubscriptionStatus, frozenset[SubscriptionStatus]] = {
+    U.PENDING: frozenset({U.ACTIVE, U.CANCELLED}),
+    U.ACTIVE: frozenset({U.PAST_DUE, U.LAPSED, U.CANCELLED}),
+    U.PAST_DUE: frozenset({U.ACTIVE, U.LAPSED, U.CANCELLED}),
+    U.LAPSED: frozenset(),
+    U.CANCELLED: frozenset(),
+}
+LIVE_SUBSCRIPTIONS = frozenset({U.ACTIVE, U.PAST_DUE})
+
+_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+
+
+def period_end(start: datetime, period: str) -> datetime:
+    """The end of a subscription period of ``period`` (month, quarter, year) from ``start``:
+    the same day of the month so many months on, the month's last day when it has none."""
+    months = start.month - 1 + _MONTHS[period]
+    year, month = start.year + months // 12, months % 12 + 1
+    last = calendar.monthrange(year, month)[1]
+    return start.replace(year=year, month=month, day=min(start.day, last))
 
 
 @dataclass(frozen=True)
@@ -76,9 +108,15 @@ class Policy:
     download_ttl: timedelta = timedelta(hours=1)
     download_limit: int = 5
     metering_period: timedelta = timedelta(days=30)  # one pay-per-use order's period
+    renew_before: timedelta = timedelta(days=1)  # a subscription renews this long before
+    renewal_grace: timedelta = timedelta(days=3)  # a failed renewal is retried this long
+    renewal_retry: timedelta = timedelta(hours=6)  # between attempts in the grace period
+    payment_rail: str = "offline"  # offline: renewals are paid from the available balance
     platform_fee_bps: int = 100
     holder_bps: int = 1000
     processor_bps: int = 1000
+    card_payments: bool = False  # the Stripe rail is configured: orders may be paid by card
+    card_auth_window: timedelta = timedelta(days=7)  # how long a card authorisation holds
 
 
 @dataclass(frozen=True)
@@ -93,3 +131,18 @@ class OrderFilters:
     created_to: datetime | None = None
     min_amount: int | None = None
     max_amount: int | None = None
+
+
+@dataclass(frozen=True)
+class CardPaymentView:
+    """An order's card payment as the API shows it; ``client_secret`` (for Stripe.js) only
+    to the buyer."""
+
+    order_id: str
+    status: str
+    amount: int
+    currency: str
+    capture_method: str
+    payment_intent_id: str | None
+    client_secret: str | None
+    captured_amount: int

@@ -133,3 +133,26 @@ class NoFileDelivered(Conflict):
 class CredentialNotValid(NotFound):
     code = "credential_not_valid"
     title = "The access credential is not valid"
+
+
+class OrderNotSettled(Conflict):
+    """Money is refunded after settlement only from a settled order (before settlement a
+    dispute's decision refunds from the escrow)."""
+
+    code = "order_not_settled"
+    title = "The order is not settled"
+
+
+class SubscriptionNotFound(NotFound):
+    """No such subscription visible to the caller."""
+
+    code = "subscription_not_found"
+    title = "Subscription not found"
+
+
+class SubscriptionNotRenewing(Conflict):
+    """A payment rail reported on an order that is not a subscription's renewal waiting for
+    payment."""
+
+    code = "subscription_not_renewing"
+    title = "The order is not a renewal waiting for payment"

@@ -15,11 +15,14 @@ from market.kernel.db import Base, JSONType, UTCDateTime, sql_values
 from market.kernel.errors import InvalidTransition
 from market.kernel.statemachine import HistoryRow, Lifecycle, Stateful
 from market.trading.domain import (
+    LIVE_SUBSCRIPTIONS,
+    SUBSCRIPTION_TRANSITIONS,
     TRANSITIONS,
     DeliveryMode,
     DisputeOutcome,
     DisputeStatus,
     OrderStatus,
+    SubscriptionStatus,
 )
 from market.trading.errors import (
     DeliveryWindowClosed,
@@ -81,12 +84,19 @@ class Order(Stateful, Base):
     auto_accepted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What went back to the buyer: a dispute's refund, a full refund, refunds after
+    # settlement. A settled order stays settled; refunded in full, this equals what it billed.
+    refunded_amount: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0,
+                                                 server_default="0")
+    # An order on a subscription offer pays one period of its subscription.
+    subscription_id: Mapped[str | None] = mapped_column(String(40), index=True)
 
     def state(self) -> dict[str, Any]:
         return {"id": self.id, "status": self.status, "buyer_org_id": self.buyer_org_id,
                 "seller_org_id": self.seller_org_id, "product_id": self.product_id,
                 "version_id": self.version_id, "offer_id": self.offer_id,
-                "amount": self.amount, "currency": self.currency, "flagged": self.flagged}
+                "amount": self.amount, "currency": self.currency, "flagged": self.flagged,
+                "refunded_amount": self.refunded_amount}
 
     def entered(self, target: Any, *, at: datetime, reason: str | None) -> None:
         if self.terminal:
@@ -124,8 +134,8 @@ class Order(Stateful, Base):
         return self.move(OrderStatus.AWAITING_PAYMENT, at=now)
 
     def pay(self, now: datetime, *, delivery_window: timedelta) -> str:
-        """The price is in escrow: the seller has the delivery window. Returns the previous
-        status.
+        """The price is in escrow (or, for a free order leaving placement or review, there
+        is none to pay): the seller has the delivery window. Returns the previous status.
 
         Raises:
             OrderFlagged, PaymentWindowClosed (the worker cancels at ``pay_by`` itself),
@@ -136,6 +146,8 @@ class Order(Stateful, Base):
                 raise OrderFlagged()
             if self.pay_by is not None and now >= self.pay_by:
                 raise PaymentWindowClosed()
+        elif self.status == OrderStatus.CREATED.value and self.amount != 0:
+            raise InvalidTransition(current=self.status, target=OrderStatus.PAID.value)
         previous = self.move(OrderStatus.PAID, at=now)
         self.paid_at = now
         self.deliver_by = now + delivery_window
@@ -356,3 +368,107 @@ class UsageRecord(Base):
     key: Mapped[str] = mapped_column(String(100), nullable=False)
     units: Mapped[int] = mapped_column(BigInteger, nullable=False)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class Subscription(Stateful, Base):
+    """A buyer's subscription to a product on a subscription offer: it sells periods. The
+    first order's contract freezes the terms (``terms_id``) every renewal is placed under
+    until the buyer accepts new ones; access to what was delivered lasts while a paid period
+    runs (``current_period_start`` to ``current_period_end``). ``renewal_order_id`` is the
+    next period's order while it waits for payment; ``retry_at`` when the worker next tries
+    to place or collect it; ``grace_until`` when an unpaid renewal makes it lapse."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({sql_values(SubscriptionStatus)})", name="status"),
+        CheckConstraint("amount > 0", name="amount"),
+        Index("ix_subscriptions_buyer", "buyer_org_id", "id"),
+        Index("ix_subscriptions_seller", "seller_org_id", "id"),
+        Index("ix_subscriptions_due", "status", "current_period_end"),
+    )
+    LIFECYCLE = Lifecycle(SubscriptionStatus, SUBSCRIPTION_TRANSITIONS)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    buyer_org_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    seller_org_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    product_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    offer_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    first_order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), nullable=False,
+                                                unique=True)
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"), nullable=False)
+    terms_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    period: Mapped[str] = mapped_column(String(16), nullable=False)
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)  # one period's price
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    renew: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    periods: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # paid so far
+    current_order_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    current_period_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    current_period_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    renewal_order_id: Mapped[str | None] = mapped_column(String(40))
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    grace_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_failure: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def state(self) -> dict[str, Any]:
+        return {"id": self.id, "status": self.status, "buyer_org_id": self.buyer_org_id,
+                "seller_org_id": self.seller_org_id, "product_id": self.product_id,
+                "terms_id": self.terms_id, "renew": self.renew, "periods": self.periods,
+                "current_order_id": self.current_order_id,
+                "current_period_end": (self.current_period_end.isoformat()
+                                       if self.current_period_end else None),
+                "renewal_order_id": self.renewal_order_id}
+
+    def entered(self, target: Any, *, at: datetime, reason: str | None) -> None:
+        if self.terminal:
+            self.closed_at = at
+            self.renewal_order_id = None
+            self.retry_at = None
+
+    def require_buyer(self, actor: Actor) -> None:
+        """Raises NotAParty unless the actor is the buyer (or the system)."""
+        _require_one_of(actor, self.buyer_org_id)
+
+    def grants_access(self, now: datetime) -> bool:
+        """Whether what was delivered may be used now: a paid period runs."""
+        return (SubscriptionStatus(self.status) in LIVE_SUBSCRIPTIONS
+                and self.current_period_start is not None
+                and self.current_period_end is not None
+                and self.current_period_start <= now < self.current_period_end)
+
+
+class SubscriptionTerms(Base):
+    """Terms a subscription renews under: the first order's contract, frozen, or the offer's
+    terms of a later day that the buyer accepted with a new purchase commitment. The
+    document is a contract document without an order; its digest is the RFC 8785 SHA-256.
+    Never updated or deleted (database triggers)."""
+
+    __tablename__ = "subscription_terms"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id"),
+                                                 nullable=False, index=True)
+    version_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    offer_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    period: Mapped[str] = mapped_column(String(16), nullable=False)
+    commitment_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    decision_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class SubscriptionEvent(HistoryRow, Base):
+    """History of a subscription: every status change and renewal, who made it and why."""
+
+    __tablename__ = "subscription_events"
+
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id"),
+                                                 nullable=False, index=True)

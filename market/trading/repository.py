@@ -1,7 +1,8 @@
-"""Trading queries: orders and disputes scoped to what the acting principal may see (its
-own organisation's; operators, regulators and the system every one; assessors also the
+"""Trading queries: orders, disputes and subscriptions scoped to what the acting principal
+may see (its own organisation's; operators, regulators and the system every one; assessors also the
 orders waiting for review), the row-locking getters every transition starts from, the
-orders the deadlines find due, and the keyset pages of lists. Never commits."""
+orders the deadlines find due, the subscriptions the renewal pass finds due, and the keyset
+pages of lists. Never commits."""
 
 from __future__ import annotations
 
@@ -15,8 +16,16 @@ from sqlalchemy.orm import Session
 from market.kernel.actor import Actor, Role
 from market.kernel.db import one_or
 from market.kernel.pagination import Page, keyset_page, where_given
-from market.trading.domain import OPEN, DeliveryMode, DisputeStatus, OrderFilters, OrderStatus
-from market.trading.errors import DisputeNotFound, OrderNotFound
+from market.trading.domain import (
+    LIVE_SUBSCRIPTIONS,
+    OPEN,
+    DeliveryMode,
+    DisputeStatus,
+    OrderFilters,
+    OrderStatus,
+    SubscriptionStatus,
+)
+from market.trading.errors import DisputeNotFound, OrderNotFound, SubscriptionNotFound
 from market.trading.models import (
     Contract,
     Delivery,
@@ -24,6 +33,9 @@ from market.trading.models import (
     DownloadToken,
     Order,
     OrderEvent,
+    Subscription,
+    SubscriptionEvent,
+    SubscriptionTerms,
 )
 
 SEE_ALL = (Role.OPERATOR, Role.REGULATOR)
@@ -232,3 +244,162 @@ def fulfilment_counts(session: Session, org_ids: Iterable[str]) -> dict[str, tup
                func.count().filter(disputed))
         .where(Order.seller_org_id.in_(ids)).group_by(Order.seller_org_id))
     return {org: (int(done), int(fought)) for org, done, fought in rows}
+
+
+# -- subscriptions -----------------------------------------------------------------------------
+
+
+def visible_subscriptions(actor: Actor) -> Select[Any]:
+    stmt = select(Subscription)
+    if sees_all(actor):
+        return stmt
+    org = actor.org_id or ""
+    return stmt.where((Subscription.buyer_org_id == org) | (Subscription.seller_org_id == org))
+
+
+def get_subscription(session: Session, actor: Actor, subscription_id: str, *,
+                     for_update: bool = False) -> Subscription:
+    """The subscription, if the actor may see it (row-locked with ``for_update``).
+
+    Raises:
+        SubscriptionNotFound.
+    """
+    found: Subscription = one_or(
+        session, visible_subscriptions(actor).where(Subscription.id == subscription_id),
+        SubscriptionNotFound, for_update=for_update)
+    return found
+
+
+def get_subscription_row(session: Session, subscription_id: str) -> Subscription | None:
+    return session.get(Subscription, subscription_id)
+
+
+def subscription_for_update(session: Session, subscription_id: str) -> Subscription | None:
+    found: Subscription | None = session.scalars(
+        select(Subscription).where(Subscription.id == subscription_id)
+        .with_for_update()).one_or_none()
+    return found
+
+
+def first_order_of(session: Session, subscription_id: str) -> str | None:
+    found: str | None = session.scalar(select(Subscription.first_order_id).where(
+        Subscription.id == subscription_id))
+    return found
+
+
+def subscription_terms(session: Session, terms_id: str) -> SubscriptionTerms:
+    found: SubscriptionTerms = session.scalars(select(SubscriptionTerms).where(
+        SubscriptionTerms.id == terms_id)).one()
+    return found
+
+
+def subscription_page(session: Session, actor: Actor, *, status: str | None,
+                      role: str | None, after: str | None,
+                      limit: int) -> Page[Subscription]:
+    stmt = where_given(visible_subscriptions(actor), (Subscription.status, status))
+    org = actor.org_id or ""
+    if role == "buyer":
+        stmt = stmt.where(Subscription.buyer_org_id == org)
+    elif role == "seller":
+        stmt = stmt.where(Subscription.seller_org_id == org)
+    return keyset_page(session, stmt, Subscription.id, after=after, limit=limit)
+
+
+def subscription_history_page(session: Session, subscription_id: str, *, after: str | None,
+                              limit: int) -> Page[SubscriptionEvent]:
+    stmt = select(SubscriptionEvent).where(SubscriptionEvent.subscription_id == subscription_id)
+    return keyset_page(session, stmt, SubscriptionEvent.id, after=after, limit=limit)
+
+
+_LIVE = [s.value for s in LIVE_SUBSCRIPTIONS]
+
+
+def _lapsing(now: datetime) -> Any:
+    return (Subscription.status.in_(_LIVE)
+            & (((Subscription.status == SubscriptionStatus.ACTIVE.value)
+                & Subscription.renew.is_(False) & Subscription.renewal_order_id.is_(None)
+                & (Subscription.current_period_end <= now))
+               | (Subscription.grace_until <= now)))
+
+
+def subscriptions_to_lapse(session: Session, now: datetime, limit: int) -> list[str]:
+    """Subscriptions whose renewal is off and whose period has ended, and those whose grace
+    after a failed or unpaid renewal has ended."""
+    return list(session.scalars(select(Subscription.id).where(_lapsing(now))
+                                .order_by(Subscription.id).limit(limit)))
+
+
+def lapsing_for_update(session: Session, subscription_id: str,
+                       now: datetime) -> Subscription | None:
+    """The subscription, locked, if it is still due to lapse and no other worker holds it."""
+    found: Subscription | None = session.scalars(
+        select(Subscription).where(Subscription.id == subscription_id, _lapsing(now))
+        .with_for_update(skip_locked=True)).one_or_none()
+    return found
+
+
+def _renewing(now: datetime, horizon: datetime) -> Any:
+    return (Subscription.status.in_(_LIVE) & Subscription.renew.is_(True)
+            & Subscription.renewal_order_id.is_(None)
+            & (((Subscription.status == SubscriptionStatus.ACTIVE.value)
+                & (Subscription.current_period_end <= horizon))
+               | ((Subscription.status == SubscriptionStatus.PAST_DUE.value)
+                  & (Subscription.retry_at <= now))))
+
+
+def subscriptions_to_renew(session: Session, now: datetime, horizon: datetime,
+                           limit: int) -> list[str]:
+    """Subscriptions renewing whose period ends by ``horizon`` and have no renewal placed,
+    and past-due ones whose next attempt is due."""
+    return list(session.scalars(select(Subscription.id).where(_renewing(now, horizon))
+                                .order_by(Subscription.current_period_end, Subscription.id)
+                                .limit(limit)))
+
+
+def renewing_for_update(session: Session, subscription_id: str, now: datetime,
+                        horizon: datetime) -> Subscription | None:
+    found: Subscription | None = session.scalars(
+        select(Subscription).where(Subscription.id == subscription_id,
+                                   _renewing(now, horizon))
+        .with_for_update(skip_locked=True)).one_or_none()
+    return found
+
+
+def _collecting(now: datetime) -> Any:
+    return (Subscription.status.in_(_LIVE) & Subscription.renewal_order_id.is_not(None)
+            & (Subscription.retry_at <= now))
+
+
+def renewals_to_collect(session: Session, now: datetime, limit: int) -> list[str]:
+    """Subscriptions with a renewal placed whose (next) collection is due."""
+    return list(session.scalars(select(Subscription.id).where(_collecting(now))
+                                .order_by(Subscription.retry_at, Subscription.id)
+                                .limit(limit)))
+
+
+def due_renewal_order(session: Session, subscription_id: str, now: datetime) -> str | None:
+    found: str | None = session.scalar(select(Subscription.renewal_order_id).where(
+        Subscription.id == subscription_id, _collecting(now)))
+    return found
+
+
+def due_charge_for_update(session: Session, subscription_id: str,
+                          now: datetime) -> Subscription | None:
+    found: Subscription | None = session.scalars(
+        select(Subscription).where(Subscription.id == subscription_id, _collecting(now))
+        .with_for_update(skip_locked=True)).one_or_none()
+    return found
+
+
+def renewal_order_of(session: Session, subscription_id: str) -> str | None:
+    found: str | None = session.scalar(select(Subscription.renewal_order_id).where(
+        Subscription.id == subscription_id))
+    return found
+
+
+def renewal_order_for_update(session: Session, order_id: str) -> Order | None:
+    """A renewal's order, locked, unless another transaction holds it."""
+    found: Order | None = session.scalars(
+        select(Order).where(Order.id == order_id).with_for_update(skip_locked=True)
+    ).one_or_none()
+    return found

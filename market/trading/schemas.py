@@ -1,5 +1,5 @@
 """HTTP edge schemas for trading: orders and contracts, deliveries and downloads,
-acceptance, disputes and distribution rules."""
+acceptance, disputes, refunds after settlement, subscriptions and distribution rules."""
 
 from __future__ import annotations
 
@@ -12,9 +12,23 @@ from werkzeug.datastructures import FileStorage
 from market.compliance.services import PurchaseCommitmentIn, SignatureIn
 from market.kernel.web import HistoryEventOut, PageQuery, RecordSchema, UtcDateTime, choices
 from market.receipts.services import ReceiptSummaryOut
-from market.settlement.services import AllocationOut, JournalOut
-from market.trading.domain import DeliveryMode, DisputeOutcome, DisputeStatus, OrderStatus
-from market.trading.models import Contract, Delivery, Dispute, Order
+from market.settlement.services import AllocationOut, JournalOut, RefundCause, RefundOut
+from market.trading.domain import (
+    CardPaymentView,
+    DeliveryMode,
+    DisputeOutcome,
+    DisputeStatus,
+    OrderStatus,
+    SubscriptionStatus,
+)
+from market.trading.models import (
+    Contract,
+    Delivery,
+    Dispute,
+    Order,
+    Subscription,
+    SubscriptionTerms,
+)
 
 _ID = validate.Length(1, 40)
 _SHA256 = validate.Regexp(r"^[0-9a-fA-F]{64}$", error="must be 64 hex digits")
@@ -64,7 +78,7 @@ class OrderSummaryOut(OrderOut):
     class Meta:
         fields = ("id", "status", "buyer_org_id", "seller_org_id", "product_id", "version_id",
                   "offer_id", "amount", "currency", "outcome", "flagged", "flag_reason",
-                  "created_at", "updated_at")
+                  "refunded_amount", "created_at", "updated_at")
 
 
 class ContractOut(RecordSchema, model=Contract):
@@ -193,3 +207,69 @@ class UsageOut(ma.Schema):
     cap = fields.Integer(metadata={"description": "the most the period costs"})
     billed = fields.Integer(metadata={"description": "what the units cost so far, capped"})
     records = fields.Integer()
+
+
+class RefundIn(ma.Schema):
+    amount = fields.Integer(required=True, strict=True, validate=validate.Range(1, 10 ** 15),
+                            metadata={"description": "minor units to give back"})
+    cause = fields.String(required=True, validate=validate.OneOf(choices(RefundCause)),
+                          metadata={"description": "goodwill (the seller), dispute or "
+                                                   "arbitration (the operator)"})
+    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class OrderRefundsOut(ma.Schema):
+    items = fields.List(fields.Nested(RefundOut))
+    refunded_amount = fields.Integer(metadata={
+        "description": "what went back to the buyer in all, a dispute's refund included"})
+    refundable_amount = fields.Integer(metadata={
+        "description": "what is left to refund of the price billed (0 unless settled)"})
+
+
+class CardPaymentOut(RecordSchema, model=CardPaymentView, omit=("client_secret",)):
+    status = fields.String(metadata={
+        "description": "requested (the PaymentIntent is being created), open (waiting for "
+                       "the card), authorised, captured, cancelled or returned"})
+    capture_method = fields.String(metadata={
+        "description": "manual: captured on acceptance; automatic: charged at once"})
+    client_secret = fields.String(allow_none=True, metadata={
+        "description": "the PaymentIntent's client secret for Stripe.js; the buyer's only, "
+                       "null until the worker has created the PaymentIntent"})
+
+
+class SubscriptionOut(RecordSchema, model=Subscription):
+    amount = fields.Integer(metadata={"description": "one period's price, minor units"})
+    renew = fields.Boolean(metadata={"description": "renewed before the period ends"})
+    current_period_end = fields.DateTime(allow_none=True, metadata={
+        "description": "access to what was delivered ends then unless renewed"})
+    grace_until = fields.DateTime(allow_none=True, metadata={
+        "description": "past due: lapses then unless a renewal is paid"})
+
+
+class SubscriptionQuery(PageQuery):
+    status = fields.String(load_default=None,
+                           validate=validate.OneOf(choices(SubscriptionStatus)))
+    role = fields.String(load_default=None, validate=validate.OneOf(["buyer", "seller"]),
+                         metadata={"description": "only subscriptions where you are this side"})
+
+
+class SubscriptionChangeIn(ma.Schema):
+    renew = fields.Boolean(required=True, metadata={
+        "description": "false: lapse when the paid period ends; true: renew again"})
+
+
+class TermsAcceptanceIn(SignatureIn):
+    offer_id = fields.String(load_default=None, validate=_ID, metadata={
+        "description": "the subscription offer of the version listed now (by default the "
+                       "subscription's own offer)"})
+    commitment = fields.Nested(
+        PurchaseCommitmentIn, required=True,
+        metadata={"description": "answers of the current purchase commitment template"})
+
+
+class SubscriptionTermsOut(RecordSchema, model=SubscriptionTerms):
+    sha256 = fields.String(metadata={"description": "RFC 8785 SHA-256 of the document"})
+
+
+class SubscriptionEventOut(HistoryEventOut):
+    """A move or renewal of a subscription."""

@@ -159,6 +159,7 @@ from market.receipts.models import (
     Receipt,
     ReceiptQueue,
 )
+from market.settlement.rails.models import CardPayment, ConnectAccount, StripeCall, StripeEvent
 from market.webhooks.models import Delivery as WebhookDelivery
 from market.webhooks.models import Endpoint as WebhookEndpoint
 from market.webhooks.models import EndpointSecret
@@ -194,6 +195,7 @@ NO_DCL = (404, "declaration_not_found")
 NO_DEC = (404, "decision_not_found")
 NO_FIL = (404, "filing_not_found")
 NO_ORD = (404, "order_not_found")
+NO_SUB = (404, "subscription_not_found")
 NO_DSP = (404, "dispute_not_found")
 NO_ACC = (404, "account_not_found")
 NO_PAY = (404, "payout_not_found")
@@ -207,6 +209,9 @@ NO_RCP = (404, "receipt_not_found")
 NO_WHE = (404, "webhook_endpoint_not_found")
 NO_EVT = (404, "webhook_event_not_found")
 QUEUED = 202  # accepted for sending
+NO_CARD = (404, "card_payment_not_found")
+NO_CONN = (404, "connect_account_not_found")
+BAD_SIG = (400, "stripe_signature_invalid")
 
 # fmt: off
 MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
@@ -539,6 +544,42 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
         OWN:       (NA,     NA,     OK,     OK,     NA,     NA,     NA,     NA,     NOTADM, OK),
         FOREIGN:   (UNAUTH, OK,     NO_ORD, NO_ORD, NO_ORD, NO_ORD, OK,     NOTADM, NOTADM, NO_ORD),
     },
+    # A settled order's refunds: the seller gives goodwill (the request here), the operator
+    # refunds on a dispute or an arbitration award (so goodwill is 403 to it); they are read
+    # like the order's ledger.
+    ("POST", f"{API}/orders/<order_id>/refunds"): {
+        OWN:       (NA,     NA,     NEW,    ROLE,   NA,     NA,     NA,     NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, ROLE,   NO_ORD, ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    ("GET", f"{API}/orders/<order_id>/refunds"): {
+        OWN:       (NA,     NA,     OK,     OK,     NA,     NA,     NA,     NA,     NOTADM, OK),
+        FOREIGN:   (UNAUTH, OK,     NO_ORD, NO_ORD, NO_ORD, NO_ORD, OK,     NOTADM, NOTADM, NO_ORD),
+    },
+    # Subscriptions are their buyer's and their seller's (the operator and regulators read
+    # them all); only the buyer turns renewal off or accepts new terms.
+    ("GET", f"{API}/subscriptions"): {
+        NO_OBJECT: (UNAUTH, OK,     OK,     OK,     OK,     OK,     OK,     NOTADM, NOTADM, OK),
+    },
+    ("GET", f"{API}/subscriptions/<subscription_id>"): {
+        OWN:       (NA,     NA,     OK,     OK,     NA,     NA,     NA,     NA,     NOTADM, OK),
+        FOREIGN:   (UNAUTH, OK,     NO_SUB, NO_SUB, NO_SUB, NO_SUB, OK,     NOTADM, NOTADM, NO_SUB),
+    },
+    ("GET", f"{API}/subscriptions/<subscription_id>/history"): {
+        OWN:       (NA,     NA,     OK,     OK,     NA,     NA,     NA,     NA,     NOTADM, OK),
+        FOREIGN:   (UNAUTH, OK,     NO_SUB, NO_SUB, NO_SUB, NO_SUB, OK,     NOTADM, NOTADM, NO_SUB),
+    },
+    ("GET", f"{API}/subscriptions/<subscription_id>/terms"): {
+        OWN:       (NA,     NA,     OK,     OK,     NA,     NA,     NA,     NA,     NOTADM, OK),
+        FOREIGN:   (UNAUTH, OK,     NO_SUB, NO_SUB, NO_SUB, NO_SUB, OK,     NOTADM, NOTADM, NO_SUB),
+    },
+    ("PATCH", f"{API}/subscriptions/<subscription_id>"): {
+        OWN:       (NA,     NA,     ROLE,   OK,     NA,     NA,     NA,     NA,     NOTADM, ROLE),
+        FOREIGN:   (UNAUTH, ROLE,   ROLE,   NO_SUB, ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
+    },
+    ("POST", f"{API}/subscriptions/<subscription_id>/terms-acceptance"): {
+        OWN:       (NA,     NA,     ROLE,   NEW,    NA,     NA,     NA,     NA,     NOTADM, ROLE),
+        FOREIGN:   (UNAUTH, ROLE,   ROLE,   NO_SUB, ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
+    },
     # The order here waits for review (the rules sent it there).
     ("POST", f"{API}/orders/<order_id>/review"): {
         OWN:       (NA,     NA,     ROLE,   ROLE,   NA,     NA,     NA,     NA,     NOTADM, ROLE),
@@ -552,6 +593,17 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
     ("POST", f"{API}/orders/<order_id>/payment"): {
         OWN:       (NA,     NA,     ROLE,   OK,     NA,     NA,     NA,     NA,     NOTADM, ROLE),
         FOREIGN:   (UNAUTH, ROLE,   ROLE,   NO_ORD, ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
+    },
+    # The buyer asks to pay its order awaiting payment by card (the Stripe rail).
+    ("POST", f"{API}/orders/<order_id>/card-payment"): {
+        OWN:       (NA,     NA,     ROLE,   QUEUED, NA,     NA,     NA,     NA,     NOTADM, ROLE),
+        FOREIGN:   (UNAUTH, ROLE,   ROLE,   NO_ORD, ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
+    },
+    # The card payment is the buyer's, the operator's and regulators' to read; this order
+    # awaiting payment has none, so those who may see the order learn only that.
+    ("GET", f"{API}/orders/<order_id>/card-payment"): {
+        OWN:       (NA,     NA,     ROLE,   NO_CARD, NA,    NA,     NA,     NA,     NOTADM, ROLE),
+        FOREIGN:   (UNAUTH, NO_CARD, ROLE,  NO_ORD, ROLE,   ROLE,   NO_CARD, NOTADM, NOTADM, ROLE),
     },
     ("POST", f"{API}/orders/<order_id>/deliveries"): {
         OWN:       (NA,     NA,     NEW,    ROLE,   NA,     NA,     NA,     NA,     NOTADM, SCOPE),
@@ -634,6 +686,21 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
     ("GET", f"{API}/ledger/accounts/<account_id>/statement"): {
         OWN:       (NA,     NA,     OK,     OK,     OK,     OK,     NA,     NA,     NOTADM, OK),
         FOREIGN:   (UNAUTH, OK,     NO_ACC, NO_ACC, NO_ACC, NO_ACC, OK,     NOTADM, NOTADM, NO_ACC),
+    },
+    # Payees (merchants, brokers) ask for their own Stripe Connect account; the operator and
+    # regulators read any; nobody here has one yet.
+    ("POST", f"{API}/payments/connect-account"): {
+        NO_OBJECT: (UNAUTH, ROLE,   QUEUED, ROLE,   ROLE,   QUEUED, ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    ("GET", f"{API}/payments/connect-account"): {
+        NO_OBJECT: (UNAUTH, NO_CONN, NO_CONN, ROLE, ROLE,   NO_CONN, NO_CONN, NOTADM, NOTADM,
+                    NO_CONN),
+    },
+    # Stripe's events: public (credentials are not looked at), the signature is the proof;
+    # this request has none.
+    ("POST", f"{API}/webhooks/stripe"): {
+        NO_OBJECT: (BAD_SIG, BAD_SIG, BAD_SIG, BAD_SIG, BAD_SIG, BAD_SIG, BAD_SIG, BAD_SIG,
+                    BAD_SIG, BAD_SIG),
     },
     ("GET", f"{API}/ledger/verification"): {
         NO_OBJECT: (UNAUTH, OK,     ROLE,   ROLE,   ROLE,   ROLE,   OK,     NOTADM, NOTADM, ROLE),
@@ -977,9 +1044,18 @@ TRADING_OBJECTS: dict[tuple[str, str], str] = {
     ("GET", f"{API}/orders/<order_id>/contract"): "awaiting payment",
     ("GET", f"{API}/orders/<order_id>/history"): "awaiting payment",
     ("GET", f"{API}/orders/<order_id>/ledger"): "paid",
+    ("POST", f"{API}/orders/<order_id>/refunds"): "settled",
+    ("GET", f"{API}/orders/<order_id>/refunds"): "settled",
+    ("GET", f"{API}/subscriptions/<subscription_id>"): "subscription",
+    ("GET", f"{API}/subscriptions/<subscription_id>/history"): "subscription",
+    ("GET", f"{API}/subscriptions/<subscription_id>/terms"): "subscription",
+    ("PATCH", f"{API}/subscriptions/<subscription_id>"): "subscription",
+    ("POST", f"{API}/subscriptions/<subscription_id>/terms-acceptance"): "subscription",
     ("POST", f"{API}/orders/<order_id>/review"): "in review",
     ("POST", f"{API}/orders/<order_id>/cancellation"): "awaiting payment",
     ("POST", f"{API}/orders/<order_id>/payment"): "awaiting payment",
+    ("POST", f"{API}/orders/<order_id>/card-payment"): "awaiting payment",
+    ("GET", f"{API}/orders/<order_id>/card-payment"): "awaiting payment",
     ("POST", f"{API}/orders/<order_id>/deliveries"): "paid",
     ("POST", f"{API}/orders/<order_id>/deliveries/file"): "paid",
     ("POST", f"{API}/orders/<order_id>/usage"): "metered",
@@ -1114,6 +1190,7 @@ def _grant_body(holding_right_id: str, grantee_org_id: str) -> dict[str, Any]:
 ONE_TIME = {"name": "matrix", "kind": "one_time", "amount": 100}
 PAY_PER_USE = {"name": "matrix", "kind": "pay_per_use", "amount": 1, "unit": "call",
                "cap_amount": 100}
+SUBSCRIPTION = {"name": "matrix", "kind": "subscription", "amount": 100, "period": "month"}
 
 
 def _product_body(resource_id: str, product_id: str | None = None, sample: bool = False,
@@ -1210,7 +1287,8 @@ class Estates:
                          sensitive=sensitive)
         product_id = ids["product_id"]
         modes, offer = {"product for trade": (("file", "api"), ONE_TIME),
-                        "product for metering": (("api",), PAY_PER_USE)}.get(
+                        "product for metering": (("api",), PAY_PER_USE),
+                        "product for subscription": (("file",), SUBSCRIPTION)}.get(
                             need, (("file",), ONE_TIME))
         self._post(holder, "/products", _product_body(ids["resource_id"], product_id,
                                                       sample=need == "product sample",
@@ -1309,7 +1387,8 @@ class Trades:
             if need == "payout":
                 ids["payout_id"] = self._post(owner, "/payouts", PAYOUT)["id"]
             return ids
-        product = "product for metering" if need == "metered" else "product for trade"
+        product = {"metered": "product for metering",
+                   "subscription": "product for subscription"}.get(need, "product for trade")
         ids = self.estates.build(product, holder=seller, claimer=self.observer,
                                  grantee=seller, sensitive=need == "in review")
         if need == "listed":
@@ -1368,6 +1447,10 @@ class Trades:
         assert delivered.status_code == 201, delivered.get_json()
         if need == "delivered":
             return ids
+        if need == "subscription":  # its first period started with the delivery
+            subscription_id = delivered.json["order"]["subscription_id"]
+            assert subscription_id, delivered.json
+            return {**ids, "subscription_id": subscription_id}
         if need == "download":
             ids["token"] = self._post(buyer, f"/orders/{order_id}/download-tokens")["token"]
             return ids
@@ -1536,7 +1619,9 @@ def app(session_factory: sessionmaker[Session], database_url: str,
     deliveries) are named by their content, so tests can share its instance folder."""
     settings = Settings(instance_path=tmp_path_factory.mktemp("matrix"),
                         database_url=database_url, secret_key=TEST_SECRET,
-                        signing_key=TEST_SIGNING_KEY, testing=True, check_schema=False)
+                        signing_key=TEST_SIGNING_KEY, testing=True, check_schema=False,
+                        payment_rail="stripe", stripe_secret_key="sk_test_matrix",
+                        stripe_webhook_secret="whsec_matrix")
     return create_app(settings, session_factory=session_factory, clock=FixedClock(START))
 
 
@@ -1879,6 +1964,10 @@ def _valid_body(method: str, rule: str, world: World) -> dict[str, Any] | None:
         return trading
     if (method, rule) == ("POST", f"{API}/webhooks/endpoints"):
         return WEBHOOK_ENDPOINT
+    if (method, rule) == ("POST", f"{API}/payments/connect-account"):
+        return {"country": "US", "email": "payee@example.cn",
+                "refresh_url": "https://payee.example.cn/connect/refresh",
+                "return_url": "https://payee.example.cn/connect/done"}
     if rule == f"{API}/webhooks/endpoints/<endpoint_id>":
         return {"description": "matrix test"} if method == "PATCH" else None
     if rule.endswith("/secret-rotations"):
@@ -1956,6 +2045,12 @@ def _trading_body(method: str, rule: str, world: World) -> dict[str, Any] | None
         return {"key": "matrix-report-1", "units": 3}
     if rule == f"{API}/orders/<order_id>/acceptance":
         return {"sha256": hashlib.sha256(DELIVERED).hexdigest()}
+    if (method, rule) == ("POST", f"{API}/orders/<order_id>/refunds"):
+        return {"amount": 1, "cause": "goodwill", "reason": "matrix test"}
+    if (method, rule) == ("PATCH", f"{API}/subscriptions/<subscription_id>"):
+        return {"renew": False}
+    if rule == f"{API}/subscriptions/<subscription_id>/terms-acceptance":
+        return {"commitment": COMMITMENT}
     if rule == f"{API}/orders/<order_id>/disputes":
         return {"reason": "matrix test", "evidence_sha256": ["ab" * 32]}
     if rule == f"{API}/disputes/<dispute_id>/answer":
@@ -2086,7 +2181,8 @@ def _everything_visible(client: FlaskClient, observer: Party,
                 seen[f"{item['id']}{view}"] = found.json
     for model in (Capability, SavedSearch, SavedSearchHit, Receipt, ReceiptQueue, LogEntry,
                   LogNode, LogHead, Checkpoint, AnchorBatch, WebhookEndpoint, EndpointSecret,
-                  WebhookEvent, WebhookDelivery):
+                  WebhookEvent, WebhookDelivery, CardPayment, ConnectAccount, StripeCall,
+                  StripeEvent):
         table = cast(Table, model.__table__)
         seen[table.name] = _table(connection, table)
     return seen

@@ -173,7 +173,8 @@ def test_anonymous_and_keyed_operations_are_the_known_ones(spec):
                          ("/api/v1/receipts/{receipt_id}/proof", "get"),
                          ("/api/v1/receipts/verification", "post"),
                          ("/api/v1/receipts/logs/{suite}/checkpoint", "get"),
-                         ("/api/v1/receipts/logs/{suite}/consistency", "get")}
+                         ("/api/v1/receipts/logs/{suite}/consistency", "get"),
+                         ("/api/v1/webhooks/stripe", "post")}
 
 
 def test_request_bodies_reference_component_schemas(spec):

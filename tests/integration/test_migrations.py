@@ -35,7 +35,8 @@ requires_postgres = pytest.mark.skipif(
 RECORDS = ("declarations", "declaration_breaches", "decisions", "filings", "alert_notes",
            "suspension_orders", "assessment_reports", "ledger_journals", "ledger_postings",
            "contracts", "trade_incidents", "usage_records", "receipts", "receipt_log_entries",
-           "receipt_log_nodes", "receipt_checkpoints")
+           "receipt_log_nodes", "receipt_checkpoints", "refunds", "refund_lines",
+           "filing_refunds", "subscription_terms", "webhook_attempts")
 APPEND_ONLY_TRIGGERS = {
     "sqlite": {"audit_log_no_update", "audit_log_no_delete", "audit_head_no_delete"}
     | {f"{t}_no_{e}" for t in RECORDS for e in ("update", "delete")},

@@ -324,6 +324,8 @@ def _allowed(state: OrderStatus, action: str) -> bool:
     target, _ = ACTIONS[action]
     if action in ("approve", "reject"):  # a review decides only orders waiting for one
         return state is S.CREATED
+    if action == "pay":  # created → paid is a free order leaving placement, never a payment
+        return state is S.AWAITING_PAYMENT
     return target in TRANSITIONS[state]
 
 
@@ -883,13 +885,22 @@ def test_money_is_exact_after_a_refund_of_an_undelivered_order(market: Market) -
     assert market.verify().ok
 
 
-def test_a_free_offer_settles_without_moving_money(market: Market) -> None:
+def test_a_free_order_completes_with_no_payment_step(market: Market) -> None:
     chain = market.listed(kind=OfferKind.FREE)
     buyer = market.buyer(funds=FUNDS)
     before = world(market)
-    order = market.trade(chain, buyer)
+
+    placed = market.place(chain, buyer)
+    assert (placed.status, placed.pay_by) == (S.PAID, None)
+    with pytest.raises(InvalidTransition):
+        market.pay(placed)
+    market.deliver_file(placed)
+    order = market.accept(placed)
 
     assert order.status == S.SETTLED
+    assert [(action, status) for action, _, status in history(market, order)] == [
+        ("placed", "created"), ("free", "paid"), ("delivered", "delivered"),
+        ("accepted", "accepted"), ("settled", "settled")]
     assert world(market)["ledger_journals"] == before["ledger_journals"]
     assert market.balance(buyer.org_id) == FUNDS
     assert all(a.amount == 0 for a in market.allocations(order.id))

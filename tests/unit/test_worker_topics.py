@@ -33,10 +33,12 @@ def test_every_enqueued_topic_has_a_consumer() -> None:
     enqueued = _enqueued()
     assert {t for t in enqueued if not t.endswith("*")} <= set(CONSUMERS)
     prefixes = {t[:-1] for t in enqueued if t.endswith("*")}
-    assert prefixes == {"listing.", "right.", "participant.", "order.", "negotiation."}
+    assert prefixes == {"listing.", "right.", "participant.", "order.", "negotiation.",
+                        "payout."}
     # what the formatted topics can be
     assert {f"listing.{a}" for a in ("suspended", "reinstated", "delisted")} <= set(CONSUMERS)
     assert {f"participant.{s.value}" for s in Status} <= set(CONSUMERS)
     assert {f"order.{s.value}" for s in OrderStatus} <= set(CONSUMERS)
     assert {f"negotiation.{a}" for a in NEGOTIATION_ACTIONS} <= set(CONSUMERS)
+    assert {f"payout.{o}" for o in ("paid", "rejected")} <= set(CONSUMERS)
     assert ListingStatus.LISTED.value == "listed"

@@ -1,6 +1,7 @@
 """Filings (登记备案): every trade concluded on the exchange is filed once, in the
 transaction that concludes it, and participants report trades concluded elsewhere; each
-filing takes the next number of its year and runs the alert rules. Filings are read with
+filing takes the next number of its year and runs the alert rules. A refund after
+settlement is recorded on its trade's filing. Filings are read with
 object-level visibility, streamed for regulators' exports and summed into statistics."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sqlalchemy import select
 
 from market.compliance import monitoring, repository
 from market.compliance.errors import FilingNotFound
-from market.compliance.models import Filing
+from market.compliance.models import Filing, FilingRefund
 from market.compliance.repository import FilingFilters
 from market.compliance.services._common import keep_alerts
 from market.kernel.actor import Role
@@ -111,6 +112,50 @@ def file_trade(trade: TradeFiling, *, uow: UnitOfWork) -> Any:
         channel=trade.channel, origin=trade.origin, concluded_at=trade.concluded_at))
 
 
+@dataclass(frozen=True)
+class TradeRefund:
+    """A refund after settlement that trading records on the trade's filing."""
+
+    order_id: str
+    refund_id: str
+    amount: int
+    currency: str
+    cause: str  # dispute, arbitration or goodwill
+    reason: str
+    refunded_at: datetime
+
+
+def record_refund(refund: TradeRefund, *, uow: UnitOfWork) -> Any:
+    """Record a refund on the filing of its order, in the caller's transaction; recording a
+    refund again returns the first record. Returns the record (frozen).
+
+    Raises:
+        FilingNotFound: the order was never filed (it did not settle on the exchange).
+    """
+    existing = uow.session.scalars(select(FilingRefund).where(
+        FilingRefund.refund_id == refund.refund_id)).one_or_none()
+    if existing is not None:
+        return record(existing)
+    filing = repository.filing_of_order(uow.session, refund.order_id)
+    if filing is None:
+        raise FilingNotFound()
+    found = FilingRefund(id=new_id("frf"), filing_id=filing.id, order_id=refund.order_id,
+                         refund_id=refund.refund_id, amount=refund.amount,
+                         currency=refund.currency, cause=refund.cause, reason=refund.reason,
+                         refunded_at=refund.refunded_at, recorded_at=uow.clock.now())
+    uow.session.add(found)
+    uow.session.flush()
+    uow.audit.record(uow.actor, "filing.refund_recorded", "filing", filing.id, found.state())
+    return record(found)
+
+
+def filing_refunds(filing_id: str, *, uow: UnitOfWork) -> list[Any]:
+    """The refunds recorded on a filing, oldest first (frozen records)."""
+    return [record(r) for r in uow.session.scalars(
+        select(FilingRefund).where(FilingRefund.filing_id == filing_id)
+        .order_by(FilingRefund.refunded_at, FilingRefund.id))]
+
+
 def filing_of_order(order_id: str, *, uow: UnitOfWork) -> Any | None:
     """The filing of an order concluded on the exchange, if it has one yet (a frozen
     record)."""
@@ -166,7 +211,7 @@ def list_filings(filters: FilingFilters, *, uow: UnitOfWork, after: str | None =
 
 
 def get_filing(filing_id: str, *, uow: UnitOfWork) -> dict[str, Any]:
-    """One filing, with its receipts.
+    """One filing, with the refunds recorded on it and its receipts.
 
     Raises:
         FilingNotFound: no such filing, or one of a trade between other organisations.
@@ -176,7 +221,9 @@ def get_filing(filing_id: str, *, uow: UnitOfWork) -> dict[str, Any]:
             repository.visible_filings(uow.actor).where(Filing.id == filing_id)).one_or_none()
         if filing is None:
             raise FilingNotFound()
+        refunds = filing_refunds(filing.id, uow=uow)
         return {**{c.key: getattr(filing, c.key) for c in Filing.__table__.columns},
+                "refunds": refunds, "refunded_amount": sum(r.amount for r in refunds),
                 "receipts": receipts.receipts_of(uow.joined(), "filing", [filing.id])[filing.id]}
 
 

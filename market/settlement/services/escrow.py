@@ -1,7 +1,9 @@
 """An order's money, in the trading context's transaction so an order's state and its
 money change together: payment into the order's escrow, the revenue split at settlement
-(with a dispute's partial refund), full refunds, and closing the escrow of an order that
-ends unpaid. Money moves only through :mod:`market.settlement.ledger`."""
+(with a dispute's partial refund, and what a payee owes recovered from its share first),
+full refunds, and closing the escrow of an order that ends unpaid. Money moves only through
+:mod:`market.settlement.ledger`; refunds after settlement are in
+:mod:`market.settlement.services.refunds`."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from market.kernel.uow import UnitOfWork
 from market.settlement import ledger
 from market.settlement.domain import PLATFORM, AccountKind, JournalKind, Leg
 from market.settlement.models import Allocation
+from market.settlement.services.refunds import net_credits, receivable_probe
 from market.settlement.split import DistributionRule, ShareRole, reverse, split
 
 
@@ -65,10 +68,13 @@ def settle(*, order_id: str, buyer_org_id: str, amount: int, currency: str,
     shares = split(amount, distribution)
     taken = reverse(refund, shares) if refund else [None] * len(shares)
     now = uow.clock.now()
-    escrow, available, *targets = ledger.account_ids(uow.session, [
+    # The payees' receivables are looked up in the same statement: one a refund after an
+    # earlier settlement left is recovered from this credit first.
+    (escrow, available, *targets), owed = ledger.open_accounts(uow.session, [
         (AccountKind.ESCROW, buyer_org_id, currency, order_id),
         (AccountKind.AVAILABLE, buyer_org_id, currency, ""),
-        *(_line(share.role, share.org_id, currency) for share in shares)], at=now)
+        *(_line(share.role, share.org_id, currency) for share in shares)], at=now,
+        probe=receivable_probe([share.org_id for share in shares], currency))
     legs: list[Leg] = []
     allocations = []
     for share, back, target in zip(shares, taken, targets, strict=True):
@@ -84,6 +90,9 @@ def settle(*, order_id: str, buyer_org_id: str, amount: int, currency: str,
         legs.append(Leg(available, back_to_buyer, currency))
     if held:
         legs.append(Leg(escrow, -held, currency))
+        legs += net_credits(uow, legs, owed, {
+            share.org_id: target for share, target in zip(shares, targets, strict=True)
+            if share.role is not ShareRole.PLATFORM})
         ledger.transfer(uow, key=f"settlement:{order_id}", kind=JournalKind.SETTLEMENT,
                         order_id=order_id, legs=legs,
                         memo=f"refund {refund}" if refund else None)

@@ -18,12 +18,14 @@ from market.settlement.domain import PLATFORM, AccountKind, JournalKind, PayoutS
 from market.settlement.errors import PayoutNotFound
 from market.settlement.models import Hold, Payout
 from market.settlement.services._common import OFFLINE, account
+from market.settlement.services.refunds import recover_receivable
 
 
 def request_payout(amount: int, currency: str, bank_account: Mapping[str, str], *,
                    uow: UnitOfWork, ttl: timedelta = timedelta(days=14)) -> Payout:
     """Ask to be paid ``amount`` of your payable balance to a bank account; the amount is
-    reserved until the operator confirms the payout, rejects it, or it expires.
+    reserved until the operator confirms the payout, rejects it, or it expires. What you
+    owe after a refund (a receivable) is taken from the payable balance first.
 
     Raises:
         InsufficientFunds: less than ``amount`` is payable and not already reserved.
@@ -34,9 +36,11 @@ def request_payout(amount: int, currency: str, bank_account: Mapping[str, str], 
     if amount <= 0:
         raise InvalidInput(errors={"amount": ["must be positive"]})
     with uow:
+        payout_id = new_id("pay")
+        # What the participant owes after a refund is recovered before anything is paid.
+        recover_receivable(uow, actor.org_id, currency, key=f"recovery:{payout_id}")
         payable = account(uow, AccountKind.PAYABLE, actor.org_id, currency)
         clearing = account(uow, AccountKind.RAIL_CLEARING, PLATFORM, currency, OFFLINE)
-        payout_id = new_id("pay")
         now = uow.clock.now()
         held = ledger.hold(uow, key=f"payout:{payout_id}", kind="payout", debit=payable,
                            credit=clearing, amount=amount, expires_at=now + ttl)
@@ -46,6 +50,7 @@ def request_payout(amount: int, currency: str, bank_account: Mapping[str, str], 
         uow.session.add(payout)
         uow.session.flush()
         uow.audit.record(actor, "payout.requested", "payout", payout.id, payout.state())
+        uow.outbox.enqueue("payout.requested", {"payout_id": payout.id, "org_id": payout.org_id})
         uow.commit()
         return payout
 
@@ -111,6 +116,8 @@ def _resolve(payout_id: str, outcome: str, act: Callable[[Payout, Hold], None], 
         payout, held = _locked(uow, payout_id)
         act(payout, held)
         uow.audit.record(uow.actor, f"payout.{outcome}", "payout", payout.id, payout.state())
+        uow.outbox.enqueue(f"payout.{outcome}", {"payout_id": payout.id,
+                                                 "org_id": payout.org_id})
         uow.commit()
         return payout
 
@@ -134,6 +141,8 @@ def expire_payouts(*, uow: UnitOfWork) -> list[str]:
                 payout.expire(at=now)
                 uow.audit.record(uow.actor, "payout.expired", "payout", payout.id,
                                  payout.state())
+                uow.outbox.enqueue("payout.expired", {"payout_id": payout.id,
+                                                      "org_id": payout.org_id})
                 expired.append(payout.id)
             uow.commit()
     return expired

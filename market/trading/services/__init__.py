@@ -1,6 +1,7 @@
 """Trading use cases: place an order under the compliance rules and freeze its contract,
 pay into escrow, deliver (checked against the rights chain again), accept and settle with
-the revenue split and the filing, cancel, dispute, and the deadlines the worker enforces.
+the revenue split and the filing, cancel, dispute, refund after settlement, subscriptions
+and their renewals, and the deadlines the worker enforces.
 
 Every order transition takes the order's row lock first (``SELECT … FOR UPDATE``), so
 concurrent payments, acceptances and refunds of one order have exactly one effect; the
@@ -11,7 +12,7 @@ use cases it publishes what an order looks like at the edge (``OrderOut``, ``Con
 record the parties see, never a copy that drifts.
 """
 
-from market.trading.domain import OrderFilters
+from market.trading.domain import CardPaymentView, OrderFilters
 from market.trading.schemas import (
     ContractOut,
     OrderLedgerOut,
@@ -20,6 +21,14 @@ from market.trading.schemas import (
     OrderSummaryOut,
 )
 from market.trading.services._common import OrderView, policy_of
+from market.trading.services.cards import (
+    card_renewal_declined,
+    collect_renewal_by_card,
+    get_card_payment,
+    record_card_payment,
+    record_chargeback,
+    request_card_payment,
+)
 from market.trading.services.conclusion import accept_order
 from market.trading.services.deadlines import DeadlineRun, run_deadlines
 from market.trading.services.delivery import (
@@ -64,10 +73,32 @@ from market.trading.services.queries import (
     order_record,
 )
 from market.trading.services.reactions import on_rights_restored, on_rights_unavailable
+from market.trading.services.refunds import (
+    REFUND_ISSUED,
+    OrderRefunds,
+    list_refunds,
+    refund_order,
+)
+from market.trading.services.subscriptions import (
+    RENEWAL_DUE,
+    RenewalRun,
+    accept_terms,
+    current_terms,
+    get_subscription,
+    list_subscriptions,
+    renewal_failed,
+    renewal_paid,
+    run_renewals,
+    set_renewal,
+    subscription_history,
+)
 
 __all__ = [
     "DOWNLOADABLE",
     "ORDER_PLACED",
+    "REFUND_ISSUED",
+    "RENEWAL_DUE",
+    "CardPaymentView",
     "ContractOut",
     "CredentialCheck",
     "DeadlineRun",
@@ -81,21 +112,31 @@ __all__ = [
     "OrderOut",
     "OrderQuery",
     "OrderRecord",
+    "OrderRefunds",
     "OrderSummaryOut",
     "OrderView",
+    "RenewalRun",
     "accept_order",
+    "accept_terms",
     "answer_dispute",
     "cancel_order",
+    "card_renewal_declined",
     "check_credential",
+    "collect_renewal_by_card",
+    "current_terms",
     "decide_dispute",
     "deliver",
     "fulfilment",
+    "get_card_payment",
     "get_dispute",
     "get_order",
+    "get_subscription",
     "issue_download_token",
     "ledger_document",
     "list_disputes",
     "list_orders",
+    "list_refunds",
+    "list_subscriptions",
     "on_rights_restored",
     "on_rights_unavailable",
     "open_dispute",
@@ -107,9 +148,18 @@ __all__ = [
     "pay_order",
     "place_order",
     "policy_of",
+    "record_card_payment",
+    "record_chargeback",
     "record_usage",
     "redeem_download",
+    "refund_order",
+    "renewal_failed",
+    "renewal_paid",
+    "request_card_payment",
     "review_order",
     "run_deadlines",
+    "run_renewals",
+    "set_renewal",
     "store_file",
+    "subscription_history",
 ]

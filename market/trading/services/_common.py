@@ -18,6 +18,7 @@ from market.receipts import services as receipts
 from market.settlement import services as settlement
 from market.trading.domain import OrderStatus, Policy
 from market.trading.models import Contract, Delivery, Dispute, Order, OrderEvent
+from market.trading.services import _subscribed
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,13 @@ def policy_of(settings: Any) -> Policy:
         download_ttl=timedelta(seconds=settings.download_ttl_seconds),
         download_limit=settings.download_limit,
         platform_fee_bps=settings.platform_fee_bps, holder_bps=settings.split_holder_bps,
-        processor_bps=settings.split_processor_bps)
+        processor_bps=settings.split_processor_bps,
+        renew_before=timedelta(seconds=settings.subscription_renew_before_seconds),
+        renewal_grace=timedelta(seconds=settings.subscription_grace_seconds),
+        renewal_retry=timedelta(seconds=settings.subscription_retry_seconds),
+        payment_rail=str(getattr(settings, "payment_rail", "offline") or "offline"),
+        card_payments=settings.payment_rail == "stripe",
+        card_auth_window=timedelta(seconds=settings.stripe_auth_window_seconds))
 
 
 def _move(uow: UnitOfWork, order: Order, target: OrderStatus, action: str,
@@ -60,8 +67,10 @@ def _moved(uow: UnitOfWork, order: Order, previous: str, target: OrderStatus, ac
 
 def _cancel(uow: UnitOfWork, order: Order, action: str, reason: str | None) -> None:
     _move(uow, order, OrderStatus.CANCELLED, action, reason)
-    listing.release_unit(order.offer_id, uow=uow.joined())
+    if not _subscribed.is_renewal(uow, order):  # a renewal took no unit
+        listing.release_unit(order.offer_id, uow=uow.joined())
     settlement.close_unpaid(order.id, order.buyer_org_id, uow=uow.joined())
+    _subscribed.on_order_ended(uow, order, reason)
 
 
 def _incident(uow: UnitOfWork, order: Order, kind: str) -> None:
@@ -83,9 +92,12 @@ def _receipt(uow: UnitOfWork, order: Order, kind: receipts.Kind,
 def _refund(uow: UnitOfWork, order: Order, action: str, reason: str) -> None:
     journal = settlement.refund(order_id=order.id, buyer_org_id=order.buyer_org_id,
                                 amount=order.amount, currency=order.currency, uow=uow.joined())
+    order.refunded_amount = order.amount
     _receipt(uow, order, receipts.Kind.REFUND, {
         "journal_id": journal, "amount": order.amount, "currency": order.currency,
         "reason": reason})
     _incident(uow, order, "refund")
     _move(uow, order, OrderStatus.REFUNDED, action, reason)
-    listing.release_unit(order.offer_id, uow=uow.joined())
+    if not _subscribed.is_renewal(uow, order):
+        listing.release_unit(order.offer_id, uow=uow.joined())
+    _subscribed.on_order_ended(uow, order, reason)

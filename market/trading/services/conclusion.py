@@ -27,6 +27,7 @@ def _conclude(uow: UnitOfWork, order: Order, *, refund: int = 0) -> None:
     if metering.is_metered(contract):  # the units used, capped; the rest of the cap goes back
         price, deposit = metering.usage(uow.session, order, contract).billed, order.amount
     now = uow.clock.now()
+    order.refunded_amount = refund
     _moved(uow, order, order.settle(now), OrderStatus.SETTLED, "settled")
     document = contract.document
     compliance.file_trade(compliance.TradeFiling(

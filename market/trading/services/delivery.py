@@ -30,6 +30,7 @@ from market.trading.errors import (
     NoFileDelivered,
 )
 from market.trading.models import Delivery, DownloadToken, Order
+from market.trading.services import _subscribed
 from market.trading.services._common import OrderView, _moved
 from market.trading.services.facts import trade_facts
 
@@ -127,6 +128,7 @@ def deliver(order_id: str, data: DeliveryInput, *, storage: Path, policy: Policy
                     "a sandbox grant needs a purpose and an end in the future"]})
             delivery.purpose = data.purpose
             delivery.access_from, delivery.access_to = now, data.access_to
+        _subscribed.on_delivered(uow, order, delivery)
         uow.session.add(delivery)
         uow.session.flush()
         uow.audit.record(uow.actor, "delivery.made", "delivery", delivery.id, delivery.state())
@@ -152,6 +154,8 @@ def issue_download_token(order_id: str, *, policy: Policy, uow: UnitOfWork
         delivery = repository.file_delivery(uow.session, order.id)
         if delivery is None or order.status not in DOWNLOADABLE:
             raise NoFileDelivered()
+        if not _subscribed.grants_access(uow, order):
+            raise DownloadNotAllowed()
         token = "mkd_" + secrets.token_urlsafe(32)
         now = uow.clock.now()
         record = DownloadToken(id=new_id("dlt"), delivery_id=delivery.id, order_id=order.id,
@@ -194,7 +198,8 @@ def redeem_download(token: str, *, counted: bool, storage: Path, uow: UnitOfWork
             raise DownloadNotAllowed()
         order = uow.session.get(Order, record.order_id)
         delivery = uow.session.get(Delivery, record.delivery_id)
-        if order is None or delivery is None or order.status not in DOWNLOADABLE:
+        if order is None or delivery is None or order.status not in DOWNLOADABLE or (
+                not _subscribed.grants_access(uow, order)):
             raise DownloadNotAllowed()
         if counted:
             if record.uses >= record.max_uses:
@@ -224,7 +229,8 @@ class CredentialCheck:
 
 def check_credential(credential: str, *, uow: UnitOfWork) -> CredentialCheck:
     """The merchant's API asks whether a buyer's credential is good: it is, while the order
-    is delivered or settled, not flagged, and within its access term.
+    is delivered or settled, not flagged, and within its access term (for a subscription,
+    while a paid period runs).
 
     Raises:
         CredentialNotValid: unknown, or not a credential of the caller's orders.
@@ -239,10 +245,15 @@ def check_credential(credential: str, *, uow: UnitOfWork) -> CredentialCheck:
             raise CredentialNotValid()
         contract = repository.contract_of(uow.session, order)
         now = uow.clock.now()
-        valid = (order.status in DOWNLOADABLE and not order.flagged
-                 and (delivery.access_to is None or now < delivery.access_to))
+        access_to = delivery.access_to
+        if order.subscription_id is not None:  # access lasts while a paid period runs
+            access_to = _subscribed.access_end(uow, order)
+            within = _subscribed.grants_access(uow, order)
+        else:
+            within = access_to is None or now < access_to
+        valid = order.status in DOWNLOADABLE and not order.flagged and within
         return CredentialCheck(order.id, order.buyer_org_id, order.product_id, order.status,
-                               valid, delivery.access_to, dict(contract.document["terms"]))
+                               valid, access_to, dict(contract.document["terms"]))
 
 
 def record_usage(order_id: str, key: str, units: int, *, uow: UnitOfWork

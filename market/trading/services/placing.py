@@ -23,9 +23,10 @@ from market.rights import services as rights
 from market.settlement import services as settlement
 from market.settlement.services import DistributionRule
 from market.trading import repository
-from market.trading.domain import BUYABLE_OFFERS, METERED, OrderStatus, Policy
+from market.trading.domain import BUYABLE_OFFERS, METERED, SUBSCRIPTION, OrderStatus, Policy
 from market.trading.errors import OfferNeedsCap, OfferNotBuyable, OrderRefused
 from market.trading.models import Contract, Order, OrderEvent
+from market.trading.services import _subscribed
 from market.trading.services._common import OrderView, _cancel, _moved, _receipt
 from market.trading.services.facts import trade_facts
 
@@ -62,21 +63,24 @@ def origin_of(offer: listing.OfferTerms) -> dict[str, Any]:
             "commission_bps": offer.commission_bps}
 
 
-def _contract_document(order: Order, view: listing.OnSale, chain: rights.ChainCheck,
-                       commitment_sha256: str, rule: DistributionRule, policy: Policy,
-                       ) -> dict[str, Any]:
+def _contract_document(order_id: str | None, buyer_org_id: str, seller_org_id: str,
+                       amount: int, currency: str, created_at: datetime,
+                       view: listing.OnSale, chain: rights.ChainCheck, commitment_sha256: str,
+                       rule: DistributionRule, policy: Policy) -> dict[str, Any]:
+    """The contract document of an order (``order_id``), or of terms a subscription renews
+    under (no order yet)."""
     offer = view.offer
     assert offer is not None
     return {
-        "order_id": order.id, "buyer_org_id": order.buyer_org_id,
-        "seller_org_id": order.seller_org_id,
+        "order_id": order_id, "buyer_org_id": buyer_org_id,
+        "seller_org_id": seller_org_id,
         "product": {"id": view.product_id, "version_id": view.version_id,
                     "version": view.version_number, "title": view.title,
                     "sector": view.sector, "type": view.type},
         "offer": {"id": offer.id, "kind": offer.kind, "name": offer.name,
                   "amount": offer.amount, "currency": offer.currency, "period": offer.period,
                   "unit": offer.unit, "cap_amount": offer.cap_amount},
-        "price": {"amount": order.amount, "currency": order.currency},
+        "price": {"amount": amount, "currency": currency},
         "terms": view.terms,
         "declarations": {"listing_sha256": view.declaration_sha256,
                          "purchase_sha256": commitment_sha256},
@@ -87,7 +91,7 @@ def _contract_document(order: Order, view: listing.OnSale, chain: rights.ChainCh
             "payment": policy.payment_window.total_seconds() / 3600,
             "delivery": policy.delivery_window.total_seconds() / 3600,
             "acceptance": policy.acceptance_window.total_seconds() / 3600},
-        "created_at": order.created_at.isoformat(),
+        "created_at": created_at.isoformat(),
     }
 
 
@@ -101,7 +105,8 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
     but the decision. Otherwise one unit of a limited offer is taken, the commitment is
     signed (purchase@1), and the contract freezes the version, offer, price, usage terms,
     both declarations' digests, the rights chain and the distribution rule. An order the
-    rules send to review waits in ``created``; otherwise it awaits payment.
+    rules send to review waits in ``created``; otherwise it awaits payment, or, free, is
+    ready for delivery at once. An order on a subscription offer opens the subscription.
 
     Raises:
         RoleNotAllowed, ProductNotFound, OfferNotFound, OfferNotBuyable, SoldOut,
@@ -137,10 +142,12 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
             decision_id=passage.decision_id,
             outcome=passage.outcome, cross_border=bool(commitment.get("cross_border")),
             refunded_amount=0, placed_by_user_id=actor.user_id, created_at=now,
-            updated_at=now)
+            updated_at=now,
+            subscription_id=new_id("sub") if offer.kind == SUBSCRIPTION else None)
         uow.session.add(order)
-        document = _contract_document(order, view, chain, passage.declaration_sha256 or "",
-                                      rule, policy)
+        document = _contract_document(order.id, order.buyer_org_id, order.seller_org_id,
+                                      order.amount, order.currency, now, view, chain,
+                                      passage.declaration_sha256 or "", rule, policy)
         contract = Contract(id=new_id("ctr"), order_id=order.id, document=document,
                             sha256=hashlib.sha256(canonical.dumps(document)).hexdigest(),
                             created_at=now)
@@ -150,7 +157,10 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
             "contract_id": contract.id, "contract_sha256": contract.sha256,
             "contract": document})
         passed = passage.outcome == compliance.Outcome.PASS.value
-        if passed:
+        free = order.amount == 0
+        if passed and free:  # nothing to pay: ready for delivery at once
+            previous = order.pay(now, delivery_window=policy.delivery_window)
+        elif passed:
             order.pay_by = now + policy.payment_window
             previous = order.move(OrderStatus.AWAITING_PAYMENT, at=now)
         else:
@@ -161,7 +171,12 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
                     action="placed", previous=None, status=OrderStatus.CREATED.value,
                     reason=None, at=now)
         uow.outbox.enqueue("order.created", {"order_id": order.id})
-        if passed:
+        if order.subscription_id is not None:
+            uow.session.flush()
+            _subscribed.open_subscription(uow, order, contract)
+        if passed and free:
+            _moved(uow, order, previous, OrderStatus.PAID, "free", "a free order: no payment")
+        elif passed:
             _moved(uow, order, previous, OrderStatus.AWAITING_PAYMENT, "accepted_for_payment")
         else:
             compliance.track_review("order", order.id, order.buyer_org_id, "submitted", None,
@@ -197,8 +212,15 @@ def review_order(order_id: str, approve: bool, reason: str, *, policy: Policy,
                     "code": "assessment_missing", "rule": rule, "decision_id": order.decision_id,
                     "message": "a compliance or security assessment report must be attached "
                                "to the review first"} for rule in missing])
-            previous = order.approve(uow.clock.now(), payment_window=policy.payment_window)
-            _moved(uow, order, previous, OrderStatus.AWAITING_PAYMENT, "approved", reason)
+            if order.amount == 0:  # a free order: nothing to pay
+                previous = order.pay(uow.clock.now(), delivery_window=policy.delivery_window)
+                order.review_by = None
+                _moved(uow, order, previous, OrderStatus.PAID, "approved", reason)
+            else:
+                previous = order.approve(uow.clock.now(),
+                                         payment_window=policy.payment_window)
+                _moved(uow, order, previous, OrderStatus.AWAITING_PAYMENT, "approved",
+                       reason)
             compliance.track_review("order", order.id, order.buyer_org_id, "approved", reason,
                                     uow=uow.joined())
         else:

@@ -10,6 +10,7 @@ from typing import Any
 from market.kernel.uow import UnitOfWork
 from market.rights import services as rights
 from market.trading import repository
+from market.trading.services.cards import CHARGEBACK
 
 
 def on_rights_unavailable(uow: UnitOfWork, payload: Mapping[str, Any]) -> None:
@@ -30,6 +31,8 @@ def on_rights_restored(uow: UnitOfWork, payload: Mapping[str, Any]) -> None:
     if not products:
         return
     for order in repository.flagged_orders_of(uow.session, products):
+        if (order.flag_reason or "").startswith(CHARGEBACK):
+            continue  # frozen by a chargeback, not by the rights: the dispute releases it
         if rights.check_chain(order.product_id, uow.clock.now(), uow=uow.joined()).ok:
             order.unflag()
             uow.audit.record(uow.actor, "order.unflagged", "order", order.id, order.state())
