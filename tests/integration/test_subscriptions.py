@@ -342,3 +342,28 @@ def test_renewals_follow_the_frozen_contract_until_the_buyer_accepts_new_terms(
             Order.subscription_id == sub.id))
     assert document["renewal"]["terms_id"] == accepted.id
     assert decisions == 2
+
+
+def test_a_buyer_paying_a_renewal_itself_renews_the_subscription(market: Market) -> None:
+    """On a rail that collects renewals itself, the buyer may pay the renewal order from
+    its balance instead (its card declined, say): the period is renewed all the same."""
+    _chain, buyer, first = subscribed(market)
+    card = Policy(payment_rail="stripe")
+    at(market, FIRST_END - DAY)
+    renewals(market, card)
+    sub = sub_of(market, first)
+    (_, renewal) = orders_of(market, sub)
+    before = market.balance(buyer.org_id)
+
+    market.pay(renewal, buyer)
+
+    renewed = sub_of(market, first)
+    assert (renewed.status, renewed.periods, renewed.renewal_order_id) == ("active", 2, None)
+    assert renewed.current_order_id == renewal.id
+    assert renewed.current_period_end is not None and renewed.current_period_end > FIRST_END
+    assert market.order(renewal.id).status == OrderStatus.DELIVERED
+    assert market.balance(buyer.org_id) == before - PRICE
+    assert topics(market, "subscription.renewed") == ["subscription.renewed"]
+    at(market, FIRST_END + DAY)  # past the first period: access holds by the renewal
+    assert can_download(market, first, buyer)
+    assert market.verify().ok

@@ -13,6 +13,8 @@ from market.trading import repository
 from market.trading.domain import OrderStatus, Policy
 from market.trading.models import Order
 from market.trading.services._common import OrderView, _moved, _receipt
+from market.trading.services._subscribed import _of
+from market.trading.services.subscriptions import _collected
 
 
 def _into_escrow(uow: UnitOfWork, order: Order, policy: Policy,
@@ -38,8 +40,17 @@ def pay_order(order_id: str, *, policy: Policy, uow: UnitOfWork) -> OrderView:
     with uow:
         order = repository.get_order(uow.session, uow.actor, order_id, for_update=True)
         order.require_buyer(uow.actor)
-        _into_escrow(uow, order, policy, lambda: settlement.pay_into_escrow(
-            order_id=order.id, buyer_org_id=order.buyer_org_id, amount=order.amount,
-            currency=order.currency, uow=uow.joined()))
+        sub = _of(uow, order)
+        if sub is not None and sub.renewal_order_id == order.id:
+            # The buyer pays a renewal the rail has not collected (its card declined, say):
+            # the period is renewed as if the rail had collected it.
+            journal = settlement.pay_into_escrow(
+                order_id=order.id, buyer_org_id=order.buyer_org_id, amount=order.amount,
+                currency=order.currency, uow=uow.joined())
+            _collected(uow, sub, order, policy, journal)
+        else:
+            _into_escrow(uow, order, policy, lambda: settlement.pay_into_escrow(
+                order_id=order.id, buyer_org_id=order.buyer_org_id, amount=order.amount,
+                currency=order.currency, uow=uow.joined()))
         uow.commit()
         return OrderView(order)
