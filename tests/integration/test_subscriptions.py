@@ -360,7 +360,8 @@ def test_a_buyer_paying_a_renewal_itself_renews_the_subscription(market: Market)
     renewed = sub_of(market, first)
     assert (renewed.status, renewed.periods, renewed.renewal_order_id) == ("active", 2, None)
     assert renewed.current_order_id == renewal.id
-    assert renewed.current_period_end is not None and renewed.current_period_end > FIRST_END
+    assert renewed.current_period_end is not None
+    assert renewed.current_period_end > FIRST_END
     assert market.order(renewal.id).status == OrderStatus.DELIVERED
     assert market.balance(buyer.org_id) == before - PRICE
     assert topics(market, "subscription.renewed") == ["subscription.renewed"]
