@@ -290,6 +290,7 @@ def run_card_trade(session_factory: sessionmaker[Session], clock: Clock, made: d
     def uow(who: Actor) -> UnitOfWork:
         return UnitOfWork(session_factory, clock, who)
 
+    started = clock.now()  # the local fake is new: reconcile this run's money only
     delivered_events = 0
 
     def webhooks() -> None:
@@ -356,7 +357,7 @@ def run_card_trade(session_factory: sessionmaker[Session], clock: Clock, made: d
         say(f"transfer  {transfer['id']} {_yuan(transfer['amount'])} to "
             f"{names.get(transfer['destination'], transfer['destination'])} "
             f"(source {transfer['source_transaction']})")
-    report = reconcile(session_factory, rail.settings, client=rail.client)
+    report = reconcile(session_factory, rail.settings, since=started, client=rail.client)
     say(f"reconcile {'no differences' if report.ok else report.differences}: "
         f"{report.balance_transactions} balance transactions, {report.journals} journals")
     verification = settlement.verify(uow=uow(system_actor("demo")))

@@ -171,6 +171,25 @@ def test_demo_trade_completes_end_to_end(migrated):
         assert step in text
 
 
+def test_demo_on_the_stripe_rail_buys_by_card_against_the_local_fake(migrated):
+    result = run(migrated, "demo", "--rail", "stripe")
+    assert result.exit_code == 0, result.output
+    text = result.output
+    steps = ["local fake at http://127.0.0.1:", "payouts enabled", "PaymentIntent pi_",
+             "card authorised", "captured", "transfer  tr_", "reconcile no differences",
+             "ledger    balanced"]
+    at = 0
+    for step in steps:  # each step printed, in the order it happens
+        at = text.index(step, at) + len(step)
+    card = json.loads(run(migrated, "demo", "--rail", "stripe", "--json").output)["card_trade"]
+    assert card["status"] == "settled"
+    assert card["payment_intent_id"].startswith("pi_")
+    assert card["captured"] == 500_000
+    assert sum(t["amount"] for t in card["transfers"]) == 500_000 - 5_000  # less the fee
+    assert card["reconciled"] is True
+    assert card["ledger_ok"] is True
+
+
 def test_ledger_verify_recomputes_the_ledger_and_fails_when_tampered(migrated, tmp_path):
     run(migrated, "demo")
     result = run(migrated, "ledger", "verify", "--json")

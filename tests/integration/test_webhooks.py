@@ -716,3 +716,53 @@ def test_no_participant_receives_events_about_anothers_objects(
                      "right.registered", "certificate.issued", "right.grant_created",
                      "listing.listed", "review.decided", "participant.admitted"):
         assert expected in made, expected
+
+
+def test_a_refund_after_settlement_is_told_to_both_parties_as_each_sees_it(
+        market: Market, client: FlaskClient, pump: Pump) -> None:
+    order = market.trade()
+    merchant, buyer = seller(market, order.id), market.party_of(order.buyer_org_id)
+    refund = trading.refund_order(order.id, 30_000, settlement.RefundCause.GOODWILL,
+                                  "late data", uow=market.uow(merchant))
+    pump.drain()
+    listed = {}
+    for party in (buyer, merchant):
+        feed = client.get(f"{API}/webhooks/events?type=refund.issued",
+                          headers=party.headers).get_json()["items"]
+        assert [e["subject_id"] for e in feed] == [refund.id]
+        shown = client.get(f"{API}/orders/{order.id}/refunds", headers=party.headers
+                           ).get_json()["items"]
+        assert feed[0]["data"] == next(r for r in shown if r["id"] == refund.id)
+        listed[party.org_id] = feed[0]["data"]
+    assert listed[buyer.org_id]["amount"] == 30_000
+    stranger = market.buyer("stranger")
+    assert client.get(f"{API}/webhooks/events?type=refund.issued",
+                      headers=stranger.headers).get_json()["items"] == []
+
+
+def test_a_subscription_renewal_is_told_to_its_buyer_and_seller(
+        market: Market, client: FlaskClient, pump: Pump) -> None:
+    from market.listing.domain import OfferKind, OfferSpec
+    from market.trading.models import Subscription
+    from market.trading.domain import period_end
+
+    chain = market.shop.listed(offers=[("月度订阅", OfferSpec(
+        OfferKind.SUBSCRIPTION, amount=100_000, period="month"))],
+        delivery_modes=["file", "api", "sandbox"])
+    buyer = market.buyer("subscriber")
+    order = market.place(chain, buyer)
+    market.pay(order)
+    market.deliver_file(order)
+    merchant = seller(market, order.id)
+    clock = market.rights.clock
+    clock.advance(period_end(clock.now(), "month") - timedelta(hours=12) - clock.now())
+    trading.run_renewals(policy=market.policy, uow=market.system())
+    pump.drain()
+    [sub] = pump.rows(Subscription, Subscription.first_order_id == order.id)
+    for party in (buyer, merchant):
+        feed = client.get(f"{API}/webhooks/events?type=subscription.renewed",
+                          headers=party.headers).get_json()["items"]
+        assert [e["subject_id"] for e in feed] == [sub.id]
+        now = client.get(f"{API}/subscriptions/{sub.id}", headers=party.headers).get_json()
+        assert feed[0]["data"]["id"] == sub.id
+        assert feed[0]["data"]["periods"] == now["periods"] == 2
