@@ -743,8 +743,8 @@ def test_a_refund_after_settlement_is_told_to_both_parties_as_each_sees_it(
 def test_a_subscription_renewal_is_told_to_its_buyer_and_seller(
         market: Market, client: FlaskClient, pump: Pump) -> None:
     from market.listing.domain import OfferKind, OfferSpec
-    from market.trading.models import Subscription
     from market.trading.domain import period_end
+    from market.trading.models import Subscription
 
     chain = market.shop.listed(offers=[("月度订阅", OfferSpec(
         OfferKind.SUBSCRIPTION, amount=100_000, period="month"))],
