@@ -4,6 +4,7 @@ keeps failing (its owner is told by an event of its own)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -101,18 +102,27 @@ def _resolves_publicly(url: str) -> str | None:
     return f"{host} resolves to a private or local address ({bad[0]})" if bad else None
 
 
-def http_send(outgoing: Outgoing, headers: dict[str, str], policy: WebhookPolicy) -> Answer:
-    """POST the event; redirects are not followed (a 3xx is a failure)."""
+def http_client(policy: WebhookPolicy) -> httpx.Client:
+    """The client of one sending pass, shared by its threads (connections are pooled):
+    redirects are not followed (a 3xx is a failure) and no proxy settings are read."""
+    return httpx.Client(timeout=policy.timeout_seconds, follow_redirects=False,
+                        trust_env=False, limits=httpx.Limits(max_connections=PARALLEL))
+
+
+def http_send(outgoing: Outgoing, headers: dict[str, str], policy: WebhookPolicy, *,
+              client: httpx.Client | None = None) -> Answer:
+    """POST the event (on ``client``, or a client of its own)."""
     started = time.monotonic()
     if not policy.allow_private:
         refused = _resolves_publicly(outgoing.url)
         if refused is not None:
             return Answer(None, "", 0, refused)
+    if client is None:
+        with http_client(policy) as own:
+            return http_send(outgoing, headers, policy, client=own)
     try:
-        with httpx.Client(timeout=policy.timeout_seconds, follow_redirects=False,
-                          trust_env=False) as client, \
-                client.stream("POST", outgoing.url, content=outgoing.body,
-                              headers=headers) as response:
+        with client.stream("POST", outgoing.url, content=outgoing.body,
+                           headers=headers) as response:
             excerpt = b""
             for chunk in response.iter_bytes():
                 excerpt += chunk
@@ -232,13 +242,23 @@ def _disable(uow: UnitOfWork, endpoint: Endpoint, now: datetime) -> None:
 
 def deliver_due(sessions: sessionmaker[Session], clock: Clock, policy: WebhookPolicy, *,
                 worker_id: str, limit: int = 100, lease_seconds: int = 120,
-                send: Send = http_send, rng: random.Random | None = None) -> SendResult:
-    """One pass: claim up to ``limit`` due deliveries, send them (several at once, none
-    inside a transaction) and record each answer."""
+                send: Send | None = None, rng: random.Random | None = None) -> SendResult:
+    """One pass: claim up to ``limit`` due deliveries, send them (several at once, on one
+    pooled client, none inside a transaction) and record each answer."""
     rng = rng or random.Random()  # noqa: S311 (jitter, not a secret)
     claimed = _claim(sessions, clock, policy, worker_id, limit, lease_seconds)
     if not claimed:
         return SendResult(0, 0, 0, 0, [])
+    if send is None:
+        with http_client(policy) as client:
+            return _send_all(sessions, clock, policy, worker_id, claimed, rng,
+                             functools.partial(http_send, client=client))
+    return _send_all(sessions, clock, policy, worker_id, claimed, rng, send)
+
+
+def _send_all(sessions: sessionmaker[Session], clock: Clock, policy: WebhookPolicy,
+              worker_id: str, claimed: list[Outgoing], rng: random.Random,
+              send: Send) -> SendResult:
 
     def attempt(outgoing: Outgoing) -> tuple[Outgoing, Answer, datetime]:
         at = clock.now()
