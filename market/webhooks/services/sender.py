@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from market.kernel.actor import system_actor
@@ -171,53 +171,80 @@ def _claim(sessions: sessionmaker[Session], clock: Clock, policy: WebhookPolicy,
         return found
 
 
-def _record(sessions: sessionmaker[Session], clock: Clock, policy: WebhookPolicy,
-            worker_id: str, outgoing: Outgoing, answer: Answer, attempted_at: datetime,
-            rng: random.Random) -> tuple[str, str | None]:
-    """Keep the attempt and move the delivery and its endpoint on; returns the delivery's
-    new status and the endpoint's id if this attempt disabled it."""
+def _record_all(sessions: sessionmaker[Session], clock: Clock, policy: WebhookPolicy,
+                worker_id: str, answered: list[tuple[Outgoing, Answer, datetime]],
+                rng: random.Random) -> tuple[list[str], list[str]]:
+    """Keep a pass's attempts and move their deliveries and endpoints on, in one
+    transaction (deliveries, then endpoints, each locked in id order); returns each
+    delivery's new status (``lost`` if the lease ran out and another worker has it) and the
+    endpoints this pass disabled."""
     uow = UnitOfWork(sessions, clock, system_actor("webhooks"))
     with uow:
         session = uow.session
-        delivery = session.scalars(select(Delivery).where(and_(
-            Delivery.id == outgoing.delivery_id, Delivery.claimed_by == worker_id))
-            .with_for_update()).one_or_none()
-        if delivery is None or delivery.status != DeliveryStatus.PENDING.value:
-            return "lost", None  # the lease ran out and another worker has it
-        endpoint = session.scalars(select(Endpoint).where(
-            Endpoint.id == outgoing.endpoint_id).with_for_update()).one()
+        deliveries = {d.id: d for d in session.scalars(
+            select(Delivery).where(Delivery.id.in_([o.delivery_id for o, _, _ in answered]),
+                                   Delivery.claimed_by == worker_id)
+            .order_by(Delivery.id).with_for_update())}
+        endpoints = {e.id: e for e in session.scalars(
+            select(Endpoint).where(Endpoint.id.in_({d.endpoint_id
+                                                    for d in deliveries.values()}))
+            .order_by(Endpoint.id).with_for_update())}
         now = clock.now()
-        session.add(Attempt(id=new_id("wha"), delivery_id=delivery.id,
-                            attempted_at=attempted_at, succeeded=answer.succeeded,
-                            status_code=answer.status_code, latency_ms=answer.latency_ms,
-                            response_excerpt=answer.excerpt, error=answer.error))
-        delivery.last_status_code = answer.status_code
-        delivery.last_error = answer.error
-        delivery.lease_until = None
-        disabled = None
-        if answer.succeeded:
-            delivery.status = DeliveryStatus.SUCCEEDED.value
-            delivery.completed_at = now
-            endpoint.consecutive_failures = 0
-            endpoint.failing_since = None
-            endpoint.last_success_at = now
-        else:
-            retry_at = next_attempt(delivery.attempts, now, base=policy.backoff_base, rng=rng)
-            if retry_at > delivery.deadline_at:
+        statuses: list[str] = []
+        failing: list[Endpoint] = []
+        for outgoing, answer, attempted_at in sorted(answered,
+                                                     key=lambda a: a[0].delivery_id):
+            delivery = deliveries.get(outgoing.delivery_id)
+            if delivery is None or delivery.status != DeliveryStatus.PENDING.value:
+                statuses.append("lost")
+                continue
+            endpoint = endpoints[delivery.endpoint_id]
+            session.add(Attempt(id=new_id("wha"), delivery_id=delivery.id,
+                                attempted_at=attempted_at, succeeded=answer.succeeded,
+                                status_code=answer.status_code,
+                                latency_ms=answer.latency_ms,
+                                response_excerpt=answer.excerpt, error=answer.error))
+            _answered(delivery, endpoint, answer, attempted_at, now, policy, rng)
+            if endpoint in failing:  # disabled by an earlier answer of this pass
                 delivery.status = DeliveryStatus.FAILED.value
                 delivery.completed_at = now
-            else:
-                delivery.next_attempt_at = retry_at
-            endpoint.consecutive_failures += 1
-            endpoint.failing_since = endpoint.failing_since or attempted_at
-            if endpoint.status == EndpointStatus.ENABLED.value and (
-                    endpoint.consecutive_failures >= policy.disable_after
-                    or now - endpoint.failing_since >= policy.retry_window):
-                _disable(uow, endpoint, now)
-                disabled = endpoint.id
+                delivery.last_error = "endpoint disabled"
+            elif endpoint.status == EndpointStatus.ENABLED.value and not answer.succeeded \
+                    and endpoint.failing_since is not None and (
+                        endpoint.consecutive_failures >= policy.disable_after
+                        or now - endpoint.failing_since >= policy.retry_window):
+                failing.append(endpoint)
+            statuses.append(delivery.status)
+        session.flush()
+        for endpoint in failing:
+            _disable(uow, endpoint, now)
         session.flush()
         uow.commit()
-        return delivery.status, disabled
+        return statuses, [e.id for e in failing]
+
+
+def _answered(delivery: Delivery, endpoint: Endpoint, answer: Answer, attempted_at: datetime,
+              now: datetime, policy: WebhookPolicy, rng: random.Random) -> None:
+    """A delivery and its endpoint after one answer: done, or tried again after a backoff
+    unless its window has ended."""
+    delivery.last_status_code = answer.status_code
+    delivery.last_error = answer.error
+    delivery.lease_until = None
+    if answer.succeeded:
+        delivery.status = DeliveryStatus.SUCCEEDED.value
+        delivery.completed_at = now
+        endpoint.consecutive_failures = 0
+        endpoint.failing_since = None
+        endpoint.last_success_at = now
+        return
+    retry_at = next_attempt(delivery.attempts, now, base=policy.backoff_base, rng=rng)
+    if retry_at > delivery.deadline_at:
+        delivery.status = DeliveryStatus.FAILED.value
+        delivery.completed_at = now
+    else:
+        delivery.next_attempt_at = retry_at
+    endpoint.consecutive_failures += 1
+    endpoint.failing_since = endpoint.failing_since or attempted_at
 
 
 def _disable(uow: UnitOfWork, endpoint: Endpoint, now: datetime) -> None:
@@ -272,13 +299,7 @@ def _send_all(sessions: sessionmaker[Session], clock: Clock, policy: WebhookPoli
 
     with ThreadPoolExecutor(max_workers=min(PARALLEL, len(claimed))) as pool:
         answered = list(pool.map(attempt, claimed))
-    statuses: list[str] = []
-    disabled: list[str] = []
-    for outgoing, answer, at in answered:
-        status, off = _record(sessions, clock, policy, worker_id, outgoing, answer, at, rng)
-        statuses.append(status)
-        if off:
-            disabled.append(off)
+    statuses, disabled = _record_all(sessions, clock, policy, worker_id, answered, rng)
     return SendResult(len(claimed), statuses.count(DeliveryStatus.SUCCEEDED.value),
                       statuses.count(DeliveryStatus.PENDING.value),
                       statuses.count(DeliveryStatus.FAILED.value), disabled)
