@@ -209,7 +209,6 @@ NO_RCP = (404, "receipt_not_found")
 NO_WHE = (404, "webhook_endpoint_not_found")
 NO_EVT = (404, "webhook_event_not_found")
 QUEUED = 202  # accepted for sending
-NO_CARD = (404, "card_payment_not_found")
 NO_CONN = (404, "connect_account_not_found")
 BAD_SIG = (400, "stripe_signature_invalid")
 
@@ -599,11 +598,11 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
         OWN:       (NA,     NA,     ROLE,   QUEUED, NA,     NA,     NA,     NA,     NOTADM, ROLE),
         FOREIGN:   (UNAUTH, ROLE,   ROLE,   NO_ORD, ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
     },
-    # The card payment is the buyer's, the operator's and regulators' to read; this order
-    # awaiting payment has none, so those who may see the order learn only that.
+    # The card payment (asked for here by the order's buyer) is the buyer's, the operator's
+    # and regulators' to read.
     ("GET", f"{API}/orders/<order_id>/card-payment"): {
-        OWN:       (NA,     NA,     ROLE,   NO_CARD, NA,    NA,     NA,     NA,     NOTADM, ROLE),
-        FOREIGN:   (UNAUTH, NO_CARD, ROLE,  NO_ORD, ROLE,   ROLE,   NO_CARD, NOTADM, NOTADM, ROLE),
+        OWN:       (NA,     NA,     ROLE,   OK,     NA,     NA,     NA,     NA,     NOTADM, ROLE),
+        FOREIGN:   (UNAUTH, OK,     ROLE,   NO_ORD, ROLE,   ROLE,   OK,     NOTADM, NOTADM, ROLE),
     },
     ("POST", f"{API}/orders/<order_id>/deliveries"): {
         OWN:       (NA,     NA,     NEW,    ROLE,   NA,     NA,     NA,     NA,     NOTADM, SCOPE),
@@ -687,14 +686,14 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
         OWN:       (NA,     NA,     OK,     OK,     OK,     OK,     NA,     NA,     NOTADM, OK),
         FOREIGN:   (UNAUTH, OK,     NO_ACC, NO_ACC, NO_ACC, NO_ACC, OK,     NOTADM, NOTADM, NO_ACC),
     },
-    # Payees (merchants, brokers) ask for their own Stripe Connect account; the operator and
-    # regulators read any; nobody here has one yet.
+    # Payees (merchants, brokers) ask for their own Stripe Connect account and read it (each
+    # has asked for one here); the operator and regulators read any organisation's
+    # (``?org_id=``), and have none of their own.
     ("POST", f"{API}/payments/connect-account"): {
         NO_OBJECT: (UNAUTH, ROLE,   QUEUED, ROLE,   ROLE,   QUEUED, ROLE,   NOTADM, NOTADM, SCOPE),
     },
     ("GET", f"{API}/payments/connect-account"): {
-        NO_OBJECT: (UNAUTH, NO_CONN, NO_CONN, ROLE, ROLE,   NO_CONN, NO_CONN, NOTADM, NOTADM,
-                    NO_CONN),
+        NO_OBJECT: (UNAUTH, NO_CONN, OK,    ROLE,   ROLE,   OK,     NO_CONN, NOTADM, NOTADM, OK),
     },
     # Stripe's events: public (credentials are not looked at), the signature is the proof;
     # this request has none.
@@ -1055,7 +1054,8 @@ TRADING_OBJECTS: dict[tuple[str, str], str] = {
     ("POST", f"{API}/orders/<order_id>/cancellation"): "awaiting payment",
     ("POST", f"{API}/orders/<order_id>/payment"): "awaiting payment",
     ("POST", f"{API}/orders/<order_id>/card-payment"): "awaiting payment",
-    ("GET", f"{API}/orders/<order_id>/card-payment"): "awaiting payment",
+    ("GET", f"{API}/orders/<order_id>/card-payment"): "card requested",
+    ("GET", f"{API}/payments/connect-account"): "connect account",
     ("POST", f"{API}/orders/<order_id>/deliveries"): "paid",
     ("POST", f"{API}/orders/<order_id>/deliveries/file"): "paid",
     ("POST", f"{API}/orders/<order_id>/usage"): "metered",
@@ -1380,6 +1380,10 @@ class Trades:
             assert found.status_code == 200, found.get_json()
             (account,) = found.json["items"]
             return {"account_id": account["id"]}
+        if need == "connect account":  # a payee's own, asked for
+            if owner is not None and {"merchant", "broker"} & set(owner.roles):
+                self._post(owner, "/payments/connect-account", CONNECT_ACCOUNT, 202)
+            return {}
         if need in ("payable", "payout"):
             if owner is None or not {"merchant", "broker"} & set(owner.roles):
                 return {}
@@ -1433,6 +1437,9 @@ class Trades:
             "commitment": COMMITMENT})["id"]
         ids = {"order_id": order_id}
         if need in ("in review", "awaiting payment"):
+            return ids
+        if need == "card requested":
+            self._post(buyer, f"/orders/{order_id}/card-payment", None, 202)
             return ids
         self._post(buyer, f"/orders/{order_id}/payment", None, 200)
         if need == "paid":
@@ -1671,7 +1678,7 @@ def _shared_part(method: str, rule: str, obj: str, caller: str) -> SharedPart:
         if not trading and caller in REVIEWERS and need in CLAIMED:
             return SharedPart()  # claimed by the caller itself
         return SharedPart(need, FOREIGN, trading)
-    if caller in HOLDERS or need == "payable":
+    if caller in HOLDERS or need in ("payable", "connect account"):
         return SharedPart()
     return SharedPart(need, NO_OBJECT, trading)
 
@@ -1844,7 +1851,8 @@ def _build_world(shared: Shared, method: str, rule: str, obj: str, caller: str, 
         party = _holder_as(caller, party, client=client, system_uow=system_uow)
     else:
         party = make_caller(caller)
-        if trading and (obj == OWN or (obj == NO_OBJECT and need == "payable")):
+        if trading and (obj == OWN or (obj == NO_OBJECT
+                                       and need in ("payable", "connect account"))):
             own = trades.build(need, seller=target, owner=party)
         elif obj == OWN:  # only a grant can be the caller's without being a merchant
             assert need == "grant", (caller, rule)
@@ -1892,6 +1900,9 @@ def _matching_world(shared: Shared, need: str, obj: str, caller: str, *,
     return World(shared.observer, shared.target, party, own, dict(shared.foreign))
 
 
+CONNECT_ACCOUNT = {"country": "US", "email": "payee@example.cn",
+                   "refresh_url": "https://payee.example.cn/connect/refresh",
+                   "return_url": "https://payee.example.cn/connect/done"}
 WEBHOOK_ENDPOINT = {"url": "https://hooks.example.com/in", "event_types": ["order.*"]}
 
 
@@ -1965,9 +1976,7 @@ def _valid_body(method: str, rule: str, world: World) -> dict[str, Any] | None:
     if (method, rule) == ("POST", f"{API}/webhooks/endpoints"):
         return WEBHOOK_ENDPOINT
     if (method, rule) == ("POST", f"{API}/payments/connect-account"):
-        return {"country": "US", "email": "payee@example.cn",
-                "refresh_url": "https://payee.example.cn/connect/refresh",
-                "return_url": "https://payee.example.cn/connect/done"}
+        return CONNECT_ACCOUNT
     if rule == f"{API}/webhooks/endpoints/<endpoint_id>":
         return {"description": "matrix test"} if method == "PATCH" else None
     if rule.endswith("/secret-rotations"):
