@@ -356,3 +356,37 @@ def test_refund_after_settlement_reverses_transfers_in_proportion(at_once: Cards
         assert abs(reversed_by[destination] - amount / 2) <= 1
     assert at_once.market.verify().ok
     assert at_once.reconcile().ok
+
+
+def test_a_reversal_after_the_debt_was_recovered_gives_the_payee_the_excess(
+        at_once: Cards) -> None:
+    """A refund after settlement leaves the payees (whose shares went out by transfer) owing
+    their part; if a later sale recovers that debt before Stripe reverses the transfers,
+    the reversal's money is the payee's again, never a second payment of the same debt."""
+    market = at_once.market
+    chain = market.listed()
+    for payee in (chain.holder, chain.grantee):
+        at_once.onboard(payee)
+    order, _ = at_once.card_order(chain)
+    at_once.settle(order)
+    refund = trading.refund_order(order.id, PRICE // 2, settlement.RefundCause.GOODWILL,
+                                  "half back", uow=at_once.uow(chain.grantee))
+    owed: dict[str, int] = {}
+    for line in refund.lines:  # a payee may hold several lines (merchant and processor)
+        if line.receivable:
+            owed[line.org_id] = owed.get(line.org_id, 0) + line.receivable
+    assert owed  # the transfers had emptied the payable balances
+    market.trade(chain)  # paid from a balance and settled: the debts are recovered from it
+    payable = {org: market.balance(org, AccountKind.PAYABLE) for org in owed}
+    for org in owed:
+        assert market.balance(org, AccountKind.RECEIVABLE) == 0
+
+    at_once.consume("refund.issued", order_id=order.id, refund_id=refund.id,
+                    amount=refund.amount, currency=refund.currency)
+    at_once.work()
+
+    for org, amount in owed.items():
+        assert market.balance(org, AccountKind.RECEIVABLE) == 0  # never above zero
+        assert market.balance(org, AccountKind.PAYABLE) == payable[org] + amount
+    assert market.verify().ok
+    assert at_once.reconcile().ok

@@ -513,12 +513,24 @@ def transfer_refused(uow: UnitOfWork, params: Mapping[str, Any]) -> None:
 
 def reversal_made(uow: UnitOfWork, reversal: Mapping[str, Any], org_id: str) -> None:
     """A transfer reversal brought money back from a payee's Connect account to the
-    platform's balance: it settles what the refund recorded as owed by that payee."""
+    platform's balance: it settles what the refund recorded as owed by that payee. If the
+    debt was meanwhile recovered otherwise (from the payee's next earnings), what the
+    reversal brings beyond what is still owed is the payee's again, on its payable
+    balance, so it never pays twice."""
+    key = f"stripe:reversal:{reversal['id']}"
+    if _posted(uow, key):
+        return
     currency = str(reversal["currency"]).upper()
     amount = int(reversal["amount"])
-    _post(uow, f"stripe:reversal:{reversal['id']}", JournalKind.PAYOUT,
+    (receivable,) = ledger.account_ids(uow.session, [
+        (AccountKind.RECEIVABLE, org_id, currency, "")], at=uow.clock.now())
+    owed = -ledger.lock_balances(uow.session, [receivable])[receivable][0]
+    settles = min(amount, max(owed, 0))
+    _post(uow, key, JournalKind.PAYOUT,
           [(_rail(CLEARING, currency), -amount),
-           ((AccountKind.RECEIVABLE, org_id, currency, ""), amount)], currency,
+           *([((AccountKind.RECEIVABLE, org_id, currency, ""), settles)] if settles else []),
+           *([((AccountKind.PAYABLE, org_id, currency, ""), amount - settles)]
+             if amount - settles else [])], currency,
           order_id=str((reversal.get("metadata") or {}).get("order_id") or "") or None,
           memo=str(reversal["id"]))
 
