@@ -30,7 +30,7 @@ import secrets
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -118,6 +118,9 @@ def _public(obj: Obj) -> Obj:
     return {k: deepcopy(v) for k, v in obj.items() if not k.startswith("_")}
 
 
+AUTHORISATION_SECONDS = 7 * 24 * 3600  # how long a card network holds an uncaptured charge
+
+
 @dataclass
 class FakeStripe:
     """The fake's state; :meth:`serve` runs it on a loopback port."""
@@ -133,7 +136,11 @@ class FakeStripe:
     # what a card now answers a charge (``card_declined``, ``authentication_required``), by
     # payment method: the card holder's bank, which only a test can change
     card_failures: dict[str, str] = field(default_factory=dict)
+    authorised_at: dict[str, float] = field(default_factory=dict)
     url: str = ""
+    # the card network's time, which lets an uncaptured authorisation lapse after
+    # AUTHORISATION_SECONDS (a test may hand it its own clock)
+    clock: Callable[[], float] = time.time
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _clock: int = 0
 
@@ -443,6 +450,7 @@ class FakeStripe:
         pi["last_payment_error"] = None
         if manual:
             pi.update(status="requires_capture", amount_capturable=pi["amount"])
+            self.authorised_at[pi["id"]] = self.clock()
             self._emit("charge.succeeded", charge)
             self._emit("payment_intent.amount_capturable_updated", pi)
         else:
@@ -475,6 +483,9 @@ class FakeStripe:
             raise StripeFault(400, f"This PaymentIntent could not be captured because it has "
                                    f"a status of {pi['status']}.",
                               code="payment_intent_unexpected_state")
+        if self.clock() - self.authorised_at.get(id, self.clock()) > AUTHORISATION_SECONDS:
+            raise StripeFault(400, "This PaymentIntent's authorization has expired and can no "
+                                   "longer be captured.", code="charge_expired_for_capture")
         amount = _int(params, "amount_to_capture", required=False) or pi["amount_capturable"]
         if amount > pi["amount_capturable"]:
             raise StripeFault(400, "amount_to_capture is greater than the amount capturable",

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import stripe
 from sqlalchemy import select
 
 from market.cli import stripe_rail
@@ -24,8 +25,10 @@ from market.settlement.domain import AccountKind
 from market.settlement.models import Journal
 from market.settlement.rails.models import CardPayment, StripeCall
 from market.settlement.rails.stripe_rail import StripeRail, reconcile, stripe_consumers
+from market.settlement.services.cards import CaptureInFlight
 from market.testing.stripe_fake import FakeStripe
 from market.trading import services as trading
+from market.trading.domain import DisputeOutcome
 from market.trading.models import Order, OrderEvent
 from tests.conftest import Party
 from tests.integration.rights_fixtures import Chain, rights_fixture, signer_fixture  # noqa: F401
@@ -390,3 +393,60 @@ def test_a_reversal_after_the_debt_was_recovered_gives_the_payee_the_excess(
         assert market.balance(org, AccountKind.PAYABLE) == payable[org] + amount
     assert market.verify().ok
     assert at_once.reconcile().ok
+
+
+def test_an_authorisation_left_uncaptured_past_its_window_cannot_be_captured(
+        cards: Cards) -> None:
+    """The fake holds an authorisation as long as a card network does (the reason a
+    dispute's authorisation is captured at once)."""
+    cards.fake.clock = lambda: cards.market.rights.clock.now().timestamp()
+    order, pi = cards.card_order(cards.market.listed())
+    cards.market.rights.clock.advance(timedelta(days=7, seconds=1))
+    with pytest.raises(stripe.InvalidRequestError) as expired:
+        cards.rail.client.v1.payment_intents.capture(pi)
+    assert expired.value.code == "charge_expired_for_capture"
+    assert order.status == "paid"
+
+
+def test_a_disputed_authorisation_is_captured_at_once_and_settles_after_its_window(
+        cards: Cards) -> None:
+    """A dispute can outlast the card authorisation: the order's authorisation is captured
+    when the buyer disputes, and the decision, however late, refunds the card what it gives
+    back and transfers the rest. What ends the order while the capture is unanswered waits
+    for it (the outbox tries again)."""
+    market = cards.market
+    cards.fake.clock = lambda: market.rights.clock.now().timestamp()  # the network's time
+    chain = market.listed()
+    holder, seller_account = cards.onboard(chain.holder), cards.onboard(chain.grantee)
+    order, pi = cards.card_order(chain)
+    market.deliver_file(order)
+    buyer = market.party_of(order.buyer_org_id)
+    dispute = trading.open_dispute(order.id, "wrong columns", [], policy=market.policy,
+                                   uow=market.uow(buyer))
+    cards.consume("order.disputed", order_id=order.id)
+    assert cards.card(order.id).status == "authorised"
+    with pytest.raises(CaptureInFlight):  # the capture is queued, not yet answered
+        cards.consume("order.settled", order_id=order.id)
+    cards.work()
+    assert cards.fake.get(pi)["status"] == "succeeded"
+    assert cards.card(order.id).status == "captured"
+    assert _transfers(cards.fake, order.id) == {}  # nothing leaves before the decision
+
+    trading.answer_dispute(dispute.id, "the columns are as listed", [],
+                           uow=market.uow(market.party_of(order.seller_org_id)))
+    market.rights.clock.advance(timedelta(days=10))  # past the authorisation's 7 days
+    trading.decide_dispute(dispute.id, DisputeOutcome.PARTIAL_REFUND, "half right",
+                           refund_amount=PRICE // 4, uow=market.uow(market.rights.operator))
+    cards.consume("order.settled", order_id=order.id)
+    cards.work()
+
+    assert market.order(order.id).status == "settled"
+    refunds = [r for r in cards.fake.of_kind("refund") if r["payment_intent"] == pi]
+    assert [r["amount"] for r in refunds] == [PRICE // 4]
+    sent = _transfers(cards.fake, order.id)
+    assert set(sent) == {holder, seller_account}
+    fee = sum(a.amount - a.refunded for a in market.allocations(order.id)
+              if a.role == "platform")
+    assert sum(sent.values()) == PRICE - PRICE // 4 - fee
+    assert market.verify().ok
+    assert cards.reconcile().ok

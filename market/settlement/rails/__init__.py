@@ -54,3 +54,7 @@ class PaymentRail(Protocol):
                       lines: Sequence[RefundLine], *, uow: UnitOfWork) -> bool:
         """A settled order was refunded (in part): give it back, take it from the payees."""
         ...
+
+    def disputed(self, order_id: str, *, uow: UnitOfWork) -> bool:
+        """The buyer disputed the order: the money must outlast a decision of any length."""
+        ...

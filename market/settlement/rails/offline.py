@@ -26,3 +26,6 @@ class OfflineRail:
     def refund_issued(self, order_id: str, refund_id: str, amount: int,
                       lines: Sequence[RefundLine], *, uow: UnitOfWork) -> bool:
         return False
+
+    def disputed(self, order_id: str, *, uow: UnitOfWork) -> bool:
+        return False

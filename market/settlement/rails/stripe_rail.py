@@ -77,6 +77,9 @@ class StripeMoney:
             [cards.ReversalLine(line.org_id, line.role, line.receivable) for line in lines],
             uow=uow)
 
+    def disputed(self, order_id: str, *, uow: UnitOfWork) -> bool:
+        return cards.card_order_disputed(order_id, uow=uow)
+
 
 @dataclass(frozen=True)
 class ClaimedCall:
@@ -383,6 +386,9 @@ def stripe_consumers(sessions: sessionmaker[Session], settings: Settings, *,
     def cancelled(delivery: Delivery) -> None:
         rail.cancelled(str(delivery.payload["order_id"]), uow=uow())
 
+    def disputed(delivery: Delivery) -> None:
+        rail.disputed(str(delivery.payload["order_id"]), uow=uow())
+
     def refund_issued(delivery: Delivery) -> None:
         payload = delivery.payload
         lines_of = refund_lines or _refund_lines()
@@ -395,7 +401,7 @@ def stripe_consumers(sessions: sessionmaker[Session], settings: Settings, *,
         renewals.renewal_requested(str(delivery.payload["order_id"]),
                                    str(delivery.payload["subscription_id"]), uow=uow())
 
-    return {"order.settled": settled, "order.refunded": refunded,
+    return {"order.settled": settled, "order.refunded": refunded, "order.disputed": disputed,
             "order.cancelled": cancelled, "refund.issued": refund_issued,
             "subscription.renewal_due": renewal_due}
 

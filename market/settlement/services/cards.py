@@ -42,6 +42,7 @@ from market.settlement.rails.models import (
     ConnectAccount,
     StripeCall,
 )
+from market.settlement.services.calls import call_of
 from market.settlement.services.calls import queue_call as queue_call
 from market.settlement.services.saved_cards import queue_payment_intent, record_saved_card
 from market.settlement.split import ShareRole
@@ -271,6 +272,7 @@ def card_order_settled(order_id: str, *, uow: UnitOfWork) -> bool:
         if card is None or card.settled or card.status not in (CardStatus.AUTHORISED.value,
                                                                CardStatus.CAPTURED.value):
             return False
+        _not_capturing(uow, card)
         card.settled = True
         returned = card.amount - kept_of(uow, order_id)
         if returned > 0 and not _back_from_buyer(uow, card, f"stripe:return:{order_id}:settled",
@@ -294,6 +296,36 @@ def card_order_settled(order_id: str, *, uow: UnitOfWork) -> bool:
         return True
 
 
+class CaptureInFlight(Exception):
+    """The card's capture for a dispute is queued and not yet answered: what follows the
+    order's end waits for it (the outbox tries the message again)."""
+
+
+def _not_capturing(uow: UnitOfWork, card: CardPayment) -> None:
+    if card.status != CardStatus.AUTHORISED.value:
+        return
+    capture = call_of(uow, f"order:{card.order_id}:capture:v1")
+    if capture is not None and capture.state == CallState.PENDING.value:
+        raise CaptureInFlight(card.order_id)
+
+
+def card_order_disputed(order_id: str, *, uow: UnitOfWork) -> bool:
+    """A disputed order's authorisation is captured at once: a decision may come after the
+    card network lets the authorisation lapse, and the money must still be there for it.
+    Settlement then refunds the card what the decision gives back and transfers the rest.
+    False when there is nothing to capture."""
+    with uow:
+        card = uow.session.get(CardPayment, order_id, with_for_update=True)
+        if card is None or card.settled or card.status != CardStatus.AUTHORISED.value:
+            return False
+        queue_call(uow, key=f"order:{order_id}:capture:v1",
+                   operation="payment_intent.capture", subject=("order", order_id),
+                   params={"id": card.payment_intent_id, "amount_to_capture": card.amount})
+        _touch(uow, card, action="capture_for_dispute")
+        uow.commit()
+        return True
+
+
 def card_order_refunded(order_id: str, *, uow: UnitOfWork) -> bool:
     """An order paid by card was refunded before settlement (undelivered, cancelled after
     payment, a dispute's full refund): the escrow went back to the buyer's balance, from
@@ -303,6 +335,7 @@ def card_order_refunded(order_id: str, *, uow: UnitOfWork) -> bool:
         if card is None or card.status not in (CardStatus.AUTHORISED.value,
                                                CardStatus.CAPTURED.value):
             return False
+        _not_capturing(uow, card)
         if _back_from_buyer(uow, card, f"stripe:return:{order_id}:refunded", card.amount):
             if card.status == CardStatus.AUTHORISED.value:
                 _cancel_authorisation(uow, card, "")
