@@ -5,7 +5,6 @@ disabling, replays, and the consumers of every outbox topic."""
 
 from __future__ import annotations
 
-import ast
 import json
 import random
 import re
@@ -521,35 +520,8 @@ def test_backoff_doubles_to_an_hour_with_jitter_in_the_upper_half() -> None:
 
 
 # -- every topic has a consumer that does something ---------------------------------------
-
-
-def _enqueued_topics() -> set[str]:
-    """Every topic the code enqueues, read from the source: literal topics and f-strings
-    over a known set of suffixes are expanded by matching TOPICS' prefixes."""
-    found: set[str] = set()
-    for path in (ROOT / "market").rglob("*.py"):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr == "enqueue" and node.args):
-                first = node.args[0]
-                if isinstance(first, ast.Constant):
-                    found.add(str(first.value))
-                elif isinstance(first, ast.JoinedStr):
-                    head = first.values[0]
-                    assert isinstance(head, ast.Constant)
-                    prefix = str(head.value)
-                    matching = {t for t in TOPICS if t.startswith(prefix)}
-                    assert matching, f"{path}: no known topic starts with {prefix!r}"
-                    found.add(prefix + "*")
-    return found
-
-
-def test_every_enqueued_topic_is_known_to_the_worker() -> None:
-    for topic in _enqueued_topics():
-        if topic.endswith("*"):
-            continue
-        assert topic in TOPICS, topic
+# (tests/unit/test_worker_topics.py checks that every topic the code enqueues is a topic the
+# worker knows)
 
 
 def test_no_topic_is_consumed_by_a_no_op(session_factory: sessionmaker[Session],

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from market.kernel.db import present
 from market.kernel.errors import InvalidInput, RoleNotAllowed
 from market.kernel.ids import new_id
 from market.kernel.pagination import Page
@@ -78,6 +79,15 @@ def _new_secret(uow: UnitOfWork, endpoint_id: str, policy: WebhookPolicy) -> str
     return secret
 
 
+def _end_secrets(uow: UnitOfWork, endpoint_id: str, at: datetime) -> None:
+    """The endpoint's secrets that would sign after ``at`` stop signing then."""
+    uow.session.execute(
+        update(EndpointSecret).where(EndpointSecret.endpoint_id == endpoint_id,
+                                     (EndpointSecret.expires_at.is_(None))
+                                     | (EndpointSecret.expires_at > at))
+        .values(expires_at=at).execution_options(synchronize_session=False))
+
+
 def create_endpoint(url: str, event_types: Sequence[str], description: str = "", *,
                     policy: WebhookPolicy, uow: UnitOfWork) -> IssuedSecret:
     """Register an endpoint for the caller's organisation; its signing secret is in the
@@ -106,10 +116,8 @@ def create_endpoint(url: str, event_types: Sequence[str], description: str = "",
 def get_endpoint(endpoint_id: str, *, uow: UnitOfWork) -> Endpoint:
     """Raises: EndpointNotFound: not an endpoint of the caller's organisation."""
     with uow:
-        found = repository.get_endpoint(uow.session, uow.actor, endpoint_id)
-        if found is None:
-            raise EndpointNotFound()
-        return found
+        return present(repository.get_endpoint(uow.session, uow.actor, endpoint_id),
+                       EndpointNotFound)
 
 
 def list_endpoints(*, uow: UnitOfWork, after: str | None = None,
@@ -128,10 +136,8 @@ def update_endpoint(endpoint_id: str, changes: Mapping[str, Any], *, policy: Web
         EndpointNotFound, EndpointUrlRefused, InvalidInput.
     """
     with uow:
-        endpoint = repository.get_endpoint(uow.session, uow.actor, endpoint_id,
-                                           for_update=True)
-        if endpoint is None:
-            raise EndpointNotFound()
+        endpoint = present(repository.get_endpoint(uow.session, uow.actor, endpoint_id,
+                                             for_update=True), EndpointNotFound)
         chosen = _checked(changes.get("url", endpoint.url),
                           changes.get("event_types", endpoint.event_types), policy)
         endpoint.url = changes.get("url", endpoint.url)
@@ -162,10 +168,8 @@ def delete_endpoint(endpoint_id: str, *, uow: UnitOfWork) -> None:
         EndpointNotFound.
     """
     with uow:
-        endpoint = repository.get_endpoint(uow.session, uow.actor, endpoint_id,
-                                           for_update=True)
-        if endpoint is None:
-            raise EndpointNotFound()
+        endpoint = present(repository.get_endpoint(uow.session, uow.actor, endpoint_id,
+                                             for_update=True), EndpointNotFound)
         now = uow.clock.now()
         endpoint.deleted_at = now
         endpoint.updated_at = now
@@ -175,11 +179,7 @@ def delete_endpoint(endpoint_id: str, *, uow: UnitOfWork) -> None:
             .values(status=DeliveryStatus.FAILED.value, completed_at=now,
                     last_error="endpoint deleted")
             .execution_options(synchronize_session=False))
-        uow.session.execute(
-            update(EndpointSecret).where(EndpointSecret.endpoint_id == endpoint.id,
-                                         (EndpointSecret.expires_at.is_(None))
-                                         | (EndpointSecret.expires_at > now))
-            .values(expires_at=now).execution_options(synchronize_session=False))
+        _end_secrets(uow, endpoint.id, now)
         uow.session.flush()
         uow.audit.record(uow.actor, "webhook_endpoint.deleted", "webhook_endpoint",
                          endpoint.id, endpoint.state())
@@ -199,17 +199,11 @@ def rotate_secret(endpoint_id: str, *, overlap: timedelta | None = None,
     if not timedelta(0) <= overlap <= MAX_OVERLAP:
         raise InvalidInput(errors={"overlap_seconds": ["must be between 0 and 604800"]})
     with uow:
-        endpoint = repository.get_endpoint(uow.session, uow.actor, endpoint_id,
-                                           for_update=True)
-        if endpoint is None:
-            raise EndpointNotFound()
+        endpoint = present(repository.get_endpoint(uow.session, uow.actor, endpoint_id,
+                                             for_update=True), EndpointNotFound)
         now = uow.clock.now()
         ends = now + overlap
-        uow.session.execute(
-            update(EndpointSecret).where(EndpointSecret.endpoint_id == endpoint.id,
-                                         (EndpointSecret.expires_at.is_(None))
-                                         | (EndpointSecret.expires_at > ends))
-            .values(expires_at=ends).execution_options(synchronize_session=False))
+        _end_secrets(uow, endpoint.id, ends)
         secret = _new_secret(uow, endpoint.id, policy)
         endpoint.updated_at = now
         uow.session.flush()
@@ -231,10 +225,7 @@ def list_events(*, uow: UnitOfWork, type: str | None = None, since: datetime | N
 def get_event(event_id: str, *, uow: UnitOfWork) -> Event:
     """Raises: EventNotFound: not an event sent to the caller's organisation."""
     with uow:
-        found = repository.get_event(uow.session, uow.actor, event_id)
-        if found is None:
-            raise EventNotFound()
-        return found
+        return present(repository.get_event(uow.session, uow.actor, event_id), EventNotFound)
 
 
 def list_deliveries(endpoint_id: str, *, uow: UnitOfWork, status: str | None = None,
@@ -247,8 +238,7 @@ def list_deliveries(endpoint_id: str, *, uow: UnitOfWork, status: str | None = N
         EndpointNotFound.
     """
     with uow:
-        if repository.get_endpoint(uow.session, uow.actor, endpoint_id) is None:
-            raise EndpointNotFound()
+        present(repository.get_endpoint(uow.session, uow.actor, endpoint_id), EndpointNotFound)
         page = repository.list_deliveries(uow.session, endpoint_id, status=status,
                                           event_id=event_id, after=after, limit=limit)
         attempts = repository.attempts_of(uow.session, [d.id for d in page.items])
@@ -268,14 +258,11 @@ def replay(endpoint_id: str, *, event_id: str | None = None, since: datetime | N
     if (event_id is None) == (since is None):
         raise InvalidInput(errors={"event_id": ["give an event id or a range (since, until)"]})
     with uow:
-        endpoint = repository.get_endpoint(uow.session, uow.actor, endpoint_id)
-        if endpoint is None:
-            raise EndpointNotFound()
+        endpoint = present(repository.get_endpoint(uow.session, uow.actor, endpoint_id),
+                           EndpointNotFound)
         if event_id is not None:
-            event = repository.get_event(uow.session, uow.actor, event_id)
-            if event is None:
-                raise EventNotFound()
-            events = [event]
+            events = [present(repository.get_event(uow.session, uow.actor, event_id),
+                              EventNotFound)]
         else:
             stmt = repository.events_query(uow.actor, type=None, since=since, until=until)
 

@@ -21,8 +21,14 @@ from market.participants import services as participants
 from market.rights import services as rights
 from market.settlement import services as settlement
 from market.trading import services as trading
-from market.webhooks.domain import DeliveryStatus, EndpointStatus, EventSpec, Subject, selects
-from market.webhooks.domain import specs_of as _specs_of
+from market.webhooks.domain import (
+    DeliveryStatus,
+    EndpointStatus,
+    EventSpec,
+    Subject,
+    selects,
+    specs_of,
+)
 from market.webhooks.models import Delivery, Endpoint, Event
 from market.webhooks.services._common import WebhookPolicy
 
@@ -50,10 +56,6 @@ PATHS: dict[Subject, str] = {
     Subject.SUBSCRIPTION: "/api/v1/subscriptions/{id}",
     Subject.ENDPOINT: "/api/v1/webhooks/endpoints/{id}",
 }
-
-
-def specs_of(topic: str, payload: dict[str, Any]) -> tuple[EventSpec, ...]:
-    return _specs_of(topic, payload)
 
 
 def _order_parties(order_id: str, uow: UnitOfWork) -> list[str]:
