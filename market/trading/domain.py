@@ -133,16 +133,3 @@ class OrderFilters:
     max_amount: int | None = None
 
 
-@dataclass(frozen=True)
-class CardPaymentView:
-    """An order's card payment as the API shows it; ``client_secret`` (for Stripe.js) only
-    to the buyer."""
-
-    order_id: str
-    status: str
-    amount: int
-    currency: str
-    capture_method: str
-    payment_intent_id: str | None
-    client_secret: str | None
-    captured_amount: int

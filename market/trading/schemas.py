@@ -12,9 +12,14 @@ from werkzeug.datastructures import FileStorage
 from market.compliance.services import PurchaseCommitmentIn, SignatureIn
 from market.kernel.web import HistoryEventOut, PageQuery, RecordSchema, UtcDateTime, choices
 from market.receipts.services import ReceiptSummaryOut
-from market.settlement.services import AllocationOut, JournalOut, RefundCause, RefundOut
+from market.settlement.services import (
+    AllocationOut,
+    CardPaymentRecord,
+    JournalOut,
+    RefundCause,
+    RefundOut,
+)
 from market.trading.domain import (
-    CardPaymentView,
     DeliveryMode,
     DisputeOutcome,
     DisputeStatus,
@@ -226,7 +231,7 @@ class OrderRefundsOut(ma.Schema):
         "description": "what is left to refund of the price billed (0 unless settled)"})
 
 
-class CardPaymentOut(RecordSchema, model=CardPaymentView, omit=("client_secret",)):
+class CardPaymentOut(RecordSchema, model=CardPaymentRecord, omit=("client_secret",)):
     status = fields.String(metadata={
         "description": "requested (the PaymentIntent is being created), open (waiting for "
                        "the card), authorised, captured, cancelled or returned"})

@@ -12,7 +12,7 @@ use cases it publishes what an order looks like at the edge (``OrderOut``, ``Con
 record the parties see, never a copy that drifts.
 """
 
-from market.trading.domain import CardPaymentView, OrderFilters
+from market.trading.domain import OrderFilters
 from market.trading.schemas import (
     ContractOut,
     OrderLedgerOut,
@@ -98,7 +98,6 @@ __all__ = [
     "ORDER_PLACED",
     "REFUND_ISSUED",
     "RENEWAL_DUE",
-    "CardPaymentView",
     "ContractOut",
     "CredentialCheck",
     "DeadlineRun",

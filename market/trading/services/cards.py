@@ -8,13 +8,15 @@ freezes the order (its flag) until the dispute closes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from market.kernel.actor import Role
 from market.kernel.errors import InvalidTransition
 from market.kernel.uow import UnitOfWork
 from market.settlement import services as settlement
 from market.settlement.errors import CardPaymentNotFound, CardPaymentsUnavailable
 from market.trading import repository
-from market.trading.domain import CardPaymentView, OrderStatus, Policy
+from market.trading.domain import OrderStatus, Policy
 from market.trading.errors import OrderFlagged, PaymentWindowClosed, SubscriptionNotRenewing
 from market.trading.models import Order
 from market.trading.services._subscribed import _of
@@ -24,12 +26,9 @@ from market.trading.services.subscriptions import renewal_failed, renewal_paid
 CHARGEBACK = "chargeback"
 
 
-def _view(card: settlement.CardPaymentRecord, *, buyer: bool) -> CardPaymentView:
-    return CardPaymentView(order_id=card.order_id, status=card.status, amount=card.amount,
-                           currency=card.currency, capture_method=card.capture_method,
-                           payment_intent_id=card.payment_intent_id,
-                           client_secret=card.client_secret if buyer else None,
-                           captured_amount=card.captured_amount)
+def _view(card: settlement.CardPaymentRecord, *, buyer: bool) -> settlement.CardPaymentRecord:
+    """The card payment as its reader sees it: the client secret is the buyer's alone."""
+    return card if buyer else replace(card, client_secret=None)
 
 
 def _manual_capture(policy: Policy) -> bool:
@@ -38,7 +37,8 @@ def _manual_capture(policy: Policy) -> bool:
     return policy.delivery_window + policy.acceptance_window <= policy.card_auth_window
 
 
-def request_card_payment(order_id: str, *, policy: Policy, uow: UnitOfWork) -> CardPaymentView:
+def request_card_payment(order_id: str, *, policy: Policy,
+                         uow: UnitOfWork) -> settlement.CardPaymentRecord:
     """The buyer asks to pay an order awaiting payment by card; asking again returns the
     same card payment. The card is authorised now and captured on acceptance when the
     order's delivery and acceptance windows fit the card authorisation window, otherwise
@@ -69,7 +69,7 @@ def request_card_payment(order_id: str, *, policy: Policy, uow: UnitOfWork) -> C
         return _view(card, buyer=True)
 
 
-def get_card_payment(order_id: str, *, uow: UnitOfWork) -> CardPaymentView:
+def get_card_payment(order_id: str, *, uow: UnitOfWork) -> settlement.CardPaymentRecord:
     """An order's card payment: its buyer, the operator and regulators.
 
     Raises:
@@ -77,8 +77,7 @@ def get_card_payment(order_id: str, *, uow: UnitOfWork) -> CardPaymentView:
     """
     with uow:
         order = repository.get_order(uow.session, uow.actor, order_id)
-        if Role.OPERATOR.value not in uow.actor.roles \
-                and Role.REGULATOR.value not in uow.actor.roles:
+        if not uow.actor.has_role(Role.OPERATOR, Role.REGULATOR):
             order.require_buyer(uow.actor)
         card = settlement.card_payment_of(order.id, uow=uow.joined())
         if card is None:
