@@ -61,14 +61,10 @@ import pstats
 import random
 import re
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -107,10 +103,10 @@ from market.receipts.models import LogHead, LogNode, Receipt, ReceiptQueue
 from market.receipts.services.issuer import receipt_body
 from market.receipts.services.log import SEQUENCE_LIMIT, inclusion_proof
 from market.receipts.verifier import leaf_hash, sha256, suite_hash
+from market.testing.anvil import ANVIL, anvil_node
+from market.testing.anvil import CHAIN_ID as ANVIL_CHAIN_ID
 
 ROOT = Path(__file__).resolve().parents[1]
-ANVIL = ROOT / "contracts" / "node_modules" / ".bin" / "anvil"
-ANVIL_CHAIN_ID = 31337
 BENCH_SIGNING_KEY = "0x" + "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
 BENCH_SM2_KEY = "3945208f7b2144b13f36e38ac6d39f95889393692860b51a42fb81ef4df7c5b8"
 
@@ -705,39 +701,6 @@ def measure_proofs(run: Run, leaves: int, samples: int, budget: float) -> dict[s
 
 
 # -- 5. gas ----------------------------------------------------------------------------------
-
-
-@contextmanager
-def anvil_node() -> Iterator[str]:
-    """anvil on a free loopback port (chain id 31337) until the block ends; its URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen([str(ANVIL), "--port", str(port), "--chain-id",
-                                str(ANVIL_CHAIN_ID), "--silent"], start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            request = urllib.request.Request(url, data=b'{"jsonrpc":"2.0","id":1,'
-                                             b'"method":"eth_chainId","params":[]}',
-                                             headers={"Content-Type": "application/json"})
-            try:
-                with urllib.request.urlopen(request, timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"anvil did not start on {url}") from None
-                time.sleep(0.1)
-        yield url
-    finally:  # the npm wrapper runs the binary as its child: end the group started here
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def calldata_gas(data: bytes) -> int:

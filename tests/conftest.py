@@ -39,6 +39,7 @@ from market.participants import services as participants
 from market.participants.domain import Status, random_credit_code
 from market.receipts import services as receipts
 from market.receipts import verifier
+from market.testing.anvil import ANVIL, anvil_node
 
 TEST_SECRET = "test-secret-key-0123456789abcdef"
 TEST_SIGNING_KEY = "0x" + "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
@@ -329,49 +330,15 @@ def problem(response: Any) -> dict[str, Any]:
     return body
 
 
-ANVIL = Path(__file__).resolve().parents[1] / "contracts" / "node_modules" / ".bin" / "anvil"
-
-
 @pytest.fixture(scope="session")
 def anvil() -> Iterator[str]:
     """A real anvil (npm ``@foundry-rs/anvil``, ``npm install --prefix contracts``) on a free
     loopback port, chain id 31337, for the session; yields its URL. Missing binary: a skip,
     a failure in CI."""
-    import signal
-    import socket
-    import subprocess
-    import time
-    import urllib.request
-
     if not ANVIL.exists():
         reason = f"anvil not installed at {ANVIL}: run `npm install --prefix contracts`"
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen([str(ANVIL), "--port", str(port), "--chain-id", "31337",
-                                "--silent"], start_new_session=True)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            request = urllib.request.Request(url, data=b'{"jsonrpc":"2.0","id":1,'
-                                             b'"method":"eth_chainId","params":[]}',
-                                             headers={"Content-Type": "application/json"})
-            try:
-                with urllib.request.urlopen(request, timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"anvil did not start on {url}") from None
-                time.sleep(0.1)
+    with anvil_node() as url:
         yield url
-    finally:  # the npm wrapper runs the binary as its child: end the group started here
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
