@@ -39,7 +39,7 @@ from market.settlement.rails.models import (
     StripeEvent,
 )
 from market.settlement.rails.stripe_client import Outcome, client_for, perform, retrieve
-from market.settlement.services import cards, connect, renewals, saved_cards
+from market.settlement.services import card_answers, cards, connect, renewals, saved_cards
 
 log = logging.getLogger("market.stripe")
 
@@ -188,7 +188,7 @@ class StripeRail:
             else:
                 row.state, row.completed_at = CallState.FAILED.value, now
                 if row.operation == "transfer.create":
-                    cards.transfer_refused(uow, row.params)
+                    card_answers.transfer_refused(uow, row.params)
                 elif row.operation == "customer.create":  # the card is not saved
                     saved_cards.customer_answered(uow, row.subject_id)
                 elif row.operation == "payment_intent.create":
@@ -215,7 +215,7 @@ class StripeRail:
                 if card.status == CardStatus.REQUESTED.value:
                     card.status = CardStatus.OPEN.value
                     # confirmed at creation (a renewal charged off-session): paid now
-                    return cards.payment_intent_changed(uow, result)
+                    return card_answers.payment_intent_changed(uow, result)
                 # the order was cancelled before the PaymentIntent existed
                 cards.queue_call(uow, key=f"order:{card.order_id}:cancel:v1",
                                  operation="payment_intent.cancel",
@@ -227,13 +227,13 @@ class StripeRail:
             saved_cards.customer_answered(uow, row.subject_id)
             return None
         if operation in ("payment_intent.capture", "payment_intent.cancel"):
-            return cards.payment_intent_changed(uow, result)
+            return card_answers.payment_intent_changed(uow, result)
         if operation == "refund.create":
-            cards.refund_made(uow, result)
+            card_answers.refund_made(uow, result)
         elif operation == "transfer.create":
-            cards.transfer_made(uow, result)
+            card_answers.transfer_made(uow, result)
         elif operation == "transfer_reversal.create":
-            cards.reversal_made(uow, result, str(row.params["metadata"]["org_id"]))
+            card_answers.reversal_made(uow, result, str(row.params["metadata"]["org_id"]))
         elif operation == "account.create":
             connect.account_created(uow, row.subject_id, result)
         elif operation == "account_link.create":
@@ -321,9 +321,9 @@ class StripeRail:
                 return
             paid = chargeback = None
             if kind == "payment_intent" and current is not None:
-                paid = cards.payment_intent_changed(uow, current)
+                paid = card_answers.payment_intent_changed(uow, current)
             elif kind == "dispute" and current is not None:
-                chargeback = cards.dispute_changed(uow, current)
+                chargeback = card_answers.dispute_changed(uow, current)
             elif kind == "account" and current is not None:
                 connect.account_changed(uow, current)
             if paid is not None:
