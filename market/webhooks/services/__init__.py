@@ -24,13 +24,11 @@ from market.webhooks.services.endpoints import (
     update_endpoint,
 )
 from market.webhooks.services.fanout import Render, fan_out, system_uows
-from market.webhooks.services.sender import Answer, Outgoing, SendResult, deliver_due, http_send
+from market.webhooks.services.sender import SendResult, deliver_due
 
 __all__ = [
-    "Answer",
     "DeliveryView",
     "IssuedSecret",
-    "Outgoing",
     "Render",
     "SendResult",
     "WebhookPolicy",
@@ -41,7 +39,6 @@ __all__ = [
     "fan_out",
     "get_endpoint",
     "get_event",
-    "http_send",
     "list_deliveries",
     "list_endpoints",
     "list_events",

@@ -4,13 +4,11 @@ keeps failing (its owner is told by an event of its own)."""
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import random
 import socket
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -53,7 +51,6 @@ class Outgoing:
     event_type: str
     body: bytes
     secrets: tuple[str, ...]
-    attempts: int
 
 
 @dataclass(frozen=True)
@@ -68,9 +65,6 @@ class Answer:
     @property
     def succeeded(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
-
-
-Send = Callable[[Outgoing, dict[str, str], WebhookPolicy], Answer]
 
 
 @dataclass(frozen=True)
@@ -110,16 +104,13 @@ def http_client(policy: WebhookPolicy) -> httpx.Client:
 
 
 def http_send(outgoing: Outgoing, headers: dict[str, str], policy: WebhookPolicy, *,
-              client: httpx.Client | None = None) -> Answer:
-    """POST the event (on ``client``, or a client of its own)."""
+              client: httpx.Client) -> Answer:
+    """POST the event on the pass's client."""
     started = time.monotonic()
     if not policy.allow_private:
         refused = _resolves_publicly(outgoing.url)
         if refused is not None:
             return Answer(None, "", 0, refused)
-    if client is None:
-        with http_client(policy) as own:
-            return http_send(outgoing, headers, policy, client=own)
     try:
         with client.stream("POST", outgoing.url, content=outgoing.body,
                            headers=headers) as response:
@@ -167,7 +158,7 @@ def _claim(sessions: sessionmaker[Session], clock: Clock, policy: WebhookPolicy,
             secrets = tuple(policy.unseal(s.sealed) for s in
                             repository.live_secrets(session, endpoint.id, now))
             found.append(Outgoing(delivery.id, endpoint.id, endpoint.url, event.id,
-                                  event.type, event_body(event), secrets, delivery.attempts))
+                                  event.type, event_body(event), secrets))
         return found
 
 
@@ -269,23 +260,20 @@ def _disable(uow: UnitOfWork, endpoint: Endpoint, now: datetime) -> None:
 
 def deliver_due(sessions: sessionmaker[Session], clock: Clock, policy: WebhookPolicy, *,
                 worker_id: str, limit: int = 100, lease_seconds: int = 120,
-                send: Send | None = None, rng: random.Random | None = None) -> SendResult:
+                rng: random.Random | None = None) -> SendResult:
     """One pass: claim up to ``limit`` due deliveries, send them (several at once, on one
     pooled client, none inside a transaction) and record each answer."""
     rng = rng or random.Random()  # noqa: S311 (jitter, not a secret)
     claimed = _claim(sessions, clock, policy, worker_id, limit, lease_seconds)
     if not claimed:
         return SendResult(0, 0, 0, 0, [])
-    if send is None:
-        with http_client(policy) as client:
-            return _send_all(sessions, clock, policy, worker_id, claimed, rng,
-                             functools.partial(http_send, client=client))
-    return _send_all(sessions, clock, policy, worker_id, claimed, rng, send)
+    with http_client(policy) as client:
+        return _send_all(sessions, clock, policy, worker_id, claimed, rng, client)
 
 
 def _send_all(sessions: sessionmaker[Session], clock: Clock, policy: WebhookPolicy,
               worker_id: str, claimed: list[Outgoing], rng: random.Random,
-              send: Send) -> SendResult:
+              client: httpx.Client) -> SendResult:
 
     def attempt(outgoing: Outgoing) -> tuple[Outgoing, Answer, datetime]:
         at = clock.now()
@@ -295,7 +283,7 @@ def _send_all(sessions: sessionmaker[Session], clock: Clock, policy: WebhookPoli
                    "Market-Event-Id": outgoing.event_id,
                    "Market-Event-Type": outgoing.event_type,
                    "Market-Delivery-Id": outgoing.delivery_id}
-        return outgoing, send(outgoing, headers, policy), at
+        return outgoing, http_send(outgoing, headers, policy, client=client), at
 
     with ThreadPoolExecutor(max_workers=min(PARALLEL, len(claimed))) as pool:
         answered = list(pool.map(attempt, claimed))
