@@ -358,6 +358,17 @@ def _deadlines(sessions: sessionmaker[Session]) -> dict[str, list[str]]:
             "negotiations_expired": lapsed.negotiations_expired}
 
 
+def _rule_duties(sessions: sessionmaker[Session], settings: Settings) -> dict[str, list[str]]:
+    """Periodic duties of the market rules: each returns the ids it acted on."""
+    def uow(label: str) -> UnitOfWork:
+        return UnitOfWork(sessions, SystemClock(), system_actor(label))
+    done: dict[str, list[str]] = {}
+    # -- admission documents and credit marks --
+    # -- arbitration --
+    # -- retention and destruction --
+    return done
+
+
 def _renewals(sessions: sessionmaker[Session], settings: Settings) -> dict[str, list[str]]:
     """Periodic duty: subscriptions renewed before their period ends (collected at once on
     the offline rail), retried when past due, lapsed when renewal is off or grace is over."""
@@ -471,7 +482,8 @@ def worker(once: bool, batch: int, interval: float, sweep_interval: float) -> No
             if opened:
                 click.echo(f"opened {opened} alerts")
             done = {k: v for k, v in {**_deadlines(sessions),
-                                      **_renewals(sessions, settings)}.items() if v}
+                                      **_renewals(sessions, settings),
+                                      **_rule_duties(sessions, settings)}.items() if v}
             if done:
                 click.echo(", ".join(f"{k.replace('_', ' ')}: {len(v)}"
                                      for k, v in done.items()))

@@ -513,3 +513,7 @@ def screen(product: ProductFacts, *, seller: PartyFacts, declaration: Mapping[st
 
 def rule_names() -> list[str]:
     return [r.__name__ for r in RULES]
+
+
+# The rules of the later chapters register themselves when their modules load.
+from market.compliance.rules import contracts, delivery, parties, public_data  # noqa: E402,F401
