@@ -12,6 +12,7 @@ from market.listing import models as listing
 from market.matching import models as matching
 from market.participants import models as participants
 from market.receipts import models as receipts
+from market.regulator import models as regulator
 from market.rights import models as rights
 from market.settlement import models as settlement
 from market.settlement.rails import models as stripe_rail
@@ -19,7 +20,7 @@ from market.trading import models as trading
 from market.webhooks import models as webhooks
 
 TABLE_MODULES = (audit, idempotency, outbox, participants, rights, listing, catalog, trading,
-                 settlement, stripe_rail, compliance, matching, receipts, webhooks)
+                 settlement, stripe_rail, compliance, matching, receipts, regulator, webhooks)
 
 metadata = Base.metadata
 

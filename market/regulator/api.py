@@ -18,10 +18,12 @@ from market.regulator import services
 from market.regulator.schemas import (
     ExportQuery,
     MarketStatisticsOut,
+    ReadQuery,
     RegulatorOrderOut,
     RegulatorOrderQuery,
     SanctionListOut,
     StatisticsOut,
+    SupervisionReadOut,
 )
 from market.trading import services as trading
 
@@ -54,7 +56,9 @@ def export_filings(query: dict[str, Any]) -> Response:
     services.require_regulator(actor)
     # The stream outlives the request: its unit of work has a connection of its own.
     reader = UnitOfWork(state().session_factory, state().clock, actor)
-    chunks = services.export_filings(compliance.filing_filters(query), fmt, uow=reader)
+    g.market_tally = services.Tally()
+    chunks = services.export_filings(compliance.filing_filters(query), fmt, uow=reader,
+                                     tally=g.market_tally)
     response = Response(stream_with_context(chunks), mimetype=MEDIA[fmt].split(";")[0])
     response.headers["Content-Type"] = MEDIA[fmt]
     response.headers["Content-Disposition"] = f'attachment; filename="filings.{fmt}"'
@@ -111,14 +115,56 @@ def sanctions() -> dict[str, Any]:
     return {"items": services.sanctions(uow=unit_of_work())}
 
 
+@bp.route("/regulator/reads", methods=["GET"])
+@bp.access(roles=[Role.REGULATOR, Role.OPERATOR])
+@bp.arguments(ReadQuery, location="query")
+@bp.response(200, page_of(SupervisionReadOut))
+def reads(query: dict[str, Any]) -> dict[str, Any]:
+    """The supervision trace (事后可追溯): every successful read a regulator made, with its
+    method, path, query and how many records it returned, filtered by regulator
+    organisation, user, path prefix and time. Regulators and the operator read it."""
+    filters = services.ReadFilters(org_id=query["org_id"], user_id=query["user_id"],
+                                   path_prefix=query["path"], since=query["since"],
+                                   until=query["until"])
+    return page_body(services.supervision_reads(filters, uow=unit_of_work(),
+                                                **page_args(query)))
+
+
+def result_count(response: Response) -> int | None:
+    """How many records a JSON read returned: a page's items, a list's length, or one
+    object; None for what is not JSON."""
+    if response.is_streamed or not response.is_json:
+        return None
+    body = response.get_json(silent=True)
+    if isinstance(body, dict) and isinstance(body.get("items"), list):
+        return len(body["items"])
+    if isinstance(body, list):
+        return len(body)
+    return 1 if body is not None else None
+
+
 @bp.after_app_request
 def _audit_regulator_reads(response: Response) -> Response:
+    """Keep every successful read a regulator makes in the supervision trace. A streamed
+    export is kept when its stream closes, with the number of records it sent."""
     if request.method not in ("GET", "HEAD") or response.status_code >= 400 or is_internal():
         return response
     actor = g.get("market_actor")  # only requests that looked at their key; public reads
     if actor is None or actor.is_anonymous or not actor.has_role(Role.REGULATOR):  # are public
         return response
-    services.record_read(actor, method=request.method, path=request.path,
-                         query=request.query_string.decode("utf-8", "replace"),
-                         status=response.status_code, uow=unit_of_work())
+    method, path, status = request.method, request.path, response.status_code
+    query = request.query_string.decode("utf-8", "replace")
+    tally: services.Tally | None = g.get("market_tally")
+    if response.is_streamed and tally is not None:
+        st, request_id = state(), g.get("request_id")
+
+        def kept() -> None:
+            services.record_read(actor, method=method, path=path, query=query, status=status,
+                                 result_count=tally.count,
+                                 uow=UnitOfWork(st.session_factory, st.clock, actor,
+                                                request_id=request_id))
+        response.call_on_close(kept)
+        return response
+    services.record_read(actor, method=method, path=path, query=query, status=status,
+                         result_count=result_count(response), uow=unit_of_work())
     return response

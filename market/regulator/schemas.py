@@ -9,6 +9,7 @@ from marshmallow import fields, validate
 
 from market.compliance import services as compliance
 from market.kernel.web import UtcDateTime
+from market.kernel.web.pagination import PageQuery
 from market.trading import services as trading
 
 _ID = validate.Length(1, 40)
@@ -73,3 +74,29 @@ class RegulatorOrderOut(ma.Schema):
     contract = fields.Nested(trading.ContractOut, allow_none=True)
     ledger = fields.Nested(trading.OrderLedgerOut)
     filing = fields.Nested(compliance.FilingOut, allow_none=True)
+
+
+class ReadQuery(PageQuery):
+    org_id = fields.String(load_default=None, validate=_ID,
+                           metadata={"description": "the regulator organisation that read"})
+    user_id = fields.String(load_default=None, validate=_ID)
+    path = fields.String(load_default=None, validate=validate.Length(1, 500),
+                         metadata={"description": "reads of paths starting with this"})
+    since = UtcDateTime(load_default=None)
+    until = UtcDateTime(load_default=None)
+
+
+class SupervisionReadOut(ma.Schema):
+    id = fields.String()
+    at = UtcDateTime()
+    org_id = fields.String()
+    user_id = fields.String(allow_none=True)
+    key_id = fields.String(allow_none=True)
+    method = fields.String()
+    path = fields.String()
+    query = fields.String()
+    status = fields.Integer()
+    result_count = fields.Integer(allow_none=True, metadata={
+        "description": "records returned: a page's items, 1 for one object; for a streamed "
+                       "export, the records sent; null when not countable"})
+    request_id = fields.String(allow_none=True)

@@ -12,13 +12,18 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy import select
 
 from market.compliance import services as compliance
 from market.kernel.actor import Actor, Role, require
-from market.kernel.pagination import Page
+from market.kernel.ids import new_id
+from market.kernel.pagination import Page, keyset_page, where_given
 from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
+from market.regulator.models import SupervisionRead
 from market.trading import services as trading
 
 EXPORT_COLUMNS = ("number", "kind", "concluded_at", "filed_at", "seller_org_id",
@@ -103,8 +108,20 @@ def _csv_cell(value: Any) -> Any:
     return "" if value is None else value
 
 
+@dataclass
+class Tally:
+    """How many records a streamed read has sent so far."""
+
+    count: int = 0
+
+    def counted(self, rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for row in rows:
+            self.count += 1
+            yield row
+
+
 def export_filings(filters: compliance.FilingFilters, fmt: str, *, uow: UnitOfWork,
-                   batch: int = 1000) -> Iterator[str]:
+                   batch: int = 1000, tally: Tally | None = None) -> Iterator[str]:
     """The filings passing ``filters`` as CSV (a header, then one row each) or JSON Lines,
     produced a chunk at a time from a server-side cursor: memory stays flat.
 
@@ -113,8 +130,10 @@ def export_filings(filters: compliance.FilingFilters, fmt: str, *, uow: UnitOfWo
     """
     require_regulator(uow.actor)
     with uow:
-        rows = (_row(f) for f in compliance.stream_filings(filters, uow=uow.joined(),
-                                                            batch=batch))
+        rows: Iterator[dict[str, Any]] = (
+            _row(f) for f in compliance.stream_filings(filters, uow=uow.joined(), batch=batch))
+        if tally is not None:
+            rows = tally.counted(rows)
         if fmt == "csv":
             buffer = io.StringIO()
             writer = csv.writer(buffer)
@@ -141,13 +160,49 @@ def export_filings(filters: compliance.FilingFilters, fmt: str, *, uow: UnitOfWo
 
 
 def record_read(actor: Actor, *, method: str, path: str, query: str, status: int,
-                uow: UnitOfWork) -> None:
-    """Audit one read by a regulator (its own transaction)."""
+                result_count: int | None, uow: UnitOfWork) -> None:
+    """Keep one read by a regulator (its own transaction): a row of the supervision trace in
+    readable columns, and its audit-chain entry."""
     with uow:
+        read = SupervisionRead(
+            id=new_id("srd"), at=uow.clock.now(), org_id=actor.org_id or actor.label,
+            user_id=actor.user_id, key_id=actor.key_id, method=method, path=path[:500],
+            query=query[:2000], status=status, result_count=result_count,
+            request_id=uow.request_id)
+        uow.session.add(read)
         uow.audit.record(actor, "regulator.read", "request", path[:64],
                          {"method": method, "path": path, "query": query[:2000],
-                          "status": status})
+                          "status": status, "result_count": result_count, "read_id": read.id})
         uow.commit()
+
+
+@dataclass(frozen=True)
+class ReadFilters:
+    """What the supervision trace is narrowed to."""
+
+    org_id: str | None = None
+    user_id: str | None = None
+    path_prefix: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def supervision_reads(filters: ReadFilters, *, uow: UnitOfWork, after: str | None = None,
+                      limit: int = 50) -> Page[SupervisionRead]:
+    """Who read what: every regulator's reads, oldest first, for regulators and the
+    operator."""
+    require(uow.actor, Role.REGULATOR, Role.OPERATOR)
+    with uow:
+        stmt = where_given(select(SupervisionRead), (SupervisionRead.org_id, filters.org_id),
+                           (SupervisionRead.user_id, filters.user_id))
+        if filters.path_prefix:
+            stmt = stmt.where(SupervisionRead.path.startswith(filters.path_prefix,
+                                                              autoescape=True))
+        if filters.since is not None:
+            stmt = stmt.where(SupervisionRead.at >= filters.since)
+        if filters.until is not None:
+            stmt = stmt.where(SupervisionRead.at < filters.until)
+        return keyset_page(uow.session, stmt, SupervisionRead.id, after=after, limit=limit)
 
 
 # -- public disclosure (信息披露) ----------------------------------------------------------

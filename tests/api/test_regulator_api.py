@@ -208,7 +208,9 @@ def test_every_regulator_read_is_audited_and_nothing_else_is(client, parties,
     for path in ("/regulator/filings?sector=金融", "/regulator/statistics", "/rights",
                  f"/participants/{parties['seller'].org_id}"):
         assert client.get(f"{API}{path}", headers=regulator.headers).status_code == 200
-    client.get(f"{API}/regulator/filings/export", headers=regulator.headers).get_data()
+    exported = client.get(f"{API}/regulator/filings/export", headers=regulator.headers)
+    exported.get_data()
+    exported.close()  # a streamed read is kept when its stream closes
     assert _audit_count(session_factory, "regulator.read") == before + 5
     # Refused reads, other callers' reads and public reads leave no such entry.
     assert client.get(f"{API}/filings/fil_01J00000000000000000000000",
@@ -223,6 +225,64 @@ def test_every_regulator_read_is_audited_and_nothing_else_is(client, parties,
         assert last is not None
         assert last.actor_org_id == regulator.org_id
         assert (last.object_type, last.object_id) == ("request", f"{API}/regulator/filings/export")
+
+
+def test_the_supervision_trace_answers_who_looked_at_what(client, parties) -> None:
+    regulator, operator = parties["regulator"], parties["operator"]
+    for amount in (100, 200, 300):
+        _file(client, parties["seller"], parties["buyer"], sector="金融", amount=amount)
+    assert len(client.get(f"{API}/regulator/filings?sector=金融&limit=2",
+                          headers=regulator.headers).json["items"]) == 2
+    seller = parties["seller"].org_id
+    assert client.get(f"{API}/participants/{seller}", headers=regulator.headers
+                      ).status_code == 200
+    exported = client.get(f"{API}/regulator/filings/export?format=jsonl",
+                          headers=regulator.headers)
+    assert len(exported.get_data(as_text=True).splitlines()) == 3
+    exported.close()
+    # Not a regulator's read: the operator's own reads are not in the trace.
+    assert client.get(f"{API}/participants/{seller}", headers=operator.headers
+                      ).status_code == 200
+
+    trace = client.get(f"{API}/regulator/reads?org_id={regulator.org_id}",
+                       headers=operator.headers)
+    assert trace.status_code == 200, trace.get_json()
+    rows = [(r["method"], r["path"], r["query"], r["result_count"])
+            for r in trace.json["items"]]
+    assert rows == [
+        ("GET", f"{API}/regulator/filings", "sector=金融&limit=2", 2),
+        ("GET", f"{API}/participants/{seller}", "", 1),
+        ("GET", f"{API}/regulator/filings/export", "format=jsonl", 3),
+    ]
+    assert {r["user_id"] for r in trace.json["items"]} == {regulator.user_id}
+    assert all(r["key_id"] and r["status"] == 200 for r in trace.json["items"])
+    # Narrowed to what was looked at: who read this participant?
+    who = client.get(f"{API}/regulator/reads?path={API}/participants/{seller}",
+                     headers=regulator.headers).json["items"]
+    assert [(r["org_id"], r["path"]) for r in who] == [
+        (regulator.org_id, f"{API}/participants/{seller}")]
+    bad = client.get(f"{API}/regulator/reads?since=yesterday", headers=regulator.headers)
+    assert bad.status_code == 422
+    assert problem(bad)["errors"]["since"]
+
+
+def test_a_regulator_administers_its_own_users_and_keys_audited(client, parties,
+                                                                 session_factory) -> None:
+    regulator = parties["regulator"]
+    created = client.post(f"{API}/participants/{regulator.org_id}/users",
+                          headers=regulator.headers,
+                          json={"name": "检查员乙", "email": "inspector@example.gov.cn"})
+    assert created.status_code == 201, created.get_json()
+    key = client.post(f"{API}/keys", headers=regulator.headers,
+                      json={"name": "审计只读", "scopes": ["read"]})
+    assert key.status_code == 201, key.get_json()
+    revoked = client.post(f"{API}/keys/{key.json['id']}/revoke", headers=regulator.headers)
+    assert revoked.status_code == 200, revoked.get_json()
+    with session_factory() as session:
+        mine = {(e.action, e.object_id) for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.actor_org_id == regulator.org_id))}
+    assert {("user.created", created.json["id"]), ("api_key.created", key.json["id"]),
+            ("api_key.revoked", key.json["id"])} <= mine
 
 
 # -- public disclosure -----------------------------------------------------------------
