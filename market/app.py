@@ -13,6 +13,7 @@ from flask_babel import Babel
 from sqlalchemy.orm import Session, sessionmaker
 
 from market import wiring
+from market.compliance import services as compliance
 from market.compliance.api import bp as compliance_bp
 from market.kernel import migrate
 from market.kernel.clock import Clock, SystemClock
@@ -32,6 +33,7 @@ from market.receipts.signing import Signer
 from market.regulator.api import bp as regulator_bp
 from market.rights.api import bp as rights_bp
 from market.settlement.api import bp as settlement_bp
+from market.trading import arbitration_api  # noqa: F401  (its routes are trading's)
 from market.trading.api import bp as trading_bp
 from market.webhooks.api import bp as webhooks_bp
 
@@ -89,6 +91,7 @@ def register_extensions(
         raise ConfigurationError("no signing key: set MARKET_SIGNING_KEY")
     app.extensions["market.signer"] = Signer(settings.signing_key)
     receipts.configure(settings)
+    compliance.configure_delivery_matrix(settings.delivery_matrix)
     Babel(app, locale_selector=select_locale,
           default_translation_directories=str(TRANSLATIONS))
 

@@ -57,12 +57,15 @@ TOPICS = (
     *(f"listing.{s}" for s in ("listed", "suspended", "reinstated", "delisted")),
     "review.decided",
     "compliance.breach_recorded", "compliance.filed", "compliance.alert",
-    *(f"order.{s}" for s in OrderStatus), "order.flagged",
+    *(f"order.{s}" for s in OrderStatus), "order.flagged", "order.destruction_due",
     *(f"payout.{s}" for s in ("requested", "paid", "rejected", "expired")),
     "demand.matched", "demand.candidate_added", "demand.converted", "demand.expired",
     "saved_search.matched", *(f"negotiation.{a}" for a in NEGOTIATION_ACTIONS),
     "webhook_endpoint.disabled",
     "refund.issued",
+    *(f"dispute.{s}" for s in ("decided", "escalated", "awarded")),
+    "contract.signed", "contract.declined",
+    participants.EXPIRING_TOPIC,
     *(f"subscription.{s}" for s in ("renewed", "renewal_failed", "lapsed", "cancelled",
                                     "renewal_due")),
 )
@@ -143,6 +146,8 @@ class MarketGroup(click.Group):
 def _settings() -> Settings:
     settings = load_settings()
     receipts.configure(settings)
+    compliance.configure_delivery_matrix(settings.delivery_matrix)
+    compliance.configured_years(settings.retention_years)  # an unknown kind or a broken floor
     return settings
 
 
@@ -364,8 +369,12 @@ def _rule_duties(sessions: sessionmaker[Session], settings: Settings) -> dict[st
         return UnitOfWork(sessions, SystemClock(), system_actor(label))
     done: dict[str, list[str]] = {}
     # -- admission documents and credit marks --
+    done.update(participants.run_document_duties(
+        uow=uow("admission documents"), reminder_days=settings.document_reminder_days).as_dict())
+    done["credit_marks_changed"] = trading.recompute_credit_marks(uow=uow("credit marks"))
     # -- arbitration --
     # -- retention and destruction --
+    done.update(_retention_sweep(sessions, settings))
     return done
 
 
@@ -448,6 +457,64 @@ def alerts_scan(hours: float, as_json: bool) -> None:
     """Run the alert rules over recently filed trades (the worker also does this)."""
     opened = _scan_alerts(_sessions(_settings()), hours)
     _emit(as_json, {"opened": opened}, lambda: click.echo(f"opened {opened} alerts"))
+
+
+@main.group("credit")
+def credit_group() -> None:
+    """Public credit marks (信用评价)."""
+
+
+@credit_group.command("recompute")
+@click.option("--org", "org_ids", multiple=True, help="Only these organisations")
+@click.option("--json", "as_json", is_flag=True)
+def credit_recompute(org_ids: tuple[str, ...], as_json: bool) -> None:
+    """Recompute participants' credit marks from their current records (the worker also
+    does this every sweep)."""
+    changed = trading.recompute_credit_marks(
+        uow=_uow(_settings(), "credit marks"), org_ids=list(org_ids) or None)
+    _emit(as_json, {"changed": changed}, lambda: click.echo(
+        f"{len(changed)} credit marks changed" + (": " + ", ".join(changed) if changed else "")))
+
+
+def _retention_sweep(sessions: sessionmaker[Session], settings: Settings,
+                     ) -> dict[str, list[str]]:
+    """Periodic duty: keep the retention policy as configured, ask for the destructions now
+    due, alert the overdue ones, delete the stored files nothing needs any more."""
+    def uow() -> UnitOfWork:
+        return UnitOfWork(sessions, SystemClock(), system_actor("retention"))
+    applied = compliance.apply_retention(settings.retention_years, uow=uow())
+    return {"retention_applied": applied, **trading.sweep_retention(
+        uow, storage=settings.instance_path / "deliveries",
+        sample_dir=settings.instance_path / "samples",
+        grace=timedelta(days=settings.destruction_grace_days))}
+
+
+@main.group("retention")
+def retention_group() -> None:
+    """Retention of records and destruction of delivered copies."""
+
+
+@retention_group.command("apply")
+@click.option("--json", "as_json", is_flag=True)
+def retention_apply(as_json: bool) -> None:
+    """Write the configured retention years (MARKET_RETENTION_YEARS) into the policy the
+    database enforces; never below a kind's floor."""
+    settings = _settings()
+    changed = compliance.apply_retention(settings.retention_years, uow=UnitOfWork(
+        _sessions(settings), SystemClock(), system_actor("retention")))
+    _emit(as_json, {"changed": changed},
+          lambda: click.echo("changed: " + (", ".join(changed) or "nothing")))
+
+
+@retention_group.command("sweep")
+@click.option("--json", "as_json", is_flag=True)
+def retention_sweep(as_json: bool) -> None:
+    """Apply the policy, ask for the destructions now due, alert the overdue ones and delete
+    the delivered files and samples no contract needs (the worker also does this)."""
+    settings = _settings()
+    done = _retention_sweep(_sessions(settings), settings)
+    _emit(as_json, done, lambda: click.echo(", ".join(
+        f"{k.replace('_', ' ')}: {len(v)}" for k, v in done.items())))
 
 
 @main.command()
@@ -641,6 +708,30 @@ def receipts_verify(bundle: Any, rpc_url: str | None, signer: str | None,
         raise click.ClickException(f"not a JSON bundle: {exc}") from exc
     report = verifier.verify_bundle(data, trusted_signer=signer, rpc_url=rpc_url,
                                     min_confirmations=min_confirmations)
+    click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.group("disputes")
+def disputes_group() -> None:
+    """Disputes and arbitration."""
+
+
+@disputes_group.command("verify-bundle")
+@click.argument("bundle", type=click.File("r", encoding="utf-8"))
+@click.option("--signer", default=None, help="The platform's address to trust")
+def disputes_verify_bundle(bundle: Any, signer: str | None) -> None:
+    """Verify a dispute's evidence bundle (JSON, as GET /disputes/{id}/evidence-bundle
+    answers it) offline: its digest and the platform's signature; print the report; exit 1
+    unless it holds."""
+    try:
+        data = json.load(bundle)
+    except ValueError as exc:
+        raise click.ClickException(f"not a JSON bundle: {exc}") from exc
+    if not isinstance(data, dict):
+        raise click.ClickException("not a JSON bundle: an object expected")
+    report = trading.verify_evidence_bundle(data, trusted_signer=signer)
     click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
     if not report.ok:
         sys.exit(1)

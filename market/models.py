@@ -16,10 +16,12 @@ from market.regulator import models as regulator
 from market.rights import models as rights
 from market.settlement import models as settlement
 from market.settlement.rails import models as stripe_rail
+from market.trading import contract_signatures
 from market.trading import models as trading
 from market.webhooks import models as webhooks
 
 TABLE_MODULES = (audit, idempotency, outbox, participants, rights, listing, catalog, trading,
+                 contract_signatures,
                  settlement, stripe_rail, compliance, matching, receipts, regulator, webhooks)
 
 metadata = Base.metadata

@@ -28,4 +28,5 @@ def connect() -> None:
     events.subscribe(compliance.LISTING_SUSPENSION_ORDERED, listing.on_suspension_ordered)
     events.subscribe(participants.ADMITTING, compliance.on_admitting)
     events.subscribe(trading.ORDER_PLACED, matching.on_order_placed)
+    events.subscribe(trading.EVIDENCE_GATHERING, matching.on_evidence_gathering)
     _connected = True

@@ -29,6 +29,7 @@ from market.compliance.schemas import (
     FilingOut,
     FilingQuery,
     OffExchangeIn,
+    RetentionPolicyOut,
     ReviewItemDetailOut,
     ReviewItemOut,
     ReviewQuery,
@@ -60,6 +61,18 @@ def list_templates() -> dict[str, Any]:
               "title_en": t.title_en, "commitments": list(t.commitments),
               "current": CURRENT[t.kind] is t} for t in TEMPLATES.values()]
     return {"items": items, "rules": rule_names(), "ruleset_version": RULESET_VERSION}
+
+
+@bp.route("/retention-policy", methods=["GET"])
+@bp.access(anonymous=True)
+@bp.response(200, RetentionPolicyOut)
+def retention_policy() -> dict[str, Any]:
+    """How long each kind of record is kept (存储期限), as the database enforces it: at least
+    this many years, never below the floor; append-only kinds are kept for ever."""
+    return {"items": services.retention_policy(uow=unit_of_work()),
+            "enforced_by": "database triggers: deleting a record younger than its kind's "
+                           "years is refused; append-only records are never updated nor "
+                           "deleted"}
 
 
 @bp.route("/declarations", methods=["GET"])
@@ -220,7 +233,9 @@ def order_suspension(body: dict[str, Any]) -> tuple[Any, int]:
 @bp.response(200, page_of(ReviewItemOut))
 def list_reviews(query: dict[str, Any]) -> dict[str, Any]:
     """The review queue: listing versions and right registrations waiting for or in review,
-    with what the rules said (claim and decide them on the listing and rights endpoints)."""
+    with what the rules said (claim and decide them on the listing and rights endpoints):
+    the rules that sent each there, how many different reviewers must approve it (two for
+    raw data and sensitive personal information, 双重审核) and the approvals so far."""
     return page_body(services.list_reviews(uow=unit_of_work(), status=query["status"],
                                            kind=query["kind"], **page_args(query)))
 

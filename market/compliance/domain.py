@@ -23,6 +23,7 @@ class DeclarationKind(StrEnum):
     LISTING = "listing"  # a seller's listing declaration (挂牌声明)
     PURCHASE = "purchase"  # a buyer's purchase commitment (购买承诺)
     ADMISSION = "admission"  # a participant's admission commitment (入场承诺)
+    DESTRUCTION = "destruction"  # a buyer's destruction declaration (销毁声明)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,12 @@ TEMPLATES: dict[str, Template] = {t.id: t for t in (
         "遵守数据交易场所的交易规则和数据安全、个人信息保护法律法规。",
         "未被列入严重违法失信名单。",
         "配合登记备案、合规审查和监管检查。",
+    )),
+    Template(DeclarationKind.DESTRUCTION, 1, "数据销毁声明", "Destruction declaration", (
+        "合同约定的使用期限已届满，已停止使用交付的数据产品。",
+        "已销毁交付的数据及其全部副本、备份和衍生的原始数据副本，无法恢复。",
+        "未向第三方留存、转让或提供交付的数据。",
+        "如实说明销毁的方式和时间，并配合监管方的核查。",
     )),
 )}
 
@@ -129,6 +136,12 @@ class PartyFacts:
     org_id: str
     status: str  # participants' status: applied, admitted, suspended, exited, blacklisted
     roles: frozenset[str]
+    # The scopes of the party's in-term public-data authorisations ({id, categories,
+    # resource_ids, scenarios}); None where the caller did not gather them.
+    public_data_scopes: tuple[Mapping[str, Any], ...] | None = None
+    # The kinds of its verified admission documents (主体资格) that have expired unrenewed;
+    # None where the caller did not gather them.
+    expired_documents: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -142,14 +155,29 @@ class ProductFacts:
     security_assessment: bool  # a security assessment is on record for its resources
     scenarios: tuple[str, ...]
     cross_border_allowed: bool  # its usage terms allow use abroad
+    # (resource id, public-data category) of each public-data resource behind it
+    public_resources: tuple[tuple[str, str], ...] = ()
+    development_level: str | None = None  # the listing's: raw, desensitised, …
+    sensitive_categories: tuple[str, ...] = ()  # of its resources: minors, health, …
+    storage_locations: tuple[str, ...] = ()  # countries its resources and version are in
 
     def as_dict(self) -> dict[str, Any]:
-        return {"classification": self.classification, "pi_level": self.pi_level,
-                "consent_evidence": self.consent_evidence,
-                "anonymisation_evidence": self.anonymisation_evidence,
-                "security_assessment": self.security_assessment,
-                "scenarios": list(self.scenarios),
-                "cross_border_allowed": self.cross_border_allowed}
+        found: dict[str, Any] = {
+            "classification": self.classification, "pi_level": self.pi_level,
+            "consent_evidence": self.consent_evidence,
+            "anonymisation_evidence": self.anonymisation_evidence,
+            "security_assessment": self.security_assessment,
+            "scenarios": list(self.scenarios),
+            "cross_border_allowed": self.cross_border_allowed}
+        if self.public_resources:
+            found["public_resources"] = [list(p) for p in self.public_resources]
+        if self.development_level is not None:
+            found["development_level"] = self.development_level
+        if self.sensitive_categories:
+            found["sensitive_categories"] = list(self.sensitive_categories)
+        if self.storage_locations:
+            found["storage_locations"] = list(self.storage_locations)
+        return found
 
     @classmethod
     def of(cls, data: Mapping[str, Any]) -> ProductFacts:
@@ -159,7 +187,12 @@ class ProductFacts:
                    anonymisation_evidence=bool(data.get("anonymisation_evidence", True)),
                    security_assessment=bool(data.get("security_assessment", False)),
                    scenarios=tuple(data.get("scenarios") or ()),
-                   cross_border_allowed=bool(data.get("cross_border_allowed", False)))
+                   cross_border_allowed=bool(data.get("cross_border_allowed", False)),
+                   public_resources=tuple((str(p[0]), str(p[1]))
+                                          for p in data.get("public_resources") or ()),
+                   development_level=data.get("development_level"),
+                   sensitive_categories=tuple(data.get("sensitive_categories") or ()),
+                   storage_locations=tuple(data.get("storage_locations") or ()))
 
 
 @dataclass(frozen=True)
@@ -173,11 +206,39 @@ class Facts:
     buyer: PartyFacts | None = None
     commitment: Mapping[str, Any] | None = None  # the buyer's answers
     policy: Mapping[str, Any] | None = None  # the published ODRL policy of what is bought
+    # What is priced: the offer taken or agreed ("offer"), the version's public offers
+    # ("offers"), its declared cost basis ("cost_basis") and usage terms ("terms").
+    pricing: Mapping[str, Any] | None = None
+    # The delivery modes judged at this stage (the version's at listing, those the order
+    # may be delivered by at ordering, the one used at delivery); None: not judged.
+    delivery_modes: tuple[str, ...] | None = None
+    # What each party did about the order's contract (signed with a registered key, declined,
+    # neither), each signature checked again against the key registry; None: not judged.
+    contract: Mapping[str, Any] | None = None
+    # How seller and buyer are related parties (关联方): ``{"links": [...]}``, empty links
+    # when they are not; None: not judged.
+    related_parties: Mapping[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         def party(p: PartyFacts | None) -> dict[str, Any] | None:
-            return None if p is None else {"org_id": p.org_id, "status": p.status,
-                                           "roles": sorted(p.roles)}
+            if p is None:
+                return None
+            found: dict[str, Any] = {"org_id": p.org_id, "status": p.status,
+                                     "roles": sorted(p.roles)}
+            if p.public_data_scopes is not None:
+                found["public_data_scopes"] = [dict(s) for s in p.public_data_scopes]
+            if p.expired_documents is not None:
+                found["expired_documents"] = list(p.expired_documents)
+            return found
+        extra: dict[str, Any] = {}
+        if self.pricing is not None:
+            extra["pricing"] = dict(self.pricing)
+        if self.delivery_modes is not None:
+            extra["delivery_modes"] = list(self.delivery_modes)
+        if self.contract is not None:
+            extra["contract"] = dict(self.contract)
+        if self.related_parties is not None:
+            extra["related_parties"] = dict(self.related_parties)
         return {
             "stage": self.stage.value, "seller": party(self.seller), "buyer": party(self.buyer),
             "product": self.product.as_dict(),
@@ -186,6 +247,7 @@ class Facts:
             "declaration": dict(self.declaration),
             "commitment": dict(self.commitment) if self.commitment is not None else None,
             "policy": dict(self.policy) if self.policy is not None else None,
+            **extra,
         }
 
 
@@ -249,6 +311,10 @@ def product_facts(resources: Iterable[Resource], *, scenarios: Iterable[str],
         security_assessment=any("security_assessment" in r.evidence_kinds for r in found),
         scenarios=tuple(scenarios),
         cross_border_allowed=terms.get("territory") == "cross_border",
+        sensitive_categories=tuple(sorted({c for r in found
+                                           for c in getattr(r, "sensitive_categories", ())})),
+        storage_locations=tuple(sorted({getattr(r, "storage_location", None) or "CN"
+                                        for r in found})),
     )
     return product
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from market.kernel.errors import Forbidden, InvalidInput, NotFound, RuleViolation
+from market.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 
 
 class DeclarationNotFound(NotFound):
@@ -52,6 +52,15 @@ class ReviewerIsParty(Forbidden):
 
     code = "reviewer_is_party"
     title = "You may not assess your own submission"
+
+
+class ReviewerAlreadyApproved(Conflict):
+    """A subject that needs two different reviewers (双重审核) is approved a second time by
+    the reviewer who approved it first."""
+
+    code = "reviewer_already_approved"
+    title = "You have already approved this review"
+    detail_template = "It needs an approval by a different reviewer."
 
 
 class AdmissionCommitmentMissing(RuleViolation):

@@ -7,11 +7,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from market.compliance.domain import BreachSeverity, DeclarationKind, Outcome, Stage
-from market.compliance.errors import ReviewerIsParty
+from market.compliance.errors import ReviewerAlreadyApproved, ReviewerIsParty
 from market.kernel.db import Base, JSONType, UTCDateTime, sql_values
 from market.kernel.errors import InvalidTransition
 
@@ -42,6 +52,11 @@ class Declaration(Base):
     signer_address: Mapped[str | None] = mapped_column(String(42))
     signature: Mapped[str | None] = mapped_column(String(132))
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # Vouched for: the signature recovers to a verified, unrevoked secp256k1 key of the
+    # declarant's organisation (``signing_key_id``) in its key registry.
+    vouched: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                          server_default=false())
+    signing_key_id: Mapped[str | None] = mapped_column(String(40))
 
     def signed_document(self) -> dict[str, Any]:
         """What the digest covers: who declares what, about which subject, under which
@@ -55,6 +70,7 @@ class Declaration(Base):
                 "org_id": self.org_id, "user_id": self.user_id,
                 "subject_type": self.subject_type, "subject_id": self.subject_id,
                 "sha256": self.sha256, "signer_address": self.signer_address,
+                "vouched": self.vouched, "signing_key_id": self.signing_key_id,
                 "signed_at": self.signed_at.isoformat()}
 
 
@@ -316,10 +332,38 @@ class ReviewItem(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The rules that sent the subject to review, how many different reviewers must approve
+    # it (双重审核: two for raw data and sensitive personal information) and the approvals
+    # so far ({reviewer, org_id, reason, at}).
+    rules: Mapped[list[str]] = mapped_column(JSONType, nullable=False, default=list)
+    required_approvals: Mapped[int] = mapped_column(Integer, nullable=False, default=1,
+                                                    server_default="1")
+    approvals: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, nullable=False,
+                                                            default=list)
 
     def claim(self, org_id: str | None, at: datetime) -> None:
         """The subject went under review by ``org_id``."""
         self.status, self.claimed_by_org_id, self.claimed_at = "claimed", org_id, at
+
+    def reopen(self) -> None:
+        """The subject waits in the queue again (for a second reviewer, or handed back)."""
+        self.status, self.claimed_by_org_id, self.claimed_at = "open", None, None
+
+    def approve(self, reviewer: str, org_id: str | None, reason: str, at: datetime) -> bool:
+        """Record one reviewer's approval; whether the subject now has every approval it
+        needs.
+
+        Raises:
+            InvalidTransition: the review is closed.
+            ReviewerAlreadyApproved: ``reviewer`` approved it before; another must.
+        """
+        if self.status not in OPEN_REVIEW:
+            raise InvalidTransition(current=self.status, target="approved")
+        if any(a["reviewer"] == reviewer for a in self.approvals):
+            raise ReviewerAlreadyApproved()
+        self.approvals = [*self.approvals, {"reviewer": reviewer, "org_id": org_id,
+                                            "reason": reason, "at": at.isoformat()}]
+        return len(self.approvals) >= self.required_approvals
 
     def close(self, outcome: str, reason: str | None, at: datetime) -> None:
         """The subject left review with ``outcome`` (its own status after it)."""
@@ -384,3 +428,22 @@ class TradeIncident(Base):
     seller_org_id: Mapped[str] = mapped_column(String(40), nullable=False)
     buyer_org_id: Mapped[str] = mapped_column(String(40), nullable=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class RetentionPolicy(Base):
+    """How many years the records of one kind are kept (never fewer than its floor). The
+    database's retention triggers read ``years`` to refuse deleting a younger row; the
+    application writes it from the settings (``market retention apply``)."""
+
+    __tablename__ = "retention_policies"
+    __table_args__ = (
+        CheckConstraint("floor_years >= 1 AND years >= floor_years", name="years"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    years: Mapped[int] = mapped_column(Integer, nullable=False)
+    floor_years: Mapped[int] = mapped_column(Integer, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    def state(self) -> dict[str, Any]:
+        return {"kind": self.kind, "years": self.years, "floor_years": self.floor_years}

@@ -180,6 +180,32 @@ def cross_border_trade(uow: UnitOfWork, filing: Filing) -> Raised | None:
                    "security_assessment": facts["product"]["security_assessment"]})
 
 
+@alert_rule
+def related_party_trade(uow: UnitOfWork, filing: Filing) -> Raised | None:
+    """Suspected wash trading (对敲): seller and buyer are related parties (the same legal
+    representative, the same controlling shareholder, or one controlling the other), as
+    judged when the trade was ordered, or from their recorded identities for a trade
+    reported from off the exchange."""
+    facts = _ordered_facts(uow, filing)
+    judged = (facts or {}).get("related_parties")
+    if judged is not None:
+        links = list(judged.get("links") or [])
+    else:
+        links = participants.relation(filing.seller_org_id, filing.buyer_org_id,
+                                      uow=uow.joined())
+    if not links:
+        return None
+    return Raised(_name(related_party_trade), "high", "filing", filing.id,
+                  sorted({filing.seller_org_id, filing.buyer_org_id}),
+                  "suspected wash trading: the parties are related ("
+                  + ", ".join(links) + ")",
+                  {"links": links, "product_id": filing.product_id, "amount": filing.amount,
+                   "currency": filing.currency})
+
+
+RELATED_PARTY_RULE = _name(related_party_trade)
+
+
 def check(uow: UnitOfWork, filing: Filing) -> list[Raised]:
     """Every alert the rules raise for ``filing``, whether or not it is stored yet (each rule
     counts the filing itself and the others it finds). The rules only read what is stored:

@@ -78,6 +78,9 @@ class PurchaseCommitmentIn(ma.Schema):
     scenarios = _texts(1, longest=200)
     cross_border = fields.Boolean(required=True,
                                   metadata={"description": "the data will be used abroad"})
+    purpose_class = fields.String(validate=validate.OneOf(["public_interest", "commercial"]),
+                                  metadata={"description": "for public data: public_interest "
+                                            "(公共治理、公益事业, the free offer) or commercial"})
     destination = fields.String(load_default=None, allow_none=True,
                                 validate=validate.Length(1, 100),
                                 metadata={"description": "where, when used abroad"})
@@ -126,6 +129,9 @@ class DeclarationSummaryOut(RecordSchema, model=models.Declaration,
 
 
 class DeclarationOut(RecordSchema, model=models.Declaration):
+    vouched = fields.Boolean(metadata={
+        "description": "signed by a verified, unrevoked secp256k1 key of the declarant's "
+                       "organisation (signing_key_id) in its key registry"})
     signed_document = fields.Dict(
         keys=fields.String(), values=fields.Raw(),
         metadata={"description": "what sha256 covers (RFC 8785 form, then SHA-256)"})
@@ -266,6 +272,13 @@ class AssessmentReportIn(ma.Schema):
 class AssessmentReportOut(RecordSchema, model=models.AssessmentReport): ...
 
 
+class ReviewApprovalOut(ma.Schema):
+    reviewer = fields.String(metadata={"description": "the approving user"})
+    org_id = fields.String(allow_none=True)
+    reason = fields.String()
+    at = fields.String(metadata={"description": "when, ISO 8601"})
+
+
 class ReviewItemOut(RecordSchema, model=models.ReviewItem):
     kind = fields.String(metadata={"description": "listing (a product version) or right"})
     org_id = fields.String(metadata={"description": "the organisation under review"})
@@ -274,6 +287,14 @@ class ReviewItemOut(RecordSchema, model=models.ReviewItem):
                                                    "needs_assessment (review: no decision)"})
     outcome = fields.String(allow_none=True,
                             metadata={"description": "the subject's status when closed"})
+    rules = fields.List(fields.String(), metadata={
+        "description": "the rules that sent the subject to review, e.g. "
+                       "RawDataNeedsCarefulReview"})
+    required_approvals = fields.Integer(metadata={
+        "description": "how many different reviewers must approve it: 2 for a listing of "
+                       "raw data or sensitive personal information (双重审核), else 1"})
+    approvals = fields.List(fields.Nested(ReviewApprovalOut), metadata={
+        "description": "the approvals so far, one per reviewer"})
 
 
 class ReviewItemDetailOut(ReviewItemOut):
@@ -291,3 +312,20 @@ class AdmissionCommitmentIn(SignatureIn):
     cooperates_with_supervision = fields.Boolean(required=True)
     security_officer = fields.String(required=True, validate=validate.Length(1, 100),
                                      metadata={"description": "who answers for data security"})
+
+
+class RetentionTermOut(ma.Schema):
+    kind = fields.String(metadata={"description": "the kind of record"})
+    description = fields.String()
+    years = fields.Integer(metadata={"description": "kept at least this many years"})
+    floor_years = fields.Integer(metadata={"description": "the configured years never go "
+                                                          "below this"})
+    append_only = fields.Boolean(metadata={"description": "never updated nor deleted: kept "
+                                                          "for ever"})
+    tables = fields.List(fields.String())
+    updated_at = fields.DateTime(allow_none=True)
+
+
+class RetentionPolicyOut(ma.Schema):
+    items = fields.List(fields.Nested(RetentionTermOut))
+    enforced_by = fields.String(metadata={"description": "how the database enforces it"})

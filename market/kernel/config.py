@@ -43,6 +43,11 @@ class Settings:
     delivery_window_hours: int = 7 * 24
     acceptance_window_hours: int = 72
     dispute_answer_hours: int = 72
+    # Arbitration: a party may take the operator's decision to one of these institutions
+    # this many hours after it (0: the decision is carried out at once); the escrow stays
+    # frozen meanwhile.
+    arbitration_window_hours: int = 7 * 24
+    arbitration_institutions: tuple[str, ...] = ("武汉仲裁委员会",)
     download_ttl_seconds: int = 3600
     download_limit: int = 5
     platform_fee_bps: int = 100
@@ -58,6 +63,9 @@ class Settings:
     match_pool: int = 200
     negotiation_window_hours: int = 72
     private_offer_hours: int = 7 * 24
+    # The delivery matrix (分类分级): classification:pi_level=modes entries, ``;``-separated
+    # (empty: the default); compliance parses and checks it when the application starts.
+    delivery_matrix: str = ""
     receipt_suite: str = "secp256k1-sha256"
     sm2_signing_key: str = ""
     receipt_log_origin: str = "market.example/receipts"
@@ -81,6 +89,19 @@ class Settings:
     stripe_webhook_secret: str = ""
     stripe_api_base: str = ""
     stripe_auth_window_seconds: int = 7 * 24 * 3600
+    # The share of public-data revenue earmarked for the public-service fund (公共数据运营收益
+    # 定向反哺公共服务), in basis points of the price.
+    public_fund_bps: int = 1000
+    # Electronic contracts: both parties sign (or decline) before the first delivery.
+    contract_signatures_required: bool = False
+    # Retention: ``kind=years`` overriding the record kinds' defaults (compliance checks the
+    # kinds and their floors); a buyer's destruction declaration is due this many days after
+    # its order's term ended, then the regulator is alerted.
+    retention_years: str = ""
+    destruction_grace_days: int = 30
+    # Admission documents (主体资格): remind an organisation this many days before a verified
+    # document expires (once per document and threshold).
+    document_reminder_days: tuple[int, ...] = (30, 7)
     log_level: str = "INFO"
     check_schema: bool = True
     testing: bool = False
@@ -178,7 +199,58 @@ def _weights(env: Mapping[str, str]) -> str:
     return raw
 
 
+def _hours_or_zero(env: Mapping[str, str], name: str, default: int) -> int:
+    """Hours, 0 (none) included, up to a year."""
+    value = _integer(env, name)
+    if value is None:
+        return default
+    if not 0 <= value <= 366 * 24:
+        raise ConfigurationError(f"{PREFIX}{name} must be between 0 and 8784 hours")
+    return value
+
+
+def _institutions(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``MARKET_ARBITRATION_INSTITUTIONS``: the arbitration institutions disputes may be taken
+    to, comma-separated (ASCII or full-width commas), by default 武汉仲裁委员会."""
+    raw = (env.get(PREFIX + "ARBITRATION_INSTITUTIONS") or "").strip()
+    if not raw:
+        return ("武汉仲裁委员会",)
+    names = [n.strip() for n in re.split(r"[,，]", raw)]
+    if any(not n or len(n) > 200 for n in names) or len(set(names)) != len(names):
+        raise ConfigurationError(
+            f"{PREFIX}ARBITRATION_INSTITUTIONS takes distinct names of up to 200 characters, "
+            f"comma-separated; got {raw!r}")
+    return tuple(names)
+
+
+def _reminder_days(env: Mapping[str, str]) -> tuple[int, ...]:
+    """``MARKET_DOCUMENT_REMINDER_DAYS``: days before a document's expiry to remind its
+    organisation, comma-separated (default 30,7)."""
+    raw = (env.get(PREFIX + "DOCUMENT_REMINDER_DAYS") or "").strip()
+    if not raw:
+        return (30, 7)
+    parts = [p.strip() for p in raw.split(",")]
+    if not all(p.isdigit() and 0 < int(p) <= 366 for p in parts):
+        raise ConfigurationError(
+            f"{PREFIX}DOCUMENT_REMINDER_DAYS takes days from 1 to 366, comma-separated; "
+            f"got {raw!r}")
+    return tuple(sorted({int(p) for p in parts}, reverse=True))
+
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+_RETENTION_RE = re.compile(r"^\s*([a-z_]+)\s*=\s*(\d+)\s*$")
+
+
+def _retention(env: Mapping[str, str]) -> str:
+    """``MARKET_RETENTION_YEARS``: ``kind=years`` pairs, comma-separated (empty: defaults)."""
+    raw = (env.get(PREFIX + "RETENTION_YEARS") or "").strip()
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        if _RETENTION_RE.match(part) is None:
+            raise ConfigurationError(
+                f"{PREFIX}RETENTION_YEARS takes kind=years pairs; got {part!r}")
+    return raw
 
 
 def _log_level(env: Mapping[str, str]) -> str:
@@ -328,6 +400,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         delivery_window_hours=_int(env, "DELIVERY_WINDOW_HOURS", 7 * 24),
         acceptance_window_hours=_int(env, "ACCEPTANCE_WINDOW_HOURS", 72),
         dispute_answer_hours=_int(env, "DISPUTE_ANSWER_HOURS", 72),
+        arbitration_window_hours=_hours_or_zero(env, "ARBITRATION_WINDOW_HOURS", 7 * 24),
+        arbitration_institutions=_institutions(env),
         download_ttl_seconds=_int(env, "DOWNLOAD_TTL_SECONDS", 3600),
         download_limit=_int(env, "DOWNLOAD_LIMIT", 5),
         platform_fee_bps=_bps(env, "PLATFORM_FEE_BPS", 100),
@@ -342,6 +416,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         match_pool=_int(env, "MATCH_POOL", 200),
         negotiation_window_hours=_int(env, "NEGOTIATION_WINDOW_HOURS", 72),
         private_offer_hours=_int(env, "PRIVATE_OFFER_HOURS", 7 * 24),
+        delivery_matrix=(env.get(PREFIX + "DELIVERY_MATRIX") or "").strip(),
         receipt_suite=suite,
         sm2_signing_key=sm2_key,
         receipt_log_origin=(env.get(PREFIX + "RECEIPT_LOG_ORIGIN")
@@ -359,6 +434,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         webhooks_timeout_seconds=_float(env, "WEBHOOKS_TIMEOUT_SECONDS", 10.0),
         webhooks_secret_overlap_hours=_float(env, "WEBHOOKS_SECRET_OVERLAP_HOURS", 24.0),
         **payments,
+        public_fund_bps=_bps(env, "PUBLIC_FUND_BPS", 1000),
+        contract_signatures_required=_bool(env, "CONTRACT_SIGNATURES_REQUIRED", False),
+        retention_years=_retention(env),
+        destruction_grace_days=_int(env, "DESTRUCTION_GRACE_DAYS", 30),
+        document_reminder_days=_reminder_days(env),
         log_level=_log_level(env),
         check_schema=_bool(env, "CHECK_SCHEMA", True),
     )

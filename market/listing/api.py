@@ -58,7 +58,9 @@ def _input(body: dict[str, Any]) -> services.ProductInput:
     offers = [
         (o["name"], services.OfferSpec(kind=services.OfferKind(o["kind"]), currency=o["currency"],
                               amount=o["amount"], period=o["period"], unit=o["unit"],
-                              cap_amount=o["cap_amount"], quantity=o["quantity"]))
+                              cap_amount=o["cap_amount"], quantity=o["quantity"],
+                              buyer_class=services.BuyerClass(o["buyer_class"])
+                              if o["buyer_class"] else None))
         for o in body["offers"]
     ]
     return services.ProductInput(
@@ -74,6 +76,8 @@ def _input(body: dict[str, Any]) -> services.ProductInput:
         spatial_coverage=body["spatial_coverage"], temporal_from=body["temporal_from"],
         temporal_to=body["temporal_to"], quality_reports=body["quality_reports"],
         assessment_reports=body["assessment_reports"], sample=sample,
+        cost_basis=body["cost_basis"],
+        storage_location=body["storage_location"], storage_region=body["storage_region"],
     )
 
 
@@ -144,6 +148,11 @@ def submit_listing(body: dict[str, Any], product_id: str) -> dict[str, Any]:
     """Submit the latest version for review with your listing declaration (listing@1).
 
     The compliance rules judge the submission and the decision is kept (`GET /decisions`).
+    The delivery modes must suit the data's classification and personal-information level
+    (the delivery matrix, `MARKET_DELIVERY_MATRIX`; rule `DeliveryModeMustSuitClassification`,
+    the violation's `detail` names the cell); data stored abroad needs a security
+    assessment (`DataAbroadNeedsSecurityAssessment`); raw data and sensitive categories go
+    to a double review.
     Refused (422 `listing_refused`) when a rule blocks: each violation names its rule; the
     rights chain's violation also names the broken link (code and right). Nothing but the
     decision is written then. Otherwise the declaration is signed and kept
@@ -158,7 +167,9 @@ def submit_listing(body: dict[str, Any], product_id: str) -> dict[str, Any]:
 @bp.alt_response(409, response="CONFLICT")
 @bp.response(200, ProductOut)
 def claim_review(product_id: str) -> dict[str, Any]:
-    """Take the submitted version into review (the operator or an assessor)."""
+    """Take the submitted version into review (the operator or an assessor). A version
+    waiting for the second approval of a double review (双重审核) is taken only by a reviewer
+    other than the first (409 `reviewer_already_approved`)."""
     return _out(services.claim_review(product_id, uow=unit_of_work()))
 
 
@@ -168,7 +179,16 @@ def claim_review(product_id: str) -> dict[str, Any]:
 @bp.arguments(ListingReviewIn)
 @bp.response(200, ProductOut)
 def decide_review(body: dict[str, Any], product_id: str) -> dict[str, Any]:
-    """List the version, return it for corrections, or reject it, with a reason."""
+    """List the version, return it for corrections, or reject it, with a reason.
+
+    Raw data (`development_level` raw) and sensitive personal information (the resources'
+    `pi_level` sensitive_personal or `sensitive_categories`) need two different reviewers
+    (双重审核): the first `list` decision records an approval and puts the version back in
+    the queue (`submitted`, action `approved_once`); it is listed by the `list` decision
+    of a second, different user (409 `reviewer_already_approved` when the first reviewer
+    claims or decides it again).
+    The review item (`GET /reviews`) names the rules, the approvals needed and given.
+    """
     return _out(services.decide_review(product_id, body["decision"], body["reason"],
                                        uow=unit_of_work()))
 

@@ -41,6 +41,13 @@ class OfferKind(StrEnum):
     NEGOTIABLE = "negotiable"  # 面议: ordered only after negotiation
 
 
+class BuyerClass(StrEnum):
+    """Who an offer of public data is for (公共数据: 有条件无偿 / 有条件有偿使用)."""
+
+    PUBLIC_INTEREST = "public_interest"  # public governance and public-interest use: free
+    COMMERCIAL = "commercial"  # industrial and commercial use: paid, at cost recovery
+
+
 class ListingStatus(StrEnum):
     DRAFT = "draft"
     SUBMITTED = "submitted"
@@ -95,10 +102,15 @@ class OfferSpec:
     unit: str | None = None  # pay-per-use: call or mb
     cap_amount: int | None = None  # pay-per-use: most a buyer pays per period
     quantity: int | None = None  # limited offers (an exclusive licence: 1)
+    buyer_class: BuyerClass | None = None  # public data: whom the offer is for
 
     def problems(self) -> dict[str, str]:
         found: dict[str, str] = {}
         priced = self.kind in (OfferKind.ONE_TIME, OfferKind.SUBSCRIPTION, OfferKind.PAY_PER_USE)
+        if self.buyer_class is BuyerClass.PUBLIC_INTEREST and self.kind is not OfferKind.FREE:
+            found["buyer_class"] = "a public-interest offer is free"
+        elif self.buyer_class is BuyerClass.COMMERCIAL and not priced:
+            found["buyer_class"] = "a commercial offer has a price"
         if priced and (self.amount is None or self.amount <= 0):
             found["amount"] = "a priced offer needs a positive amount in minor units"
         if self.kind in (OfferKind.FREE, OfferKind.NEGOTIABLE) and self.amount not in (None, 0):

@@ -110,6 +110,10 @@ class ProductVersion(Stateful, Base):
     field_schema: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, nullable=False)
     scenarios: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
     delivery_modes: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    # Where the data is stored (数据境内存储): an ISO country code and a region text.
+    storage_location: Mapped[str] = mapped_column(String(2), nullable=False, default="CN",
+                                                  server_default="CN")
+    storage_region: Mapped[str | None] = mapped_column(String(100))
     derived_from: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
     quality_reports: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
     assessment_reports: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
@@ -118,6 +122,8 @@ class ProductVersion(Stateful, Base):
     sample_name: Mapped[str | None] = mapped_column(String(200))
     sample_media_type: Mapped[str | None] = mapped_column(String(100))
     sample_size: Mapped[int | None] = mapped_column(Integer)
+    # When the stored sample was deleted, no live version showing it any more.
+    sample_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     declaration: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     declaration_sha256: Mapped[str | None] = mapped_column(String(64))
     declared_by_user_id: Mapped[str | None] = mapped_column(String(40))
@@ -126,6 +132,9 @@ class ProductVersion(Stateful, Base):
     # What the rules found the data to be at submission (compliance's ProductFacts), so a
     # listing can be screened for a demand without walking its rights chain again.
     product_facts: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # Public data: the cost-recovery basis capping its commercial offers ({amount, currency,
+    # explanation, document_sha256}).
+    cost_basis: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     reviewer_org_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
@@ -234,6 +243,7 @@ class Offer(Base):
     broker_org_id: Mapped[str | None] = mapped_column(String(40))
     commission_bps: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    buyer_class: Mapped[str | None] = mapped_column(String(16))  # public data: whom it is for
 
     @property
     def private(self) -> bool:

@@ -11,6 +11,7 @@ from market.listing.catalog import CatalogEntry
 from market.listing.domain import (
     PERIODS,
     UNITS,
+    BuyerClass,
     DeliveryMode,
     DevelopmentLevel,
     ListingStatus,
@@ -41,6 +42,26 @@ class OfferIn(ma.Schema):
                                 validate=validate.Range(0, 10**15))
     quantity = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, 10**6),
                               metadata={"description": "limited offers: how many can be sold"})
+    buyer_class = fields.String(
+        load_default=None, validate=validate.OneOf(choices(BuyerClass)),
+        metadata={"description": "public data: public_interest (public governance and "
+                                 "public-interest use; a free offer) or commercial (paid, "
+                                 "at most the cost basis); one price per class"})
+
+
+class CostBasisIn(ma.Schema):
+    """The cost-recovery basis of public data (成本补偿): the most a commercial offer
+    charges."""
+
+    amount = fields.Integer(required=True, strict=True, validate=validate.Range(1, 10**15),
+                            metadata={"description": "integer minor units"})
+    currency = fields.String(load_default="CNY", validate=validate.Regexp(r"^[A-Z]{3}$"))
+    explanation = fields.String(required=True, validate=validate.Length(1, 2000),
+                                metadata={"description": "how the cost was worked out"})
+    document_sha256 = fields.String(
+        required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$",
+                                                error="must be 64 lowercase hex digits"),
+        metadata={"description": "SHA-256 of the cost accounting it rests on"})
 
 
 class OfferOut(RecordSchema, model=Offer, omit=(
@@ -100,7 +121,21 @@ class ProductIn(ma.Schema):
     update_frequency = fields.String(required=True, validate=validate.Length(1, 40))
     scenarios = _words(1)
     delivery_modes = fields.List(fields.String(validate=validate.OneOf(choices(DeliveryMode))),
-                                 required=True, validate=validate.Length(1, 3))
+                                 required=True, validate=validate.Length(1, 3),
+                                 metadata={"description": "the modes the delivery matrix "
+                                           "(分类分级) allows for the data's classification "
+                                           "and personal-information level; others are "
+                                           "refused at submission "
+                                           "(DeliveryModeMustSuitClassification)"})
+    storage_location = fields.String(
+        load_default="CN", validate=validate.Regexp(
+            r"^[A-Z]{2}$", error="must be an ISO 3166-1 alpha-2 country code, e.g. CN"),
+        metadata={"description": "where the product's data is stored (数据境内存储), an ISO "
+                                 "country code; stored abroad, it needs a security "
+                                 "assessment on record (DataAbroadNeedsSecurityAssessment)"})
+    storage_region = fields.String(load_default=None, allow_none=True,
+                                   validate=validate.Length(1, 100),
+                                   metadata={"description": "region or data centre, free text"})
     derived_from = fields.List(fields.String(validate=validate.Length(1, 40)), required=True,
                                validate=validate.Length(1, 50))
     terms = fields.Nested(TermsIn, required=True)
@@ -117,6 +152,8 @@ class ProductIn(ma.Schema):
     assessment_reports = fields.List(fields.String(validate=validate.Length(1, 200)),
                                      load_default=list, validate=validate.Length(0, 20))
     sample = fields.Nested(SampleIn, load_default=None)
+    cost_basis = fields.Nested(CostBasisIn, load_default=None, metadata={
+        "description": "public data with commercial offers: its cost-recovery basis"})
 
 
 class ProductRevisionIn(ProductIn):

@@ -144,6 +144,10 @@ class ScoredOut(ListingSummaryOut):
     components = fields.Dict(keys=fields.String(), values=fields.Integer())
     conditions = fields.List(fields.Dict(keys=fields.String(), values=fields.String()))
     catalogue_rank = fields.Integer()
+    credit_mark = fields.Dict(keys=fields.String(), values=fields.Raw(), allow_none=True,
+                              metadata={"description": "the merchant's public credit mark "
+                                                       "(score, grade, computed_at) the credit "
+                                                       "component weighed; null: not rated yet"})
 
 
 class NearMissOut(ma.Schema):

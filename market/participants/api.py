@@ -2,24 +2,41 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from market.kernel.actor import Role
+from market.kernel.errors import InvalidInput
 from market.kernel.web import ApiBlueprint, current_actor, state, unit_of_work
 from market.kernel.web.pagination import PageQuery, page_args, page_body, page_of
 from market.participants import services
+from market.participants.document_schemas import (
+    CreditMarkOut,
+    DocumentIn,
+    DocumentListOut,
+    DocumentOut,
+    DocumentReviewIn,
+    IdentityIn,
+    IdentityOut,
+)
 from market.participants.domain import Status
 from market.participants.schemas import (
     ApiKeyIn,
     ApiKeyOut,
     ContactIn,
     IssuedKeyOut,
+    KeyRevocationIn,
+    KeyVerificationIn,
     MeOut,
     OrganisationIn,
     OrganisationOut,
     OrganisationQuery,
     RegistrationOut,
+    SigningKeyIn,
+    SigningKeyOut,
+    SigningKeyQuery,
     StatusChangeIn,
     StatusChangeOut,
     UserIn,
@@ -68,10 +85,12 @@ def apply_or_register(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[s
     """
     data = _org_input(body)
     if current_actor().is_anonymous:
-        reg = services.apply_for_admission(data, uow=unit_of_work(), key_ttl=_key_ttl())
+        reg = services.apply_for_admission(data, uow=unit_of_work(), key_ttl=_key_ttl(),
+                                           papers=_papers(body))
     else:
         reg = services.register_organisation(data, uow=unit_of_work(), key_ttl=_key_ttl(),
-                                             reason="registered by the operator")
+                                             reason="registered by the operator",
+                                             papers=_papers(body))
     out = {"organisation": reg.organisation, "user": reg.user, "api_key": _issued(reg.api_key)}
     return out, 201, {"Location": f"/api/v1/participants/{reg.organisation.id}"}
 
@@ -201,3 +220,174 @@ def list_keys(query: dict[str, Any]) -> dict[str, Any]:
 def revoke_key(key_id: str) -> Any:
     """Revoke one of your organisation's keys; it stops working at once."""
     return services.revoke_api_key(key_id, uow=unit_of_work())
+
+
+# -- signing keys (电子签名): the organisation's own users manage them; the operator and
+# regulators read them.
+
+
+@bp.route("/organisations/<org_id>/signing-keys", methods=["GET"])
+@bp.access(object_scoped=True)
+@bp.arguments(SigningKeyQuery, location="query")
+@bp.response(200, page_of(SigningKeyOut))
+def list_signing_keys(query: dict[str, Any], org_id: str) -> dict[str, Any]:
+    """An organisation's signing keys, revoked ones too (yours; the operator and regulators
+    read any)."""
+    page = services.list_signing_keys(org_id, uow=unit_of_work(), status=query["status"],
+                                      **page_args(query))
+    return page_body(page)
+
+
+@bp.route("/organisations/<org_id>/signing-keys", methods=["POST"])
+@bp.access(roles=[r.value for r in Role if r is not Role.REGULATOR], object_scoped=True)
+@bp.idempotent
+@bp.arguments(SigningKeyIn)
+@bp.response(201, SigningKeyOut)
+def register_signing_key(body: dict[str, Any], org_id: str) -> tuple[Any, int]:
+    """Register a signing key of your organisation: secp256k1 (an Ethereum address) or SM2
+    (a public key). It is pending until verified: sign the `challenge` in the answer with
+    the key and POST the signature to `.../verification`."""
+    key = services.register_signing_key(org_id, services.SigningSuite(body["suite"]),
+                                        body["public_key"], body["name"], uow=unit_of_work())
+    return key, 201
+
+
+@bp.route("/organisations/<org_id>/signing-keys/<signing_key_id>/verification",
+          methods=["POST"])
+@bp.access(roles=[r.value for r in Role if r is not Role.REGULATOR], object_scoped=True)
+@bp.alt_response(409, response="CONFLICT")
+@bp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+@bp.arguments(KeyVerificationIn)
+@bp.response(200, SigningKeyOut)
+def verify_signing_key(body: dict[str, Any], org_id: str, signing_key_id: str) -> Any:
+    """Verify a pending key by its signature of the key's challenge; a signature that does
+    not verify answers 422 challenge_signature_invalid and the key stays pending."""
+    return services.verify_signing_key(org_id, signing_key_id, body["signature"],
+                                       uow=unit_of_work())
+
+
+@bp.route("/organisations/<org_id>/signing-keys/<signing_key_id>/revocation",
+          methods=["POST"])
+@bp.access(roles=[r.value for r in Role if r is not Role.REGULATOR], object_scoped=True)
+@bp.arguments(KeyRevocationIn)
+@bp.response(200, SigningKeyOut)
+def revoke_signing_key(body: dict[str, Any], org_id: str, signing_key_id: str) -> Any:
+    """Revoke a key of your organisation: it signs nothing from now on, and stays on record
+    with `revoked_at` (what it signed before still verifies)."""
+    return services.revoke_signing_key(org_id, signing_key_id, body["reason"],
+                                       uow=unit_of_work())
+
+
+# -- admission documents (主体资格), identities (实名制) and credit marks (信用标识) ----------
+
+
+def _storage() -> Path:
+    return state().settings.instance_path / "evidence"  # beside rights evidence, by SHA-256
+
+
+def _identity_key() -> bytes:
+    return services.identity_key_of(state().settings.secret_key)
+
+
+def _document(item: dict[str, Any]) -> services.DocumentInput:
+    content = None
+    if item.get("content_base64") is not None:
+        try:
+            content = base64.b64decode(item["content_base64"], validate=True)
+        except ValueError:
+            raise InvalidInput(errors={"content_base64": ["not valid base64"]}) from None
+    return services.DocumentInput(
+        kind=services.DocumentKind(item["kind"]), name=item["name"], sha256=item["sha256"],
+        issued_on=item.get("issued_on"), expires_on=item.get("expires_on"),
+        media_type=item.get("media_type") or "application/octet-stream", content=content)
+
+
+def _identity(body: dict[str, Any]) -> services.IdentityInput | None:
+    rep, owner = body.get("legal_representative"), body.get("controlling_shareholder")
+    officer = body.get("data_security_officer")
+    if not (rep or owner or officer):
+        return None
+    return services.IdentityInput(
+        legal_representative=services.PersonInput(rep["name"], rep["id_number"]) if rep
+        else None,
+        controlling_shareholder=services.ControllerInput(
+            owner["name"], owner["kind"], owner["identifier"]) if owner else None,
+        security_officer_name=officer["name"] if officer else None)
+
+
+def _papers(body: dict[str, Any]) -> services.Papers:
+    return services.Papers(documents=[_document(d) for d in body.get("documents") or []],
+                           identity=_identity(body), storage=_storage(),
+                           identity_key=_identity_key())
+
+
+@bp.route("/organisations/<org_id>/documents", methods=["GET"])
+@bp.access(unadmitted=True, object_scoped=True)
+@bp.response(200, DocumentListOut)
+def list_documents(org_id: str) -> dict[str, Any]:
+    """An organisation's qualification documents (主体资格材料), oldest first: yours, or any
+    for the operator and regulators."""
+    return {"items": services.list_documents(org_id, uow=unit_of_work())}
+
+
+@bp.route("/organisations/<org_id>/documents", methods=["POST"])
+@bp.access(roles=[r.value for r in Role if r is not Role.REGULATOR], unadmitted=True,
+           object_scoped=True)
+@bp.idempotent
+@bp.arguments(DocumentIn)
+@bp.response(201, DocumentOut)
+@bp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+def submit_document(body: dict[str, Any], org_id: str) -> tuple[Any, int, dict[str, str]]:
+    """Submit a document, or renew one: a new document of the same kind replaces the one
+    before once the operator verifies it (and lifts a suspension its expiry caused)."""
+    doc = services.submit_document(org_id, _document(body), uow=unit_of_work(),
+                                   storage=_storage())
+    return doc, 201, {"Location": f"/api/v1/organisations/{org_id}/documents"}
+
+
+@bp.route("/organisations/<org_id>/documents/<document_id>/review", methods=["POST"])
+@bp.access(roles=[Role.OPERATOR], object_scoped=True)
+@bp.idempotent
+@bp.arguments(DocumentReviewIn)
+@bp.response(200, DocumentOut)
+@bp.alt_response(409, response="CONFLICT")
+def review_document(body: dict[str, Any], org_id: str, document_id: str) -> Any:
+    """The operator verifies a document against its original, or rejects it, with a note.
+    Admission needs every required document verified and in force."""
+    return services.review_document(org_id, document_id, body["decision"] == "verified",
+                                    body["note"], uow=unit_of_work())
+
+
+@bp.route("/organisations/<org_id>/identity", methods=["GET"])
+@bp.access(unadmitted=True, object_scoped=True)
+@bp.response(200, IdentityOut)
+def get_identity(org_id: str) -> Any:
+    """The legal representative, controlling shareholder and data-security officer on
+    record (names, and only the last four characters of any identity number)."""
+    found = services.get_identity(org_id, uow=unit_of_work())
+    return found if found is not None else {"organisation_id": org_id}
+
+
+@bp.route("/organisations/<org_id>/identity", methods=["PUT"])
+@bp.access(roles=[r.value for r in Role if r is not Role.REGULATOR], unadmitted=True,
+           object_scoped=True)
+@bp.arguments(IdentityIn)
+@bp.response(200, IdentityOut)
+@bp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+def record_identity(body: dict[str, Any], org_id: str) -> Any:
+    """Record who stands behind your organisation, as its documents show: relations between
+    participants (关联方) are found from these."""
+    identity = _identity(body)
+    assert identity is not None  # the schema asks for at least one
+    return services.record_identity(org_id, identity, uow=unit_of_work(),
+                                    identity_key=_identity_key())
+
+
+@bp.route("/organisations/<org_id>/credit", methods=["GET"])
+@bp.access(anonymous=True, object_scoped=True)
+@bp.response(200, CreditMarkOut)
+def credit_mark(org_id: str) -> Any:
+    """A participant's public credit mark (信用标识): a 0-100 score, its grade and the
+    components it sums (fulfilment, disputes, breaches, sanctions) with their records.
+    Public, like the sanctions list; recomputed by the worker."""
+    return services.get_credit_mark(org_id, uow=unit_of_work())

@@ -71,3 +71,89 @@ class ScopesNotAllowed(InvalidInput):
 
     code = "scopes_not_allowed"
     title = "Scopes not allowed"
+
+
+class SigningKeyNotFound(NotFound):
+    """No such signing key of this organisation visible to the caller."""
+
+    code = "signing_key_not_found"
+    title = "Signing key not found"
+
+
+class NotOwnOrganisation(Forbidden):
+    """Only an organisation's own users manage its signing keys (the operator reads them)."""
+
+    code = "not_own_organisation"
+    title = "Only the organisation itself manages its signing keys"
+
+
+class InvalidSigningKey(InvalidInput):
+    """The public key is not a key of the named suite."""
+
+    code = "invalid_signing_key"
+    title = "Invalid signing key"
+
+
+class SigningKeyTaken(Conflict):
+    """The key is already a verified, unrevoked key of an organisation."""
+
+    code = "signing_key_taken"
+    title = "This key is already registered and verified"
+
+
+class SigningKeyNotPending(Conflict):
+    """Only a pending key is verified by its challenge."""
+
+    code = "signing_key_not_pending"
+    title = "The signing key is not waiting for verification"
+    detail_template = "the key is %(status)s"
+
+
+class ChallengeSignatureInvalid(InvalidInput):
+    """The signature of a key's challenge does not verify against the key."""
+
+    code = "challenge_signature_invalid"
+    title = "The signature does not verify against the key"
+    detail_template = "sign the key's challenge text with the key itself; the key stays pending"
+
+
+class AdmissionDocumentsMissing(RuleViolation):
+    """Admission (or reinstatement) needs every required document verified and in force."""
+
+    code = "admission_documents_missing"
+    title = "Required admission documents are missing, unverified or expired"
+
+
+class DocumentNotFound(NotFound):
+    """No such qualification document of an organisation visible to the caller."""
+
+    code = "document_not_found"
+    title = "Document not found"
+
+
+class DocumentMismatch(InvalidInput):
+    """An uploaded document does not match its SHA-256, or its dates cannot be right."""
+
+    code = "document_mismatch"
+    title = "The document does not match what was declared of it"
+
+
+class DocumentAlreadyReviewed(Conflict):
+    """The operator reviews a document once; a renewal is a new document."""
+
+    code = "document_already_reviewed"
+    title = "This document has already been reviewed"
+
+
+class InvalidIdentityNumber(InvalidInput):
+    """An identity number fails its format or check character (GB 11643)."""
+
+    code = "invalid_identity_number"
+    title = "Invalid identity number"
+
+
+class CreditMarkNotFound(NotFound):
+    """No credit mark is computed for this organisation yet."""
+
+    code = "credit_mark_not_found"
+    title = "No credit mark has been computed for this organisation yet"

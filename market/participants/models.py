@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from market.kernel.actor import Role
-from market.kernel.db import Base, JSONType, UTCDateTime
+from market.kernel.clock import as_utc
+from market.kernel.db import Base, JSONType, UTCDateTime, sql_values
 from market.kernel.errors import InvalidTransition
+from market.participants.documents import DocumentKind, DocumentState, DocumentStatus
 from market.participants.domain import Status, can_transition
 from market.participants.errors import OperatorStatusFixed
+from market.participants.signatures import KeyStatus, SigningSuite
 
 _STATUS_VALUES = ", ".join(f"'{s.value}'" for s in Status)
 _ROLE_VALUES = ", ".join(f"'{r.value}'" for r in Role)
@@ -152,3 +155,188 @@ class ApiKey(Base):
         return {"id": self.id, "user_id": self.user_id, "organisation_id": self.organisation_id,
                 "name": self.name, "scopes": sorted(self.scopes),
                 "expires_at": self.expires_at, "revoked_at": self.revoked_at}
+
+
+class SigningKey(Base):
+    """An organisation's signing key (电子签名): registered pending, verified once its holder
+    signs the platform's challenge, revocable. Revoked keys stay on record: what they signed
+    while verified still verifies, and nothing from their revocation on."""
+
+    __tablename__ = "signing_keys"
+    __table_args__ = (
+        CheckConstraint(f"suite IN ({sql_values(SigningSuite)})", name="suite"),
+        CheckConstraint(f"status IN ({sql_values(KeyStatus)})", name="status"),
+        Index("ix_signing_keys_org", "organisation_id", "id"),
+        Index("ix_signing_keys_public_key", "public_key"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"),
+                                                 nullable=False)
+    suite: Mapped[str] = mapped_column(String(16), nullable=False)
+    public_key: Mapped[str] = mapped_column(String(130), nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    challenge: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    created_by_user_id: Mapped[str | None] = mapped_column(String(40))
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by_user_id: Mapped[str | None] = mapped_column(String(40))
+    revocation_reason: Mapped[str | None] = mapped_column(Text)
+
+    def verify(self, at: datetime) -> None:
+        """Its challenge is signed: the key may sign from now on.
+
+        Raises:
+            InvalidTransition: the key is not pending.
+        """
+        if self.status != KeyStatus.PENDING.value:
+            raise InvalidTransition(current=self.status, target=KeyStatus.VERIFIED.value)
+        self.status = KeyStatus.VERIFIED.value
+        self.verified_at = at
+
+    def revoke(self, *, by_user_id: str | None, reason: str, at: datetime) -> bool:
+        """Revoke the key; False when it was revoked already (nothing changes then)."""
+        if self.status == KeyStatus.REVOKED.value:
+            return False
+        self.status = KeyStatus.REVOKED.value
+        self.revoked_at, self.revoked_by_user_id, self.revocation_reason = at, by_user_id, reason
+        return True
+
+    def usable_at(self, at: datetime) -> bool:
+        """Whether the key could sign at ``at``: verified by then, and not yet revoked."""
+        if self.verified_at is None or as_utc(self.verified_at) > at:
+            return False
+        return self.revoked_at is None or at < as_utc(self.revoked_at)
+
+    def status_at(self, at: datetime) -> str:
+        """What the key was at ``at``: verified, pending or revoked."""
+        if self.usable_at(at):
+            return KeyStatus.VERIFIED.value
+        if self.revoked_at is not None and as_utc(self.revoked_at) <= at:
+            return KeyStatus.REVOKED.value
+        return KeyStatus.PENDING.value
+
+    def state(self) -> dict[str, Any]:
+        return {"id": self.id, "organisation_id": self.organisation_id, "suite": self.suite,
+                "public_key": self.public_key, "name": self.name, "status": self.status,
+                "verified_at": self.verified_at, "revoked_at": self.revoked_at,
+                "revocation_reason": self.revocation_reason}
+
+
+_DOCUMENT_KINDS = ", ".join(f"'{k.value}'" for k in DocumentKind)
+_DOCUMENT_STATUSES = ", ".join(f"'{s.value}'" for s in DocumentStatus)
+
+
+class OrganisationDocument(Base):
+    """A qualification document (主体资格材料) identified by its SHA-256: the business
+    licence, the legal representative's identity, the data-security officer's appointment.
+    A renewal is a new row of the same kind; verifying it supersedes the one before."""
+
+    __tablename__ = "organisation_documents"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_DOCUMENT_KINDS})", name="kind"),
+        CheckConstraint(f"status IN ({_DOCUMENT_STATUSES})", name="status"),
+        CheckConstraint("expires_on IS NULL OR issued_on IS NULL OR expires_on >= issued_on",
+                        name="dates"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(
+        ForeignKey("organisations.id"), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    media_type: Mapped[str] = mapped_column(String(100), nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    size: Mapped[int | None] = mapped_column(Integer)
+    stored: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    issued_on: Mapped[date | None] = mapped_column(Date)
+    expires_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    replaces_id: Mapped[str | None] = mapped_column(String(40))
+    submitted_by_org_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    reviewed_by_user_id: Mapped[str | None] = mapped_column(String(40))
+    reviewed_by_label: Mapped[str | None] = mapped_column(String(200))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_note: Mapped[str | None] = mapped_column(Text)
+
+    def snapshot(self) -> DocumentState:
+        return DocumentState(self.id, self.kind, self.status, self.expires_on, self.issued_on)
+
+    def state(self) -> dict[str, Any]:
+        return {"id": self.id, "organisation_id": self.organisation_id, "kind": self.kind,
+                "name": self.name, "sha256": self.sha256, "stored": self.stored,
+                "issued_on": self.issued_on.isoformat() if self.issued_on else None,
+                "expires_on": self.expires_on.isoformat() if self.expires_on else None,
+                "status": self.status, "replaces_id": self.replaces_id,
+                "review_note": self.review_note}
+
+
+class DocumentReminder(Base):
+    """A reminder sent that a document expires within ``threshold_days``: once each."""
+
+    __tablename__ = "organisation_document_reminders"
+
+    document_id: Mapped[str] = mapped_column(
+        ForeignKey("organisation_documents.id"), primary_key=True)
+    threshold_days: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class OrganisationIdentity(Base):
+    """The people behind an organisation (实名制), from its admission documents: its legal
+    representative and controlling shareholder, kept as keyed digests of their identity
+    numbers (equal numbers, equal digests) with the last four characters for display."""
+
+    __tablename__ = "organisation_identities"
+    __table_args__ = (
+        CheckConstraint("controller_kind IS NULL OR controller_kind IN "
+                        "('person', 'organisation')", name="controller_kind"),
+    )
+
+    organisation_id: Mapped[str] = mapped_column(
+        ForeignKey("organisations.id"), primary_key=True)
+    legal_representative_name: Mapped[str | None] = mapped_column(String(100))
+    legal_representative_digest: Mapped[str | None] = mapped_column(String(64), index=True)
+    legal_representative_hint: Mapped[str | None] = mapped_column(String(40))
+    controller_name: Mapped[str | None] = mapped_column(String(200))
+    controller_kind: Mapped[str | None] = mapped_column(String(16))
+    controller_digest: Mapped[str | None] = mapped_column(String(64), index=True)
+    controller_hint: Mapped[str | None] = mapped_column(String(40))
+    controller_credit_code: Mapped[str | None] = mapped_column(String(18), index=True)
+    security_officer_name: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    def state(self) -> dict[str, Any]:
+        return {"organisation_id": self.organisation_id,
+                "legal_representative_name": self.legal_representative_name,
+                "legal_representative_hint": self.legal_representative_hint,
+                "controller_name": self.controller_name,
+                "controller_kind": self.controller_kind,
+                "controller_hint": self.controller_hint,
+                "controller_credit_code": self.controller_credit_code,
+                "security_officer_name": self.security_officer_name}
+
+
+class CreditMarkRow(Base):
+    """A participant's current public credit mark (信用标识) with its components."""
+
+    __tablename__ = "credit_marks"
+    __table_args__ = (
+        CheckConstraint("score >= 0 AND score <= 100", name="score"),
+        CheckConstraint("grade IN ('A', 'B', 'C', 'D')", name="grade"),
+    )
+
+    organisation_id: Mapped[str] = mapped_column(
+        ForeignKey("organisations.id"), primary_key=True)
+    score: Mapped[int] = mapped_column(Integer, nullable=False)
+    grade: Mapped[str] = mapped_column(String(1), nullable=False)
+    components: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    def state(self) -> dict[str, Any]:
+        return {"organisation_id": self.organisation_id, "score": self.score,
+                "grade": self.grade, "components": self.components}

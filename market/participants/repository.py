@@ -14,7 +14,14 @@ from market.kernel.actor import Actor, Role
 from market.kernel.clock import as_utc
 from market.kernel.db import one_or_none
 from market.kernel.pagination import Page, keyset_page, where_given
-from market.participants.models import ApiKey, Organisation, OrganisationRole, StatusChange, User
+from market.participants.models import (
+    ApiKey,
+    Organisation,
+    OrganisationRole,
+    SigningKey,
+    StatusChange,
+    User,
+)
 
 # Roles whose duties need every organisation: the venue admits them, regulators inspect them.
 SEE_ALL_ORGANISATIONS = (Role.OPERATOR.value, Role.REGULATOR.value)
@@ -163,3 +170,30 @@ class ParticipantRepository:
     def list_keys(self, org_id: str, *, after: str | None, limit: int) -> Page[ApiKey]:
         stmt = select(ApiKey).where(ApiKey.organisation_id == org_id)
         return keyset_page(self.session, stmt, ApiKey.id, after=after, limit=limit)
+
+    # -- signing keys ---------------------------------------------------------------------
+
+    def get_signing_key(self, org_id: str, key_id: str, *, for_update: bool = False,
+                        ) -> SigningKey | None:
+        stmt = select(SigningKey).where(SigningKey.id == key_id,
+                                        SigningKey.organisation_id == org_id)
+        found: SigningKey | None = one_or_none(self.session, stmt, for_update=for_update)
+        return found
+
+    def list_signing_keys(self, org_id: str, *, status: str | None, after: str | None,
+                          limit: int) -> Page[SigningKey]:
+        stmt = where_given(select(SigningKey).where(SigningKey.organisation_id == org_id),
+                           (SigningKey.status, status))
+        return keyset_page(self.session, stmt, SigningKey.id, after=after, limit=limit)
+
+    def verified_keys_named(self, suite: str, public_key: str) -> list[SigningKey]:
+        """The verified, unrevoked keys of any organisation named ``public_key``."""
+        return list(self.session.scalars(select(SigningKey).where(
+            SigningKey.suite == suite, SigningKey.public_key == public_key,
+            SigningKey.status == "verified")))
+
+    def keys_named(self, org_id: str, suite: str, public_key: str) -> list[SigningKey]:
+        """The organisation's keys named ``public_key``, whatever their state."""
+        return list(self.session.scalars(select(SigningKey).where(
+            SigningKey.organisation_id == org_id, SigningKey.suite == suite,
+            SigningKey.public_key == public_key).order_by(SigningKey.id)))

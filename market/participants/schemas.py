@@ -7,8 +7,10 @@ from marshmallow import fields, validate
 
 from market.kernel.actor import Role
 from market.kernel.web import PageQuery, RecordSchema, UtcDateTime
+from market.participants.document_schemas import ControllerIn, DocumentIn, OfficerIn, PersonIn
 from market.participants.domain import Status
-from market.participants.models import ApiKey, Organisation, StatusChange, User
+from market.participants.models import ApiKey, Organisation, SigningKey, StatusChange, User
+from market.participants.signatures import KeyStatus, SigningSuite
 
 _ROLE_CHOICES = [r.value for r in Role]
 _STATUS_CHOICES = [s.value for s in Status]
@@ -28,6 +30,15 @@ class OrganisationIn(ma.Schema):
         fields.String(validate=validate.OneOf(_ROLE_CHOICES)), required=True,
         validate=validate.Length(1, len(_ROLE_CHOICES)),
     )
+    documents = fields.List(fields.Nested(DocumentIn), load_default=list,
+                            validate=validate.Length(0, 20), metadata={
+                                "description": "主体资格材料: admission needs the business "
+                                               "licence, the legal representative's identity "
+                                               "and the data-security officer's appointment, "
+                                               "each verified by the operator"})
+    legal_representative = fields.Nested(PersonIn, load_default=None)
+    controlling_shareholder = fields.Nested(ControllerIn, load_default=None)
+    data_security_officer = fields.Nested(OfficerIn, load_default=None)
 
 
 class ContactIn(ma.Schema):
@@ -96,3 +107,36 @@ class MeOut(ma.Schema):
     organisation = fields.Nested(OrganisationOut)
     key_id = fields.String()
     scopes = fields.List(fields.String())
+
+
+class SigningKeyIn(ma.Schema):
+    suite = fields.String(required=True, validate=validate.OneOf([s.value for s in SigningSuite]),
+                          metadata={"description": "secp256k1 (EIP-191 signatures) or sm2 "
+                                                   "(SM2 with SM3, default user id)"})
+    public_key = fields.String(required=True, validate=validate.Length(1, 200), metadata={
+        "description": "secp256k1: an Ethereum address or an uncompressed public key; sm2: "
+                       "the public key 04 || x || y in hex",
+        "example": "0x90F8bf6A479f320ead074411a4B0e7944Ea8c9C1"})
+    name = fields.String(load_default="signing key", validate=validate.Length(1, 100))
+
+
+class SigningKeyOut(RecordSchema, model=SigningKey, omit=("revoked_by_user_id",)):
+    status = fields.String(metadata={"enum": [s.value for s in KeyStatus]})
+    challenge = fields.String(metadata={
+        "description": "the text to sign with the key to verify it (EIP-191 personal_sign "
+                       "for secp256k1; SM2 over its UTF-8 bytes)"})
+
+
+class KeyVerificationIn(ma.Schema):
+    signature = fields.String(required=True, validate=validate.Length(1, 200), metadata={
+        "description": "the key's signature of its challenge: 0x and 130 hex digits "
+                       "(secp256k1), or r || s in 128 hex digits (sm2)"})
+
+
+class KeyRevocationIn(ma.Schema):
+    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class SigningKeyQuery(PageQuery):
+    status = fields.String(load_default=None,
+                           validate=validate.OneOf([s.value for s in KeyStatus]))

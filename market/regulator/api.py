@@ -18,9 +18,13 @@ from market.regulator import services
 from market.regulator.schemas import (
     ExportQuery,
     MarketStatisticsOut,
+    PublicDataTradesOut,
+    PublicFundOut,
+    PublicFundQuery,
     ReadQuery,
     RegulatorOrderOut,
     RegulatorOrderQuery,
+    RetentionOverviewOut,
     SanctionListOut,
     StatisticsOut,
     SupervisionReadOut,
@@ -96,6 +100,38 @@ def order(order_id: str) -> dict[str, Any]:
 def statistics(query: dict[str, Any]) -> dict[str, Any]:
     """Filed trades: count and volume by day, sector and product type, per currency."""
     return services.statistics(compliance.filing_filters(query), uow=unit_of_work())
+
+
+@bp.route("/regulator/retention", methods=["GET"])
+@bp.access(roles=[Role.REGULATOR])
+@bp.response(200, RetentionOverviewOut)
+def retention() -> dict[str, Any]:
+    """How long each kind of record is kept (the database refuses deleting one earlier),
+    and the destruction of delivered copies: asked for, declared, overdue (each alerted
+    once) and the delivered files deleted from storage."""
+    return services.retention_overview(uow=unit_of_work())
+
+
+@bp.route("/regulator/public-data/trades", methods=["GET"])
+@bp.access(roles=[Role.REGULATOR])
+@bp.response(200, PublicDataTradesOut)
+def public_data_trades() -> dict[str, Any]:
+    """Public-data trades (公共数据授权运营) by purpose class: public_interest (free) and
+    commercial (paid at cost recovery), each with its count, price, refunds and how many
+    settled, per currency. The authorisations are at `GET /public-data/authorisations`."""
+    return {"items": services.public_data_trades(uow=unit_of_work())}
+
+
+@bp.route("/regulator/public-data/fund", methods=["GET"])
+@bp.access(roles=[Role.REGULATOR])
+@bp.arguments(PublicFundQuery, location="query")
+@bp.response(200, PublicFundOut)
+def public_fund(query: dict[str, Any]) -> dict[str, Any]:
+    """The public-service fund (公共数据运营收益定向反哺公共服务): the earmarked share of
+    public-data revenue settlement set aside, its balance per currency and its entries."""
+    found = services.public_fund(uow=unit_of_work(), currency=query["currency"],
+                                 **page_args(query))
+    return {"balances": found.balances, **page_body(found.entries)}
 
 
 @bp.route("/disclosure/market-statistics", methods=["GET"])

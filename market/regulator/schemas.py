@@ -8,8 +8,9 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from market.compliance import services as compliance
-from market.kernel.web import UtcDateTime
+from market.kernel.web import RecordSchema, UtcDateTime
 from market.kernel.web.pagination import PageQuery
+from market.settlement import services as settlement
 from market.trading import services as trading
 
 _ID = validate.Length(1, 40)
@@ -35,10 +36,20 @@ class StatisticsRowOut(ma.Schema):
     amount = fields.Integer(metadata={"description": "total in minor units"})
 
 
+class RelatedPriceOut(StatisticsRowOut):
+    key = fields.String(metadata={"description": "the product id"})
+    title = fields.String()
+    min_amount = fields.Integer()
+    max_amount = fields.Integer()
+
+
 class StatisticsOut(ma.Schema):
     by_day = fields.List(fields.Nested(StatisticsRowOut))
     by_sector = fields.List(fields.Nested(StatisticsRowOut))
     by_product_type = fields.List(fields.Nested(StatisticsRowOut))
+    related_party_only = fields.List(fields.Nested(RelatedPriceOut), metadata={
+        "description": "products whose every filed trade was between related parties (关联方: "
+                       "a wash-trading alert on each): a price that says nothing of the market"})
 
 
 class DisclosedRowOut(ma.Schema):
@@ -100,3 +111,47 @@ class SupervisionReadOut(ma.Schema):
         "description": "records returned: a page's items, 1 for one object; for a streamed "
                        "export, the records sent; null when not countable"})
     request_id = fields.String(allow_none=True)
+
+
+# -- public data (公共数据授权运营) ----------------------------------------------------------
+
+
+class PurposeTallyOut(RecordSchema, model=trading.PurposeTally):
+    """Public-data orders (but the cancelled) bought for one purpose class, in a currency."""
+
+    purpose_class = fields.String(metadata={"enum": ["public_interest", "commercial"]})
+    amount = fields.Integer(metadata={"description": "their price, minor units"})
+
+
+class PublicDataTradesOut(ma.Schema):
+    items = fields.List(fields.Nested(PurposeTallyOut))
+
+
+class FundBalanceOut(RecordSchema, model=settlement.FundBalance): ...
+
+
+class FundEntryOut(RecordSchema, model=settlement.FundEntry): ...
+
+
+class DestructionCountsOut(RecordSchema, model=trading.DestructionCounts): ...
+
+
+class RetentionOverviewOut(ma.Schema):
+    policies = fields.List(fields.Nested(compliance.RetentionTermOut),
+                           metadata={"description": "how long each kind of record is kept"})
+    destruction = fields.Nested(DestructionCountsOut, metadata={
+        "description": "destruction declarations asked for, declared, overdue and alerted, "
+                       "and the delivered files deleted"})
+
+
+class PublicFundQuery(PageQuery):
+    currency = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Z]{3}$"))
+
+
+class PublicFundOut(ma.Schema):
+    balances = fields.List(fields.Nested(FundBalanceOut),
+                           metadata={"description": "the fund's account of each currency"})
+    items = fields.List(fields.Nested(FundEntryOut),
+                        metadata={"description": "its postings, oldest first"})
+    next_cursor = fields.String(allow_none=True, metadata={
+        "description": "Pass as `cursor` for the next page; null at the end"})

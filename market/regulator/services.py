@@ -24,6 +24,7 @@ from market.kernel.pagination import Page, keyset_page, where_given
 from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
 from market.regulator.models import SupervisionRead
+from market.settlement import services as settlement
 from market.trading import services as trading
 
 EXPORT_COLUMNS = ("number", "kind", "concluded_at", "filed_at", "seller_org_id",
@@ -81,6 +82,28 @@ def statistics(filters: compliance.FilingFilters, *, uow: UnitOfWork,
     require_regulator(uow.actor)
     with uow:
         return compliance.filing_statistics(filters, uow=uow.joined())
+
+
+def retention_overview(*, uow: UnitOfWork) -> dict[str, Any]:
+    """The retention policy the database enforces, and how the destruction of delivered
+    copies stands."""
+    require_regulator(uow.actor)
+    with uow:
+        return {"policies": compliance.retention_policy(uow=uow.joined()),
+                "destruction": trading.destruction_counts(uow=uow.joined())}
+
+
+def public_data_trades(*, uow: UnitOfWork) -> list[trading.PurposeTally]:
+    """Public-data trades by purpose class: how many, for how much, per currency."""
+    require_regulator(uow.actor)
+    return trading.public_data_trades(uow=uow)
+
+
+def public_fund(*, uow: UnitOfWork, currency: str | None = None, after: str | None = None,
+                limit: int = 50) -> settlement.PublicFund:
+    """The public-service fund: its balance per currency and its entries."""
+    require_regulator(uow.actor)
+    return settlement.public_fund(uow=uow, currency=currency, after=after, limit=limit)
 
 
 def _row(filing: Any) -> dict[str, Any]:

@@ -26,6 +26,9 @@ from market.rights.schemas import (
     GrantOut,
     GrantQuery,
     GrantSummaryOut,
+    PublicDataAuthorisationIn,
+    PublicDataAuthorisationOut,
+    PublicDataAuthorisationQuery,
     ReasonIn,
     ResolutionIn,
     ResourceIn,
@@ -95,6 +98,9 @@ def register_resource(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[s
         pi_level=services.PILevel(body["pi_level"]), collection_method=body["collection_method"],
         collection_source=body["collection_source"], scenarios=body["scenarios"],
         update_frequency=body["update_frequency"], evidence=_evidence(body["evidence"]),
+        public_category=body["public_category"],
+        sensitive_categories=body["sensitive_categories"],
+        storage_location=body["storage_location"], storage_region=body["storage_region"],
     )
     resource = services.register_resource(data, uow=unit_of_work(),
                                           evidence_dir=_evidence_dir())
@@ -367,3 +373,70 @@ def verify_certificate(number: str) -> dict[str, Any]:
                    signer().address) and sig["signer"] == signer().address
     return {"number": number, "valid": valid, "signer": signer().address,
             "digest": sig["digest"]}
+
+
+# -- public-data authorisations (公共数据授权运营) ------------------------------------------
+
+
+def _authorisation(found: Any) -> dict[str, Any]:
+    return _with(found, in_term=found.in_term(state().clock.now()))
+
+
+@bp.route("/public-data/authorisations", methods=["POST"])
+@bp.access(roles=[Role.OPERATOR])
+@bp.idempotent
+@bp.arguments(PublicDataAuthorisationIn)
+@bp.response(201, PublicDataAuthorisationOut)
+def authorise_public_data_operator(body: dict[str, Any],
+                                   ) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """The exchange operator authorises an admitted merchant to operate public data
+    (公共数据授权运营) after checking its qualification and reputation (documents by
+    SHA-256), for a term and a scope: public-data categories or resources, and scenarios.
+
+    Only an organisation an in-term authorisation covers registers public data and rights
+    over it (422 `public_data_not_authorised`), and lists and sells its products (the rule
+    `PublicDataNeedsAuthorisedOperator`).
+    """
+    data = services.AuthorisationInput(
+        org_id=body["org_id"], categories=body["categories"],
+        resource_ids=body["resource_ids"], scenarios=body["scenarios"],
+        term=services.Term(body["valid_from"], body["valid_to"]),
+        qualification=body["qualification"], reputation=body["reputation"],
+        evidence=[services.AuthorisationDocument(d["kind"], d["name"], d["sha256"])
+                  for d in body["evidence"]])
+    found = services.authorise_public_data_operator(data, uow=unit_of_work())
+    return (_authorisation(found), 201,
+            {"Location": f"/api/v1/public-data/authorisations/{found.id}"})
+
+
+@bp.route("/public-data/authorisations", methods=["GET"])
+@bp.access()
+@bp.arguments(PublicDataAuthorisationQuery, location="query")
+@bp.response(200, page_of(PublicDataAuthorisationOut))
+def list_public_data_authorisations(query: dict[str, Any]) -> dict[str, Any]:
+    """Public-data authorisations: your own; every one for the operator and regulators."""
+    page = services.list_public_data_authorisations(
+        uow=unit_of_work(), org_id=query["org_id"], status=query["status"],
+        **page_args(query))
+    return page_body(page.map(_authorisation))
+
+
+@bp.route("/public-data/authorisations/<authorisation_id>", methods=["GET"])
+@bp.access(object_scoped=True)
+@bp.response(200, PublicDataAuthorisationOut)
+def get_public_data_authorisation(authorisation_id: str) -> dict[str, Any]:
+    """One authorisation, with its evidence, term and scope."""
+    return _authorisation(services.get_public_data_authorisation(authorisation_id,
+                                                                 uow=unit_of_work()))
+
+
+@bp.route("/public-data/authorisations/<authorisation_id>/revoke", methods=["POST"])
+@bp.access(roles=[Role.OPERATOR], object_scoped=True)
+@bp.arguments(ReasonIn)
+@bp.response(200, PublicDataAuthorisationOut)
+def revoke_public_data_authorisation(body: dict[str, Any],
+                                     authorisation_id: str) -> dict[str, Any]:
+    """The exchange operator revokes an authorisation: its public data can no longer be
+    registered, listed or sold under it."""
+    return _authorisation(services.revoke_public_data_authorisation(
+        authorisation_id, body["reason"], uow=unit_of_work()))

@@ -72,6 +72,45 @@ class PILevel(StrEnum):
     SENSITIVE_PERSONAL = "sensitive_personal"
 
 
+class SensitiveCategory(StrEnum):
+    """Sensitive personal information a resource holds (敏感个人信息, PIPL art. 28)."""
+
+    MINORS = "minors"  # 不满十四周岁未成年人的个人信息
+    BIOMETRICS = "biometrics"  # 生物识别
+    HEALTH = "health"  # 医疗健康
+    FINANCIAL_ACCOUNTS = "financial_accounts"  # 金融账户
+    WHEREABOUTS = "whereabouts"  # 行踪轨迹
+
+
+HOME_COUNTRY = "CN"  # data is stored in the country unless declared otherwise (数据境内存储)
+
+
+def storage_problems(storage_location: str, storage_region: str | None) -> dict[str, str]:
+    """What is wrong with a declared storage location: an ISO 3166-1 alpha-2 country code
+    in capitals, and an optional region text."""
+    found: dict[str, str] = {}
+    if len(storage_location) != 2 or not storage_location.isascii() or (
+            not storage_location.isalpha() or not storage_location.isupper()):
+        found["storage_location"] = "must be an ISO 3166-1 alpha-2 country code, e.g. CN"
+    if storage_region is not None and not 1 <= len(storage_region.strip()) <= 100:
+        found["storage_region"] = "must be 1 to 100 characters"
+    return found
+
+
+def sensitive_category_problems(pi_level: str, categories: Sequence[str]) -> dict[str, str]:
+    """What is wrong with a resource's sensitive categories: each known, none twice, and
+    only on data about people (a personal-information level other than none)."""
+    known = {c.value for c in SensitiveCategory}
+    unknown = sorted(set(categories) - known)
+    if unknown:
+        return {"sensitive_categories": "unknown: " + ", ".join(unknown)}
+    if len(set(categories)) != len(categories):
+        return {"sensitive_categories": "each category once"}
+    if categories and pi_level == PILevel.NONE.value:
+        return {"sensitive_categories": "data with no personal information has none"}
+    return {}
+
+
 class Territory(StrEnum):
     DOMESTIC = "domestic"
     CROSS_BORDER = "cross_border"

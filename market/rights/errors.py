@@ -104,3 +104,25 @@ class DisputeClosed(Conflict):
 
     code = "dispute_closed"
     title = "The dispute is already resolved"
+
+
+class PublicDataAuthorisationNotFound(NotFound):
+    """No such public-data authorisation visible to the caller."""
+
+    code = "public_data_authorisation_not_found"
+    title = "Public-data authorisation not found"
+
+
+class PublicDataNotAuthorised(RuleViolation):
+    """Public data is registered only by an organisation with an in-term public-data
+    authorisation covering it (its category or id) and the scenarios asked for."""
+
+    code = "public_data_not_authorised"
+    title = "No public-data authorisation covers this"
+
+
+class PublicDataOperatorNotEligible(InvalidInput):
+    """Public-data operators are admitted merchants other than the exchange operator."""
+
+    code = "public_data_operator_not_eligible"
+    title = "This organisation cannot be authorised to operate public data"

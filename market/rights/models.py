@@ -53,6 +53,16 @@ class DataResource(Base):
     update_frequency: Mapped[str] = mapped_column(String(40), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # Public data (origin public_authorised): its category (交通, 气象 …), which a public-data
+    # authorisation's scope names.
+    public_category: Mapped[str | None] = mapped_column(String(60))
+    # Sensitive personal information it holds (minors, biometrics, health, …) and where it
+    # is stored: an ISO country code (数据境内存储: CN unless declared) and a region.
+    sensitive_categories: Mapped[list[str]] = mapped_column(JSONType, nullable=False,
+                                                            default=list)
+    storage_location: Mapped[str] = mapped_column(String(2), nullable=False, default="CN",
+                                                  server_default="CN")
+    storage_region: Mapped[str | None] = mapped_column(String(100))
 
     def state(self) -> dict[str, Any]:
         return {
@@ -61,7 +71,9 @@ class DataResource(Base):
             "classification": self.classification, "pi_level": self.pi_level,
             "collection_method": self.collection_method,
             "collection_source": self.collection_source, "scenarios": self.scenarios,
-            "update_frequency": self.update_frequency,
+            "update_frequency": self.update_frequency, "public_category": self.public_category,
+            "sensitive_categories": list(self.sensitive_categories or []),
+            "storage_location": self.storage_location, "storage_region": self.storage_region,
         }
 
 
@@ -392,3 +404,57 @@ class Certificate(Base):
     signer: Mapped[str] = mapped_column(String(42), nullable=False)
     signature: Mapped[str] = mapped_column(String(132), nullable=False)
     issued_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class PublicDataAuthorisation(Base):
+    """The exchange's authorisation of an organisation to operate public data (公共数据授权
+    运营), granted after checking its qualification and reputation (documents by SHA-256),
+    for a term and a scope: public-data categories or resources, and scenarios."""
+
+    __tablename__ = "public_data_authorisations"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'revoked')", name="status"),
+        CheckConstraint("valid_to > valid_from", name="term"),
+        Index("ix_public_data_authorisations_org", "org_id", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+    categories: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    resource_ids: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    scenarios: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    valid_to: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    qualification: Mapped[str] = mapped_column(Text, nullable=False)
+    reputation: Mapped[str] = mapped_column(Text, nullable=False)
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    granted_by_org_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    revoked_reason: Mapped[str | None] = mapped_column(Text)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def term(self) -> Term:
+        return Term(self.valid_from, self.valid_to)
+
+    def in_term(self, at: datetime) -> bool:
+        """Active and within its term at ``at``."""
+        return self.status == "active" and self.term.contains(at)
+
+    def scope(self) -> dict[str, Any]:
+        return {"id": self.id, "categories": sorted(self.categories),
+                "resource_ids": sorted(self.resource_ids), "scenarios": sorted(self.scenarios)}
+
+    def revoke(self, reason: str, *, at: datetime) -> bool:
+        """Revoke it; False when it already was (revoking twice changes nothing)."""
+        if self.status == "revoked":
+            return False
+        self.status, self.revoked_reason, self.revoked_at = "revoked", reason, at
+        return True
+
+    def state(self) -> dict[str, Any]:
+        return {**self.scope(), "org_id": self.org_id, "valid_from": self.valid_from,
+                "valid_to": self.valid_to, "status": self.status,
+                "evidence": [e["sha256"] for e in self.evidence],
+                "revoked_reason": self.revoked_reason}

@@ -10,7 +10,14 @@ from marshmallow import fields, validate
 from market.kernel.web import HistoryEventOut, PageQuery, RecordSchema, UtcDateTime, choices
 from market.receipts.services import ReceiptSummaryOut
 from market.rights import domain
-from market.rights.models import DataResource, Evidence, Grant, ResourceDispute, Right
+from market.rights.models import (
+    DataResource,
+    Evidence,
+    Grant,
+    PublicDataAuthorisation,
+    ResourceDispute,
+    Right,
+)
 from market.rights.services import PublicCertificate
 
 _SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits")
@@ -64,6 +71,39 @@ class ResourceIn(ma.Schema):
     update_frequency = fields.String(required=True, validate=validate.Length(1, 40))
     evidence = fields.List(fields.Nested(EvidenceIn), load_default=list,
                            validate=validate.Length(0, 20))
+    public_category = fields.String(
+        load_default=None, validate=validate.Length(1, 60),
+        metadata={"description": "public data (origin public_authorised): its category, "
+                                 "which your public-data authorisation must cover"})
+
+    sensitive_categories = fields.List(
+        fields.String(validate=validate.OneOf(choices(domain.SensitiveCategory))),
+        load_default=list, validate=validate.Length(0, 5),
+        metadata={"description": "sensitive personal information it holds (敏感个人信息): "
+                                 "minors, biometrics, health, financial_accounts, whereabouts; "
+                                 "its listings are reviewed by two different reviewers"})
+    storage_location = fields.String(
+        load_default=domain.HOME_COUNTRY, validate=validate.Regexp(
+            r"^[A-Z]{2}$", error="must be an ISO 3166-1 alpha-2 country code, e.g. CN"),
+        metadata={"description": "where the data is stored (数据境内存储), an ISO country "
+                                 "code; stored abroad, its products need a security "
+                                 "assessment on record"})
+    storage_region = fields.String(load_default=None, allow_none=True,
+                                   validate=validate.Length(1, 100),
+                                   metadata={"description": "region or data centre, free text"})
+
+    @ma.validates_schema
+    def sensitive_data(self, data: dict[str, Any], **_: Any) -> None:
+        problems = domain.sensitive_category_problems(data.get("pi_level") or "none",
+                                                      data.get("sensitive_categories") or [])
+        for name, message in problems.items():
+            raise ma.ValidationError(message, name)
+
+    @ma.validates_schema
+    def public_data_category(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("origin") == domain.Origin.PUBLIC_AUTHORISED.value and not data.get(
+                "public_category"):
+            raise ma.ValidationError("public data names its category", "public_category")
 
 
 class ResourceOut(RecordSchema, model=DataResource):
@@ -264,3 +304,66 @@ class ChainOut(ma.Schema):
     ok = fields.Boolean()
     links = fields.List(fields.Nested(ChainLinkOut))
     broken = fields.Nested(ViolationOut, allow_none=True)
+
+
+# -- public-data authorisations (公共数据授权运营) ------------------------------------------
+
+
+class AuthorisationDocumentIn(ma.Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(
+        ["qualification", "reputation", "agreement", "other"]),
+        metadata={"description": "what the document shows: the operator's qualification "
+                                 "(具备条件), its reputation (信誉良好), the agreement, other"})
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    sha256 = fields.String(required=True, validate=_SHA256)
+
+
+class PublicDataAuthorisationIn(ma.Schema):
+    org_id = fields.String(required=True, validate=validate.Length(1, 40),
+                           metadata={"description": "the admitted merchant authorised"})
+    categories = fields.List(fields.String(validate=validate.Length(1, 60)), load_default=list,
+                             validate=validate.Length(0, 50),
+                             metadata={"description": "public-data categories authorised"})
+    resource_ids = fields.List(fields.String(validate=validate.Length(1, 40)),
+                               load_default=list, validate=validate.Length(0, 200),
+                               metadata={"description": "public-data resources authorised"})
+    scenarios = _labels()
+    valid_from = UtcDateTime(required=True)
+    valid_to = UtcDateTime(required=True)
+    qualification = fields.String(required=True, validate=validate.Length(1, 2000),
+                                  metadata={"description": "what was checked of its "
+                                                           "qualification"})
+    reputation = fields.String(required=True, validate=validate.Length(1, 2000),
+                               metadata={"description": "what was checked of its reputation"})
+    evidence = fields.List(fields.Nested(AuthorisationDocumentIn), required=True,
+                           validate=validate.Length(2, 20),
+                           metadata={"description": "documents by SHA-256: at least one of "
+                                                    "the qualification and one of the "
+                                                    "reputation check"})
+
+    @ma.validates_schema
+    def term_and_scope(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("valid_to") and data.get("valid_from") and (
+            data["valid_to"] <= data["valid_from"]
+        ):
+            raise ma.ValidationError("must be after valid_from", "valid_to")
+        if not data.get("categories") and not data.get("resource_ids"):
+            raise ma.ValidationError("name the categories or resources authorised",
+                                     "categories")
+
+
+class AuthorisationDocumentOut(ma.Schema):
+    kind = fields.String()
+    name = fields.String()
+    sha256 = fields.String()
+
+
+class PublicDataAuthorisationOut(RecordSchema, model=PublicDataAuthorisation):
+    status = fields.String(metadata={"enum": ["active", "revoked"]})
+    evidence = fields.List(fields.Nested(AuthorisationDocumentOut))
+    in_term = fields.Boolean(metadata={"description": "active and within its term now"})
+
+
+class PublicDataAuthorisationQuery(PageQuery):
+    org_id = fields.String(load_default=None, validate=validate.Length(1, 40))
+    status = fields.String(load_default=None, validate=validate.OneOf(["active", "revoked"]))

@@ -24,6 +24,9 @@ class AccountKind(StrEnum):
     # than its payable balance still held (already paid out). Never above zero; the next
     # payable credit or payout request recovers it first.
     RECEIVABLE = "receivable"
+    # The public-service fund (公共服务基金): the earmarked share of public-data revenue
+    # (公共数据运营收益定向反哺公共服务), owned by the platform, one per currency.
+    PUBLIC_FUND = "public_fund"
 
 
 # The rail's clearing account and receivables hold what others owe (negative balances);

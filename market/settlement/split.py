@@ -34,6 +34,11 @@ class ShareRole(StrEnum):
     MERCHANT = "merchant"  # 谁受益: operates and sells the product
     BROKER = "broker"  # 数据经纪: brought the sale about
     PLATFORM = "platform"  # the exchange's fee line, never a share
+    PUBLIC_FUND = "public_fund"  # public data's earmark for public services, never a share
+
+
+# Lines the exchange keeps itself (its fee, the public-service fund): not payees.
+HOUSE_ROLES = frozenset({ShareRole.PLATFORM, ShareRole.PUBLIC_FUND})
 
 
 # Canonical rank: the platform's fee line first, then the roles in their declared order.
@@ -75,6 +80,9 @@ class DistributionRule:
 
     shares: tuple[Share, ...]
     platform_fee_bps: int
+    # Public data: the part of the price earmarked for the public-service fund (公共数据运营
+    # 收益定向反哺公共服务), like the fee a line of its own; the shares split what is left.
+    public_fund_bps: int = 0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -87,6 +95,11 @@ class DistributionRule:
         fee = self.platform_fee_bps
         if not _is_int(fee) or not 0 <= fee <= BPS:
             found["platform_fee_bps"] = [f"must be an integer from 0 to {BPS}"]
+        fund: Any = self.public_fund_bps
+        if not _is_int(fund) or not 0 <= fund <= BPS:
+            found["public_fund_bps"] = [f"must be an integer from 0 to {BPS}"]
+        elif "platform_fee_bps" not in found and fee + fund > BPS:
+            found["public_fund_bps"] = [f"the fee and the fund together exceed {BPS}"]
         shares: Any = self.shares
         if not isinstance(shares, tuple | list) or not shares:
             found["shares"] = ["at least one share is needed"]
@@ -107,6 +120,8 @@ class DistributionRule:
                 found[f"{field}.role"] = ["must be one of " + ", ".join(ShareRole)]
             elif role is ShareRole.PLATFORM:
                 found[f"{field}.role"] = ["the platform is paid by platform_fee_bps, not a share"]
+            elif role is ShareRole.PUBLIC_FUND:
+                found[f"{field}.role"] = ["the fund is paid by public_fund_bps, not a share"]
             if not isinstance(org_id, str) or not org_id:
                 found[f"{field}.org_id"] = ["must be a non-empty string"]
             elif isinstance(role, ShareRole):
@@ -157,15 +172,26 @@ class DistributionRule:
             (ShareRole.BROKER, broker_org_id), 0) + bps
         return DistributionRule(tuple(Share(role, org, part)
                                       for (role, org), part in shares.items() if part),
-                                self.platform_fee_bps)
+                                self.platform_fee_bps, self.public_fund_bps)
+
+    def with_public_fund(self, bps: int) -> DistributionRule:
+        """The rule with ``bps`` of the price earmarked for the public-service fund.
+
+        Raises:
+            InvalidInput: not 0 to 10,000, or more than the fee leaves.
+        """
+        return DistributionRule(self.shares, self.platform_fee_bps, bps)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "platform_fee_bps": self.platform_fee_bps,
             "shares": [
                 {"role": s.role.value, "org_id": s.org_id, "bps": s.bps} for s in self.shares
             ],
         }
+        if self.public_fund_bps:
+            found["public_fund_bps"] = self.public_fund_bps
+        return found
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DistributionRule:
@@ -194,7 +220,8 @@ class DistributionRule:
         if found:
             raise InvalidInput("invalid distribution rule", errors=found)
         fee: Any = data.get("platform_fee_bps")
-        return cls(tuple(shares), fee)
+        fund: Any = data.get("public_fund_bps", 0)
+        return cls(tuple(shares), fee, fund)
 
 
 @dataclass(frozen=True)
@@ -272,14 +299,19 @@ def split(amount: int, rule: DistributionRule) -> list[Allocation]:
 
     One largest-remainder allocation over the weights ``fee·10000`` and ``(10000 − fee)·bps``
     (which sum to 10000²) rounds the fee and the shares together, so every line is within one
-    minor unit of its exact share. Lines are in canonical order, platform first; lines of 0
-    are kept so every party is shown.
+    minor unit of its exact share. A public-data rule's earmark is one more line, weighing
+    ``fund·10000``, and the shares then weigh ``(10000 − fee − fund)·bps``. Lines are in
+    canonical order, platform first (the fund last); lines of 0 are kept so every party is
+    shown.
     """
     if not _is_int(amount) or amount < 0:
         raise InvalidInput(errors={"amount": ["must be a non-negative integer of minor units"]})
-    fee = rule.platform_fee_bps
+    fee, fund = rule.platform_fee_bps, rule.public_fund_bps
     lines = [(ShareRole.PLATFORM, PLATFORM_ORG_ID)] + [(s.role, s.org_id) for s in rule.shares]
-    weights = [fee * BPS] + [(BPS - fee) * s.bps for s in rule.shares]
+    weights = [fee * BPS] + [(BPS - fee - fund) * s.bps for s in rule.shares]
+    if fund:  # the earmark is a line of its own, last in canonical order
+        lines.append((ShareRole.PUBLIC_FUND, PLATFORM_ORG_ID))
+        weights.append(fund * BPS)
     parts = allocate(amount, weights)
     return [
         Allocation(role, org_id, part) for (role, org_id), part in zip(lines, parts, strict=True)

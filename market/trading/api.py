@@ -28,7 +28,9 @@ from market.trading.schemas import (
     AnswerIn,
     CancellationIn,
     CardPaymentOut,
+    ContractDeclineIn,
     ContractOut,
+    ContractSignatureIn,
     CredentialIn,
     CredentialOut,
     DeliveryIn,
@@ -95,7 +97,11 @@ def large_body(func: F) -> F:
 def place_order(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Order an offer of a listed product with your purchase commitment (购买承诺). The rules
     judge it; a block answers 422 order_refused naming them. The contract freezes the
-    version, price, usage terms, declarations' digests, rights chain and revenue split."""
+    version, price, usage terms, declarations' digests, rights chain and revenue split.
+    At least one of the modes the order may be delivered by must suit the data's
+    classification (`DeliveryModeMustSuitClassification`); a buyer using the data abroad,
+    or data stored abroad, sends the order to review for a security assessment
+    (`DataAbroadNeedsSecurityAssessment`)."""
     view = services.place_order(body["product_id"], body["offer_id"], body["commitment"],
                                 signature=body["signature"], policy=policy(),
                                 uow=unit_of_work())
@@ -122,12 +128,50 @@ def get_order(order_id: str) -> dict[str, Any]:
     return order_body(services.get_order(order_id, uow=unit_of_work()))
 
 
+def contract_body(view: services.ContractView) -> dict[str, Any]:
+    contract = view.contract
+    return {"id": contract.id, "order_id": contract.order_id, "document": contract.document,
+            "sha256": contract.sha256, "created_at": contract.created_at,
+            "signatures": view.signatures}
+
+
 @bp.route("/orders/<order_id>/contract", methods=["GET"])
 @bp.access(object_scoped=True)
 @bp.response(200, ContractOut)
 def get_contract(order_id: str) -> Any:
-    """The order's contract: what both sides agreed, frozen, with its digest."""
-    return services.get_order(order_id, uow=unit_of_work()).contract
+    """The order's contract: what both sides agreed, frozen, with its digest, and each
+    party's signature (key id, suite, time) or its decline."""
+    return contract_body(services.get_contract(order_id, uow=unit_of_work()))
+
+
+@bp.route("/orders/<order_id>/contract/signatures", methods=["POST"])
+@bp.access(roles=[Role.BUYER, Role.MERCHANT], object_scoped=True)
+@bp.idempotent
+@bp.arguments(ContractSignatureIn)
+@bp.response(201, ContractOut)
+def sign_contract(body: dict[str, Any], order_id: str) -> tuple[dict[str, Any], int]:
+    """Sign the order's contract as your side (电子合同): the buyer once the order is placed,
+    the seller before its first delivery. Sign the contract's `sha256` with a verified,
+    unrevoked key of your organisation: secp256k1, EIP-191 `personal_sign` of the 64
+    lowercase hex digits; SM2 (SM3, default user id) over its 32 bytes. An unregistered,
+    pending or revoked key answers 422 signing_key_not_usable, a signature that does not
+    verify 422 contract_signature_invalid; nothing is written then."""
+    view = services.sign_contract(order_id, body["key_id"], body["signature"],
+                                  uow=unit_of_work())
+    return contract_body(view), 201
+
+
+@bp.route("/orders/<order_id>/contract/decline", methods=["POST"])
+@bp.access(roles=[Role.BUYER, Role.MERCHANT], object_scoped=True)
+@bp.idempotent
+@bp.arguments(ContractDeclineIn)
+@bp.response(201, ContractOut)
+def decline_contract(body: dict[str, Any], order_id: str) -> tuple[dict[str, Any], int]:
+    """Decline to sign the order's contract as your side: the platform records it with your
+    reason, and the trade goes on under the contract as frozen (unless the venue requires
+    signed contracts, when delivery waits for both sides to sign or decline)."""
+    return contract_body(services.decline_contract(order_id, body["reason"],
+                                                   uow=unit_of_work())), 201
 
 
 @bp.route("/orders/<order_id>/history", methods=["GET"])
@@ -207,7 +251,9 @@ def get_card_payment(order_id: str) -> Any:
 @bp.response(201, DeliveryResultOut)
 def deliver(body: dict[str, Any], order_id: str) -> tuple[dict[str, Any], int]:
     """Deliver a paid order by API (a per-order credential, shown once) or sandbox access.
-    The rules judge the delivery now; a block answers 422 delivery_refused."""
+    The rules judge the delivery now; a block answers 422 delivery_refused (a mode the
+    delivery matrix does not allow for the data's classification and personal-information
+    level: `DeliveryModeMustSuitClassification`, the violation's detail names the cell)."""
     data = services.DeliveryInput(mode=DeliveryMode(body["mode"]), endpoint=body["endpoint"],
                                   purpose=body["purpose"], access_to=body["access_to"],
                                   note=body["note"])
@@ -224,7 +270,8 @@ def deliver(body: dict[str, Any], order_id: str) -> tuple[dict[str, Any], int]:
 @bp.response(201, DeliveryResultOut)
 def deliver_file(form: dict[str, Any], order_id: str) -> tuple[dict[str, Any], int]:
     """Deliver a paid order as a file (multipart/form-data), stored with its SHA-256; the
-    buyer downloads it with expiring, counted links."""
+    buyer downloads it with expiring, counted links. File delivery must suit the data's
+    classification (`DeliveryModeMustSuitClassification`: 422 delivery_refused)."""
     upload = form["file"]
     data = services.DeliveryInput(
         mode=DeliveryMode.FILE, note=form["note"],
@@ -467,3 +514,7 @@ def check_credential(body: dict[str, Any]) -> Any:
     """Your API asks whether a buyer's access credential for one of your orders is good
     now (delivered or settled, not flagged, within its term)."""
     return services.check_credential(body["credential"], uow=unit_of_work())
+
+
+# The end of a contract's term (the destruction declaration) adds its routes to this blueprint.
+from market.trading import destruction_api  # noqa: E402, F401

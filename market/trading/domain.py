@@ -52,7 +52,14 @@ class DisputeStatus(StrEnum):
     OPEN = "open"  # waiting for the merchant's answer
     ANSWERED = "answered"
     UNANSWERED = "unanswered"  # the answer window ended without an answer
-    DECIDED = "decided"
+    DECIDED = "decided"  # carried out when its escalation window ends (or at once)
+    ESCALATED = "escalated"  # a party took the decision to arbitration: frozen until the award
+    AWARDED = "awarded"  # the arbitration award is recorded and carried out
+
+
+# The operator has decided: the dispute is not decided again.
+DECIDED_STATUSES = frozenset({DisputeStatus.DECIDED.value, DisputeStatus.ESCALATED.value,
+                              DisputeStatus.AWARDED.value})
 
 
 class DisputeOutcome(StrEnum):
@@ -117,6 +124,14 @@ class Policy:
     processor_bps: int = 1000
     card_payments: bool = False  # the Stripe rail is configured: orders may be paid by card
     card_auth_window: timedelta = timedelta(days=7)  # how long a card authorisation holds
+    # Both parties must sign the contract (or have declined) before the first delivery.
+    contract_signatures_required: bool = False
+    # After the operator decides a dispute, either party may take the decision to one of the
+    # institutions for this long; the escrow stays frozen meanwhile (0: carried out at once).
+    arbitration_window: timedelta = timedelta(days=7)
+    arbitration_institutions: tuple[str, ...] = ("武汉仲裁委员会",)
+    # The share of a public-data trade's price earmarked for the public-service fund.
+    public_fund_bps: int = 1000
 
 
 @dataclass(frozen=True)

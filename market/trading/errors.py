@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from market.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
+from market.kernel.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    MarketError,
+    NotFound,
+    RuleViolation,
+)
 
 
 class OrderNotFound(NotFound):
@@ -98,6 +105,42 @@ class DisputeNotOpen(Conflict):
     title = "The dispute is not waiting for this step"
 
 
+class DisputeAlreadyEscalated(Conflict):
+    """The decision was already taken to arbitration (and perhaps awarded)."""
+
+    code = "dispute_already_escalated"
+    title = "The dispute is already with an arbitration institution"
+
+
+class EscalationWindowClosed(Conflict):
+    """The operator's decision was carried out, or its escalation window ended."""
+
+    code = "escalation_window_closed"
+    title = "The decision can no longer be taken to arbitration"
+
+
+class EscalationWaived(Conflict):
+    """The party waived taking the decision to arbitration; a waiver is final."""
+
+    code = "escalation_waived"
+    title = "You waived taking this decision to arbitration"
+
+
+class DisputeNotEscalated(Conflict):
+    """An award is recorded only for a dispute taken to arbitration and not yet awarded."""
+
+    code = "dispute_not_escalated"
+    title = "The dispute is not waiting for an arbitration award"
+
+
+class UnknownInstitution(InvalidInput):
+    """Disputes go to arbitration only at one of the institutions the rules name."""
+
+    code = "unknown_arbitration_institution"
+    title = "Not one of the exchange's arbitration institutions"
+    detail_template = "%(institution)s is not one of the institutions the dispute rules name"
+
+
 class FingerprintMismatch(InvalidInput):
     """The buyer confirmed a fingerprint that is not the delivered file's."""
 
@@ -156,3 +199,70 @@ class SubscriptionNotRenewing(Conflict):
 
     code = "subscription_not_renewing"
     title = "The order is not a renewal waiting for payment"
+
+
+class DeliveryFileDeleted(MarketError):
+    """The delivered file was deleted from storage once no contract needed it; the delivery
+    keeps its SHA-256."""
+
+    status = 410
+    code = "delivery_file_deleted"
+    title = "The delivered file was deleted"
+    detail_template = ("the file was deleted when no contract needed it any more; its "
+                       "SHA-256 %(sha256)s stays on record")
+
+
+class DestructionNotDue(Conflict):
+    """The order's term has not ended (or nothing was delivered): no destruction is due."""
+
+    code = "destruction_not_due"
+    title = "No destruction is due for this order yet"
+
+
+class DestructionAlreadyDeclared(Conflict):
+    """The buyer already declared the destruction of what this order delivered."""
+
+    code = "destruction_already_declared"
+    title = "The destruction was already declared"
+
+
+class DestructionRequestNotFound(NotFound):
+    """No destruction was asked for this order (its term has not ended)."""
+
+    code = "destruction_request_not_found"
+    title = "No destruction was asked for this order"
+
+
+class SigningKeyNotUsable(RuleViolation):
+    """A contract is signed only by a verified, unrevoked key of the signer's own
+    organisation (an unregistered, pending or revoked key signs nothing)."""
+
+    code = "signing_key_not_usable"
+    title = "The key is not a verified, unrevoked signing key of your organisation"
+    detail_template = "key %(key_id)s is %(status)s"
+
+
+class ContractSignatureInvalid(InvalidInput):
+    """The signature does not verify against the key over the contract's digest."""
+
+    code = "contract_signature_invalid"
+    title = "The signature does not verify over the contract's digest"
+    detail_template = ("sign the contract's sha256 (%(sha256)s): EIP-191 over its 64 hex "
+                       "digits, or SM2 over its 32 bytes")
+
+
+class ContractAlreadySigned(Conflict):
+    """Each party signs, or declines to sign, its order's contract once."""
+
+    code = "contract_already_signed"
+    title = "Your side has already signed or declined this contract"
+    detail_template = "the %(party)s %(act)s on %(at)s"
+
+
+class ContractSigningClosed(Conflict):
+    """A contract is signed before it is performed: not once the order is delivered or
+    closed."""
+
+    code = "contract_signing_closed"
+    title = "The contract can no longer be signed"
+    detail_template = "the order is %(status)s"

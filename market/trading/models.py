@@ -1,5 +1,5 @@
 """Trading tables: orders, the contract each freezes (append-only), their history,
-deliveries with download tokens, and disputes."""
+deliveries with download tokens, and disputes (:mod:`market.trading.dispute_models`)."""
 
 from __future__ import annotations
 
@@ -14,20 +14,17 @@ from market.kernel.actor import Actor
 from market.kernel.db import Base, JSONType, UTCDateTime, sql_values
 from market.kernel.errors import InvalidTransition
 from market.kernel.statemachine import HistoryRow, Lifecycle, Stateful
+from market.trading.dispute_models import Dispute as Dispute  # its own module
 from market.trading.domain import (
     LIVE_SUBSCRIPTIONS,
     SUBSCRIPTION_TRANSITIONS,
     TRANSITIONS,
     DeliveryMode,
-    DisputeOutcome,
-    DisputeStatus,
     OrderStatus,
     SubscriptionStatus,
 )
 from market.trading.errors import (
     DeliveryWindowClosed,
-    DisputeAwaitingAnswer,
-    DisputeNotOpen,
     DisputeWindowClosed,
     NotAParty,
     OrderFlagged,
@@ -69,6 +66,8 @@ class Order(Stateful, Base):
     decision_id: Mapped[str] = mapped_column(String(40), nullable=False)
     outcome: Mapped[str] = mapped_column(String(20), nullable=False)
     cross_border: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # A public-data trade: the buyer class it was bought for (public_interest, commercial).
+    purpose_class: Mapped[str | None] = mapped_column(String(16))
     flagged: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     flag_reason: Mapped[str | None] = mapped_column(Text)
     placed_by_user_id: Mapped[str | None] = mapped_column(String(40))
@@ -259,6 +258,8 @@ class Delivery(Base):
     access_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # When the stored file was deleted, no contract needing it any more; its SHA-256 stays.
+    file_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def state(self) -> dict[str, Any]:
         return {"id": self.id, "order_id": self.order_id, "mode": self.mode,
@@ -282,75 +283,6 @@ class DownloadToken(Base):
     max_uses: Mapped[int] = mapped_column(Integer, nullable=False)
     uses: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-
-
-class Dispute(Base):
-    """A buyer's dispute over an order: its reason and evidence, the merchant's answer and
-    the operator's decision. The order's money stays in escrow meanwhile."""
-
-    __tablename__ = "disputes"
-    __table_args__ = (
-        CheckConstraint(f"status IN ({sql_values(DisputeStatus)})", name="status"),
-        CheckConstraint(f"outcome IS NULL OR outcome IN ({sql_values(DisputeOutcome)})",
-                        name="outcome"),
-        Index("ix_disputes_status", "status", "answer_by"),
-    )
-
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), nullable=False, index=True)
-    buyer_org_id: Mapped[str] = mapped_column(String(40), nullable=False)
-    seller_org_id: Mapped[str] = mapped_column(String(40), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False)
-    reason: Mapped[str] = mapped_column(Text, nullable=False)
-    evidence_sha256: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
-    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    answer_by: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    answer: Mapped[str | None] = mapped_column(Text)
-    answer_evidence_sha256: Mapped[list[str] | None] = mapped_column(JSONType)
-    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    outcome: Mapped[str | None] = mapped_column(String(16))
-    refund_amount: Mapped[int | None] = mapped_column(BigInteger)
-    decision_reason: Mapped[str | None] = mapped_column(Text)
-    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    def state(self) -> dict[str, Any]:
-        return {"id": self.id, "order_id": self.order_id, "status": self.status,
-                "outcome": self.outcome, "refund_amount": self.refund_amount}
-
-    def require_seller(self, actor: Actor) -> None:
-        """Raises NotAParty unless the actor is the seller (or the system)."""
-        _require_one_of(actor, self.seller_org_id)
-
-    def respond(self, answer: str, evidence_sha256: list[str], now: datetime) -> None:
-        """The merchant's answer.
-
-        Raises:
-            DisputeNotOpen: answered already, decided, or the answer window ended.
-        """
-        if self.status != DisputeStatus.OPEN.value or now >= self.answer_by:
-            raise DisputeNotOpen()
-        self.status = DisputeStatus.ANSWERED.value
-        self.answer = answer
-        self.answer_evidence_sha256 = evidence_sha256
-        self.answered_at = now
-
-    def check_decidable(self, now: datetime) -> None:
-        """Raises DisputeNotOpen once decided, and DisputeAwaitingAnswer while the merchant
-        may still answer."""
-        if self.status == DisputeStatus.DECIDED.value:
-            raise DisputeNotOpen()
-        if self.status == DisputeStatus.OPEN.value and now < self.answer_by:
-            raise DisputeAwaitingAnswer()
-
-    def decide(self, outcome: DisputeOutcome, refund: int, reason: str,
-               now: datetime) -> None:
-        self.status = DisputeStatus.DECIDED.value
-        self.outcome, self.refund_amount = outcome.value, refund
-        self.decision_reason, self.decided_at = reason, now
-
-    def lapse(self) -> None:
-        """The answer window ended without an answer: the operator decides alone."""
-        self.status = DisputeStatus.UNANSWERED.value
 
 
 class UsageRecord(Base):
@@ -472,3 +404,31 @@ class SubscriptionEvent(HistoryRow, Base):
 
     subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id"),
                                                  nullable=False, index=True)
+
+
+class DestructionRequest(Base):
+    """The buyer of an order whose term ended is asked to destroy what was delivered and
+    declare it (销毁声明) by ``due_by``; past it, the regulator is alerted once."""
+
+    __tablename__ = "destruction_requests"
+    __table_args__ = (
+        Index("ix_destruction_requests_due", "declared_at", "due_by"),
+        Index("ix_destruction_requests_buyer", "buyer_org_id", "order_id"),
+    )
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    buyer_org_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    seller_org_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    term_ended_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    due_by: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    declaration_id: Mapped[str | None] = mapped_column(String(40))
+    declared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    alert_id: Mapped[str | None] = mapped_column(String(40))
+    alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def state(self) -> dict[str, Any]:
+        return {"order_id": self.order_id, "buyer_org_id": self.buyer_org_id,
+                "term_ended_at": self.term_ended_at.isoformat(),
+                "due_by": self.due_by.isoformat(), "declaration_id": self.declaration_id,
+                "alert_id": self.alert_id}

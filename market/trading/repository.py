@@ -14,6 +14,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from market.kernel.actor import Actor, Role
+from market.kernel.audit import AuditEntry
 from market.kernel.db import one_or
 from market.kernel.pagination import Page, keyset_page, where_given
 from market.trading.domain import (
@@ -230,6 +231,48 @@ def unanswered_disputes_for_update(session: Session, now: datetime,
                               Dispute.answer_by <= now)
         .order_by(Dispute.answer_by, Dispute.id).limit(limit)
         .with_for_update(skip_locked=True)))
+
+
+def _decision_due(now: datetime) -> tuple[Any, ...]:
+    """An operator's decision not carried out whose escalation window has ended."""
+    return (Dispute.status == DisputeStatus.DECIDED.value, Dispute.carried_out_at.is_(None),
+            Dispute.escalate_by.is_not(None), Dispute.escalate_by <= now)
+
+
+def due_decision_ids(session: Session, now: datetime, limit: int) -> list[str]:
+    """Disputes whose decision is due to be carried out, earliest window end first."""
+    return list(session.scalars(select(Dispute.id).where(*_decision_due(now))
+                                .order_by(Dispute.escalate_by, Dispute.id).limit(limit)))
+
+
+def decision_still_due_for_update(session: Session, dispute_id: str,
+                                  now: datetime) -> Dispute | None:
+    """The dispute, locked, if its decision is still due (nobody escalated it meanwhile);
+    None if not, or if another worker holds it."""
+    found: Dispute | None = session.scalars(
+        select(Dispute).where(Dispute.id == dispute_id, *_decision_due(now))
+        .with_for_update(skip_locked=True)).one_or_none()
+    return found
+
+
+# -- evidence ----------------------------------------------------------------------------------
+
+
+def download_tokens_of(session: Session, order_id: str) -> list[DownloadToken]:
+    return list(session.scalars(select(DownloadToken).where(
+        DownloadToken.order_id == order_id).order_by(DownloadToken.created_at,
+                                                     DownloadToken.id)))
+
+
+def order_events(session: Session, order_id: str) -> list[OrderEvent]:
+    return list(session.scalars(select(OrderEvent).where(
+        OrderEvent.order_id == order_id).order_by(OrderEvent.at, OrderEvent.id)))
+
+
+def audit_entries(session: Session, object_ids: Iterable[str]) -> list[AuditEntry]:
+    """The audit log's entries about these objects, in chain order."""
+    return list(session.scalars(select(AuditEntry).where(
+        AuditEntry.object_id.in_(sorted(set(object_ids)))).order_by(AuditEntry.seq)))
 
 
 def fulfilment_counts(session: Session, org_ids: Iterable[str]) -> dict[str, tuple[int, int]]:

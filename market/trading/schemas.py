@@ -19,6 +19,7 @@ from market.settlement.services import (
     RefundCause,
     RefundOut,
 )
+from market.trading.contract_signatures import Act, ContractSignature, Side
 from market.trading.domain import (
     DeliveryMode,
     DisputeOutcome,
@@ -86,8 +87,34 @@ class OrderSummaryOut(OrderOut):
                   "refunded_amount", "created_at", "updated_at")
 
 
+class ContractSignatureOut(RecordSchema, model=ContractSignature,
+                           omit=("contract_id", "order_id")):
+    """A party's signature of the contract by a registered key, or its decline."""
+
+    party = fields.String(metadata={"enum": [s.value for s in Side]})
+    act = fields.String(metadata={"enum": [a.value for a in Act]})
+
+
 class ContractOut(RecordSchema, model=Contract):
     sha256 = fields.String(metadata={"description": "RFC 8785 SHA-256 of the document"})
+    signatures = fields.List(fields.Nested(ContractSignatureOut), metadata={
+        "description": "each party's signature (key id, suite, time) or decline; on GET "
+                       "/orders/{id}/contract"})
+
+
+class ContractSignatureIn(ma.Schema):
+    key_id = fields.String(required=True, validate=_ID, metadata={
+        "description": "a verified, unrevoked signing key of your organisation"})
+    signature = fields.String(required=True, validate=validate.Regexp(
+        r"^(0x)?([0-9a-fA-F]{128}|[0-9a-fA-F]{130})$",
+        error="must be 0x and 130 hex digits (secp256k1) or 128 hex digits (sm2)"), metadata={
+        "description": "secp256k1: EIP-191 personal_sign of the contract's sha256 as 64 "
+                       "lowercase hex digits; sm2: SM2 (SM3, default user id) over its 32 "
+                       "bytes, r || s"})
+
+
+class ContractDeclineIn(ma.Schema):
+    reason = fields.String(required=True, validate=validate.Length(1, 2000))
 
 
 class OrderEventOut(HistoryEventOut):
@@ -185,6 +212,72 @@ class OrderDisputeQuery(PageQuery):
     status = fields.String(load_default=None, validate=validate.OneOf(choices(DisputeStatus)))
 
 
+# -- arbitration -------------------------------------------------------------------------
+
+
+class EscalationIn(ma.Schema):
+    institution = fields.String(required=True, validate=validate.Length(1, 200), metadata={
+        "description": "one of the arbitration institutions the dispute rules name"})
+    reason = fields.String(required=True, validate=validate.Length(1, 5000))
+
+
+class AwardIn(ma.Schema):
+    institution = fields.String(required=True, validate=validate.Length(1, 200), metadata={
+        "description": "the institution the dispute was taken to"})
+    reference = fields.String(required=True, validate=validate.Length(1, 100), metadata={
+        "description": "the award's case number at the institution"})
+    document_sha256 = fields.String(required=True, validate=_SHA256, metadata={
+        "description": "SHA-256 of the award document"})
+    outcome = fields.String(required=True, validate=validate.OneOf(choices(DisputeOutcome)))
+    refund_amount = fields.Integer(load_default=None, strict=True,
+                                   validate=validate.Range(min=1, max=10 ** 15),
+                                   metadata={"description": "partial refund, minor units"})
+    decided_at = UtcDateTime(required=True, metadata={
+        "description": "when the institution made the award"})
+
+    @ma.validates_schema
+    def _partial_needs_amount(self, data: dict[str, Any], **_: Any) -> None:
+        if data["outcome"] == DisputeOutcome.PARTIAL_REFUND.value and not data.get(
+                "refund_amount"):
+            raise ma.ValidationError("a partial refund names its amount", "refund_amount")
+
+
+class DisputeRulesVersionOut(ma.Schema):
+    version = fields.String()
+    effective_from = fields.String()
+    current = fields.Boolean()
+    sha256 = fields.String(metadata={"description": "RFC 8785 SHA-256 of the document"})
+    document = fields.Dict(keys=fields.String(), values=fields.Raw(), metadata={
+        "description": "windows, outcomes, evidence, arbitration institutions, procedure"})
+
+
+class DisputeRulesOut(ma.Schema):
+    current = fields.String(metadata={"description": "the version new disputes open under"})
+    versions = fields.List(fields.Nested(DisputeRulesVersionOut))
+
+
+class BundleSignatureOut(ma.Schema):
+    scheme = fields.String(metadata={"description": "eip712"})
+    domain = fields.Dict(keys=fields.String(), values=fields.Raw())
+    primary_type = fields.String()
+    kind = fields.String()
+    subject = fields.String(metadata={"description": "dispute:<id>"})
+    digest = fields.String()
+    issued_at = fields.Integer(metadata={"description": "unix seconds"})
+    signer = fields.String(metadata={"description": "the platform's address"})
+    signature = fields.String()
+
+
+class EvidenceBundleOut(ma.Schema):
+    bundle = fields.Dict(keys=fields.String(), values=fields.Raw(), metadata={
+        "description": "contract, declarations, deliveries with their fingerprints, download "
+                       "log, messages, history, ledger journals, receipts and audit entries"})
+    digest = fields.String(metadata={
+        "description": "SHA-256 of the bundle's RFC 8785 canonical JSON"})
+    signature = fields.Nested(BundleSignatureOut, metadata={
+        "description": "EIP-712 Receipt(kind, subject, digest, issuedAt) by the platform key"})
+
+
 class CredentialIn(ma.Schema):
     credential = fields.String(required=True, validate=validate.Length(1, 200))
 
@@ -278,3 +371,26 @@ class SubscriptionTermsOut(RecordSchema, model=SubscriptionTerms):
 
 class SubscriptionEventOut(HistoryEventOut):
     """A move or renewal of a subscription."""
+
+
+class DestructionDeclarationIn(SignatureIn):
+    destroyed_at = UtcDateTime(required=True,
+                               metadata={"description": "when the copies were destroyed"})
+    method = fields.String(required=True, validate=validate.Length(1, 500),
+                           metadata={"description": "how they were destroyed"})
+    note = fields.String(load_default=None, validate=validate.Length(0, 2000))
+
+
+class DestructionRequestOut(ma.Schema):
+    order_id = fields.String()
+    buyer_org_id = fields.String()
+    seller_org_id = fields.String()
+    term_ended_at = fields.DateTime(metadata={"description": "when the contract's term ended"})
+    requested_at = fields.DateTime()
+    due_by = fields.DateTime(metadata={"description": "the declaration is due by then"})
+    declaration_id = fields.String(allow_none=True)
+    declared_at = fields.DateTime(allow_none=True)
+    alert_id = fields.String(allow_none=True,
+                             metadata={"description": "the alert raised when it was overdue"})
+    alerted_at = fields.DateTime(allow_none=True)
+    overdue = fields.Boolean()

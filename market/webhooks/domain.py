@@ -77,8 +77,12 @@ CATALOGUE: dict[str, tuple[EventSpec, ...]] = {
     "order.cancelled": (_order("order.cancelled"),),
     "order.disputed": (_order("dispute.opened"),),
     "order.resolved": (_order("dispute.resolved"),),
+    **{f"dispute.{s}": (_order(f"dispute.{s}"),) for s in ("decided", "escalated", "awarded")},
     "order.refunded": (_order("refund.completed"),),
     "order.flagged": (_order("order.flagged"),),
+    "order.destruction_due": (_order("order.destruction_due"),),
+    "contract.signed": (_order("contract.signed"),),
+    "contract.declined": (_order("contract.declined"),),
     "refund.issued": (EventSpec("refund.issued", Subject.REFUND, "refund_id"),),
     **{f"payout.{s}": (EventSpec(f"payout.{s}", Subject.PAYOUT, "payout_id"),)
        for s in ("requested", "paid", "rejected", "expired")},
@@ -98,6 +102,8 @@ CATALOGUE: dict[str, tuple[EventSpec, ...]] = {
     **{f"participant.{s}": (EventSpec(f"participant.{s}", Subject.PARTICIPANT,
                                       "organisation_id"),)
        for s in ("applied", "admitted", "suspended", "exited", "blacklisted")},
+    "organisation.document_expiring": (EventSpec("participant.document_expiring",
+                                                 Subject.PARTICIPANT, "organisation_id"),),
     **{f"demand.{s}": (EventSpec(f"demand.{s}", Subject.DEMAND, "demand_id"),)
        for s in ("matched", "candidate_added", "converted", "expired")},
     "saved_search.matched": (EventSpec("demand.saved_search_matched", Subject.SAVED_SEARCH,
@@ -119,7 +125,7 @@ REVIEW_EVENTS = {"product": EventSpec("review.decided", Subject.PRODUCT, "subjec
 
 CATEGORIES = ("order", "payment", "delivery", "acceptance", "dispute", "refund", "payout",
               "right", "certificate", "listing", "review", "filing", "alert", "participant",
-              "demand", "negotiation", "subscription", "webhook_endpoint")
+              "demand", "negotiation", "subscription", "webhook_endpoint", "contract")
 
 
 def event_types() -> list[str]:

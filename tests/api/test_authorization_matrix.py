@@ -45,7 +45,9 @@ payouts):
 * buyers place, pay, accept and dispute their own orders and take their download links;
   either side may cancel an order before it is paid; the seller (a merchant) delivers,
   reports the usage of pay-per-use orders and answers disputes; the operator and assessors
-  review orders the rules sent to review; only the operator decides disputes, records
+  review orders the rules sent to review; either party takes the operator's decision on a
+  dispute to arbitration or waives it, and only the operator records the award; the
+  dispute rules are public; only the operator decides disputes, records
   top-ups and confirms or rejects payouts; regulators read everything and never write;
 * orders (with their contracts, histories and ledgers), disputes, accounts and payouts are
   seen by their own parties (the buyer and the seller; an account's or payout's owner), the
@@ -134,6 +136,9 @@ from datetime import timedelta
 from typing import Any, cast
 
 import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Table, select
@@ -149,6 +154,7 @@ from market.kernel.web import access_of
 from market.matching.models import Capability, SavedSearch, SavedSearchHit
 from market.participants import services as participants
 from market.participants.domain import Status, random_credit_code
+from market.participants.models import SigningKey
 from market.receipts import services as receipts
 from market.receipts.models import (
     AnchorBatch,
@@ -159,7 +165,9 @@ from market.receipts.models import (
     Receipt,
     ReceiptQueue,
 )
+from market.rights.models import PublicDataAuthorisation
 from market.settlement.rails.models import CardPayment, ConnectAccount, StripeCall, StripeEvent
+from market.trading.contract_signatures import ContractSignature
 from market.webhooks.models import Delivery as WebhookDelivery
 from market.webhooks.models import Endpoint as WebhookEndpoint
 from market.webhooks.models import EndpointSecret
@@ -188,10 +196,13 @@ NO_KEY = (404, "api_key_not_found")
 NO_RES = (404, "resource_not_found")
 NO_RGT = (404, "right_not_found")
 NO_GNT = (404, "grant_not_found")
+NO_PDA = (404, "public_data_authorisation_not_found")
 HOLDER = (403, "not_the_holder")
 NO_PRD = (404, "product_not_found")
 NOT_MERCH = (403, "not_the_merchant")
 NO_DCL = (404, "declaration_not_found")
+NO_DST = (404, "destruction_request_not_found")
+NOT_DUE = (409, "destruction_not_due")
 NO_DEC = (404, "decision_not_found")
 NO_FIL = (404, "filing_not_found")
 NO_ORD = (404, "order_not_found")
@@ -211,6 +222,9 @@ NO_EVT = (404, "webhook_event_not_found")
 QUEUED = 202  # accepted for sending
 NO_CONN = (404, "connect_account_not_found")
 BAD_SIG = (400, "stripe_signature_invalid")
+NO_SKEY = (404, "signing_key_not_found")
+NO_MRK = (404, "credit_mark_not_found")
+NOT_OWN = (403, "not_own_organisation")
 
 # fmt: off
 MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
@@ -348,6 +362,23 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
         OWN:       (NA,     OK,     OK,     ROLE,   ROLE,   ROLE,   ROLE,   NA,     NOTADM, SCOPE),
         FOREIGN:   (UNAUTH, OK,     NO_GNT, ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
     },
+    # Public-data authorisations: the operator grants and revokes them (to an admitted
+    # merchant, the target here); the authorised merchant, the operator and regulators read
+    # one; anyone admitted lists (its own, or all for the operator and regulators).
+    ("POST", f"{API}/public-data/authorisations"): {
+        NO_OBJECT: (UNAUTH, NEW,    ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
+    },
+    ("GET", f"{API}/public-data/authorisations"): {
+        NO_OBJECT: (UNAUTH, OK,     OK,     OK,     OK,     OK,     OK,     NOTADM, NOTADM, OK),
+    },
+    ("GET", f"{API}/public-data/authorisations/<authorisation_id>"): {
+        OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     NOTADM, OK),
+        FOREIGN:   (UNAUTH, OK,     NO_PDA, NO_PDA, NO_PDA, NO_PDA, OK,     NOTADM, NOTADM, NO_PDA),
+    },
+    ("POST", f"{API}/public-data/authorisations/<authorisation_id>/revoke"): {
+        OWN:       (NA,     NA,     ROLE,   NA,     NA,     NA,     NA,     NA,     NOTADM, ROLE),
+        FOREIGN:   (UNAUTH, OK,     ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
+    },
     # Certificates are public: credentials, if sent, are not looked at.
     ("GET", f"{API}/certificates/<number>"): {
         OWN:       (NA,     NA,     OK,     NA,     NA,     NA,     NA,     NA,     OK,     OK),
@@ -425,6 +456,10 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
     ("GET", f"{API}/declaration-templates"): {
         NO_OBJECT: (OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
     },
+    # How long records are kept is published: credentials, if sent, are not looked at.
+    ("GET", f"{API}/retention-policy"): {
+        NO_OBJECT: (OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    },
     ("GET", f"{API}/declarations"): {
         NO_OBJECT: (UNAUTH, OK,     OK,     OK,     OK,     OK,     OK,     NOTADM, NOTADM, OK),
     },
@@ -474,6 +509,15 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
     ("GET", f"{API}/regulator/statistics"): {
         NO_OBJECT: (UNAUTH, ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   OK,     NOTADM, NOTADM, ROLE),
     },
+    ("GET", f"{API}/regulator/public-data/trades"): {
+        NO_OBJECT: (UNAUTH, ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   OK,     NOTADM, NOTADM, ROLE),
+    },
+    ("GET", f"{API}/regulator/public-data/fund"): {
+        NO_OBJECT: (UNAUTH, ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   OK,     NOTADM, NOTADM, ROLE),
+    },
+    ("GET", f"{API}/regulator/retention"): {
+        NO_OBJECT: (UNAUTH, ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   OK,     NOTADM, NOTADM, ROLE),
+    },
     ("GET", f"{API}/regulator/orders"): {
         NO_OBJECT: (UNAUTH, ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   OK,     NOTADM, NOTADM, ROLE),
     },
@@ -481,6 +525,10 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
     ("GET", f"{API}/regulator/orders/<order_id>"): {
         OWN:       (NA,     NA,     ROLE,   ROLE,   NA,     NA,     NA,     NA,     NOTADM, ROLE),
         FOREIGN:   (UNAUTH, ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   OK,     NOTADM, NOTADM, ROLE),
+    },
+    # The supervision trace: regulators and the operator answer who looked at what.
+    ("GET", f"{API}/regulator/reads"): {
+        NO_OBJECT: (UNAUTH, OK,     ROLE,   ROLE,   ROLE,   ROLE,   OK,     NOTADM, NOTADM, ROLE),
     },
     # Alerts are nobody's own: the operator and regulators watch and dispose of them.
     ("GET", f"{API}/alerts"): {
@@ -638,6 +686,17 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
         OWN:       (NA,     NA,     ROLE,   NEW,    NA,     NA,     NA,     NA,     NOTADM, ROLE),
         FOREIGN:   (UNAUTH, ROLE,   ROLE,   NO_ORD, ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
     },
+    # Only the buyer declares the destruction of what was delivered, once the order's term
+    # ended (here it runs on: 409); the parties, the operator and regulators read what was
+    # asked (nothing yet: 404).
+    ("POST", f"{API}/orders/<order_id>/destruction-declaration"): {
+        OWN:       (NA,     NA,     ROLE,   NOT_DUE, NA,    NA,     NA,     NA,     NOTADM, ROLE),
+        FOREIGN:   (UNAUTH, ROLE,   ROLE,   NO_ORD, ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
+    },
+    ("GET", f"{API}/orders/<order_id>/destruction-request"): {
+        OWN:       (NA,     NA,     NO_DST, NO_DST, NA,     NA,     NA,     NA,     NOTADM, NO_DST),
+        FOREIGN:   (UNAUTH, NO_DST, NO_ORD, NO_ORD, NO_ORD, NO_ORD, NO_DST, NOTADM, NOTADM, NO_ORD),
+    },
     ("GET", f"{API}/disputes"): {
         NO_OBJECT: (UNAUTH, OK,     OK,     OK,     OK,     OK,     OK,     NOTADM, NOTADM, OK),
     },
@@ -651,6 +710,29 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
     },
     # The dispute here has its merchant's answer.
     ("POST", f"{API}/disputes/<dispute_id>/decision"): {
+        OWN:       (NA,     NA,     ROLE,   ROLE,   NA,     NA,     NA,     NA,     NOTADM, ROLE),
+        FOREIGN:   (UNAUTH, OK,     ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
+    },
+    # The dispute rules are published: credentials are not looked at.
+    ("GET", f"{API}/dispute-rules"): {
+        NO_OBJECT: (OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+    },
+    # Either party takes the operator's decision (just made) to arbitration, or waives it.
+    ("POST", f"{API}/disputes/<dispute_id>/escalation"): {
+        OWN:       (NA,     NA,     OK,     OK,     NA,     NA,     NA,     NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, ROLE,   NO_DSP, NO_DSP, ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    ("POST", f"{API}/disputes/<dispute_id>/escalation-waiver"): {
+        OWN:       (NA,     NA,     OK,     OK,     NA,     NA,     NA,     NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, ROLE,   NO_DSP, NO_DSP, ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    # The evidence bundle is for the parties, the operator and regulators.
+    ("GET", f"{API}/disputes/<dispute_id>/evidence-bundle"): {
+        OWN:       (NA,     NA,     OK,     OK,     NA,     NA,     NA,     NA,     NOTADM, OK),
+        FOREIGN:   (UNAUTH, OK,     NO_DSP, NO_DSP, NO_DSP, NO_DSP, OK,     NOTADM, NOTADM, NO_DSP),
+    },
+    # Only the operator records the award of a dispute taken to arbitration.
+    ("POST", f"{API}/disputes/<dispute_id>/award"): {
         OWN:       (NA,     NA,     ROLE,   ROLE,   NA,     NA,     NA,     NA,     NOTADM, ROLE),
         FOREIGN:   (UNAUTH, OK,     ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
     },
@@ -909,6 +991,71 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
         OWN:       (NA,     OK,     OK,     OK,     OK,     OK,     OK,     NA,     NOTADM, OK),
         FOREIGN:   (UNAUTH, NO_EVT, NO_EVT, NO_EVT, NO_EVT, NO_EVT, NO_EVT, NOTADM, NOTADM, NO_EVT),
     },
+    # -- admission documents (主体资格), identities (实名制) and credit marks (信用标识) -----
+    #            anon    oper    merch   buyer   assess  broker  regul   applic  susp    read_only
+    # An organisation's documents and the people behind it: its own users (an applicant or
+    # a suspended one too: it renews them) read and submit them, the operator any
+    # organisation's; regulators read anyone's and never write. Only the operator reviews.
+    ("GET", f"{API}/organisations/<org_id>/documents"): {
+        OWN:       (NA,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+        FOREIGN:   (UNAUTH, OK,     NO_ORG, NO_ORG, NO_ORG, NO_ORG, OK,     NO_ORG, NO_ORG, NO_ORG),
+    },
+    ("POST", f"{API}/organisations/<org_id>/documents"): {
+        OWN:       (NA,     NEW,    NEW,    NEW,    NEW,    NEW,    ROLE,   NEW,    NEW,    SCOPE),
+        FOREIGN:   (UNAUTH, NEW,    NO_ORG, NO_ORG, NO_ORG, NO_ORG, ROLE,   NO_ORG, NO_ORG, SCOPE),
+    },
+    ("POST", f"{API}/organisations/<org_id>/documents/<document_id>/review"): {
+        OWN:       (NA,     OK,     ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
+        FOREIGN:   (UNAUTH, OK,     ROLE,   ROLE,   ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, ROLE),
+    },
+    ("GET", f"{API}/organisations/<org_id>/identity"): {
+        OWN:       (NA,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
+        FOREIGN:   (UNAUTH, OK,     NO_ORG, NO_ORG, NO_ORG, NO_ORG, OK,     NO_ORG, NO_ORG, NO_ORG),
+    },
+    ("PUT", f"{API}/organisations/<org_id>/identity"): {
+        OWN:       (NA,     OK,     OK,     OK,     OK,     OK,     ROLE,   OK,     OK,     SCOPE),
+        FOREIGN:   (UNAUTH, OK,     NO_ORG, NO_ORG, NO_ORG, NO_ORG, ROLE,   NO_ORG, NO_ORG, SCOPE),
+    },
+    # The credit mark is public (credentials are not looked at): a trading participant's
+    # once the worker computed it (none yet here: 404), nobody's for the venue, assessors,
+    # brokers, regulators and applicants, who carry none.
+    ("GET", f"{API}/organisations/<org_id>/credit"): {
+        OWN:       (NA,     NO_ORG, NO_MRK, NO_MRK, NO_ORG, NO_ORG, NO_ORG, NO_ORG, NO_MRK, NO_MRK),
+        FOREIGN:   (NO_MRK, NO_MRK, NO_MRK, NO_MRK, NO_MRK, NO_MRK, NO_MRK, NO_MRK, NO_MRK, NO_MRK),
+    },
+    # -- signing keys and signed contracts (电子合同) ----------------------------------------
+    #            anon    oper    merch   buyer   assess  broker  regul   applic  susp    read_only
+    # An organisation's signing keys: its own users manage them (regulators never write);
+    # the operator and regulators read anyone's, and the operator is told they are not its
+    # own to manage. Own keys here are pending; regulators have none.
+    ("GET", f"{API}/organisations/<org_id>/signing-keys"): {
+        OWN:       (NA,     OK,     OK,     OK,     OK,     OK,     OK,     NOTADM, NOTADM, OK),
+        FOREIGN:   (UNAUTH, OK,     NO_ORG, NO_ORG, NO_ORG, NO_ORG, OK,     NOTADM, NOTADM, NO_ORG),
+    },
+    ("POST", f"{API}/organisations/<org_id>/signing-keys"): {
+        OWN:       (NA,     NEW,    NEW,    NEW,    NEW,    NEW,    ROLE,   NOTADM, NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, NOT_OWN, NO_ORG, NO_ORG, NO_ORG, NO_ORG, ROLE,  NOTADM, NOTADM, SCOPE),
+    },
+    ("POST", f"{API}/organisations/<org_id>/signing-keys/<signing_key_id>/verification"): {
+        OWN:       (NA,     OK,     OK,     OK,     OK,     OK,     NA,     NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, NOT_OWN, NO_SKEY, NO_SKEY, NO_SKEY, NO_SKEY, ROLE, NOTADM, NOTADM,
+                    SCOPE),
+    },
+    ("POST", f"{API}/organisations/<org_id>/signing-keys/<signing_key_id>/revocation"): {
+        OWN:       (NA,     OK,     OK,     OK,     OK,     OK,     NA,     NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, NOT_OWN, NO_SKEY, NO_SKEY, NO_SKEY, NO_SKEY, ROLE, NOTADM, NOTADM,
+                    SCOPE),
+    },
+    # The parties sign their order's contract with their own verified key (the order here
+    # awaits payment), or decline; nobody else acts on it.
+    ("POST", f"{API}/orders/<order_id>/contract/signatures"): {
+        OWN:       (NA,     NA,     NEW,    NEW,    NA,     NA,     NA,     NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, ROLE,   NO_ORD, NO_ORD, ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
+    ("POST", f"{API}/orders/<order_id>/contract/decline"): {
+        OWN:       (NA,     NA,     NEW,    NEW,    NA,     NA,     NA,     NA,     NOTADM, SCOPE),
+        FOREIGN:   (UNAUTH, ROLE,   NO_ORD, NO_ORD, ROLE,   ROLE,   ROLE,   NOTADM, NOTADM, SCOPE),
+    },
 }
 # fmt: on
 
@@ -999,6 +1146,9 @@ RIGHTS_OBJECTS: dict[tuple[str, str], str] = {
     ("POST", f"{API}/grants/<grant_id>/revoke"): "grant",
     ("GET", f"{API}/certificates/<number>"): "registered",
     ("GET", f"{API}/certificates/<number>/verification"): "registered",
+    ("GET", f"{API}/public-data/authorisations/<authorisation_id>"): "public authorisation",
+    ("POST", f"{API}/public-data/authorisations/<authorisation_id>/revoke"):
+        "public authorisation",
 }
 # What a listing endpoint is called on: a product (on the owner's product operation right)
 # drafted, submitted, claimed for review, listed, or listed with a sample. POST /products
@@ -1064,9 +1214,15 @@ TRADING_OBJECTS: dict[tuple[str, str], str] = {
     ("GET", f"{API}/downloads/<token>"): "download",
     ("POST", f"{API}/orders/<order_id>/acceptance"): "delivered",
     ("POST", f"{API}/orders/<order_id>/disputes"): "delivered",
+    ("POST", f"{API}/orders/<order_id>/destruction-declaration"): "delivered",
+    ("GET", f"{API}/orders/<order_id>/destruction-request"): "delivered",
     ("GET", f"{API}/disputes/<dispute_id>"): "disputed",
     ("POST", f"{API}/disputes/<dispute_id>/answer"): "disputed",
     ("POST", f"{API}/disputes/<dispute_id>/decision"): "answered",
+    ("POST", f"{API}/disputes/<dispute_id>/escalation"): "decided",
+    ("POST", f"{API}/disputes/<dispute_id>/escalation-waiver"): "decided",
+    ("GET", f"{API}/disputes/<dispute_id>/evidence-bundle"): "decided",
+    ("POST", f"{API}/disputes/<dispute_id>/award"): "escalated",
     ("POST", f"{API}/api-credentials/verification"): "credential",
     ("GET", f"{API}/ledger/accounts/<account_id>"): "account",
     ("GET", f"{API}/ledger/accounts/<account_id>/statement"): "account",
@@ -1080,6 +1236,8 @@ TRADING_OBJECTS: dict[tuple[str, str], str] = {
     ("POST", f"{API}/receipts/verification"): "bundle",
     ("GET", f"{API}/receipts/logs/<suite>/checkpoint"): "log",
     ("GET", f"{API}/receipts/logs/<suite>/consistency"): "log",
+    ("POST", f"{API}/orders/<order_id>/contract/signatures"): "contract to sign",
+    ("POST", f"{API}/orders/<order_id>/contract/decline"): "awaiting payment",
 }
 # What a matching endpoint is called on (see ``Deals``): a public demand of a buyer (posted
 # by a broker for it when the caller is that broker), answered with the caller's own listed
@@ -1123,8 +1281,17 @@ WEBHOOK_OBJECTS: dict[tuple[str, str], str] = {
                          ("POST", "/secret-rotations"), ("GET", "/deliveries"),
                          ("POST", "/replays"))
 } | {("GET", f"{API}/webhooks/events/<event_id>"): "endpoint"}
+# Signing-key objects: a pending key (with its holder's signature of its challenge, which a
+# verification names) of the caller's organisation or of the target.
+SIGNING_KEY_OBJECTS: dict[tuple[str, str], str] = {
+    ("POST", f"{API}/organisations/<org_id>/signing-keys/<signing_key_id>/{action}"):
+        "signing key" for action in ("verification", "revocation")}
+# Admission-document objects: a submitted document of the caller's organisation or of the
+# target.
+DOCUMENT_OBJECTS: dict[tuple[str, str], str] = {
+    ("POST", f"{API}/organisations/<org_id>/documents/<document_id>/review"): "document"}
 OBJECTS = {**RIGHTS_OBJECTS, **LISTING_OBJECTS, **COMPLIANCE_OBJECTS, **TRADING_OBJECTS,
-           **MATCHING_OBJECTS, **WEBHOOK_OBJECTS}
+           **MATCHING_OBJECTS, **WEBHOOK_OBJECTS, **SIGNING_KEY_OBJECTS, **DOCUMENT_OBJECTS}
 # Media types of successful answers other than JSON.
 MEDIA_TYPES = {
     ("GET", f"{API}/catalog/<product_id>/sample"): "text/plain",
@@ -1187,6 +1354,14 @@ def _grant_body(holding_right_id: str, grantee_org_id: str) -> dict[str, Any]:
             **MATRIX_SCOPE}
 
 
+def _authorisation_body(org_id: str) -> dict[str, Any]:
+    return {"org_id": org_id, "categories": ["matrix"], "scenarios": ["matrix"],
+            "valid_from": "2026-01-01T00:00:00+00:00", "valid_to": "2027-12-31T00:00:00+00:00",
+            "qualification": "matrix", "reputation": "matrix",
+            "evidence": [{"kind": kind, "name": f"{kind}.pdf", "sha256": "cd" * 32}
+                         for kind in ("qualification", "reputation")]}
+
+
 ONE_TIME = {"name": "matrix", "kind": "one_time", "amount": 100}
 PAY_PER_USE = {"name": "matrix", "kind": "pay_per_use", "amount": 1, "unit": "call",
                "cap_amount": 100}
@@ -1198,7 +1373,7 @@ def _product_body(resource_id: str, product_id: str | None = None, sample: bool 
                   offer: dict[str, Any] = ONE_TIME) -> dict[str, Any]:
     body: dict[str, Any] = {
         "title": "矩阵产品", "description": "authorization matrix", "type": "dataset",
-        "development_level": "raw", "sector": "matrix", "region": "matrix",
+        "development_level": "modelled", "sector": "matrix", "region": "matrix",
         "update_frequency": "daily", "scenarios": ["matrix"], "delivery_modes": list(modes),
         "derived_from": [resource_id], "terms": {"purposes": ["matrix"],
                                                  "scenarios": ["matrix"]},
@@ -1240,6 +1415,9 @@ class Estates:
         if need == "filing":
             return {"filing_id": self._post(holder, "/filings",
                                             _off_exchange_body(grantee.org_id))["id"]}
+        if need == "public authorisation":  # the observing operator authorises the holder
+            return {"authorisation_id": self._post(self.observer, "/public-data/authorisations",
+                                                   _authorisation_body(holder.org_id))["id"]}
         if need == "alert":  # trading both ways with one counterparty: CircularTrading
             self._post(holder, "/filings", _off_exchange_body(grantee.org_id))
             self._post(holder, "/filings", {**_off_exchange_body(grantee.org_id),
@@ -1290,6 +1468,8 @@ class Estates:
                         "product for metering": (("api",), PAY_PER_USE),
                         "product for subscription": (("file",), SUBSCRIPTION)}.get(
                             need, (("file",), ONE_TIME))
+        if sensitive:  # the delivery matrix: sensitive personal information by sandbox only
+            modes = ("sandbox",)
         self._post(holder, "/products", _product_body(ids["resource_id"], product_id,
                                                       sample=need == "product sample",
                                                       modes=modes, offer=offer))
@@ -1319,9 +1499,21 @@ class Estates:
             return ids
         listed = self._post(reviewer, f"/products/{product_id}/reviews",
                             {"decision": "list", "reason": "matrix"}, 200)
+        if sensitive:  # 双重审核: listed by the approval of a second, different reviewer
+            second = self._colleague(reviewer, product_id)
+            self._post(second, f"/products/{product_id}/review-claims", None, 200)
+            listed = self._post(second, f"/products/{product_id}/reviews",
+                                {"decision": "list", "reason": "matrix"}, 200)
         assert listed["listed"]["status"] == "listed", listed
         ids["offer_id"] = listed["listed"]["offers"][0]["id"]
         return ids
+
+    def _colleague(self, party: Party, tag: str) -> Party:
+        """Another user of ``party``'s organisation, with an API key of its own."""
+        user = self._post(party, f"/participants/{party.org_id}/users",
+                          {"name": "matrix colleague", "email": f"{tag.lower()}@example.cn"})
+        key = self._post(party, "/keys", {"name": "matrix colleague", "user_id": user["id"]})
+        return Party(party.org_id, user["id"], key["id"], key["token"], party.roles)
 
     def _review(self, right_id: str, reviewer: Party, decide: bool = True) -> dict[str, Any]:
         right = self._post(reviewer, f"/rights/{right_id}/review-claims", None, 200)
@@ -1371,6 +1563,8 @@ class Trades:
         share for the owner."""
         if need in ("contract receipt", "bundle", "log"):
             return self.receipt(need, seller=seller, owner=owner)
+        if need == "contract to sign":
+            return self.contract_to_sign(seller=seller, owner=owner)
         if need == "account":
             assert owner is not None
             self.top_up(owner, 1_000)
@@ -1400,6 +1594,24 @@ class Trades:
         buyer = owner if owner is not None and "buyer" in owner.roles else self.make_party(
             "buyer", name="matrix buyer")
         return {**ids, **self.order(need, ids, seller=seller, buyer=buyer)}
+
+    def contract_to_sign(self, *, seller: Party, owner: Party | None) -> dict[str, str]:
+        """An order awaiting payment whose contract the owner (its seller or its buyer)
+        signs: the owner's verified key and its signature of the contract's digest."""
+        ids = self.build("awaiting payment", seller=seller, owner=owner)
+        if owner is None or not {"buyer", "merchant"} & set(owner.roles):
+            return ids
+        account = Account.create()
+        key = _pending_key(self.estates.client, owner, account)
+        self._post(owner, f"/organisations/{owner.org_id}/signing-keys/"
+                          f"{key['signing_key_id']}/verification",
+                   {"signature": key["key_signature"]}, 200)
+        found = self.estates.client.get(f"{API}/orders/{ids['order_id']}",
+                                        headers=self.observer.headers)
+        assert found.status_code == 200, found.get_json()
+        signed = account.sign_message(encode_defunct(text=found.json["contract_sha256"]))
+        return {**ids, "signing_key_id": key["signing_key_id"],
+                "contract_signature": signed.signature.to_0x_hex()}
 
     def receipt(self, need: str, *, seller: Party, owner: Party | None) -> dict[str, str]:
         """The contract receipt of an order awaiting payment, sequenced into the log (which
@@ -1466,9 +1678,15 @@ class Trades:
             return ids
         ids["dispute_id"] = self._post(buyer, f"/orders/{order_id}/disputes",
                                        {"reason": "matrix dispute"})["id"]
-        if need == "answered":
+        if need in ("answered", "decided", "escalated"):
             self._post(seller, f"/disputes/{ids['dispute_id']}/answer",
                        {"answer": "matrix answer"}, 200)
+        if need in ("decided", "escalated"):  # within the escalation window
+            self._post(self.observer, f"/disputes/{ids['dispute_id']}/decision",
+                       {"outcome": "release", "reason": "matrix decision"}, 200)
+        if need == "escalated":
+            self._post(buyer, f"/disputes/{ids['dispute_id']}/escalation",
+                       {"institution": "武汉仲裁委员会", "reason": "matrix escalation"}, 200)
         return ids
 
     def sale(self, seller: Party, *, broker: Party | None = None) -> dict[str, str]:
@@ -1664,7 +1882,8 @@ CLAIMED = ("claimed", "product claimed")
 def _shared_part(method: str, rule: str, obj: str, caller: str) -> SharedPart:
     need = OBJECTS.get((method, rule))
     trading = (method, rule) in TRADING_OBJECTS
-    if (method, rule) in WEBHOOK_OBJECTS:
+    if (method, rule) in WEBHOOK_OBJECTS or (method, rule) in SIGNING_KEY_OBJECTS or (
+            method, rule) in DOCUMENT_OBJECTS:
         return SharedPart()  # the world builds the target's too
     if need is not None and (method, rule) in MATCHING_OBJECTS:
         if obj == OWN:
@@ -1838,6 +2057,12 @@ def _build_world(shared: Shared, method: str, rule: str, obj: str, caller: str, 
     if (method, rule) in WEBHOOK_OBJECTS:
         return _webhook_world(shared, obj, caller, client=client, make_party=make_party,
                               make_caller=make_caller, system_uow=system_uow)
+    if (method, rule) in SIGNING_KEY_OBJECTS:
+        return _signing_key_world(shared, obj, caller, client=client, make_party=make_party,
+                                  make_caller=make_caller, system_uow=system_uow)
+    if (method, rule) in DOCUMENT_OBJECTS:
+        return _document_world(shared, obj, caller, make_party=make_party,
+                               make_caller=make_caller, system_uow=system_uow)
     estates = Estates(client, observer)
     trades = Trades(estates, make_party, system_uow)
     trading = (method, rule) in TRADING_OBJECTS
@@ -1946,6 +2171,61 @@ def _webhook_world(shared: Shared, obj: str, caller: str, *, client: FlaskClient
     return World(shared.observer, shared.target, party, own, foreign)
 
 
+def _pending_key(client: FlaskClient, party: Party,
+                 account: LocalAccount | None = None) -> dict[str, str]:
+    """A pending signing key of the party's organisation (a fresh secp256k1 key unless one
+    is given) and its signature of the key's challenge."""
+    account = account or Account.create()
+    created = client.post(f"{API}/organisations/{party.org_id}/signing-keys",
+                          json={"suite": "secp256k1", "public_key": account.address},
+                          headers=party.headers)
+    assert created.status_code == 201, created.get_json()
+    signed = account.sign_message(encode_defunct(text=created.json["challenge"]))
+    return {"signing_key_id": created.json["id"],
+            "key_signature": signed.signature.to_0x_hex()}
+
+
+def _submitted(party: Party, system_uow: Callable[[], UnitOfWork]) -> dict[str, str]:
+    """A document of the party's organisation waiting for the operator's review."""
+    doc = participants.submit_document(party.org_id, participants.DocumentInput(
+        kind=participants.DocumentKind.BUSINESS_LICENCE, name="营业执照.pdf",
+        sha256=hashlib.sha256(b"licence").hexdigest()), uow=system_uow())
+    return {"document_id": doc.id}
+
+
+def _document_world(shared: Shared, obj: str, caller: str, *,
+                    make_party: Callable[..., Party],
+                    make_caller: Callable[[str], Party | None],
+                    system_uow: Callable[[], UnitOfWork]) -> World:
+    """A document cell's world: the target's submitted document, or the caller's own."""
+    foreign = _submitted(shared.target, system_uow) if obj == FOREIGN else {}
+    party = make_caller(caller)
+    own = _submitted(party, system_uow) if obj == OWN and party is not None else {}
+    return World(shared.observer, shared.target, party, own, foreign)
+
+
+def _signing_key_world(shared: Shared, obj: str, caller: str, *, client: FlaskClient,
+                       make_party: Callable[..., Party],
+                       make_caller: Callable[[str], Party | None],
+                       system_uow: Callable[[], UnitOfWork]) -> World:
+    """A signing-key cell's world: the target's pending key, or the caller's own (made for
+    merchants while they are admitted and hold a write key)."""
+    foreign = _pending_key(client, shared.target) if obj == FOREIGN else {}
+    own: dict[str, str] = {}
+    party: Party | None
+    if caller in HOLDERS:
+        party = make_party("merchant")
+        if obj == OWN:
+            own = _pending_key(client, party)
+        party = _holder_as(caller, party, client=client, system_uow=system_uow)
+    else:
+        party = make_caller(caller)
+        if obj == OWN:
+            assert party is not None
+            own = _pending_key(client, party)
+    return World(shared.observer, shared.target, party, own, foreign)
+
+
 @pytest.fixture
 def world(isolated: None, shelf: Shelf) -> World:
     """The world the matrix cell runs in (built, or kept from the cell before, by
@@ -1977,6 +2257,21 @@ def _valid_body(method: str, rule: str, world: World) -> dict[str, Any] | None:
         return WEBHOOK_ENDPOINT
     if (method, rule) == ("POST", f"{API}/payments/connect-account"):
         return CONNECT_ACCOUNT
+    if (method, rule) == ("POST", f"{API}/organisations/<org_id>/signing-keys"):
+        return {"suite": "secp256k1", "public_key": Account.create().address}
+    if (method, rule) == ("POST", f"{API}/organisations/<org_id>/documents"):
+        return {"kind": "business_licence", "name": "营业执照.pdf",
+                "sha256": hashlib.sha256(b"renewed licence").hexdigest(),
+                "issued_on": "2026-01-01", "expires_on": "2036-01-01"}
+    if rule.endswith("/documents/<document_id>/review"):
+        return {"decision": "verified", "note": "matrix test"}
+    if (method, rule) == ("PUT", f"{API}/organisations/<org_id>/identity"):
+        return {"data_security_officer": {"name": "王安全"}}
+    if rule.endswith("/signing-keys/<signing_key_id>/verification"):
+        ids = world.own or world.foreign
+        return {"signature": ids.get("key_signature", "0x" + "00" * 65)}
+    if rule.endswith("/signing-keys/<signing_key_id>/revocation"):
+        return {"reason": "matrix test"}
     if rule == f"{API}/webhooks/endpoints/<endpoint_id>":
         return {"description": "matrix test"} if method == "PATCH" else None
     if rule.endswith("/secret-rotations"):
@@ -2018,8 +2313,11 @@ def _valid_body(method: str, rule: str, world: World) -> dict[str, Any] | None:
         return {"decision": "list", "reason": "matrix test"}
     if rule.endswith("/reviews"):
         return {"decision": "approve", "reason": "matrix test"}
-    if rule == f"{API}/grants/<grant_id>/revoke":
+    if rule in (f"{API}/grants/<grant_id>/revoke",
+                f"{API}/public-data/authorisations/<authorisation_id>/revoke"):
         return {"reason": "matrix test"}
+    if (method, rule) == ("POST", f"{API}/public-data/authorisations"):
+        return _authorisation_body(world.target.org_id)
     if rule.endswith("/breaches"):
         return {"severity": "minor", "reason": "matrix test"}
     if (method, rule) == ("POST", f"{API}/filings"):
@@ -2045,7 +2343,11 @@ def _trading_body(method: str, rule: str, world: World) -> dict[str, Any] | None
                 "offer_id": ids.get("offer_id", "ofr_matrix"), "commitment": COMMITMENT}
     if rule == f"{API}/orders/<order_id>/review":
         return {"decision": "approve", "reason": "matrix test"}
+    if rule == f"{API}/orders/<order_id>/contract/signatures":
+        return {"key_id": ids.get("signing_key_id", "skey_matrix"),
+                "signature": ids.get("contract_signature", "0x" + "00" * 65)}
     if rule in (f"{API}/orders/<order_id>/cancellation",
+                f"{API}/orders/<order_id>/contract/decline",
                 f"{API}/payouts/<payout_id>/rejection"):
         return {"reason": "matrix test"}
     if rule == f"{API}/orders/<order_id>/deliveries":
@@ -2062,10 +2364,18 @@ def _trading_body(method: str, rule: str, world: World) -> dict[str, Any] | None
         return {"commitment": COMMITMENT}
     if rule == f"{API}/orders/<order_id>/disputes":
         return {"reason": "matrix test", "evidence_sha256": ["ab" * 32]}
+    if rule == f"{API}/orders/<order_id>/destruction-declaration":
+        return {"destroyed_at": START.isoformat(), "method": "matrix test"}
     if rule == f"{API}/disputes/<dispute_id>/answer":
         return {"answer": "matrix test"}
     if rule == f"{API}/disputes/<dispute_id>/decision":
         return {"outcome": "release", "reason": "matrix test"}
+    if rule == f"{API}/disputes/<dispute_id>/escalation":
+        return {"institution": "武汉仲裁委员会", "reason": "matrix test"}
+    if rule == f"{API}/disputes/<dispute_id>/award":
+        return {"institution": "武汉仲裁委员会", "reference": "matrix award",
+                "document_sha256": "ef" * 32, "outcome": "release",
+                "decided_at": START.isoformat()}
     if rule == f"{API}/api-credentials/verification":
         return {"credential": ids.get("credential", "mkc_matrix")}
     if rule == f"{API}/receipts/verification":
@@ -2191,7 +2501,7 @@ def _everything_visible(client: FlaskClient, observer: Party,
     for model in (Capability, SavedSearch, SavedSearchHit, Receipt, ReceiptQueue, LogEntry,
                   LogNode, LogHead, Checkpoint, AnchorBatch, WebhookEndpoint, EndpointSecret,
                   WebhookEvent, WebhookDelivery, CardPayment, ConnectAccount, StripeCall,
-                  StripeEvent):
+                  StripeEvent, SigningKey, ContractSignature, PublicDataAuthorisation):
         table = cast(Table, model.__table__)
         seen[table.name] = _table(connection, table)
     return seen

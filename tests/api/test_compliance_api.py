@@ -38,7 +38,7 @@ def test_templates_and_rule_names_are_public(client: FlaskClient) -> None:
     body = client.get(f"{API}/declaration-templates").json
     assert [t["id"] for t in body["items"]] == list(TEMPLATES)
     assert {t["kind"] for t in body["items"] if t["current"]} == {
-        "listing", "purchase", "admission"}
+        "listing", "purchase", "admission", "destruction"}
     assert all(t["commitments"] for t in body["items"])
     assert body["rules"] == rule_names()
     assert body["ruleset_version"] == RULESET_VERSION

@@ -62,6 +62,7 @@ PUBLIC_VERSION_FIELDS = {
     "delivery_modes", "derived_from", "quality_reports", "assessment_reports", "terms",
     "classification", "sample_sha256", "sample_name", "sample_size", "declaration_sha256",
     "declared_at", "listed_at", "created_at", "updated_at", "offers",
+    "storage_location", "storage_region", "cost_basis", "sample_deleted_at",
 }
 
 

@@ -22,7 +22,8 @@ PROBES = ("/healthz", "/readyz")
 # Public reads that take no input at all: nothing a client sends can make them answer 4xx.
 NO_INPUT = (*PROBES, "/api/v1/catalog/statistics",
             "/api/v1/declaration-templates", "/api/v1/disclosure/market-statistics",
-            "/api/v1/disclosure/sanctions")
+            "/api/v1/disclosure/sanctions", "/api/v1/retention-policy",
+            "/api/v1/dispute-rules")
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 NOT_API = {  # the documentation itself, not documented in it
     f"{API}/openapi.json", f"{API}/docs",
@@ -166,8 +167,11 @@ def test_anonymous_and_keyed_operations_are_the_known_ones(spec):
                          ("/api/v1/catalog/{product_id}/dcat.jsonld", "get"),
                          ("/api/v1/catalog/{product_id}/terms.jsonld", "get"),
                          ("/api/v1/declaration-templates", "get"),
+                         ("/api/v1/retention-policy", "get"),
+                         ("/api/v1/dispute-rules", "get"),
                          ("/api/v1/disclosure/market-statistics", "get"),
                          ("/api/v1/disclosure/sanctions", "get"),
+                         ("/api/v1/organisations/{org_id}/credit", "get"),
                          ("/api/v1/downloads/{token}", "get"),
                          ("/api/v1/receipts/{receipt_id}", "get"),
                          ("/api/v1/receipts/{receipt_id}/proof", "get"),
@@ -281,6 +285,9 @@ def test_missing_asset_is_a_404_problem(client):
     ("/api/v1/orders/{order_id}/disputes", "post"),
     ("/api/v1/disputes/{dispute_id}/answer", "post"),
     ("/api/v1/disputes/{dispute_id}/decision", "post"),
+    ("/api/v1/disputes/{dispute_id}/escalation", "post"),
+    ("/api/v1/disputes/{dispute_id}/escalation-waiver", "post"),
+    ("/api/v1/disputes/{dispute_id}/award", "post"),
     ("/api/v1/payouts/{payout_id}/confirmation", "post"),
     ("/api/v1/payouts/{payout_id}/rejection", "post"),
 ])

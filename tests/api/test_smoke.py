@@ -1,4 +1,5 @@
 from tests.conftest import problem
+from tests.papers import application_papers, verify_documents
 
 ADMISSION = {"statement": "本机构承诺如实提交材料并遵守交易规则", "qualifications_true": True,
              "complies_with_rules": True, "not_blacklisted": True,
@@ -7,7 +8,8 @@ ADMISSION = {"statement": "本机构承诺如实提交材料并遵守交易规�
 
 def test_application_then_admission_lets_the_key_work(client, operator, make_party):
     body = {"name": "申请方科技", "credit_code": "91350100M000100Y43", "contact_name": "张三",
-            "contact_email": "zhang@example.cn", "roles": ["buyer", "merchant"]}
+            "contact_email": "zhang@example.cn", "roles": ["buyer", "merchant"],
+            **application_papers()}
     created = client.post("/api/v1/participants", json=body)
     assert created.status_code == 201
     org_id = created.json["organisation"]["id"]
@@ -33,6 +35,14 @@ def test_application_then_admission_lets_the_key_work(client, operator, make_par
     assert (committed.json["kind"], committed.json["subject_id"]) == ("admission", org_id)
     assert client.get(f"/api/v1/participants/{org_id}",
                       headers=operator.headers).json["status"] == "applied"
+
+    # Nor before the operator has verified its documents (主体资格).
+    unverified = client.post(f"/api/v1/participants/{org_id}/status-changes",
+                             json={"status": "admitted", "reason": "材料齐全"},
+                             headers=operator.headers)
+    assert problem(unverified)["code"] == "admission_documents_missing"
+    assert "business_licence (营业执照) is unverified" in problem(unverified)["detail"]
+    verify_documents(client, operator.headers, org_id)
 
     decided = client.post(f"/api/v1/participants/{org_id}/status-changes",
                           json={"status": "admitted", "reason": "材料齐全"},

@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from market.kernel.audit import AuditEntry
+from market.kernel.config import Settings
 from market.listing.domain import OfferKind, OfferSpec
 from tests.conftest import START, Party, problem
 from tests.integration.rights_fixtures import Chain, rights_fixture, signer_fixture  # noqa: F401
@@ -132,6 +133,13 @@ class Desk:
 @pytest.fixture
 def desk(client: FlaskClient, market: Market) -> Desk:
     return Desk(client, market)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Dispute decisions are carried out at once here (no escalation window); the
+    arbitration tests keep the default window."""
+    return settings.with_changes(arbitration_window_hours=0)
 
 
 def _audit_count(session_factory: sessionmaker[Session], action: str) -> int:

@@ -213,6 +213,7 @@ def test_trading_deadlines_reports_what_it_did(migrated):
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == {"unreviewed": [], "cancelled": [], "refunded": [],
                                          "auto_accepted": [], "unanswered": [],
+                                         "decisions_carried_out": [],
                                          "payouts_expired": [], "demands_expired": [],
                                          "negotiations_expired": []}
 

@@ -36,12 +36,19 @@ RECORDS = ("declarations", "declaration_breaches", "decisions", "filings", "aler
            "suspension_orders", "assessment_reports", "ledger_journals", "ledger_postings",
            "contracts", "trade_incidents", "usage_records", "receipts", "receipt_log_entries",
            "receipt_log_nodes", "receipt_checkpoints", "refunds", "refund_lines",
-           "filing_refunds", "subscription_terms", "webhook_attempts")
+           "filing_refunds", "subscription_terms", "webhook_attempts",
+           "supervision_reads", "contract_signatures")
+# Record tables that are not append-only: deleting a row younger than its retention is refused.
+RETAINED = ("top_ups", "payouts", "ledger_allocations", "orders", "order_events", "deliveries",
+            "disputes", "subscriptions", "subscription_events", "destruction_requests",
+            "alerts")
 APPEND_ONLY_TRIGGERS = {
     "sqlite": {"audit_log_no_update", "audit_log_no_delete", "audit_head_no_delete"}
-    | {f"{t}_no_{e}" for t in RECORDS for e in ("update", "delete")},
+    | {f"{t}_no_{e}" for t in RECORDS for e in ("update", "delete")}
+    | {f"{t}_retention_no_delete" for t in RETAINED},
     "postgresql": {"audit_log_append_only", "audit_head_append_only"}
-    | {f"{t}_append_only" for t in RECORDS} | {"ledger_postings_balance"},
+    | {f"{t}_append_only" for t in RECORDS} | {"ledger_postings_balance"}
+    | {f"{t}_retention" for t in RETAINED},
 }
 
 

@@ -140,7 +140,7 @@ def _cards(market: Market, fake: FakeStripe, settings: Settings, *,
     configured = settings.with_changes(
         payment_rail="stripe", stripe_secret_key=fake.api_key,
         stripe_webhook_secret=fake.webhook_secret, stripe_api_base=fake.url,
-        delivery_window_hours=delivery_hours)
+        delivery_window_hours=delivery_hours, arbitration_window_hours=0)
     market.policy = trading.policy_of(configured)
     rail = stripe_rail(market.rights.session_factory, configured, clock=market.rights.clock)
     return Cards(market, fake, configured, rail)

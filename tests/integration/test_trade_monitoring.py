@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from market.compliance import services as compliance
 from market.compliance.models import Alert
 from market.listing.domain import OfferKind, OfferSpec
 from market.rights.domain import EvidenceKind, PILevel
@@ -86,6 +87,14 @@ def _cross_border_listing(market: Market) -> Chain:
 def test_a_buyer_declaring_use_abroad_is_flagged(market: Market) -> None:
     chain = _cross_border_listing(market)
     order = market.place(chain, commitment={"cross_border": True, "destination": "SG"})
+    # A buyer abroad waits for a security assessment (DataAbroadNeedsSecurityAssessment).
+    operator = market.uow(market.rights.operator)
+    (item,) = [i for i in compliance.list_reviews(uow=operator, kind="order").items
+               if i.subject_id == order.id]
+    compliance.attach_report(item.id, "security", "数据出境安全评估.pdf", "ef" * 32,
+                             uow=market.uow(market.rights.assessor))
+    order = trading.review_order(order.id, True, "评估已完成", policy=market.policy,
+                                 uow=market.uow(market.rights.operator)).order
     market.pay(order)
     market.deliver_file(order)
     market.accept(order)

@@ -242,11 +242,13 @@ def deadlines(market: Market) -> dict[str, list[str]]:
 
 
 NOTHING_DUE: dict[str, list[str]] = {
-    "unreviewed": [], "cancelled": [], "refunded": [], "auto_accepted": [], "unanswered": []}
+    "unreviewed": [], "cancelled": [], "refunded": [], "auto_accepted": [], "unanswered": [],
+    "decisions_carried_out": []}
 
 
 def sensitive_listed(market: Market, *, quantity: int | None = None) -> Chain:
-    """A listed product over sensitive personal information (with consent on record): the
+    """A listed product over sensitive personal information (with consent on record),
+    delivered in a sandbox as the delivery matrix asks and listed by two reviewers: the
     rules send every order on it to a human review."""
     rights, shop = market.rights, market.shop
     holder, grantee = rights.party("holder"), rights.party("grantee")
@@ -260,10 +262,12 @@ def sensitive_listed(market: Market, *, quantity: int | None = None) -> Chain:
     chain = Chain(holder, grantee, resource, holding, grant, use, product)
     shop.draft(chain, offers=[("标准版", OfferSpec(OfferKind.ONE_TIME, amount=PRICE,
                                                   quantity=quantity))],
-               delivery_modes=["file", "api", "sandbox"])
+               delivery_modes=["sandbox"])
     shop.submit(chain, {**DECLARATION, "contains_personal_information": True,
                         "personal_information_basis": "consent"})
     shop.review(chain.product_id)
+    shop.claim(chain.product_id, rights.assessor)  # 双重审核: a second, different reviewer
+    shop.decide(chain.product_id, reviewer=rights.assessor)
     return chain
 
 
@@ -450,7 +454,7 @@ def test_an_order_needing_an_assessment_is_approved_only_with_a_report(
     use = rights.use(grantee, holding, grant)
     chain = Chain(holder, grantee, resource, holding, grant, use, rights.product(grantee, use))
     shop.draft(chain, offers=[("标准版", OfferSpec(OfferKind.ONE_TIME, amount=PRICE))],
-               delivery_modes=["file"], terms=replace(TERMS, territory="cross_border"))
+               delivery_modes=["api"], terms=replace(TERMS, territory="cross_border"))
     shop.submit(chain, {**DECLARATION, "contains_important_data": True})
     shop.review(chain.product_id)
     order = market.place(chain, commitment={"cross_border": True, "destination": "新加坡"})
@@ -461,7 +465,8 @@ def test_an_order_needing_an_assessment_is_approved_only_with_a_report(
         review(market, order, True)
 
     assert [(v["code"], v["rule"]) for v in raised.value.errors["rules"]] == [
-        ("assessment_missing", "ImportantDataAbroadNeedsSecurityAssessment")]
+        ("assessment_missing", "ImportantDataAbroadNeedsSecurityAssessment"),
+        ("assessment_missing", "DataAbroadNeedsSecurityAssessment")]  # a buyer abroad
     assert world(market) == before
     assert status(market, order) == S.CREATED
     (item,) = [i for i in compliance.list_reviews(uow=operator_uow(market), kind="order").items
@@ -1241,7 +1246,8 @@ def test_the_worker_handles_every_kind_of_deadline_in_one_run(market: Market) ->
     market.rights.clock.advance(market.policy.review_window)
     assert deadlines(market) == {"unreviewed": [unreviewed.id], "cancelled": [unpaid.id],
                                  "refunded": [undelivered.id],
-                                 "auto_accepted": [delivered.id], "unanswered": [dispute.id]}
+                                 "auto_accepted": [delivered.id], "unanswered": [dispute.id],
+                                 "decisions_carried_out": []}
     assert [status(market, o) for o in (unreviewed, unpaid, undelivered, delivered,
                                         disputed)] == [
         S.CANCELLED, S.CANCELLED, S.REFUNDED, S.SETTLED, S.DISPUTED]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,9 @@ COMMITMENT: dict[str, Any] = {
     "destination": None, "security_measures": ["加密存储"], "no_onward_transfer": True,
     "no_reidentification": True, "commitments": [],
 }
-POLICY = Policy()
+# Dispute decisions are carried out at once here (no escalation window), as the tests of
+# decisions expect; the arbitration tests give their disputes a window.
+POLICY = Policy(arbitration_window=timedelta(0))
 PRICE = 100_000  # 1,000.00 CNY
 
 

@@ -18,6 +18,8 @@ from market.compliance.domain import (
     credit_score,
     evaluate,
 )
+from market.compliance.rules.parties import with_parties
+from market.compliance.rules.public_data import with_public_data
 
 SELLER = PartyFacts("org_seller", "admitted", frozenset({"merchant"}))
 BUYER = PartyFacts("org_buyer", "admitted", frozenset({"buyer"}))
@@ -46,6 +48,11 @@ POLICY: dict[str, Any] = {
          "rightOperand": ["信用评估", "风险控制"]},
         {"leftOperand": "spatial", "operator": "eq", "rightOperand": "CN"}]}],
 }
+
+
+PUBLIC = (("res_public", "交通"),)
+COMMERCIAL_OFFER: dict[str, Any] = {"name": "商用", "kind": "one_time", "amount": 100,
+                                    "currency": "CNY", "buyer_class": "commercial"}
 
 
 def listing(**changes: Any) -> Facts:
@@ -154,6 +161,43 @@ CRAFTED: list[tuple[str, Facts, Outcome]] = [
     ("BuyerMustMakeEveryCommitment", order(commitment={"no_onward_transfer": False}),
      Outcome.BLOCK),
     ("BuyerMustMakeEveryCommitment", order(commitment={"no_reidentification": False}),
+     Outcome.BLOCK),
+    # Delivery, storage and careful review (tests/unit/test_delivery_rules.py: cell by cell)
+    ("DeliveryModeMustSuitClassification",
+     dataclasses.replace(listing(product={"classification": "important"}),
+                         delivery_modes=("file",)), Outcome.BLOCK),
+    ("RawDataNeedsCarefulReview",
+     listing(product={"development_level": "raw"}), Outcome.NEEDS_REVIEW),
+    ("SensitiveCategoriesNeedReview",
+     listing(product={"sensitive_categories": ("minors",)}), Outcome.NEEDS_REVIEW),
+    ("DataAbroadNeedsSecurityAssessment",
+     listing(product={"storage_locations": ("CN", "US")}), Outcome.NEEDS_ASSESSMENT),
+    # Public data (tests/unit/test_public_data_rules.py: each rule both ways)
+    ("PublicDataNeedsAuthorisedOperator",
+     with_public_data(listing(), public_resources=PUBLIC, scopes=(), pricing=None),
+     Outcome.BLOCK),
+    ("PublicDataPricedByPurpose",
+     with_public_data(listing(), public_resources=PUBLIC, scopes=None, pricing={
+         "offers": [{**COMMERCIAL_OFFER, "amount": 200}],
+         "cost_basis": {"amount": 100, "currency": "CNY"}}), Outcome.BLOCK),
+    ("PublicDataOnePricePerBuyerClass",
+     with_public_data(listing(), public_resources=PUBLIC, scopes=None, pricing={
+         "offers": [COMMERCIAL_OFFER, {**COMMERCIAL_OFFER, "amount": 90}],
+         "cost_basis": {"amount": 100, "currency": "CNY"}}), Outcome.BLOCK),
+    ("PublicInterestUseMustBeDeclared",
+     with_public_data(order(), public_resources=PUBLIC, scopes=None, pricing={
+         "offer": {"kind": "free", "amount": None, "buyer_class": "public_interest"},
+         "offers": []}), Outcome.BLOCK),
+    # The parties (tests/unit/test_parties_rules.py: each rule both ways)
+    ("PartiesDocumentsMustBeInForce",
+     with_parties(order(), expired={"org_buyer": ["business_licence"]}), Outcome.BLOCK),
+    ("RelatedPartyTradesAreFlagged",  # let through, the relation named for monitoring
+     with_parties(order(), related=["same_legal_representative"]), Outcome.PASS),
+    # Signed contracts (tests/unit/test_contract_rules.py: each case both ways)
+    ("ContractMustBeSignedByRegisteredKeys",
+     dataclasses.replace(order(), stage=Stage.DELIVERY, contract={
+         "required": False, "buyer": {"act": "signed", "key_id": "skey_1",
+                                      "key_status": "revoked", "verifies": True}}),
      Outcome.BLOCK),
 ]
 

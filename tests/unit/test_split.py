@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from market.kernel.errors import InvalidInput
 from market.kernel.money import allocate
 from market.settlement.split import (
+    HOUSE_ROLES,
     PLATFORM_ORG_ID,
     Allocation,
     DistributionRule,
@@ -297,7 +298,7 @@ def test_reverse_refuses_bad_input(refund, held, field):
 
 # -- properties ---------------------------------------------------------------------------
 
-SHARE_ROLES = [role for role in ShareRole if role is not ShareRole.PLATFORM]
+SHARE_ROLES = [role for role in ShareRole if role not in HOUSE_ROLES]
 ORGS = ["org_a", "org_b", "org_c", "org_d", "m"]
 amounts = st.integers(min_value=0, max_value=10**12)
 

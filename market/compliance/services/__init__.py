@@ -27,11 +27,18 @@ from market.compliance.domain import (
 )
 from market.compliance.odrl import Use, Violation, violations
 from market.compliance.repository import FilingFilters
+from market.compliance.rules.delivery import Matrix as DeliveryMatrix
+from market.compliance.rules.delivery import configure_matrix as configure_delivery_matrix
+from market.compliance.rules.delivery import current_matrix as delivery_matrix
+from market.compliance.rules.delivery import describe as describe_product
+from market.compliance.rules.parties import with_parties
+from market.compliance.rules.public_data import BUYER_CLASSES, with_public_data
 from market.compliance.schemas import (
     FilingOut,
     FilingQuery,
     ListingDeclarationIn,
     PurchaseCommitmentIn,
+    RetentionTermOut,
     SignatureIn,
 )
 from market.compliance.services.admission import commit_to_admission, on_admitting
@@ -45,6 +52,7 @@ from market.compliance.services.alerts import (
 )
 from market.compliance.services.declarations import (
     CreditRecord,
+    breach_records,
     credit_record,
     credit_scores,
     declaration_digest,
@@ -80,21 +88,34 @@ from market.compliance.services.gate import (
     get_decision,
     list_decisions,
 )
+from market.compliance.services.retention import (
+    RetentionTerm,
+    apply_retention,
+    configured_years,
+    raise_destruction_overdue,
+    retention_policy,
+)
 from market.compliance.services.reviews import (
+    Approval,
     attach_report,
+    check_second_reviewer,
     get_review,
     list_reviews,
     missing_assessment,
+    record_approval,
     track_review,
 )
 from market.compliance.services.sanctions import LISTING_SUSPENSION_ORDERED, order_suspension
 
 __all__ = [
+    "BUYER_CLASSES",
     "LISTING_SUSPENSION_ORDERED",
+    "Approval",
     "BreachSeverity",
     "CreditRecord",
     "DeclarationKind",
     "Declare",
+    "DeliveryMatrix",
     "Facts",
     "FilingFilters",
     "FilingOut",
@@ -107,6 +128,8 @@ __all__ = [
     "ProductFacts",
     "PurchaseCommitmentIn",
     "Refusal",
+    "RetentionTerm",
+    "RetentionTermOut",
     "SignatureIn",
     "Stage",
     "TradeFiling",
@@ -114,13 +137,20 @@ __all__ = [
     "Use",
     "Verdict",
     "Violation",
+    "apply_retention",
     "attach_report",
+    "breach_records",
+    "check_second_reviewer",
     "commit_to_admission",
+    "configure_delivery_matrix",
+    "configured_years",
     "credit_record",
     "credit_scores",
     "decision_ids",
     "declaration_digest",
     "declaration_of",
+    "delivery_matrix",
+    "describe_product",
     "dispose",
     "failing",
     "file_trade",
@@ -146,10 +176,13 @@ __all__ = [
     "order_suspension",
     "product_facts",
     "raise_alerts",
+    "raise_destruction_overdue",
+    "record_approval",
     "record_breach",
     "record_incident",
     "record_refund",
     "report_off_exchange",
+    "retention_policy",
     "scan",
     "screen",
     "sign_declaration",
@@ -157,4 +190,6 @@ __all__ = [
     "track_review",
     "use_facts",
     "violations",
+    "with_parties",
+    "with_public_data",
 ]

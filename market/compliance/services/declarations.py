@@ -13,7 +13,13 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 
 from market.compliance import repository
-from market.compliance.domain import CURRENT_TEMPLATE, BreachSeverity, DeclarationKind, credit_score
+from market.compliance.domain import (
+    BREACH_POINTS,
+    CURRENT_TEMPLATE,
+    BreachSeverity,
+    DeclarationKind,
+    credit_score,
+)
 from market.compliance.errors import DeclarationNotFound, InvalidDeclarationSignature
 from market.compliance.models import Declaration, DeclarationBreach, signed_document
 from market.kernel import canonical
@@ -61,12 +67,17 @@ def sign_declaration(
                                subject_type=subject_type, subject_id=subject_id,
                                answers=dict(answers))
     digest = declaration_digest(document)
+    now = uow.clock.now()
+    signer = _signer_of(digest, signature) if signature else None
+    # Signed by a key the organisation registered and verified: vouched for (电子签名).
+    key_id = (participants.vouching_key(actor.org_id, signer, at=now, uow=uow.joined())
+              if signer else None)
     declaration = Declaration(
         id=new_id("dcl"), kind=kind.value, template=template.id, org_id=actor.org_id,
         user_id=actor.user_id, subject_type=subject_type, subject_id=subject_id,
-        answers=dict(answers), sha256=digest,
-        signer_address=_signer_of(digest, signature) if signature else None,
-        signature=signature, signed_at=uow.clock.now(),
+        answers=dict(answers), sha256=digest, signer_address=signer,
+        signature=signature, signed_at=now, vouched=key_id is not None,
+        signing_key_id=key_id,
     )
     uow.session.add(declaration)
     uow.session.flush()
@@ -163,6 +174,15 @@ def credit_scores(org_ids: Sequence[str], *, uow: UnitOfWork) -> dict[str, int]:
     weigh), in one query."""
     breaches = repository.breach_severities(uow.session, org_ids)
     return {org: credit_score([BreachSeverity(s) for s in breaches.get(org, [])])
+            for org in org_ids}
+
+
+def breach_records(org_ids: Sequence[str], *, uow: UnitOfWork) -> dict[str, tuple[int, int]]:
+    """(breaches, the points they take) of each organisation, in one query: what the
+    public credit mark's breaches component is computed from."""
+    breaches = repository.breach_severities(uow.session, org_ids)
+    return {org: (len(breaches.get(org, [])),
+                  sum(BREACH_POINTS[BreachSeverity(s)] for s in breaches.get(org, [])))
             for org in org_ids}
 
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from market.compliance import monitoring, repository
 from market.compliance.errors import FilingNotFound
-from market.compliance.models import Filing, FilingRefund
+from market.compliance.models import Alert, Filing, FilingRefund
 from market.compliance.repository import FilingFilters
 from market.compliance.services._common import keep_alerts
 from market.kernel.actor import Role
@@ -242,5 +242,26 @@ def stream_filings(filters: FilingFilters, *, uow: UnitOfWork, batch: int = 1000
 
 def filing_statistics(filters: FilingFilters, *, uow: UnitOfWork,
                       ) -> dict[str, list[dict[str, Any]]]:
-    """Count and volume of filed trades by day, sector and product type (per currency)."""
-    return repository.filing_totals(uow.session, filters)
+    """Count and volume of filed trades by day, sector and product type (per currency), and
+    the products whose price only related parties' trades have set."""
+    return {**repository.filing_totals(uow.session, filters),
+            "related_party_only": related_party_prices(filters, uow=uow)}
+
+
+def related_party_prices(filters: FilingFilters, *, uow: UnitOfWork) -> list[dict[str, Any]]:
+    """Products (per currency) every filed trade of which was between related parties (a
+    wash-trading alert was raised on each): their price says nothing of the market."""
+    flagged = select(Alert.subject_id).where(
+        Alert.rule == monitoring.RELATED_PARTY_RULE, Alert.subject_type == "filing")
+    related = func.count().filter(Filing.id.in_(flagged))
+    totals: Any = select(Filing.product_id, func.max(Filing.product_title), Filing.currency,
+                         func.count(), func.sum(Filing.amount), func.min(Filing.amount),
+                         func.max(Filing.amount))
+    stmt = repository.filtered_filings(
+        totals.where(Filing.product_id.is_not(None))
+        .group_by(Filing.product_id, Filing.currency)
+        .having(func.count() == related)
+        .order_by(Filing.product_id, Filing.currency), filters)
+    return [{"key": str(product), "title": title, "currency": currency, "count": int(count),
+             "amount": int(amount or 0), "min_amount": int(low), "max_amount": int(high)}
+            for product, title, currency, count, amount, low, high in uow.session.execute(stmt)]

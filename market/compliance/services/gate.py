@@ -114,6 +114,8 @@ def _violations(decision: Decision) -> list[dict[str, Any]]:
         found.append({"code": detail.get("code", "compliance_rule"), "rule": verdict.rule,
                       "right_id": detail.get("right_id"), "message": verdict.reason,
                       "decision_id": decision.id})
+        if detail and "code" not in detail:  # what the rule judged, e.g. the matrix cell
+            found[-1]["detail"] = detail
     return found
 
 

@@ -5,12 +5,15 @@ the rules sent for assessment waits until a compliance or security report answer
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 
 from market.compliance import repository
 from market.compliance.domain import Outcome
-from market.compliance.errors import ReviewItemNotFound
+from market.compliance.errors import ReviewerAlreadyApproved, ReviewItemNotFound
 from market.compliance.models import AssessmentReport, ReviewItem
+from market.compliance.rules.delivery import approvals_required
 from market.kernel.actor import Role, require
 from market.kernel.ids import new_id
 from market.kernel.pagination import Page, keyset_page, where_given
@@ -18,6 +21,7 @@ from market.kernel.uow import UnitOfWork
 
 REVIEWERS = (Role.OPERATOR, Role.ASSESSOR)
 ASSESSMENT_KINDS = ("compliance", "security")  # reports that answer needs_assessment
+SENT_TO_REVIEW = (Outcome.NEEDS_REVIEW.value, Outcome.NEEDS_ASSESSMENT.value)
 
 
 def track_review(kind: str, subject_id: str, org_id: str, status: str,
@@ -31,19 +35,74 @@ def track_review(kind: str, subject_id: str, org_id: str, status: str,
     if status == "submitted":
         if item is None:
             decision = repository.latest_decision(session, subject_id)
+            rules = [v["rule"] for v in (decision.verdicts if decision else [])
+                     if v["outcome"] in SENT_TO_REVIEW]
             session.add(ReviewItem(
                 id=new_id("rvw"), kind=kind, subject_id=subject_id, org_id=org_id,
                 status="open", decision_id=decision.id if decision else None,
-                needs=decision.outcome if decision else "review", opened_at=now))
+                needs=decision.outcome if decision else "review", opened_at=now,
+                rules=rules, required_approvals=approvals_required(kind, rules),
+                approvals=[]))
+        elif item.status == "claimed":  # handed back, or waiting for a second reviewer
+            item.reopen()
     elif status == "under_review":
         if item is None:
             item = ReviewItem(id=new_id("rvw"), kind=kind, subject_id=subject_id,
-                              org_id=org_id, status="open", needs="review", opened_at=now)
+                              org_id=org_id, status="open", needs="review", opened_at=now,
+                              rules=[], required_approvals=1, approvals=[])
             session.add(item)
         item.claim(uow.actor.org_id, now)
     elif item is not None:
         item.close(status, reason, now)
     session.flush()
+
+
+@dataclass(frozen=True)
+class Approval:
+    """Where a subject's approvals stand after one more: how many different reviewers
+    approved it, how many must, and the rules that asked for them."""
+
+    approvals: int
+    required: int
+    rules: tuple[str, ...]
+
+    @property
+    def complete(self) -> bool:
+        return self.approvals >= self.required
+
+
+def _reviewer(uow: UnitOfWork) -> str:
+    actor = uow.actor
+    return actor.user_id or f"{actor.kind}:{actor.key_id or actor.label}"
+
+
+def check_second_reviewer(subject_id: str, *, uow: UnitOfWork) -> None:
+    """Refuse the caller taking up a subject it approved already (a double review needs
+    another reviewer), in the caller's transaction.
+
+    Raises:
+        ReviewerAlreadyApproved: the caller gave one of its approvals.
+    """
+    item = repository.open_review_item(uow.session, subject_id)
+    if item is not None and any(a["reviewer"] == _reviewer(uow) for a in item.approvals):
+        raise ReviewerAlreadyApproved()
+
+
+def record_approval(subject_id: str, reason: str, *, uow: UnitOfWork) -> Approval:
+    """Record the caller's approval of a subject in review on its queue item, in the
+    caller's transaction (the subject's own history, audited, records the decision): a
+    subject the rules sent to a double review (双重审核) is approved only by two different
+    reviewers, each a different user. A subject with no queue item needs one approval.
+
+    Raises:
+        ReviewerAlreadyApproved: the caller approved it before.
+    """
+    item = repository.open_review_item(uow.session, subject_id)
+    if item is None:
+        return Approval(1, 1, ())
+    item.approve(_reviewer(uow), uow.actor.org_id, reason, uow.clock.now())
+    uow.session.flush()
+    return Approval(len(item.approvals), item.required_approvals, tuple(item.rules))
 
 
 def missing_assessment(subject_id: str, *, uow: UnitOfWork) -> list[str]:

@@ -11,6 +11,7 @@ back to review instead of silently relisting.
 
 from market.listing.catalog import Filters as CatalogFilters
 from market.listing.domain import (
+    BuyerClass,
     DevelopmentLevel,
     ListingStatus,
     OfferKind,
@@ -42,6 +43,7 @@ from market.listing.services.reactions import (
     on_rights_unavailable,
     on_suspension_ordered,
 )
+from market.listing.services.retention import delete_unused_samples
 from market.listing.services.reviews import change_listing_status, claim_review, decide_review
 from market.listing.services.submission import submit_listing
 from market.listing.services.supply import (
@@ -57,6 +59,7 @@ from market.listing.services.supply import (
 from market.listing.services.trade import OfferTerms, OnSale, on_sale, release_unit, reserve_unit
 
 __all__ = [
+    "BuyerClass",
     "Candidate",
     "CatalogFilters",
     "DevelopmentLevel",
@@ -78,6 +81,7 @@ __all__ = [
     "claim_review",
     "create_product",
     "decide_review",
+    "delete_unused_samples",
     "distribution_rule",
     "get_product",
     "history",

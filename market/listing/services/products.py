@@ -59,6 +59,12 @@ class ProductInput:
     quality_reports: Sequence[str] = ()
     assessment_reports: Sequence[str] = ()
     sample: Sample | None = None
+    # Public data: the cost-recovery basis capping commercial offers: amount (minor units),
+    # currency, explanation and the SHA-256 of the document it rests on.
+    cost_basis: Mapping[str, Any] | None = None
+    # Where the data is stored (数据境内存储): an ISO country code and a region text.
+    storage_location: str = "CN"
+    storage_region: str | None = None
 
 
 def _validate(data: ProductInput) -> None:
@@ -72,6 +78,14 @@ def _validate(data: ProductInput) -> None:
         errors["scenarios"] = ["no scenario, no trade: name at least one application scenario"]
     if data.temporal_from and data.temporal_to and data.temporal_to < data.temporal_from:
         errors["temporal_to"] = ["must not be before temporal_from"]
+    basis = data.cost_basis
+    if basis is not None and not (isinstance(basis.get("amount"), int)
+                                  and not isinstance(basis.get("amount"), bool)
+                                  and basis["amount"] > 0):
+        errors["cost_basis.amount"] = ["a positive amount in minor units"]
+    if len(data.storage_location) != 2 or not data.storage_location.isascii() or not (
+            data.storage_location.isalpha() and data.storage_location.isupper()):
+        errors["storage_location"] = ["must be an ISO 3166-1 alpha-2 country code, e.g. CN"]
     if errors:
         raise InvalidInput(errors=errors)
 
@@ -102,10 +116,13 @@ def _fill(version: ProductVersion, data: ProductInput, sample_dir: Path | None) 
     version.field_schema = [dict(f) for f in data.field_schema]
     version.scenarios = list(data.scenarios)
     version.delivery_modes = list(data.delivery_modes)
+    version.storage_location = data.storage_location
+    version.storage_region = data.storage_region
     version.derived_from = list(data.derived_from)
     version.quality_reports = list(data.quality_reports)
     version.assessment_reports = list(data.assessment_reports)
     version.terms = data.terms.as_dict()
+    version.cost_basis = dict(data.cost_basis) if data.cost_basis is not None else None
     if data.sample is not None:
         version.sample_sha256 = _store_sample(data.sample, sample_dir)
         version.sample_name = data.sample.name
@@ -122,6 +139,7 @@ def _replace_offers(uow: UnitOfWork, version: ProductVersion, data: ProductInput
             id=new_id("ofr"), version_id=version.id, kind=spec.kind.value, name=name,
             currency=spec.currency, amount=spec.amount, period=spec.period, unit=spec.unit,
             cap_amount=spec.cap_amount, quantity=spec.quantity, sold=0,
+            buyer_class=spec.buyer_class.value if spec.buyer_class is not None else None,
         ))
     uow.session.flush()
 

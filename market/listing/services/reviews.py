@@ -18,14 +18,17 @@ from market.rights import services as rights
 
 
 def claim_review(product_id: str, *, uow: UnitOfWork) -> ProductView:
-    """The operator or an assessor takes the submitted version into review.
+    """The operator or an assessor takes the submitted version into review (a version
+    waiting for its second approval, by a reviewer other than the first).
 
     Raises:
-        RoleNotAllowed, ProductNotFound, ReviewerIsMerchant, InvalidTransition.
+        RoleNotAllowed, ProductNotFound, ReviewerIsMerchant, InvalidTransition,
+        ReviewerAlreadyApproved.
     """
     require(uow.actor, Role.OPERATOR, Role.ASSESSOR)
     with uow:
         product, version = _reviewable(uow, product_id)
+        compliance.check_second_reviewer(version.id, uow=uow.joined())
         version.reviewer_org_id = uow.actor.org_id
         move(uow, version, ListingStatus.UNDER_REVIEW, "review_claimed", None)
         uow.commit()
@@ -50,10 +53,14 @@ def decide_review(product_id: str, decision: str, reason: str, *,
     """List, return for corrections, or reject the version under review.
 
     Listing re-checks the rights chain; a newly listed version supersedes the one on sale.
+    A version the rules sent to a double review (双重审核: raw data, sensitive personal
+    information) is listed only by the approval of a second, different reviewer: the first
+    approval is recorded and the version waits in the queue (``submitted``) for the second.
 
     Raises:
         RoleNotAllowed, ProductNotFound, ReviewerIsMerchant, ReviewClaimedByOther,
-        InvalidTransition, ListingRefused (the chain broke since submission).
+        InvalidTransition, ListingRefused (the chain broke since submission),
+        ReviewerAlreadyApproved (the second approval would be by the first reviewer).
     """
     require(uow.actor, Role.OPERATOR, Role.ASSESSOR)
     with uow:
@@ -73,11 +80,13 @@ def decide_review(product_id: str, decision: str, reason: str, *,
 
 
 def _list(uow: UnitOfWork, product: Product, version: ProductVersion, reason: str) -> None:
-    """Put the version on sale in place of every older one.
+    """Put the version on sale in place of every older one, once every approval it needs
+    is given; a first of two approvals sends it back to the queue for a second reviewer.
 
     Raises:
         ListingRefused: the rights chain broke, or an assessment the rules asked for is
             not attached to the review.
+        ReviewerAlreadyApproved: the caller gave the first approval.
     """
     chain = rights.check_chain(product.id, uow.clock.now(), uow=uow.joined())
     if not chain.ok:
@@ -89,6 +98,11 @@ def _list(uow: UnitOfWork, product: Product, version: ProductVersion, reason: st
             "code": "assessment_missing", "rule": rule, "right_id": None,
             "message": "a compliance or security assessment report must be attached "
                        "to the review first"} for rule in waiting])
+    approval = compliance.record_approval(version.id, reason, uow=uow.joined())
+    if not approval.complete:
+        move(uow, version, ListingStatus.SUBMITTED, "approved_once",
+             f"approval {approval.approvals} of {approval.required}: {reason}")
+        return
     move(uow, version, ListingStatus.LISTED, "listed", reason)
     for previous in repository.supersedable(uow.session, product.id, version):
         move(uow, previous, ListingStatus.SUPERSEDED, "superseded",

@@ -17,6 +17,7 @@ from market.listing.domain import ListingStatus
 from market.listing.errors import ListingRefused
 from market.listing.models import Product, ProductVersion
 from market.listing.services._common import ProductView, move, own_product, view
+from market.listing.services.trade import OfferTerms
 from market.participants import services as participants
 from market.rights import services as rights
 
@@ -69,7 +70,22 @@ def listing_facts(uow: UnitOfWork, product: Product, version: ProductVersion,
                                  merchant_org_id=product.merchant_org_id, at=now,
                                  uow=uow.joined())
     seller = participants.organisation_facts([product.merchant_org_id], uow=uow.joined())
-    return compliance.gather(
+    facts = compliance.gather(
         compliance.Stage.LISTING, seller=seller[product.merchant_org_id],
         resources=found.resources.values(), scenarios=version.scenarios, terms=version.terms,
         broken_link=found.broken, declaration=declaration)
+    facts = compliance.describe_product(
+        facts, development_level=version.development_level,
+        storage_location=version.storage_location, delivery_modes=version.delivery_modes)
+    papers = participants.standing([product.merchant_org_id], uow=uow.joined())
+    facts = compliance.with_parties(  # the seller's 主体资格 documents in force
+        facts, expired={org: p.expired_documents for org, p in papers.items()})
+    public = rights.public_resources(found.resources, uow=uow.joined())
+    if not public:
+        return facts
+    offers = [OfferTerms.of(o).pricing() for o in repository.offers_of(uow.session, version.id)]
+    return compliance.with_public_data(
+        facts, public_resources=public,
+        scopes=rights.public_data_scopes(product.merchant_org_id, at=now, uow=uow.joined()),
+        pricing={"offer": None, "offers": offers, "cost_basis": version.cost_basis,
+                 "terms": version.terms})

@@ -39,13 +39,23 @@ class OfferTerms:
     channel: str | None = None  # how a private offer came about: negotiation, match, broker
     broker_org_id: str | None = None
     commission_bps: int | None = None
+    buyer_class: str | None = None  # public data: public_interest or commercial
+    terms: dict[str, Any] | None = None  # a private offer's agreed usage terms
 
     @classmethod
     def of(cls, offer: Offer) -> OfferTerms:
         return cls(offer.id, offer.kind, offer.name, offer.amount, offer.currency,
                    offer.period, offer.unit, offer.cap_amount, offer.buyer_org_id,
                    offer.expires_at, offer.negotiation_id, offer.demand_id, offer.channel,
-                   offer.broker_org_id, offer.commission_bps)
+                   offer.broker_org_id, offer.commission_bps, offer.buyer_class,
+                   dict(offer.terms) if offer.terms is not None else None)
+
+    def pricing(self) -> dict[str, Any]:
+        """The offer as the pricing rules judge it."""
+        return {"id": self.id, "name": self.name, "kind": self.kind, "amount": self.amount,
+                "currency": self.currency, "period": self.period, "unit": self.unit,
+                "cap_amount": self.cap_amount, "buyer_class": self.buyer_class,
+                "private": self.buyer_org_id is not None, "terms": self.terms}
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,18 @@ class OnSale:
     offer: OfferTerms | None
     policy: dict[str, Any]  # the published ODRL policy of the offer (or of the version)
     product_facts: dict[str, Any] | None = None  # what the rules found at submission
+    published_offers: tuple[OfferTerms, ...] = ()  # the version's public offers
+    version_terms: dict[str, Any] | None = None  # the version's published usage terms
+    cost_basis: dict[str, Any] | None = None  # public data: its cost-recovery basis
+    development_level: str | None = None  # raw, desensitised, modelled, ai_processed
+    storage_location: str = "CN"  # the ISO country its data is stored in
+
+    def pricing(self) -> dict[str, Any]:
+        """What the pricing rules judge: the offer taken, the published offers, the cost
+        basis and the published usage terms."""
+        return {"offer": self.offer.pricing() if self.offer is not None else None,
+                "offers": [o.pricing() for o in self.published_offers],
+                "cost_basis": self.cost_basis, "terms": self.version_terms}
 
 
 def on_sale(product_id: str, *, uow: UnitOfWork, version_id: str | None = None,
@@ -115,7 +137,13 @@ def on_sale(product_id: str, *, uow: UnitOfWork, version_id: str | None = None,
         declaration_id=declaration.id if declaration is not None else None,
         offer=OfferTerms.of(offer) if offer is not None else None,
         policy=linked_data.odrl_policy(POLICY_BASE, product, version, offer),
-        product_facts=dict(version.product_facts) if version.product_facts else None)
+        product_facts=dict(version.product_facts) if version.product_facts else None,
+        published_offers=tuple(OfferTerms.of(o)
+                               for o in repository.offers_of(uow.session, version.id)),
+        version_terms=dict(version.terms),
+        cost_basis=dict(version.cost_basis) if version.cost_basis else None,
+        development_level=version.development_level,
+        storage_location=version.storage_location)
 
 
 def reserve_unit(offer_id: str, *, uow: UnitOfWork) -> None:

@@ -31,6 +31,7 @@ from market.matching.services.demands import (
     post_demand,
 )
 from market.matching.services.engine import NearMiss, Ranking, Scored, rank, rematch_product
+from market.matching.services.evidence import on_evidence_gathering
 from market.matching.services.negotiations import (
     NegotiationView,
     accept_proposal,
@@ -93,6 +94,7 @@ __all__ = [
     "match_demand",
     "match_policy_of",
     "negotiation_history",
+    "on_evidence_gathering",
     "on_order_placed",
     "post_demand",
     "propose_match",

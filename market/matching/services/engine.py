@@ -58,6 +58,9 @@ class Scored:
     components: dict[str, int]
     conditions: tuple[dict[str, str], ...]
     catalogue_rank: int
+    # The merchant's public credit mark (信用标识) the credit component weighed: its score,
+    # grade and when it was computed; None: not rated yet (weighed as full credit).
+    credit_mark: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -77,10 +80,25 @@ class Ranking:
 
 
 def _standing(merchants: Sequence[str], uow: UnitOfWork,
-              ) -> tuple[dict[str, int], dict[str, trading.Fulfilment]]:
+              ) -> tuple[dict[str, participants.CreditMarkView], dict[str, trading.Fulfilment]]:
+    """Each merchant's public credit mark (participants keep it; the worker recomputes it
+    from fulfilment, disputes, breaches and sanctions) and its fulfilment record."""
     ids = sorted(set(merchants))
-    return (compliance.credit_scores(ids, uow=uow.joined()),
+    return (participants.credit_marks(ids, uow=uow.joined()),
             trading.fulfilment(ids, uow=uow.joined()))
+
+
+def _credit(marks: dict[str, participants.CreditMarkView], org_id: str) -> int:
+    """The credit a merchant is weighed by: its mark's score; full credit while unrated."""
+    mark = marks.get(org_id)
+    return mark.score if mark is not None else 100
+
+
+def _mark(marks: dict[str, participants.CreditMarkView], org_id: str,
+          ) -> dict[str, Any] | None:
+    mark = marks.get(org_id)
+    return None if mark is None else {"score": mark.score, "grade": mark.grade,
+                                      "computed_at": mark.computed_at.isoformat()}
 
 
 def judge(want: Want, candidate: listing.Candidate, *, credit: int,
@@ -107,7 +125,8 @@ def judge(want: Want, candidate: listing.Candidate, *, credit: int,
 
 
 def _scored(candidate: listing.Candidate, parts: dict[str, int],
-            conditions: list[dict[str, str]], rank: int) -> Scored:
+            conditions: list[dict[str, str]], rank: int,
+            credit_mark: dict[str, Any] | None = None) -> Scored:
     return Scored(
         product_id=candidate.product_id, version_id=candidate.version_id,
         merchant_org_id=candidate.merchant_org_id, title=candidate.title, type=candidate.type,
@@ -115,7 +134,7 @@ def _scored(candidate: listing.Candidate, parts: dict[str, int],
         delivery_modes=candidate.delivery_modes, min_price=candidate.min_price,
         currency=candidate.currency, negotiable=candidate.negotiable,
         score=sum(parts.values()), components=parts, conditions=tuple(conditions),
-        catalogue_rank=rank)
+        catalogue_rank=rank, credit_mark=credit_mark)
 
 
 def rank(want: Want, *, policy: MatchPolicy, uow: UnitOfWork, explain: bool = False,
@@ -138,7 +157,7 @@ def rank(want: Want, *, policy: MatchPolicy, uow: UnitOfWork, explain: bool = Fa
     missed: list[NearMiss] = []
     for index, candidate in enumerate([*pool, *others]):
         excluded, parts, conditions = judge(
-            want, candidate, credit=credit.get(candidate.merchant_org_id, 100),
+            want, candidate, credit=_credit(credit, candidate.merchant_org_id),
             fulfilment=record[candidate.merchant_org_id], policy=policy)
         if excluded:
             if explain and candidate.matched:
@@ -147,7 +166,8 @@ def rank(want: Want, *, policy: MatchPolicy, uow: UnitOfWork, explain: bool = Fa
                                        tuple(e.as_dict() for e in excluded)))
             continue
         if index < len(pool):
-            found.append(_scored(candidate, parts, conditions, index))
+            found.append(_scored(candidate, parts, conditions, index,
+                                 _mark(credit, candidate.merchant_org_id)))
     found.sort(key=lambda s: (-s.score, s.catalogue_rank, s.product_id))
     return Ranking(found[:policy.top], missed[:NEAR_MISSES])
 
@@ -221,12 +241,13 @@ def rematch_product(product_id: str, *, policy: MatchPolicy, uow: UnitOfWork) ->
             want = demand.want()
             candidate = replace(found, matched=len(hits), weight=sum(hits))
             excluded, parts, conditions = judge(
-                want, candidate, credit=credit.get(found.merchant_org_id, 100),
+                want, candidate, credit=_credit(credit, found.merchant_org_id),
                 fulfilment=record[found.merchant_org_id], policy=policy)
             if excluded:
                 continue
             count, lowest = floors.get(demand.id, (0, 0))
-            scored = _scored(candidate, parts, conditions, 0)
+            scored = _scored(candidate, parts, conditions, 0,
+                             _mark(credit, found.merchant_org_id))
             if count >= policy.top and scored.score <= lowest:
                 continue
             if _keep(demand, [scored], uow=uow, replace=False):

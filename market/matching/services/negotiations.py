@@ -35,6 +35,7 @@ from market.matching.models import Negotiation, NegotiationEvent
 from market.matching.services import demands as demand_services
 from market.matching.services._common import MatchPolicy, move_negotiation, negotiation_moved
 from market.matching.services.engine import party_facts
+from market.rights import services as rights
 
 N = NegotiationStatus
 PRICED = ("one_time", "subscription")
@@ -315,6 +316,8 @@ def agree(negotiation_id: str, *, policy: MatchPolicy, uow: UnitOfWork) -> Negot
             seller=parties[negotiation.merchant_org_id],
             buyer=parties.get(negotiation.buyer_org_id), declaration=sale.declaration,
             use=_use(terms), policy=sale.policy)
+        if facts.product.public_resources:  # public data: the agreed price against the
+            facts = _public_data(facts, sale, terms, uow=uow)  # published one (非歧视)
         passage = compliance.gate(facts, ("negotiation", negotiation.id),
                                   refusal=AgreementRefused, uow=uow)
         if negotiation.broker_org_id and negotiation.commission_bps:
@@ -339,6 +342,21 @@ def agree(negotiation_id: str, *, policy: MatchPolicy, uow: UnitOfWork) -> Negot
         move_negotiation(uow, negotiation, N.AGREED, "agreed", terms=terms)
         uow.commit()
         return NegotiationView(negotiation, offer)
+
+
+def _public_data(facts: compliance.Facts, sale: listing.OnSale, terms: Mapping[str, Any],
+                 *, uow: UnitOfWork) -> compliance.Facts:
+    """The facts of an agreement on public data: the seller's authorisations now, and the
+    agreed price and terms beside the published offers and terms."""
+    agreed = {"kind": terms.get("kind"), "amount": terms.get("amount"),
+              "currency": terms.get("currency"), "period": terms.get("period"),
+              "unit": None, "cap_amount": None, "buyer_class": None, "private": True,
+              "terms": _agreed_usage(sale.terms, terms)}
+    return compliance.with_public_data(
+        facts, public_resources=facts.product.public_resources,
+        scopes=rights.public_data_scopes(sale.merchant_org_id, at=uow.clock.now(),
+                                         uow=uow.joined()),
+        pricing={**sale.pricing(), "offer": agreed})
 
 
 def _agreed_usage(listed: Mapping[str, Any], terms: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,12 @@ from market.kernel.errors import RoleNotAllowed
 from market.kernel.ids import new_id
 from market.kernel.pagination import Page
 from market.kernel.uow import UnitOfWork
-from market.participants.domain import Status, credit_code_problem, roles_problem
+from market.participants.domain import (
+    Status,
+    can_transition,
+    credit_code_problem,
+    roles_problem,
+)
 from market.participants.errors import (
     CreditCodeTaken,
     EmailTaken,
@@ -28,6 +33,8 @@ from market.participants.errors import (
 from market.participants.models import Organisation, OrganisationRole, StatusChange, User
 from market.participants.repository import ParticipantRepository
 from market.participants.services._common import SCOPES, IssuedKey, issue_key
+from market.participants.services._status import move_status
+from market.participants.services.documents import Papers, check_admissible, file_papers
 
 ADMITTING = "participants.admitting"  # an applicant is about to be admitted
 
@@ -67,7 +74,8 @@ def _validate_org(data: OrganisationInput) -> None:
 
 
 def _create_org(
-    uow: UnitOfWork, data: OrganisationInput, *, status: Status, reason: str, key_ttl: timedelta
+    uow: UnitOfWork, data: OrganisationInput, *, status: Status, reason: str, key_ttl: timedelta,
+    papers: Papers | None = None,
 ) -> Registration:
     repo = ParticipantRepository(uow.session)
     if repo.credit_code_exists(data.credit_code):
@@ -96,18 +104,25 @@ def _create_org(
         raise CreditCodeTaken(errors={"credit_code": ["already registered"]}) from exc
     uow.audit.record(uow.actor, f"organisation.{status.value}", "organisation", org.id, org.state())
     uow.audit.record(uow.actor, "user.created", "user", user.id, user.state())
+    if papers is not None:  # the operator's registration has checked the originals
+        file_papers(uow, org, papers, verified=status is Status.ADMITTED)
     issued = issue_key(uow, user, name="initial key", scopes=SCOPES, expires_at=now + key_ttl)
     uow.outbox.enqueue(f"participant.{status.value}", {"organisation_id": org.id})
     return Registration(org, user, issued)
 
 
 def apply_for_admission(
-    data: OrganisationInput, *, uow: UnitOfWork, key_ttl: timedelta
+    data: OrganisationInput, *, uow: UnitOfWork, key_ttl: timedelta,
+    papers: Papers | None = None,
 ) -> Registration:
     """An organisation applies to join; its key can only follow the application until admitted.
 
+    ``papers``: its qualification documents (主体资格) and the people behind it (实名制),
+    which the operator verifies before admitting it.
+
     Raises:
         InvalidCreditCode, RolesNotAllowed: the application is malformed.
+        InvalidIdentityNumber, DocumentMismatch: an identity or a document is malformed.
         OperatorRoleReserved: the application asks for the operator role.
         CreditCodeTaken, EmailTaken: the organisation or contact is already registered.
     """
@@ -116,15 +131,18 @@ def apply_for_admission(
         raise OperatorRoleReserved()
     with uow:
         registration = _create_org(uow, data, status=Status.APPLIED,
-                                   reason="application submitted", key_ttl=key_ttl)
+                                   reason="application submitted", key_ttl=key_ttl,
+                                   papers=papers)
         uow.commit()
         return registration
 
 
 def register_organisation(
-    data: OrganisationInput, *, uow: UnitOfWork, key_ttl: timedelta, reason: str
+    data: OrganisationInput, *, uow: UnitOfWork, key_ttl: timedelta, reason: str,
+    papers: Papers | None = None,
 ) -> Registration:
-    """The operator (or the command line) registers an organisation, admitted at once.
+    """The operator (or the command line) registers an organisation, admitted at once;
+    the documents in ``papers`` count as verified (the operator has seen the originals).
 
     Only the command line may create operator organisations.
 
@@ -139,7 +157,7 @@ def register_organisation(
         raise OperatorRoleReserved()
     with uow:
         registration = _create_org(uow, data, status=Status.ADMITTED, reason=reason,
-                                   key_ttl=key_ttl)
+                                   key_ttl=key_ttl, papers=papers)
         uow.commit()
         return registration
 
@@ -193,26 +211,19 @@ def change_status(org_id: str, target: Status, reason: str, *, uow: UnitOfWork) 
         OrganisationNotFound: unknown organisation.
         OperatorStatusFixed: the target is an operator organisation.
         InvalidTransition: the workflow does not allow the move.
+        AdmissionDocumentsMissing: admitting an applicant whose required documents are not
+            all verified and in force, or reinstating one whose document expired unrenewed.
     """
     require(uow.actor, Role.OPERATOR)
     with uow:
         repo = ParticipantRepository(uow.session)
         org = present(repo.get_org(org_id, uow.actor, for_update=True), OrganisationNotFound)
-        now = uow.clock.now()
-        previous = org.change_status(target, reason=reason, at=now)
-        if previous == Status.APPLIED.value and target is Status.ADMITTED:
-            # contexts above may refuse the admission (compliance: the admission commitment)
-            events.publish(uow, ADMITTING, {"organisation_id": org.id})
-        uow.session.add(StatusChange(
-            id=new_id("stc"), organisation_id=org.id, from_status=previous,
-            to_status=target.value, reason=reason, decided_by_user_id=uow.actor.user_id,
-            decided_by_label=uow.actor.label, at=now,
-        ))
-        uow.session.flush()
-        uow.audit.record(uow.actor, f"organisation.{target.value}", "organisation", org.id,
-                         org.state())
-        uow.outbox.enqueue(f"participant.{target.value}",
-                           {"organisation_id": org.id, "from": previous, "reason": reason})
+        if Role.OPERATOR not in org.roles and can_transition(Status(org.status), target):
+            if org.status == Status.APPLIED.value and target is Status.ADMITTED:
+                # contexts above may refuse the admission (compliance: the commitment)
+                events.publish(uow, ADMITTING, {"organisation_id": org.id})
+            check_admissible(uow, org, target)
+        move_status(uow, org, target, reason)
         uow.commit()
         return org
 

@@ -225,6 +225,8 @@ class ResourceProfile:
     classification: str
     pi_level: str
     evidence_kinds: frozenset[str]
+    sensitive_categories: tuple[str, ...] = ()
+    storage_location: str = "CN"
 
 
 def resource_profiles(resource_ids: Sequence[str], *, uow: UnitOfWork
@@ -235,7 +237,8 @@ def resource_profiles(resource_ids: Sequence[str], *, uow: UnitOfWork
     kinds: dict[str, set[str]] = {rid: set() for rid in resources}
     for evidence in repo.evidence_of("resource", sorted(resources)):
         kinds[evidence.owner_id].add(evidence.kind)
-    return {rid: ResourceProfile(r.classification, r.pi_level, frozenset(kinds[rid]))
+    return {rid: ResourceProfile(r.classification, r.pi_level, frozenset(kinds[rid]),
+                                 tuple(r.sensitive_categories or ()), r.storage_location)
             for rid, r in resources.items()}
 
 

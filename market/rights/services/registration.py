@@ -30,6 +30,7 @@ from market.rights.errors import ProductHeldByOther, ResourceNotFound, RightRefu
 from market.rights.models import Grant, Right, RightParent
 from market.rights.repository import RightsRepository
 from market.rights.services._common import _event
+from market.rights.services.public_data import check_public_data, public_resources
 from market.rights.services.resources import EvidenceInput, _store_evidence
 
 
@@ -108,6 +109,8 @@ def submit_right(
             nor granted to it.
         ProductHeldByOther: another organisation holds or seeks the product operation right.
         RightRefused: automatic refusal, naming every violation and broken link.
+        PublicDataNotAuthorised: the right is over public data no in-term public-data
+            authorisation of the caller covers, with its scenarios.
     """
     require(uow.actor, Role.MERCHANT)
     holder = uow.actor.org_id or ""
@@ -133,6 +136,9 @@ def submit_right(
         violations = refusals(application)
         if violations:
             raise RightRefused(violations)
+        check_public_data(uow, holder=holder, at=now, scenarios=data.scope.scenarios,
+                          resources=public_resources([r.id for r in application.resources],
+                                                     uow=uow))
         if data.kind is RightKind.PRODUCT_OPERATION:
             subject_title = data.product_title or ""
             product_id = data.product_id or new_id("prd")

@@ -13,10 +13,19 @@ from market.kernel.actor import Role, require
 from market.kernel.errors import InvalidInput
 from market.kernel.ids import new_id
 from market.kernel.uow import UnitOfWork
-from market.rights.domain import Classification, EvidenceKind, Origin, PILevel
+from market.rights.domain import (
+    HOME_COUNTRY,
+    Classification,
+    EvidenceKind,
+    Origin,
+    PILevel,
+    sensitive_category_problems,
+    storage_problems,
+)
 from market.rights.errors import EvidenceMismatch, GrantNotFound, ResourceNotFound, RightNotFound
 from market.rights.models import DataResource, Evidence
 from market.rights.repository import RightsRepository
+from market.rights.services.public_data import check_public_data
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,10 @@ class ResourceInput:
     scenarios: Sequence[str]
     update_frequency: str
     evidence: Sequence[EvidenceInput] = ()
+    public_category: str | None = None  # public data: its category (交通, 气象 …)
+    sensitive_categories: Sequence[str] = ()  # minors, biometrics, health, …
+    storage_location: str = HOME_COUNTRY  # ISO country code where the data is stored
+    storage_region: str | None = None
 
 
 def _store_evidence(
@@ -86,13 +99,32 @@ def register_resource(
 ) -> DataResource:
     """A merchant registers a data resource it holds, with its source-legality evidence.
 
+    Public data (origin ``public_authorised``) names its category, and is registered only
+    under an in-term public-data authorisation covering that category and the scenarios.
+
     Raises:
         RoleNotAllowed: the caller is not a merchant.
         EvidenceMismatch: uploaded evidence does not match its SHA-256.
+        InvalidInput: public data without its category; an unknown or repeated sensitive
+            category, or one on data with no personal information; a storage location that
+            is not an ISO country code.
+        PublicDataNotAuthorised: no in-term authorisation covers the public data.
     """
     require(uow.actor, Role.MERCHANT)
+    problems = {**sensitive_category_problems(data.pi_level.value,
+                                              list(data.sensitive_categories)),
+                **storage_problems(data.storage_location, data.storage_region)}
+    if problems:
+        raise InvalidInput(errors={k: [v] for k, v in problems.items()})
+    public = data.origin is Origin.PUBLIC_AUTHORISED
+    if public and not data.public_category:
+        raise InvalidInput(errors={"public_category": ["public data names its category"]})
     with uow:
         now = uow.clock.now()
+        if public:
+            check_public_data(uow, holder=uow.actor.org_id or "",
+                              resources=[("", data.public_category or "")],
+                              scenarios=data.scenarios, at=now)
         resource = DataResource(
             id=new_id("res"), holder_org_id=uow.actor.org_id, title=data.title,
             description=data.description, origin=data.origin.value,
@@ -100,6 +132,9 @@ def register_resource(
             collection_method=data.collection_method, collection_source=data.collection_source,
             scenarios=list(data.scenarios), update_frequency=data.update_frequency,
             created_at=now, updated_at=now,
+            public_category=data.public_category if public else None,
+            sensitive_categories=sorted(data.sensitive_categories),
+            storage_location=data.storage_location, storage_region=data.storage_region,
         )
         uow.session.add(resource)
         uow.session.flush()

@@ -33,6 +33,12 @@ from market.settlement.services.payouts import (
     reject_payout,
     request_payout,
 )
+from market.settlement.services.public_fund import (
+    FundBalance,
+    FundEntry,
+    PublicFund,
+    public_fund,
+)
 from market.settlement.services.refunds import (
     order_refunds,
     refund_lines,
@@ -52,6 +58,7 @@ from market.settlement.services.statements import (
 )
 from market.settlement.services.stripe_events import receive_stripe_event
 from market.settlement.split import (
+    HOUSE_ROLES,
     DistributionRule,
     ShareRole,
     SplitPolicy,
@@ -60,14 +67,18 @@ from market.settlement.split import (
 )
 
 __all__ = [
+    "HOUSE_ROLES",
     "NO_SAVED_CARD",
     "OFFLINE",
     "AllocationOut",
     "CardPaymentRecord",
     "CardPaymentRequest",
     "DistributionRule",
+    "FundBalance",
+    "FundEntry",
     "JournalOut",
     "PostingOut",
+    "PublicFund",
     "RefundCause",
     "RefundOut",
     "RefundRecord",
@@ -95,6 +106,7 @@ __all__ = [
     "order_money",
     "order_refunds",
     "pay_into_escrow",
+    "public_fund",
     "receive_stripe_event",
     "record_top_up",
     "refund",

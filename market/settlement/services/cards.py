@@ -44,7 +44,7 @@ from market.settlement.rails.models import (
 from market.settlement.services.calls import call_of
 from market.settlement.services.calls import queue_call as queue_call
 from market.settlement.services.saved_cards import queue_payment_intent
-from market.settlement.split import ShareRole
+from market.settlement.split import HOUSE_ROLES, ShareRole
 
 STRIPE = "stripe"
 CLEARING = "stripe"
@@ -235,7 +235,7 @@ def net_allocations(uow: UnitOfWork, order_id: str) -> dict[str, int]:
     for org_id, role, amount, refunded in uow.session.execute(
             select(Allocation.org_id, Allocation.role, Allocation.amount, Allocation.refunded)
             .where(Allocation.order_id == order_id)):
-        if role != ShareRole.PLATFORM.value and amount - refunded > 0:
+        if ShareRole(role) not in HOUSE_ROLES and amount - refunded > 0:
             kept[org_id] += amount - refunded
     return dict(kept)
 

@@ -20,7 +20,7 @@ from market.settlement import ledger
 from market.settlement.domain import PLATFORM, AccountKind, JournalKind, Leg
 from market.settlement.models import Allocation
 from market.settlement.services.refunds import net_credits, receivable_probe
-from market.settlement.split import DistributionRule, ShareRole, reverse, split
+from market.settlement.split import HOUSE_ROLES, DistributionRule, ShareRole, reverse, split
 
 
 def pay_into_escrow(*, order_id: str, buyer_org_id: str, amount: int, currency: str,
@@ -44,6 +44,8 @@ def pay_into_escrow(*, order_id: str, buyer_org_id: str, amount: int, currency: 
 def _line(role: ShareRole, org_id: str, currency: str) -> ledger.AccountSpec:
     if role is ShareRole.PLATFORM:
         return (AccountKind.FEE_REVENUE, PLATFORM, currency, "")
+    if role is ShareRole.PUBLIC_FUND:
+        return (AccountKind.PUBLIC_FUND, PLATFORM, currency, "")
     return (AccountKind.PAYABLE, org_id, currency, "")
 
 
@@ -51,7 +53,8 @@ def settle(*, order_id: str, buyer_org_id: str, amount: int, currency: str,
            rule: Mapping[str, Any], refund: int = 0, deposit: int | None = None,
            uow: UnitOfWork) -> list[Any]:
     """Split an order's price by its frozen distribution rule (收益分配): each party's share
-    goes to its payable account and the fee to the platform. ``refund`` (a dispute's partial
+    goes to its payable account, the fee to the platform and, for public data, the earmark
+    to the public-service fund. ``refund`` (a dispute's partial
     refund) is taken back from the shares in proportion to them and returned to the buyer.
     ``deposit``: the escrow holds more than the price (a pay-per-use order's cap) and the
     rest goes back to the buyer. The escrow is empty and closed afterwards. Returns the
@@ -92,7 +95,7 @@ def settle(*, order_id: str, buyer_org_id: str, amount: int, currency: str,
         legs.append(Leg(escrow, -held, currency))
         legs += net_credits(uow, legs, owed, {
             share.org_id: target for share, target in zip(shares, targets, strict=True)
-            if share.role is not ShareRole.PLATFORM})
+            if share.role not in HOUSE_ROLES})
         ledger.transfer(uow, key=f"settlement:{order_id}", kind=JournalKind.SETTLEMENT,
                         order_id=order_id, legs=legs,
                         memo=f"refund {refund}" if refund else None)

@@ -38,8 +38,8 @@ from market.settlement.domain import (
 )
 from market.settlement.errors import RefundExceedsPaid, RefundNotFound
 from market.settlement.models import Allocation, Refund, RefundLine
+from market.settlement.split import HOUSE_ROLES, ShareRole, reverse
 from market.settlement.split import Allocation as Line
-from market.settlement.split import ShareRole, reverse
 
 ALLOCATIONS = cast(Table, Allocation.__table__)
 REFUND_LINES = cast(Table, RefundLine.__table__)
@@ -99,8 +99,9 @@ def refund_settled(*, order_id: str, buyer_org_id: str, amount: int, cause: Refu
     taken = {(line.role.value, line.org_id): line.amount for line in reverse(
         amount, [Line(ShareRole(a.role), a.org_id, a.amount - a.refunded) for a in rows])}
     now = uow.clock.now()
+    house = {role.value for role in HOUSE_ROLES}
     payees = sorted({a.org_id for a in rows
-                     if a.role != ShareRole.PLATFORM.value and taken[(a.role, a.org_id)]})
+                     if a.role not in house and taken[(a.role, a.org_id)]})
     available, *owed = ledger.account_ids(session, [
         (AccountKind.AVAILABLE, buyer_org_id, currency, ""),
         *((AccountKind.RECEIVABLE, org, currency, "") for org in payees)], at=now)
@@ -114,9 +115,9 @@ def refund_settled(*, order_id: str, buyer_org_id: str, amount: int, cause: Refu
         part = taken[(row.role, row.org_id)]
         if not part:
             continue
-        # The platform gives its fee back from its own revenue; a payee what it still has.
-        paid = part if row.role == ShareRole.PLATFORM.value else min(
-            part, max(spendable[row.account_id], 0))
+        # The platform gives its fee (and the fund its earmark) back from its own account;
+        # a payee what it still has.
+        paid = part if row.role in house else min(part, max(spendable[row.account_id], 0))
         spendable[row.account_id] -= paid
         if paid:
             legs.append(Leg(row.account_id, -paid, currency))

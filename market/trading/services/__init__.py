@@ -21,6 +21,13 @@ from market.trading.schemas import (
     OrderSummaryOut,
 )
 from market.trading.services._common import OrderView, policy_of
+from market.trading.services.arbitration import (
+    carry_out_due_decisions,
+    escalate_dispute,
+    record_award,
+    rules,
+    waive_escalation,
+)
 from market.trading.services.cards import (
     card_renewal_declined,
     collect_renewal_by_card,
@@ -30,6 +37,12 @@ from market.trading.services.cards import (
     request_card_payment,
 )
 from market.trading.services.conclusion import accept_order
+from market.trading.services.credit import (
+    SellerRecord,
+    credit_inputs,
+    recompute_credit_marks,
+    seller_records,
+)
 from market.trading.services.deadlines import DeadlineRun, run_deadlines
 from market.trading.services.delivery import (
     DOWNLOADABLE,
@@ -52,6 +65,13 @@ from market.trading.services.disputes import (
     list_disputes,
     open_dispute,
 )
+from market.trading.services.evidence import (
+    BUNDLE_KIND,
+    EVIDENCE_GATHERING,
+    BundleCheck,
+    evidence_bundle,
+    verify_evidence_bundle,
+)
 from market.trading.services.payment import pay_order
 from market.trading.services.placing import (
     ORDER_PLACED,
@@ -59,6 +79,7 @@ from market.trading.services.placing import (
     place_order,
     review_order,
 )
+from market.trading.services.public_data import PurposeTally, public_data_trades
 from market.trading.services.queries import (
     Fulfilment,
     OrderMoney,
@@ -79,6 +100,24 @@ from market.trading.services.refunds import (
     list_refunds,
     refund_order,
 )
+from market.trading.services.retention import (
+    DestructionCounts,
+    declare_destruction,
+    delete_unneeded_files,
+    destruction_counts,
+    destruction_views,
+    get_destruction_request,
+    raise_overdue,
+    request_destructions,
+    sweep_retention,
+    term_end,
+)
+from market.trading.services.signing import (
+    ContractView,
+    decline_contract,
+    get_contract,
+    sign_contract,
+)
 from market.trading.services.subscriptions import (
     RENEWAL_DUE,
     RenewalRun,
@@ -94,14 +133,19 @@ from market.trading.services.subscriptions import (
 )
 
 __all__ = [
+    "BUNDLE_KIND",
     "DOWNLOADABLE",
+    "EVIDENCE_GATHERING",
     "ORDER_PLACED",
     "REFUND_ISSUED",
     "RENEWAL_DUE",
+    "BundleCheck",
     "ContractOut",
+    "ContractView",
     "CredentialCheck",
     "DeadlineRun",
     "DeliveryInput",
+    "DestructionCounts",
     "Download",
     "FileUpload",
     "Fulfilment",
@@ -114,19 +158,32 @@ __all__ = [
     "OrderRefunds",
     "OrderSummaryOut",
     "OrderView",
+    "PurposeTally",
     "RenewalRun",
+    "SellerRecord",
     "accept_order",
     "accept_terms",
     "answer_dispute",
     "cancel_order",
     "card_renewal_declined",
+    "carry_out_due_decisions",
     "check_credential",
     "collect_renewal_by_card",
+    "credit_inputs",
     "current_terms",
     "decide_dispute",
+    "declare_destruction",
+    "decline_contract",
+    "delete_unneeded_files",
     "deliver",
+    "destruction_counts",
+    "destruction_views",
+    "escalate_dispute",
+    "evidence_bundle",
     "fulfilment",
     "get_card_payment",
+    "get_contract",
+    "get_destruction_request",
     "get_dispute",
     "get_order",
     "get_subscription",
@@ -147,6 +204,10 @@ __all__ = [
     "pay_order",
     "place_order",
     "policy_of",
+    "public_data_trades",
+    "raise_overdue",
+    "recompute_credit_marks",
+    "record_award",
     "record_card_payment",
     "record_chargeback",
     "record_usage",
@@ -155,10 +216,18 @@ __all__ = [
     "renewal_failed",
     "renewal_paid",
     "request_card_payment",
+    "request_destructions",
     "review_order",
+    "rules",
     "run_deadlines",
     "run_renewals",
+    "seller_records",
     "set_renewal",
+    "sign_contract",
     "store_file",
     "subscription_history",
+    "sweep_retention",
+    "term_end",
+    "verify_evidence_bundle",
+    "waive_escalation",
 ]

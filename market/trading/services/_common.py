@@ -47,7 +47,12 @@ def policy_of(settings: Any) -> Policy:
         renewal_retry=timedelta(seconds=settings.subscription_retry_seconds),
         payment_rail=str(getattr(settings, "payment_rail", "offline") or "offline"),
         card_payments=settings.payment_rail == "stripe",
-        card_auth_window=timedelta(seconds=settings.stripe_auth_window_seconds))
+        contract_signatures_required=bool(
+            getattr(settings, "contract_signatures_required", False)),
+        card_auth_window=timedelta(seconds=settings.stripe_auth_window_seconds),
+        arbitration_window=timedelta(hours=settings.arbitration_window_hours),
+        arbitration_institutions=tuple(settings.arbitration_institutions),
+        public_fund_bps=int(getattr(settings, "public_fund_bps", 1000)))
 
 
 def _move(uow: UnitOfWork, order: Order, target: OrderStatus, action: str,

@@ -1,7 +1,9 @@
 """The time limits the worker enforces, as the system: an unreviewed order is cancelled at
 the end of its review window, an unpaid one at the end of its payment window; a paid order
 not delivered in time is refunded; a delivered one nobody accepted or disputed in time is
-accepted and settled; a dispute the merchant did not answer in time goes to the operator."""
+accepted and settled; a dispute the merchant did not answer in time goes to the operator; an
+operator's decision nobody took to arbitration is carried out when its escalation window
+ends."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from market.trading import repository
 from market.trading.domain import OrderStatus
 from market.trading.models import Order
 from market.trading.services._common import _cancel, _refund
+from market.trading.services.arbitration import carry_out_due_decisions
 from market.trading.services.conclusion import _accept
 
 
@@ -25,6 +28,7 @@ class DeadlineRun:
     refunded: list[str] = field(default_factory=list)
     auto_accepted: list[str] = field(default_factory=list)
     unanswered: list[str] = field(default_factory=list)
+    decisions_carried_out: list[str] = field(default_factory=list)  # disputes
 
     def as_dict(self) -> dict[str, list[str]]:
         return asdict(self)
@@ -42,7 +46,8 @@ def run_deadlines(*, uow: UnitOfWork, limit: int = 200) -> DeadlineRun:
     review window are cancelled (and taken off the review queue); unpaid orders past the
     payment window are cancelled; paid orders not delivered in the delivery window are refunded;
     delivered orders not accepted or disputed in the acceptance window are accepted and
-    settled; disputes the merchant did not answer in time go to the operator.
+    settled; disputes the merchant did not answer in time go to the operator; decisions
+    whose escalation window ended unescalated are carried out (the money moves as decided).
 
     Each order is handled in a transaction of its own, so one order's money never waits on
     another's, and what was done stays done if a later order fails."""
@@ -83,4 +88,5 @@ def run_deadlines(*, uow: UnitOfWork, limit: int = 200) -> DeadlineRun:
                              dispute.state())
             run.unanswered.append(dispute.id)
         uow.commit()
+    run.decisions_carried_out = carry_out_due_decisions(uow=uow, limit=limit)
     return run

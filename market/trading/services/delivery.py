@@ -9,7 +9,7 @@ import hashlib
 import secrets
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -24,13 +24,14 @@ from market.trading import metering, repository
 from market.trading.domain import DeliveryMode, OrderStatus, Policy
 from market.trading.errors import (
     CredentialNotValid,
+    DeliveryFileDeleted,
     DeliveryModeNotOffered,
     DeliveryRefused,
     DownloadNotAllowed,
     NoFileDelivered,
 )
 from market.trading.models import Delivery, DownloadToken, Order
-from market.trading.services import _subscribed
+from market.trading.services import _subscribed, retention, signing
 from market.trading.services._common import OrderView, _moved
 from market.trading.services.facts import trade_facts
 
@@ -100,7 +101,10 @@ def deliver(order_id: str, data: DeliveryInput, *, storage: Path, policy: Policy
         if metered and data.mode is not DeliveryMode.API:
             raise InvalidInput(errors={"mode": ["a pay-per-use order is delivered by API"]})
         facts, _ = trade_facts(view, compliance.Stage.DELIVERY, buyer_org_id=order.buyer_org_id,
-                               commitment=commitment.answers if commitment else {}, uow=uow)
+                               commitment=commitment.answers if commitment else {}, uow=uow,
+                               delivery_modes=(data.mode.value,))
+        facts = replace(facts, contract=signing.signing_facts(
+            uow, order, required=policy.contract_signatures_required))
         passage = compliance.gate(facts, ("order", order.id), refusal=DeliveryRefused,
                                   uow=uow, declaration_id=order.commitment_id)
         now = uow.clock.now()
@@ -147,6 +151,8 @@ def issue_download_token(order_id: str, *, policy: Policy, uow: UnitOfWork
 
     Raises:
         OrderNotFound, NotAParty, NoFileDelivered.
+        DeliveryFileDeleted: the file was deleted once no contract needed it (410).
+        DownloadNotAllowed: the order's subscription period or contract term is over.
     """
     with uow:
         order = repository.get_order(uow.session, uow.actor, order_id, for_update=True)
@@ -154,7 +160,9 @@ def issue_download_token(order_id: str, *, policy: Policy, uow: UnitOfWork
         delivery = repository.file_delivery(uow.session, order.id)
         if delivery is None or order.status not in DOWNLOADABLE:
             raise NoFileDelivered()
-        if not _subscribed.grants_access(uow, order):
+        if delivery.file_deleted_at is not None:
+            raise DeliveryFileDeleted(sha256=delivery.sha256)
+        if not _subscribed.grants_access(uow, order) or retention.term_over(uow, order):
             raise DownloadNotAllowed()
         token = "mkd_" + secrets.token_urlsafe(32)
         now = uow.clock.now()
@@ -188,7 +196,8 @@ def redeem_download(token: str, *, counted: bool, storage: Path, uow: UnitOfWork
 
     Raises:
         DownloadNotAllowed: unknown, expired or used-up token, or the order no longer
-            allows downloads (refunded, cancelled).
+            allows downloads (refunded, cancelled, its term over).
+        DeliveryFileDeleted: the file was deleted once no contract needed it (410).
     """
     digest = hashlib.sha256(token.encode()).hexdigest()
     with uow:
@@ -198,8 +207,10 @@ def redeem_download(token: str, *, counted: bool, storage: Path, uow: UnitOfWork
             raise DownloadNotAllowed()
         order = uow.session.get(Order, record.order_id)
         delivery = uow.session.get(Delivery, record.delivery_id)
+        if delivery is not None and delivery.file_deleted_at is not None:
+            raise DeliveryFileDeleted(sha256=delivery.sha256)
         if order is None or delivery is None or order.status not in DOWNLOADABLE or (
-                not _subscribed.grants_access(uow, order)):
+                not _subscribed.grants_access(uow, order)) or retention.term_over(uow, order):
             raise DownloadNotAllowed()
         if counted:
             if record.uses >= record.max_uses:

@@ -39,10 +39,24 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+def public_data_of(facts: compliance.Facts, offer: listing.OfferTerms,
+                   ) -> dict[str, Any] | None:
+    """What a trade of public data records (None: not public data): the buyer class it was
+    bought for, the public resources and the seller's authorisations covering them."""
+    if not facts.product.public_resources:
+        return None
+    purpose = offer.buyer_class or ("commercial" if offer.amount else "public_interest")
+    return {"purpose_class": purpose,
+            "resources": sorted(rid for rid, _ in facts.product.public_resources),
+            "authorisation_ids": sorted(str(s["id"]) for s in
+                                        facts.seller.public_data_scopes or ())}
+
+
 def _rule(uow: UnitOfWork, sale: listing.OnSale, chain: rights.ChainCheck,
-          policy: Policy) -> DistributionRule:
+          policy: Policy, *, public_data: bool = False) -> DistributionRule:
     """The merchant's rule for the product, or the one its rights chain implies; with the
-    broker's commission taken from the merchant's share when a broker made the deal."""
+    broker's commission taken from the merchant's share when a broker made the deal, and
+    for public data the public-service fund's earmark."""
     rule, _ = settlement.rule_for(
         sale.product_id, chain=[(link.kind, link.holder_org_id) for link in chain.links],
         merchant_org_id=sale.merchant_org_id,
@@ -52,6 +66,8 @@ def _rule(uow: UnitOfWork, sale: listing.OnSale, chain: rights.ChainCheck,
     if offer is not None and offer.broker_org_id and offer.commission_bps:
         rule = rule.with_commission(offer.broker_org_id, offer.commission_bps,
                                     merchant_org_id=sale.merchant_org_id)
+    if public_data:
+        rule = rule.with_public_fund(policy.public_fund_bps)
     return rule
 
 
@@ -66,11 +82,17 @@ def origin_of(offer: listing.OfferTerms) -> dict[str, Any]:
 def _contract_document(order_id: str | None, buyer_org_id: str, seller_org_id: str,
                        amount: int, currency: str, created_at: datetime,
                        view: listing.OnSale, chain: rights.ChainCheck, commitment_sha256: str,
-                       rule: DistributionRule, policy: Policy) -> dict[str, Any]:
+                       rule: DistributionRule, policy: Policy,
+                       public_data: dict[str, Any] | None = None) -> dict[str, Any]:
     """The contract document of an order (``order_id``), or of terms a subscription renews
-    under (no order yet)."""
+    under (no order yet); a trade of public data records what :func:`public_data_of`
+    says, in its origin too (so its filing carries it)."""
     offer = view.offer
     assert offer is not None
+    origin, public = origin_of(offer), {}
+    if public_data is not None:
+        origin |= {"public_data": True, "purpose_class": public_data["purpose_class"]}
+        public = {"public_data": public_data}
     return {
         "order_id": order_id, "buyer_org_id": buyer_org_id,
         "seller_org_id": seller_org_id,
@@ -86,7 +108,8 @@ def _contract_document(order_id: str | None, buyer_org_id: str, seller_org_id: s
                          "purchase_sha256": commitment_sha256},
         "rights_chain": [{k: _iso(v) for k, v in asdict(link).items()} for link in chain.links],
         "distribution": rule.as_dict(),
-        "origin": origin_of(offer),
+        "origin": origin,
+        **public,
         "windows_hours": {
             "payment": policy.payment_window.total_seconds() / 3600,
             "delivery": policy.delivery_window.total_seconds() / 3600,
@@ -127,12 +150,14 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
             raise OfferNeedsCap()
         order_id = new_id("ord")
         facts, chain = trade_facts(view, compliance.Stage.ORDER, buyer_org_id=actor.org_id,
-                                   commitment=commitment, uow=uow)
+                                   commitment=commitment, uow=uow,
+                                   delivery_modes=view.delivery_modes)
         passage = compliance.gate(
             facts, ("order", order_id), refusal=OrderRefused, uow=uow,
             declare=compliance.Declare(compliance.DeclarationKind.PURCHASE, commitment,
                                        signature))
-        rule = _rule(uow, view, chain, policy)
+        public = public_data_of(facts, offer)
+        rule = _rule(uow, view, chain, policy, public_data=public is not None)
         order = Order(
             id=order_id, buyer_org_id=actor.org_id, seller_org_id=view.merchant_org_id,
             product_id=view.product_id, version_id=view.version_id, offer_id=offer.id,
@@ -141,13 +166,15 @@ def place_order(product_id: str, offer_id: str, commitment: Mapping[str, Any], *
             currency=offer.currency, commitment_id=passage.declaration_id,
             decision_id=passage.decision_id,
             outcome=passage.outcome, cross_border=bool(commitment.get("cross_border")),
+            purpose_class=public["purpose_class"] if public is not None else None,
             refunded_amount=0, placed_by_user_id=actor.user_id, created_at=now,
             updated_at=now,
             subscription_id=new_id("sub") if offer.kind == SUBSCRIPTION else None)
         uow.session.add(order)
         document = _contract_document(order.id, order.buyer_org_id, order.seller_org_id,
                                       order.amount, order.currency, now, view, chain,
-                                      passage.declaration_sha256 or "", rule, policy)
+                                      passage.declaration_sha256 or "", rule, policy,
+                                      public)
         contract = Contract(id=new_id("ctr"), order_id=order.id, document=document,
                             sha256=hashlib.sha256(canonical.dumps(document)).hexdigest(),
                             created_at=now)

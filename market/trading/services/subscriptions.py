@@ -60,7 +60,7 @@ from market.trading.models import (
 from market.trading.services._common import _cancel, _moved, _receipt
 from market.trading.services._subscribed import _digest, _history, _lapse, _move, _of
 from market.trading.services.facts import trade_facts
-from market.trading.services.placing import _contract_document, _rule
+from market.trading.services.placing import _contract_document, _rule, public_data_of
 
 OFFLINE = "offline"
 RENEWED = "subscription.renewed"
@@ -178,10 +178,11 @@ def accept_terms(subscription_id: str, commitment: Mapping[str, Any], *, policy:
                                  "decision_id": passage.decision_id,
                                  "message": "new terms are accepted only when the rules pass "
                                             "them without a review"}])
-        rule = _rule(uow, view, chain, policy)
+        public = public_data_of(facts, offer)
+        rule = _rule(uow, view, chain, policy, public_data=public is not None)
         document = _contract_document(
             None, sub.buyer_org_id, sub.seller_org_id, offer.amount, offer.currency, now,
-            view, chain, passage.declaration_sha256 or "", rule, policy)
+            view, chain, passage.declaration_sha256 or "", rule, policy, public)
         terms = SubscriptionTerms(
             id=terms_id, subscription_id=sub.id, version_id=view.version_id,
             offer_id=offer.id, amount=offer.amount, currency=offer.currency,
@@ -239,6 +240,7 @@ def _place_renewal(uow: UnitOfWork, sub: Subscription, policy: Policy) -> Order 
         status=OrderStatus.CREATED.value, amount=terms.amount, currency=terms.currency,
         commitment_id=terms.commitment_id, decision_id=passage.decision_id,
         outcome=passage.outcome, cross_border=first.cross_border, refunded_amount=0,
+        purpose_class=first.purpose_class,
         subscription_id=sub.id, created_at=now, updated_at=now)
     start = max(sub.current_period_end or now, now)
     order.pay_by = start + policy.renewal_grace
