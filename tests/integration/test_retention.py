@@ -19,7 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from market.compliance import services as compliance
-from market.compliance.models import Alert, Declaration
+from market.compliance.models import Alert, Declaration, Filing
 from market.compliance.retention import RECORD_KINDS
 from market.kernel.actor import system_actor
 from market.kernel.audit import AuditEntry, digest
@@ -119,8 +119,21 @@ def test_the_database_refuses_deleting_each_kind_of_record_within_its_retention(
 @pytest.mark.postgres
 def test_a_filing_older_than_its_retention_still_cannot_be_deleted(market: Market) -> None:
     order = traded(market)
-    # filings are append-only: kept for ever, however old (their age is not even looked at)
     assert delete_refused(market, "DELETE FROM filings WHERE order_id = :id", id=order.id)
+    # A filing of 2015, older than any retention: filings are append-only, kept for ever
+    # (the audit chain and the receipts commit to them), so its age does not free it.
+    old = datetime(2015, 1, 1, tzinfo=UTC)
+    copied = [c.name for c in Filing.__table__.columns
+              if c.name not in ("id", "number", "order_id", "concluded_at", "filed_at")]
+    with market.rights.session_factory() as session, session.begin():
+        session.execute(text(
+            f"INSERT INTO filings (id, number, order_id, concluded_at, filed_at, "
+            f"{', '.join(copied)}) SELECT 'fil_old', 'FL-2015-000001', NULL, :at, :at, "
+            f"{', '.join(copied)} FROM filings WHERE order_id = :order"),
+            {"order": order.id, "at": old})
+    assert delete_refused(market, "DELETE FROM filings WHERE id = 'fil_old'")
+    with market.rights.session_factory() as session:
+        assert session.get(Filing, "fil_old") is not None
     kinds = {t.kind: t for t in compliance.retention_policy(uow=market.system())}
     assert kinds["filing"].append_only
     assert kinds["contract"].append_only
