@@ -25,6 +25,7 @@ class Kind(StrEnum):
     SETTLEMENT = "settlement.settlement"
     REFUND = "settlement.refund"
     DISPUTE_DECISION = "order.dispute_decision"
+    CONTRACT_SIGNATURE = "order.contract_signature"  # a party signed, or declined to sign
 
 
 class BatchState(StrEnum):

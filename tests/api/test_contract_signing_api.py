@@ -230,6 +230,16 @@ def test_a_contract_signed_by_both_parties_registered_keys_verifies_and_delivers
     assert seller_key["id"] in verdict["reason"]
     assert decision.facts["contract"]["buyer"]["key_status"] == "verified"
     assert _count(session_factory, OutboxMessage, topic="contract.signed") == 2
+    # Each signature has its receipt: the signed act, provable to anyone holding it.
+    receipts_ = [r for r in desk.call("GET", f"/orders/{order['id']}", buyer, 200
+                                      ).json["receipts"]
+                 if r["kind"] == "order.contract_signature"]
+    assert len(receipts_) == 2
+    bodies = [desk.call("GET", f"/receipts/{r['id']}", merchant, 200).json["body"]
+              for r in receipts_]
+    assert {(b["record"]["party"], b["record"]["key_id"], b["record"]["contract_sha256"])
+            for b in bodies} == {("buyer", buyer_key["id"], digest),
+                                 ("seller", seller_key["id"], digest)}
     closed = problem(sign(desk, order["id"], buyer, buyer_key["id"],
                           eip191(BUYER_KEY, digest), expect=409))
     assert closed["code"] in ("contract_signing_closed", "contract_already_signed")

@@ -19,6 +19,7 @@ from market.kernel.clock import as_utc
 from market.kernel.ids import new_id
 from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
+from market.receipts import services as receipts
 from market.trading import repository
 from market.trading.contract_signatures import Act, ContractSignature, Side
 from market.trading.domain import OrderStatus
@@ -29,6 +30,7 @@ from market.trading.errors import (
     SigningKeyNotUsable,
 )
 from market.trading.models import Contract, Order
+from market.trading.services._common import _receipt
 
 # A contract is signed before it is performed: from placement until the first delivery.
 SIGNABLE = frozenset({OrderStatus.CREATED.value, OrderStatus.AWAITING_PAYMENT.value,
@@ -80,6 +82,13 @@ def _record(uow: UnitOfWork, act: ContractSignature) -> dict[str, str]:
     uow.session.flush()
     uow.audit.record(uow.actor, f"contract.{act.act}", "contract_signature", act.id,
                      act.state())
+    order = uow.session.get(Order, act.order_id)
+    assert order is not None
+    _receipt(uow, order, receipts.Kind.CONTRACT_SIGNATURE, {
+        "contract_id": act.contract_id, "contract_sha256": act.contract_sha256,
+        "party": act.party, "org_id": act.org_id, "act": act.act, "key_id": act.key_id,
+        "suite": act.suite, "public_key": act.public_key, "signature": act.signature,
+        "reason": act.reason, "signature_id": act.id})
     return {"order_id": act.order_id, "contract_id": act.contract_id, "party": act.party,
             "org_id": act.org_id}
 
