@@ -373,10 +373,12 @@ def get_identity(org_id: str) -> Any:
            object_scoped=True)
 @bp.arguments(IdentityIn)
 @bp.response(200, IdentityOut)
+@bp.alt_response(409, response="CONFLICT")
 @bp.alt_response(422, response="UNPROCESSABLE_ENTITY")
 def record_identity(body: dict[str, Any], org_id: str) -> Any:
     """Record who stands behind your organisation, as its documents show: relations between
-    participants (关联方) are found from these."""
+    participants (关联方) are found from these. An applicant records its own; once admitted,
+    only the operator records a change (409 identity_change_needs_operator otherwise)."""
     identity = _identity(body)
     assert identity is not None  # the schema asks for at least one
     return services.record_identity(org_id, identity, uow=unit_of_work(),

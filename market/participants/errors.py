@@ -117,6 +117,17 @@ class ChallengeSignatureInvalid(InvalidInput):
     detail_template = "sign the key's challenge text with the key itself; the key stays pending"
 
 
+class IdentityChangeNeedsOperator(Conflict):
+    """Once admitted, an organisation's legal representative and controller change only
+    through the operator, upon the documents that show the change: the related-party
+    checks rely on them."""
+
+    code = "identity_change_needs_operator"
+    title = "After admission, the operator records identity changes"
+    detail_template = ("send the operator the documents showing the new legal representative "
+                       "or controlling shareholder; the organisation is %(status)s")
+
+
 class AdmissionDocumentsMissing(RuleViolation):
     """Admission (or reinstatement) needs every required document verified and in force."""
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from market.participants.models import OrganisationDocument, OrganisationIdentity
 from market.trading import services as trading
+from tests.api.test_smoke import ADMISSION
 from tests.conftest import problem
 from tests.papers import application_papers, document, resident_id, verify_documents
 
@@ -126,3 +127,34 @@ def test_the_credit_mark_is_public_once_computed(client, make_party, system_uow,
                                               "sanctions"}
     clock.advance(timedelta(days=1))
     assert client.get(f"{API}/organisations/org_nope/credit").status_code == 404
+
+
+def test_once_admitted_only_the_operator_records_an_identity_change(
+    client, operator, session_factory,
+) -> None:
+    org_id, headers = apply(client)
+    change = {"legal_representative": {"name": "新代表", "id_number": resident_id(2)}}
+    # The applicant corrects its own record before admission.
+    assert client.put(f"{API}/organisations/{org_id}/identity", headers=headers,
+                      json=change).status_code == 200
+    assert client.post(f"{API}/declarations/admission", headers=headers,
+                       json=ADMISSION).status_code == 201
+    verify_documents(client, operator.headers, org_id)
+    admitted = client.post(f"{API}/participants/{org_id}/status-changes",
+                           headers=operator.headers,
+                           json={"status": "admitted", "reason": "材料齐全"})
+    assert admitted.status_code == 200, admitted.json
+    with session_factory() as session:
+        before = session.get(OrganisationIdentity, org_id).legal_representative_digest
+    # Admitted, it cannot move its legal representative away from a related party itself.
+    other = {"legal_representative": {"name": "他人", "id_number": resident_id(3)}}
+    refused = client.put(f"{API}/organisations/{org_id}/identity", headers=headers, json=other)
+    assert (refused.status_code, problem(refused)["code"]) == (
+        409, "identity_change_needs_operator")
+    with session_factory() as session:
+        assert session.get(OrganisationIdentity, org_id).legal_representative_digest == before
+    # The operator records the change upon the documents that show it.
+    assert client.put(f"{API}/organisations/{org_id}/identity", headers=operator.headers,
+                      json=other).status_code == 200
+    with session_factory() as session:
+        assert session.get(OrganisationIdentity, org_id).legal_representative_digest != before

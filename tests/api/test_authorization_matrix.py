@@ -203,6 +203,7 @@ NOT_MERCH = (403, "not_the_merchant")
 NO_DCL = (404, "declaration_not_found")
 NO_DST = (404, "destruction_request_not_found")
 NOT_DUE = (409, "destruction_not_due")
+ID_LOCKED = (409, "identity_change_needs_operator")
 NO_DEC = (404, "decision_not_found")
 NO_FIL = (404, "filing_not_found")
 NO_ORD = (404, "order_not_found")
@@ -1012,8 +1013,10 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
         OWN:       (NA,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK,     OK),
         FOREIGN:   (UNAUTH, OK,     NO_ORG, NO_ORG, NO_ORG, NO_ORG, OK,     NO_ORG, NO_ORG, NO_ORG),
     },
+    # An applicant records its own; once admitted, only the operator records a change.
     ("PUT", f"{API}/organisations/<org_id>/identity"): {
-        OWN:       (NA,     OK,     OK,     OK,     OK,     OK,     ROLE,   OK,     OK,     SCOPE),
+        OWN:       (NA,     OK,     ID_LOCKED, ID_LOCKED, ID_LOCKED, ID_LOCKED, ROLE, OK,
+                    ID_LOCKED, SCOPE),
         FOREIGN:   (UNAUTH, OK,     NO_ORG, NO_ORG, NO_ORG, NO_ORG, ROLE,   NO_ORG, NO_ORG, SCOPE),
     },
     # The credit mark is public (credentials are not looked at): a trading participant's

@@ -31,6 +31,7 @@ from market.participants.errors import (
     DocumentAlreadyReviewed,
     DocumentMismatch,
     DocumentNotFound,
+    IdentityChangeNeedsOperator,
     InvalidCreditCode,
     InvalidIdentityNumber,
     OrganisationNotFound,
@@ -304,12 +305,18 @@ def record_identity(org_id: str, data: IdentityInput, *, uow: UnitOfWork,
     shareholder and data-security officer, as its documents show them. Identity numbers
     are kept only as keyed digests and their last four characters.
 
+    Once admitted, only the operator records a change (the related-party checks rely on
+    these identities).
+
     Raises:
-        OrganisationNotFound, RoleNotAllowed.
+        OrganisationNotFound, RoleNotAllowed, IdentityChangeNeedsOperator.
         InvalidIdentityNumber, InvalidCreditCode: an identifier fails its check.
     """
     with uow:
         org = _writer(uow, org_id)
+        by_staff = uow.actor.is_system or uow.actor.has_role(Role.OPERATOR)
+        if not by_staff and org.status != Status.APPLIED.value:
+            raise IdentityChangeNeedsOperator(status=org.status)
         row = _identity_row(uow, org, data, identity_key)
         uow.commit()
         return row
