@@ -8,7 +8,18 @@ import hashlib
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, DateTime, MetaData, Select, Table, create_engine, event, func, select
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    MetaData,
+    Select,
+    Table,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -88,6 +99,16 @@ def is_postgres(session_or_engine: Session | Engine) -> bool:
         session_or_engine
     )
     return bind.dialect.name == "postgresql"
+
+
+def lock_name(session: Session, name: str) -> None:
+    """Hold a lock named ``name`` until the session's transaction ends, for work that has no
+    row to lock (a file in content-addressed storage). PostgreSQL takes a transaction-level
+    advisory lock; SQLite has one writer at a time, so a transaction that has written holds
+    every name already."""
+    if is_postgres(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
+                        {"name": name})
 
 
 def sql_values(enum: Any) -> str:

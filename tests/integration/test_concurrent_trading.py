@@ -8,6 +8,7 @@ row lock); and many concurrent transfers between a few accounts neither deadlock
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import random
@@ -595,3 +596,56 @@ def test_the_deadline_run_buyers_top_ups_and_payouts_race_without_deadlock(
             FUNDS - bought * PRICE + 1_000 * topped[buyer.org_id])
     report = world.verify()
     assert report.ok, report.problems
+
+
+# -- a stored file shared by deliveries of the same content ------------------------------------
+
+
+def test_a_retention_sweep_never_deletes_a_file_a_delivery_in_flight_places(
+    world: Market, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from market.trading.services import _subscribed
+    from market.trading.services import retention as trading_retention
+
+    content = b"id,score\n7,0.7\n"
+    sha = hashlib.sha256(content).hexdigest()
+    chain = world.listed()
+    ended = world.place(chain, world.buyer("ended", funds=FUNDS))
+    world.pay(ended)
+    world.deliver_file(ended, content)
+    dispute = trading.open_dispute(ended.id, "数据缺字段", ["ab" * 32], policy=world.policy,
+                                   uow=world.uow(world.party_of(ended.buyer_org_id)))
+    trading.answer_dispute(dispute.id, "字段齐全", ["cd" * 32],
+                           uow=world.uow(world.party_of(ended.seller_org_id)))
+    trading.decide_dispute(dispute.id, DisputeOutcome.FULL_REFUND, "经核查",
+                           uow=world.uow(world.rights.operator))  # nothing needs the file now
+    running = world.place(chain, world.buyer("running", funds=FUNDS))
+    world.pay(running)
+
+    placed, go = threading.Event(), threading.Event()
+    on_delivered = _subscribed.on_delivered
+
+    def paused(*args: object, **kwargs: object) -> None:  # the file is placed, not committed
+        placed.set()
+        assert go.wait(30)
+        on_delivered(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_subscribed, "on_delivered", paused)
+    delivering = threading.Thread(target=world.deliver_file, args=(running, content))
+    delivering.start()
+    assert placed.wait(30)
+    swept: list[list[str]] = []
+    sweeping = threading.Thread(target=lambda: swept.append(
+        trading_retention.delete_unneeded_files(storage=world.storage, uow=UnitOfWork(
+            world.rights.session_factory, world.rights.clock, system_actor("retention")))))
+    sweeping.start()
+    try:
+        sweeping.join(5)  # it waits for the delivery's lock on the file
+        assert sweeping.is_alive(), "the sweep went ahead while the file was being placed"
+    finally:
+        go.set()
+        delivering.join(30)
+        sweeping.join(30)
+    assert swept == [[]]
+    assert (world.storage / sha).exists()  # the running order still downloads it
+    assert world.order(running.id).status == OrderStatus.DELIVERED.value

@@ -16,6 +16,7 @@ from typing import IO, Any
 
 from market.compliance import services as compliance
 from market.kernel.actor import system_actor
+from market.kernel.db import lock_name
 from market.kernel.errors import InvalidInput
 from market.kernel.ids import new_id
 from market.kernel.uow import UnitOfWork
@@ -58,9 +59,11 @@ class DeliveryInput:
     note: str | None = None
 
 
-def store_file(upload: FileUpload, storage: Path) -> tuple[str, int]:
+def store_file(upload: FileUpload, storage: Path, *, uow: UnitOfWork) -> tuple[str, int]:
     """Copy an upload into content-addressed storage while hashing it, in bounded memory;
-    returns (sha256, size)."""
+    returns (sha256, size). The file is placed under its ``stored_file_lock``, in ``uow``'s
+    transaction after it has written, so a retention sweep deleting the same content either
+    finished before (the file is placed again) or waits and sees this delivery."""
     storage.mkdir(parents=True, exist_ok=True)
     digest, size = hashlib.sha256(), 0
     with tempfile.NamedTemporaryFile(dir=storage, delete=False) as out:
@@ -69,6 +72,7 @@ def store_file(upload: FileUpload, storage: Path) -> tuple[str, int]:
             size += len(chunk)
             out.write(chunk)
     sha = digest.hexdigest()
+    lock_name(uow.session, retention.stored_file_lock(sha))
     target = storage / sha
     if target.exists():
         Path(out.name).unlink()
@@ -114,7 +118,7 @@ def deliver(order_id: str, data: DeliveryInput, *, storage: Path, policy: Policy
         if data.mode is DeliveryMode.FILE:
             if data.file is None:
                 raise InvalidInput(errors={"file": ["a file delivery needs the file"]})
-            sha, size = store_file(data.file, storage)
+            sha, size = store_file(data.file, storage, uow=uow)
             delivery.file_name, delivery.media_type = data.file.name, data.file.media_type
             delivery.sha256, delivery.size = sha, size
         elif data.mode is DeliveryMode.API:

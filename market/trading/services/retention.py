@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 
 from market.compliance import services as compliance
+from market.kernel.db import lock_name
 from market.kernel.errors import InvalidInput
 from market.kernel.uow import UnitOfWork
 from market.listing import services as listing
@@ -230,42 +231,73 @@ def _unneeded(uow: UnitOfWork, order: Order) -> str | None:
     return None
 
 
+def stored_file_lock(sha256: str) -> str:
+    """The lock held while a stored file is placed or deleted: the file is shared by every
+    delivery of the same content, so placing it for a new delivery and deleting it for
+    ended ones must not interleave."""
+    return "stored_file:" + sha256
+
+
+def _delivered(uow: UnitOfWork, sha: str | None = None) -> list[Delivery]:
+    """File deliveries whose stored file is not deleted (of one content, if ``sha``), read
+    afresh and locked."""
+    stmt = select(Delivery).where(Delivery.mode == DeliveryMode.FILE.value,
+                                  Delivery.sha256.is_not(None),
+                                  Delivery.file_deleted_at.is_(None))
+    if sha is not None:
+        stmt = stmt.where(Delivery.sha256 == sha)
+    return list(uow.session.scalars(stmt.order_by(Delivery.id).with_for_update()
+                                    .execution_options(populate_existing=True)))
+
+
+def _reasons(uow: UnitOfWork, deliveries: Sequence[Delivery]) -> dict[str, str] | None:
+    """Why each delivery's order no longer needs the file; None when one still does."""
+    reasons: dict[str, str] = {}
+    for delivery in deliveries:
+        order = uow.session.get(Order, delivery.order_id)
+        reason = _unneeded(uow, order) if order is not None else "the order is gone"
+        if reason is None:
+            return None
+        reasons[delivery.id] = reason
+    return reasons
+
+
 def delete_unneeded_files(*, storage: Path, uow: UnitOfWork) -> list[str]:
     """Delete from storage every delivered file that no order needs any more (none may still
     download it: each is refunded, cancelled or past its term); each delivery keeps its
-    SHA-256 and is marked, every deletion audited. Returns the SHA-256 of the files."""
+    SHA-256 and is marked, every deletion audited. Returns the SHA-256 of the files.
+
+    A file is shared by every delivery of the same content, so each one is judged again
+    under the lock a new delivery places it under (``stored_file_lock``), and its
+    deliveries are marked before the file goes: a delivery of the same content in flight
+    either waits and finds the file gone (and places it again) or commits first and keeps
+    it."""
     with uow:
-        stored = uow.session.scalars(
-            select(Delivery).where(Delivery.mode == DeliveryMode.FILE.value,
-                                   Delivery.sha256.is_not(None),
-                                   Delivery.file_deleted_at.is_(None))
-            .order_by(Delivery.id).with_for_update())
         by_file: dict[str, list[Delivery]] = defaultdict(list)
-        for delivery in stored:
+        for delivery in _delivered(uow):
             assert delivery.sha256 is not None
             by_file[delivery.sha256].append(delivery)
         now, deleted = uow.clock.now(), []
-        for sha, deliveries in sorted(by_file.items()):
-            reasons: dict[str, str] = {}
+        for sha, first_seen in sorted(by_file.items()):
+            if _reasons(uow, first_seen) is None:
+                continue
+            lock_name(uow.session, stored_file_lock(sha))
+            deliveries = _delivered(uow, sha)
+            reasons = _reasons(uow, deliveries)
+            if reasons is None:
+                continue
             for delivery in deliveries:
-                order = uow.session.get(Order, delivery.order_id)
-                reason = _unneeded(uow, order) if order is not None else "the order is gone"
-                if reason is None:
-                    break
-                reasons[delivery.id] = reason
-            else:
-                path = storage / sha
-                present = path.exists()
-                path.unlink(missing_ok=True)
-                for delivery in deliveries:
-                    delivery.file_deleted_at = now
-                    uow.audit.record(uow.actor, "delivery.file_deleted", "delivery",
-                                     delivery.id, {
-                                         "order_id": delivery.order_id, "sha256": sha,
-                                         "size": delivery.size, "file_name": delivery.file_name,
-                                         "reason": reasons[delivery.id],
-                                         "was_stored": present})
-                deleted.append(sha)
+                delivery.file_deleted_at = now
+            uow.session.flush()  # on SQLite: the write lock, held until the commit
+            path = storage / sha
+            present = path.exists()
+            path.unlink(missing_ok=True)
+            for delivery in deliveries:
+                uow.audit.record(uow.actor, "delivery.file_deleted", "delivery", delivery.id, {
+                    "order_id": delivery.order_id, "sha256": sha, "size": delivery.size,
+                    "file_name": delivery.file_name, "reason": reasons[delivery.id],
+                    "was_stored": present})
+            deleted.append(sha)
         uow.commit()
         return deleted
 
