@@ -15,6 +15,7 @@ import random
 import threading
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -41,7 +42,7 @@ from market.settlement.errors import InsufficientFunds
 from market.settlement.models import Account, Journal, Payout, Posting
 from market.trading import services as trading
 from market.trading.domain import DisputeOutcome, OrderStatus
-from market.trading.errors import DisputeNotOpen
+from market.trading.errors import DisputeAlreadyEscalated, DisputeNotEscalated, DisputeNotOpen
 from market.trading.models import Dispute, Order
 from tests.conftest import TEST_SIGNING_KEY, Party
 from tests.integration.rights_fixtures import RightsWorld
@@ -278,6 +279,56 @@ def test_concurrent_dispute_decisions_have_one_effect(world: Market) -> None:
     assert sum(a.refunded for a in allocations) == refund
     (filing,) = world.filings(order.id)
     assert filing.amount == PRICE - refund
+    assert world.verify().ok
+
+
+def test_racing_escalations_and_awards_of_one_decision_have_one_effect(world: Market) -> None:
+    """Both parties take the decision to arbitration at once while the deadlines run: one
+    escalation wins and nothing moves; then two awards recorded at once are carried out
+    once."""
+    buyer = world.buyer()
+    order = world.place(world.listed(), buyer)
+    world.pay(order)
+    world.deliver_file(order)
+    arbitrable = replace(POLICY, arbitration_window=timedelta(days=7))
+    dispute = trading.open_dispute(order.id, "数据缺少字段", ["ab" * 32], policy=arbitrable,
+                                   uow=world.uow(buyer))
+    seller = world.party_of(order.seller_org_id)
+    trading.answer_dispute(dispute.id, "字段齐全", [], uow=world.uow(seller))
+    operator = world.rights.operator
+    trading.decide_dispute(dispute.id, DisputeOutcome.RELEASE, "交付符合约定",
+                           uow=world.uow(operator))
+    institution = arbitrable.arbitration_institutions[0]
+
+    def escalate(n: int) -> str:
+        if n % 3 == 2:  # the worker's deadlines meanwhile: the window has not ended
+            done = trading.run_deadlines(uow=UnitOfWork(
+                world.rights.session_factory, world.rights.clock, system_actor("worker")))
+            return "deadlines" if not any(done.as_dict().values()) else "moved"
+        party = buyer if n % 3 == 0 else seller
+        trading.escalate_dispute(dispute.id, institution, "不服处理决定", policy=arbitrable,
+                                 uow=world.uow(party))
+        return "escalated"
+
+    results = _tally(9, escalate, (DisputeAlreadyEscalated,))
+    assert results == Counter({"escalated": 1, "DisputeAlreadyEscalated": 5, "deadlines": 3})
+    assert world.order(order.id).status == OrderStatus.DISPUTED.value
+    assert world.escrow(order.id) == PRICE  # frozen until the award
+    assert _journals(world, order.id) == Counter({"payment": 1})
+
+    def award(n: int) -> str:
+        trading.record_award(dispute.id, institution=institution, reference=f"(2026)武仲字第{n}号",
+                             document_sha256="ef" * 32, outcome=DisputeOutcome.PARTIAL_REFUND,
+                             refund_amount=PRICE // 4, decided_at=world.rights.clock.now(),
+                             uow=world.uow(operator))
+        return "awarded"
+
+    results = _tally(6, award, (DisputeNotEscalated,))
+    assert results == Counter({"awarded": 1, "DisputeNotEscalated": 5})
+    assert world.order(order.id).status == OrderStatus.SETTLED.value
+    assert _journals(world, order.id) == Counter({"payment": 1, "settlement": 1})
+    assert world.escrow(order.id) == 0
+    assert world.balance(buyer.org_id) == FUNDS - PRICE + PRICE // 4
     assert world.verify().ok
 
 
