@@ -125,8 +125,9 @@ def record_breach(body: dict[str, Any], declaration_id: str) -> tuple[Any, int]:
 @bp.access(object_scoped=True)
 @bp.response(200, CreditOut)
 def credit(org_id: str) -> dict[str, Any]:
-    """An organisation's credit record: your own; any for the operator, assessors and
-    regulators."""
+    """An organisation's credit record (信用记录: its declaration breaches and their points):
+    your own; any for the operator, assessors and regulators. The public credit mark, which
+    counts these with fulfilment, disputes and sanctions, is `GET /organisations/{id}/credit`."""
     record = services.credit_record(org_id, uow=unit_of_work())
     return {"org_id": record.org_id, "score": record.score, "breaches": record.breaches}
 
