@@ -54,6 +54,7 @@ TOPICS = (
     *(f"participant.{s}" for s in ("applied", "admitted", "suspended", "exited", "blacklisted")),
     *(f"right.{s}" for s in ("registered", "suspended", "reinstated", "revoked")),
     "grant.created", "grant.revoked",
+    "public_data.authorised", "public_data.authorisation_revoked",
     *(f"listing.{s}" for s in ("listed", "suspended", "reinstated", "delisted")),
     "review.decided",
     "compliance.breach_recorded", "compliance.filed", "compliance.alert",

@@ -48,6 +48,7 @@ class Subject(StrEnum):
     PAYOUT = "payout"
     REFUND = "refund"
     SUBSCRIPTION = "subscription"
+    PUBLIC_DATA = "public_data_authorisation"
     ENDPOINT = "webhook_endpoint"
 
 
@@ -90,6 +91,9 @@ CATALOGUE: dict[str, tuple[EventSpec, ...]] = {
                          EventSpec("certificate.issued", Subject.CERTIFICATE, "certificate")),
     **{f"right.{s}": (EventSpec(f"right.{s}", Subject.RIGHT, "right_id"),)
        for s in ("suspended", "reinstated", "revoked")},
+    **{f"public_data.{s}": (EventSpec(f"public_data.{s}", Subject.PUBLIC_DATA,
+                                      "authorisation_id"),)
+       for s in ("authorised", "authorisation_revoked")},
     "grant.created": (EventSpec("right.grant_created", Subject.GRANT, "grant_id"),),
     "grant.revoked": (EventSpec("right.grant_revoked", Subject.GRANT, "grant_id"),),
     **{f"listing.{s}": (EventSpec(f"listing.{s}", Subject.PRODUCT, "product_id"),)
@@ -125,7 +129,8 @@ REVIEW_EVENTS = {"product": EventSpec("review.decided", Subject.PRODUCT, "subjec
 
 CATEGORIES = ("order", "payment", "delivery", "acceptance", "dispute", "refund", "payout",
               "right", "certificate", "listing", "review", "filing", "alert", "participant",
-              "demand", "negotiation", "subscription", "webhook_endpoint", "contract")
+              "demand", "negotiation", "subscription", "webhook_endpoint", "contract",
+              "public_data")
 
 
 def event_types() -> list[str]:

@@ -740,3 +740,30 @@ def test_a_subscription_renewal_is_told_to_its_buyer_and_seller(
         now = client.get(f"{API}/subscriptions/{sub.id}", headers=party.headers).get_json()
         assert feed[0]["data"]["id"] == sub.id
         assert feed[0]["data"]["periods"] == now["periods"] == 2
+
+
+def test_a_public_data_authorisation_and_its_revocation_reach_its_holder_only(
+        market: Market, client: FlaskClient, pump: Pump) -> None:
+    from tests.api.test_public_data_api import AUTHORISATION
+
+    order = market.trade()
+    holder = market.party_of(order.seller_org_id)
+    buyer = market.party_of(order.buyer_org_id)
+    operator = market.rights.operator
+    made = client.post(f"{API}/public-data/authorisations", headers=operator.headers,
+                       json={**AUTHORISATION, "org_id": holder.org_id})
+    assert made.status_code == 201, made.get_json()
+    revoked = client.post(f"{API}/public-data/authorisations/{made.json['id']}/revoke",
+                          headers=operator.headers, json={"reason": "信誉复核未通过"})
+    assert revoked.status_code == 200, revoked.get_json()
+    pump.drain()
+
+    feed = [e for e in client.get(f"{API}/webhooks/events?limit=200", headers=holder.headers
+                                  ).get_json()["items"] if e["type"].startswith("public_data.")]
+    assert [(e["type"], e["subject_type"], e["subject_id"]) for e in feed] == [
+        ("public_data.authorised", "public_data_authorisation", made.json["id"]),
+        ("public_data.authorisation_revoked", "public_data_authorisation", made.json["id"])]
+    shown = client.get(f"{API}/webhooks/events/{feed[1]['id']}", headers=holder.headers)
+    assert shown.get_json()["data"]["status"] == "revoked"  # as the holder reads it
+    assert all(not e["type"].startswith("public_data.") for e in client.get(
+        f"{API}/webhooks/events?limit=200", headers=buyer.headers).get_json()["items"])

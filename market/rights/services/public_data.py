@@ -113,6 +113,8 @@ def authorise_public_data_operator(data: AuthorisationInput, *,
         uow.session.flush()
         uow.audit.record(uow.actor, "public_data.authorised", "public_data_authorisation",
                          authorisation.id, authorisation.state())
+        uow.outbox.enqueue("public_data.authorised", {
+            "authorisation_id": authorisation.id, "org_id": authorisation.org_id})
         uow.commit()
         return authorisation
 
@@ -136,6 +138,8 @@ def revoke_public_data_authorisation(authorisation_id: str, reason: str, *,
             uow.session.flush()
             uow.audit.record(uow.actor, "public_data.authorisation_revoked",
                              "public_data_authorisation", found.id, found.state())
+            uow.outbox.enqueue("public_data.authorisation_revoked", {
+                "authorisation_id": found.id, "org_id": found.org_id})
         uow.commit()
         return found
 

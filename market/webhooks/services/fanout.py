@@ -54,6 +54,7 @@ PATHS: dict[Subject, str] = {
     Subject.PAYOUT: "/api/v1/payouts/{id}",
     Subject.REFUND: "/api/v1/orders/{order_id}/refunds",
     Subject.SUBSCRIPTION: "/api/v1/subscriptions/{id}",
+    Subject.PUBLIC_DATA: "/api/v1/public-data/authorisations/{id}",
     Subject.ENDPOINT: "/api/v1/webhooks/endpoints/{id}",
 }
 
@@ -108,7 +109,7 @@ def recipients(spec: EventSpec, payload: dict[str, Any], uow: UnitOfWork) -> lis
         case Subject.DEMAND:
             demand = matching.get_demand(subject_id, uow=uow).demand
             found = [demand.buyer_org_id, demand.posted_by_org_id]
-        case Subject.SAVED_SEARCH | Subject.ENDPOINT:
+        case Subject.SAVED_SEARCH | Subject.ENDPOINT | Subject.PUBLIC_DATA:
             found = [payload.get("org_id")]
         case Subject.NEGOTIATION:
             found = [payload.get("buyer_org_id"), payload.get("merchant_org_id"),
