@@ -66,7 +66,7 @@ TOPICS = (
     "refund.issued",
     *(f"dispute.{s}" for s in ("decided", "escalated", "awarded")),
     "contract.signed", "contract.declined",
-    participants.EXPIRING_TOPIC,
+    participants.EXPIRING_TOPIC, participants.GRADE_CHANGED_TOPIC,
     *(f"subscription.{s}" for s in ("renewed", "renewal_failed", "lapsed", "cancelled",
                                     "renewal_due")),
 )

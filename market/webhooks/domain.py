@@ -42,6 +42,7 @@ class Subject(StrEnum):
     ALERT = "alert"
     PARTICIPANT = "participant"
     CREDIT = "credit"
+    CREDIT_MARK = "credit_mark"
     DEMAND = "demand"
     SAVED_SEARCH = "saved_search"
     NEGOTIATION = "negotiation"
@@ -106,6 +107,8 @@ CATALOGUE: dict[str, tuple[EventSpec, ...]] = {
     **{f"participant.{s}": (EventSpec(f"participant.{s}", Subject.PARTICIPANT,
                                       "organisation_id"),)
        for s in ("applied", "admitted", "suspended", "exited", "blacklisted")},
+    "participant.credit_grade_changed": (EventSpec("participant.credit_grade_changed",
+                                                   Subject.CREDIT_MARK, "organisation_id"),),
     "organisation.document_expiring": (EventSpec("participant.document_expiring",
                                                  Subject.PARTICIPANT, "organisation_id"),),
     **{f"demand.{s}": (EventSpec(f"demand.{s}", Subject.DEMAND, "demand_id"),)

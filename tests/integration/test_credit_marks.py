@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from market.compliance import services as compliance
 from market.compliance.models import Declaration
+from market.kernel.outbox import OutboxMessage
 from market.participants import services as participants
 from market.participants.errors import CreditMarkNotFound
 from market.participants.services import Status
@@ -100,6 +101,15 @@ def test_the_mark_follows_fulfilment_disputes_breaches_and_sanctions(market: Mar
     # The disputed order settled with its partial refund: 3 completed, 1 failed → 22.5 → 22.
     assert found.components["fulfilment"]["points"] == 22
     assert (found.score, found.grade) == (22 + 15 + 10 + 15, "C")
+    # Each change of grade (not of score alone) was told to the organisation.
+    with market.rights.session_factory() as session:
+        told = [m.payload for m in session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.topic == "participant.credit_grade_changed")
+            .order_by(OutboxMessage.created_at, OutboxMessage.id))]
+    assert (told[0]["organisation_id"], told[0]["previous_grade"]) == (seller.org_id, "A")
+    assert told[-1]["grade"] == "C"
+    assert all(t["grade"] != t["previous_grade"] for t in told)
 
 
 def test_matching_ranks_by_the_credit_mark_and_shows_it(desk: Desk, market: Market) -> None:

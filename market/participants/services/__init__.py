@@ -8,6 +8,7 @@ from market.participants.documents import DocumentKind, relation_links
 from market.participants.domain import Status, random_credit_code
 from market.participants.services._common import KEY_PREFIX, SCOPES, IssuedKey
 from market.participants.services.credit import (
+    GRADE_CHANGED_TOPIC,
     CreditMarkView,
     Sanctions,
     credit_marks,
@@ -78,6 +79,7 @@ from market.participants.signatures import KeyStatus, SigningSuite
 __all__ = [
     "ADMITTING",
     "EXPIRING_TOPIC",
+    "GRADE_CHANGED_TOPIC",
     "KEY_PREFIX",
     "MAX_KEY_LIFETIME",
     "SCOPES",

@@ -21,6 +21,8 @@ from market.participants.domain import Status
 from market.participants.errors import CreditMarkNotFound, OrganisationNotFound
 from market.participants.models import CreditMarkRow, Organisation, OrganisationRole, StatusChange
 
+GRADE_CHANGED_TOPIC = "participant.credit_grade_changed"
+
 
 @dataclass(frozen=True)
 class Sanctions:
@@ -73,7 +75,8 @@ def sanction_records(org_ids: Iterable[str], *, uow: UnitOfWork) -> dict[str, Sa
 
 def record_credit_marks(inputs: Mapping[str, CreditInputs], *, uow: UnitOfWork) -> list[str]:
     """Compute and keep each organisation's mark from its records, in the caller's
-    transaction; a changed mark is audited. Returns the ids whose mark changed."""
+    transaction; a changed mark is audited, and a changed grade is told to its organisation
+    (``participant.credit_grade_changed``). Returns the ids whose mark changed."""
     changed: list[str] = []
     rows = {r.organisation_id: r for r in uow.session.scalars(
         select(CreditMarkRow).where(CreditMarkRow.organisation_id.in_(sorted(inputs))))}
@@ -81,6 +84,7 @@ def record_credit_marks(inputs: Mapping[str, CreditInputs], *, uow: UnitOfWork) 
     for org_id in sorted(inputs):
         mark = compute(inputs[org_id])
         row = rows.get(org_id)
+        previous = row.grade if row is not None else None
         if row is None:
             row = CreditMarkRow(organisation_id=org_id, score=mark.score, grade=mark.grade,
                                 components=mark.components, inputs=inputs[org_id].as_dict(),
@@ -96,6 +100,10 @@ def record_credit_marks(inputs: Mapping[str, CreditInputs], *, uow: UnitOfWork) 
         uow.session.flush()
         uow.audit.record(uow.actor, "credit_mark.computed", "organisation", org_id,
                          row.state())
+        if previous is not None and previous != row.grade:
+            uow.outbox.enqueue(GRADE_CHANGED_TOPIC, {
+                "organisation_id": org_id, "grade": row.grade, "previous_grade": previous,
+                "score": row.score})
         changed.append(org_id)
     return changed
 

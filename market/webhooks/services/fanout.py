@@ -48,6 +48,7 @@ PATHS: dict[Subject, str] = {
     Subject.ALERT: "/api/v1/alerts/{id}",
     Subject.PARTICIPANT: "/api/v1/participants/{id}",
     Subject.CREDIT: "/api/v1/participants/{id}/credit",
+    Subject.CREDIT_MARK: "/api/v1/organisations/{id}/credit",
     Subject.DEMAND: "/api/v1/demands/{id}",
     Subject.SAVED_SEARCH: "/api/v1/catalog/{product_id}",
     Subject.NEGOTIATION: "/api/v1/negotiations/{id}",
@@ -104,7 +105,7 @@ def recipients(spec: EventSpec, payload: dict[str, Any], uow: UnitOfWork) -> lis
             found = [filing["seller_org_id"], filing["buyer_org_id"]]
         case Subject.ALERT:
             found = list(_watchers((Role.REGULATOR, Role.OPERATOR), uow))
-        case Subject.PARTICIPANT | Subject.CREDIT:
+        case Subject.PARTICIPANT | Subject.CREDIT | Subject.CREDIT_MARK:
             found = [subject_id]
         case Subject.DEMAND:
             demand = matching.get_demand(subject_id, uow=uow).demand
