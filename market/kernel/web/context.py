@@ -97,10 +97,36 @@ def _begin_request() -> None:
         raise InvalidQuery(errors={name: [UNSTORABLE_TEXT] for name in bad})
 
 
+# What a browser may do with a response. The API answers data, never a page: nothing may
+# load, frame or submit from it. The interactive documentation (Swagger UI, served from this
+# origin with an inline start-up script) is the one page.
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
+            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+DOCS_PREFIX = "/api/v1/docs"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+}
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 def _end_request(response: Response) -> Response:
+    """Every response, errors included: its request id, no caching by intermediaries, and
+    the security headers (HSTS only over HTTPS, where a browser heeds it)."""
     response.headers[REQUEST_ID_HEADER] = getattr(g, "request_id", "")
     response.headers.setdefault("Cache-Control", "no-store")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        DOCS_CSP if request.path.startswith(DOCS_PREFIX) else API_CSP)
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response
 
 
