@@ -6,7 +6,14 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from market.compliance.services import ListingDeclarationIn, SignatureIn
-from market.kernel.web import HistoryEventOut, PageQuery, RecordSchema, UtcDateTime, choices
+from market.kernel.web import (
+    HistoryEventOut,
+    PageQuery,
+    RecordSchema,
+    StorageIn,
+    UtcDateTime,
+    choices,
+)
 from market.listing.catalog import CatalogEntry
 from market.listing.domain import (
     PERIODS,
@@ -107,7 +114,7 @@ class SampleIn(ma.Schema):
     content_base64 = fields.String(required=True, validate=validate.Length(1, 700_000))
 
 
-class ProductIn(ma.Schema):
+class ProductIn(StorageIn):
     product_id = fields.String(load_default=None, validate=validate.Length(1, 40),
                                metadata={"description": "adopt the id your product operation "
                                                         "right names"})
@@ -127,15 +134,6 @@ class ProductIn(ma.Schema):
                                            "and personal-information level; others are "
                                            "refused at submission "
                                            "(DeliveryModeMustSuitClassification)"})
-    storage_location = fields.String(
-        load_default="CN", validate=validate.Regexp(
-            r"^[A-Z]{2}$", error="must be an ISO 3166-1 alpha-2 country code, e.g. CN"),
-        metadata={"description": "where the product's data is stored (数据境内存储), an ISO "
-                                 "country code; stored abroad, it needs a security "
-                                 "assessment on record (DataAbroadNeedsSecurityAssessment)"})
-    storage_region = fields.String(load_default=None, allow_none=True,
-                                   validate=validate.Length(1, 100),
-                                   metadata={"description": "region or data centre, free text"})
     derived_from = fields.List(fields.String(validate=validate.Length(1, 40)), required=True,
                                validate=validate.Length(1, 50))
     terms = fields.Nested(TermsIn, required=True)

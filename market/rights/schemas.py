@@ -7,7 +7,14 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from market.kernel.web import HistoryEventOut, PageQuery, RecordSchema, UtcDateTime, choices
+from market.kernel.web import (
+    HistoryEventOut,
+    PageQuery,
+    RecordSchema,
+    StorageIn,
+    UtcDateTime,
+    choices,
+)
 from market.receipts.services import ReceiptSummaryOut
 from market.rights import domain
 from market.rights.models import (
@@ -54,7 +61,7 @@ class EvidenceListOut(ma.Schema):
     items = fields.List(fields.Nested(EvidenceOut))
 
 
-class ResourceIn(ma.Schema):
+class ResourceIn(StorageIn):
     title = fields.String(required=True, validate=validate.Length(1, 200))
     description = fields.String(required=True, validate=validate.Length(1, 5000))
     origin = fields.String(required=True, validate=validate.OneOf(choices(domain.Origin)),
@@ -82,15 +89,6 @@ class ResourceIn(ma.Schema):
         metadata={"description": "sensitive personal information it holds (敏感个人信息): "
                                  "minors, biometrics, health, financial_accounts, whereabouts; "
                                  "its listings are reviewed by two different reviewers"})
-    storage_location = fields.String(
-        load_default=domain.HOME_COUNTRY, validate=validate.Regexp(
-            r"^[A-Z]{2}$", error="must be an ISO 3166-1 alpha-2 country code, e.g. CN"),
-        metadata={"description": "where the data is stored (数据境内存储), an ISO country "
-                                 "code; stored abroad, its products need a security "
-                                 "assessment on record"})
-    storage_region = fields.String(load_default=None, allow_none=True,
-                                   validate=validate.Length(1, 100),
-                                   metadata={"description": "region or data centre, free text"})
 
     @ma.validates_schema
     def sensitive_data(self, data: dict[str, Any], **_: Any) -> None:

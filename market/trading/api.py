@@ -28,9 +28,6 @@ from market.trading.schemas import (
     AnswerIn,
     CancellationIn,
     CardPaymentOut,
-    ContractDeclineIn,
-    ContractOut,
-    ContractSignatureIn,
     CredentialIn,
     CredentialOut,
     DeliveryIn,
@@ -126,52 +123,6 @@ def list_orders(query: dict[str, Any]) -> dict[str, Any]:
 def get_order(order_id: str) -> dict[str, Any]:
     """One order with its deliveries and disputes."""
     return order_body(services.get_order(order_id, uow=unit_of_work()))
-
-
-def contract_body(view: services.ContractView) -> dict[str, Any]:
-    contract = view.contract
-    return {"id": contract.id, "order_id": contract.order_id, "document": contract.document,
-            "sha256": contract.sha256, "created_at": contract.created_at,
-            "signatures": view.signatures}
-
-
-@bp.route("/orders/<order_id>/contract", methods=["GET"])
-@bp.access(object_scoped=True)
-@bp.response(200, ContractOut)
-def get_contract(order_id: str) -> Any:
-    """The order's contract: what both sides agreed, frozen, with its digest, and each
-    party's signature (key id, suite, time) or its decline."""
-    return contract_body(services.get_contract(order_id, uow=unit_of_work()))
-
-
-@bp.route("/orders/<order_id>/contract/signatures", methods=["POST"])
-@bp.access(roles=[Role.BUYER, Role.MERCHANT], object_scoped=True)
-@bp.idempotent
-@bp.arguments(ContractSignatureIn)
-@bp.response(201, ContractOut)
-def sign_contract(body: dict[str, Any], order_id: str) -> tuple[dict[str, Any], int]:
-    """Sign the order's contract as your side (电子合同): the buyer once the order is placed,
-    the seller before its first delivery. Sign the contract's `sha256` with a verified,
-    unrevoked key of your organisation: secp256k1, EIP-191 `personal_sign` of the 64
-    lowercase hex digits; SM2 (SM3, default user id) over its 32 bytes. An unregistered,
-    pending or revoked key answers 422 signing_key_not_usable, a signature that does not
-    verify 422 contract_signature_invalid; nothing is written then."""
-    view = services.sign_contract(order_id, body["key_id"], body["signature"],
-                                  uow=unit_of_work())
-    return contract_body(view), 201
-
-
-@bp.route("/orders/<order_id>/contract/decline", methods=["POST"])
-@bp.access(roles=[Role.BUYER, Role.MERCHANT], object_scoped=True)
-@bp.idempotent
-@bp.arguments(ContractDeclineIn)
-@bp.response(201, ContractOut)
-def decline_contract(body: dict[str, Any], order_id: str) -> tuple[dict[str, Any], int]:
-    """Decline to sign the order's contract as your side: the platform records it with your
-    reason, and the trade goes on under the contract as frozen (unless the venue requires
-    signed contracts, when delivery waits for both sides to sign or decline)."""
-    return contract_body(services.decline_contract(order_id, body["reason"],
-                                                   uow=unit_of_work())), 201
 
 
 @bp.route("/orders/<order_id>/history", methods=["GET"])
@@ -516,5 +467,6 @@ def check_credential(body: dict[str, Any]) -> Any:
     return services.check_credential(body["credential"], uow=unit_of_work())
 
 
-# The end of a contract's term (the destruction declaration) adds its routes to this blueprint.
-from market.trading import destruction_api  # noqa: E402, F401
+# The contract's signatures and the end of its term (the destruction declaration) add their
+# routes to this blueprint.
+from market.trading import contract_api, destruction_api  # noqa: E402, F401

@@ -24,7 +24,7 @@ from market.kernel.web.pagination import (
     page_body,
     page_of,
 )
-from market.kernel.web.parsing import HistoryEventOut, UtcDateTime, choices
+from market.kernel.web.parsing import HistoryEventOut, StorageIn, UtcDateTime, choices
 from market.kernel.web.problems import PROBLEM_JSON, Api, problem_response
 from market.kernel.web.records import RecordSchema
 
@@ -37,6 +37,7 @@ __all__ = [
     "MarketState",
     "PageQuery",
     "RecordSchema",
+    "StorageIn",
     "UtcDateTime",
     "access_of",
     "choices",

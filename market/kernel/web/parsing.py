@@ -111,6 +111,21 @@ def choices(enum: Any) -> list[str]:
     return [member.value for member in enum]
 
 
+class StorageIn(ma.Schema):
+    """Where the data is stored (数据境内存储), declared by resources and product versions:
+    an ISO 3166-1 alpha-2 country code (CN unless declared) and a free-text region."""
+
+    storage_location = ma.fields.String(
+        load_default="CN", validate=ma.validate.Regexp(
+            r"^[A-Z]{2}$", error="must be an ISO 3166-1 alpha-2 country code, e.g. CN"),
+        metadata={"description": "where the data is stored (数据境内存储), an ISO country "
+                                 "code; stored abroad, it needs a security assessment on "
+                                 "record (DataAbroadNeedsSecurityAssessment)"})
+    storage_region = ma.fields.String(
+        load_default=None, allow_none=True, validate=ma.validate.Length(1, 100),
+        metadata={"description": "region or data centre, free text"})
+
+
 class UtcDateTime(ma.fields.AwareDateTime):
     """An ISO 8601 date-time with an offset, loaded as UTC.
 
