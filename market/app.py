@@ -70,7 +70,7 @@ def create_app(
     )
     logging.getLogger("market").setLevel(settings.log_level)
     if session_factory is None:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
         if settings.check_schema and not migrate.is_current(engine):
             current = migrate.current_revision(engine)
             raise DatabaseNotMigrated(

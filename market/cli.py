@@ -154,7 +154,7 @@ def _settings() -> Settings:
 
 def _sessions(settings: Settings) -> sessionmaker[Session]:
     """Sessions on the configured database, which must be migrated."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
     if not migrate.is_current(engine):
         raise DatabaseNotMigrated("run `market db upgrade` first")
     return make_session_factory(engine)
@@ -190,7 +190,7 @@ def db() -> None:
 def db_upgrade(revision: str) -> None:
     """Apply Alembic migrations."""
     settings = _settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
     migrate.upgrade(engine, revision)
     click.echo(f"database at revision {migrate.current_revision(engine)}")
 
@@ -529,7 +529,7 @@ def worker(once: bool, batch: int, interval: float, sweep_interval: float) -> No
     expiry, a pass of the alert rules over recently filed trades, and the trade time limits
     (payment, delivery, acceptance, dispute answers, payouts)."""
     settings = _settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
     if not migrate.is_current(engine):
         raise click.ClickException("database not migrated: run `market db upgrade` first")
     sessions = make_session_factory(engine)

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from limits import parse_many
+from limits.storage import SCHEMES
+
 from market.kernel.errors import ConfigurationError
 
 PREFIX = "MARKET_"
@@ -102,6 +105,26 @@ class Settings:
     # Admission documents (主体资格): remind an organisation this many days before a verified
     # document expires (once per document and threshold).
     document_reminder_days: tuple[int, ...] = (30, 7)
+    # Concurrent writers: SQLite waits this long for the write lock; a use case that still
+    # meets a locked database, a PostgreSQL serialization failure or a deadlock is run again
+    # from the start, at most this many times in all, then answered 503 with Retry-After.
+    db_busy_timeout_ms: int = 5000
+    db_attempts: int = 3
+    # Rate limits, answered 429 with Retry-After: failed authentications per API key id and
+    # per client address, and costly endpoints (searches, exports, evidence bundles) per
+    # organisation, else per address. Each limit is "N per period" (several joined by ";").
+    # ``memory://`` counts in each process; a shared store (``redis://host:6379/0``) counts
+    # across processes and machines. Off in Settings built in code (tests, benchmarks);
+    # load_settings turns them on unless MARKET_RATE_LIMITS=off.
+    rate_limits: bool = False
+    rate_limit_storage: str = "memory://"
+    rate_limit_auth_per_key: str = "10 per minute"
+    rate_limit_auth_per_address: str = "30 per minute"
+    rate_limit_search: str = "120 per minute"
+    rate_limit_export: str = "10 per minute"
+    # Reverse proxies in front of the application whose X-Forwarded-For and
+    # X-Forwarded-Proto are trusted (0: the socket's address is the client's).
+    trusted_proxies: int = 0
     log_level: str = "INFO"
     check_schema: bool = True
     testing: bool = False
@@ -251,6 +274,38 @@ def _retention(env: Mapping[str, str]) -> str:
             raise ConfigurationError(
                 f"{PREFIX}RETENTION_YEARS takes kind=years pairs; got {part!r}")
     return raw
+
+
+RATE_LIMITS = {"AUTH_PER_KEY": "10 per minute", "AUTH_PER_ADDRESS": "30 per minute",
+               "SEARCH": "120 per minute", "EXPORT": "10 per minute"}
+
+
+def _rate_limits(env: Mapping[str, str]) -> dict[str, Any]:
+    """Rate limits: on unless ``MARKET_RATE_LIMITS=off``; ``MARKET_RATE_LIMIT_<NAME>`` limits
+    ("N per period", several joined by ";"), ``MARKET_RATE_LIMIT_STORAGE`` (a ``limits``
+    storage URI) and ``MARKET_TRUSTED_PROXIES``."""
+    found: dict[str, Any] = {"rate_limits": _bool(env, "RATE_LIMITS", True)}
+    for name, default in RATE_LIMITS.items():
+        raw = (env.get(f"{PREFIX}RATE_LIMIT_{name}") or default).strip()
+        try:
+            parse_many(raw)
+        except ValueError:
+            raise ConfigurationError(
+                f"{PREFIX}RATE_LIMIT_{name} takes limits such as '10 per minute' or "
+                f"'5/second;100/hour'; got {raw!r}") from None
+        found[f"rate_limit_{name.lower()}"] = raw
+    storage = (env.get(PREFIX + "RATE_LIMIT_STORAGE") or "memory://").strip()
+    scheme = storage.split("://", 1)[0]
+    if scheme not in SCHEMES or scheme.startswith("async+"):
+        raise ConfigurationError(
+            f"{PREFIX}RATE_LIMIT_STORAGE must be a storage URI (memory://, redis://host:6379/0, "
+            f"memcached://host:11211, ...); got scheme {scheme!r}")
+    found["rate_limit_storage"] = storage
+    proxies = _integer(env, "TRUSTED_PROXIES")
+    if proxies is not None and not 0 <= proxies <= 10:
+        raise ConfigurationError(f"{PREFIX}TRUSTED_PROXIES must be between 0 and 10")
+    found["trusted_proxies"] = proxies or 0
+    return found
 
 
 def _log_level(env: Mapping[str, str]) -> str:
@@ -439,6 +494,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         retention_years=_retention(env),
         destruction_grace_days=_int(env, "DESTRUCTION_GRACE_DAYS", 30),
         document_reminder_days=_reminder_days(env),
+        db_busy_timeout_ms=_int(env, "DB_BUSY_TIMEOUT_MS", 5000),
+        db_attempts=_int(env, "DB_ATTEMPTS", 3),
+        **_rate_limits(env),
         log_level=_log_level(env),
         check_schema=_bool(env, "CHECK_SCHEMA", True),
     )

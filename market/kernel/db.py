@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import functools
 import hashlib
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -22,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -64,26 +68,71 @@ class UTCDateTime(TypeDecorator[datetime]):
 JSONType = JSON().with_variant(JSON(none_as_null=True), "postgresql")
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+# Whether the transactions begun in this context may write. SQLite lets one writer at a time:
+# a transaction that reads first and writes later fails at once ("database is locked") when
+# another wrote in between, so every transaction that may write takes the write lock when it
+# begins (``BEGIN IMMEDIATE``), queueing behind the current writer for the busy timeout. Only
+# safe requests (GET, HEAD, OPTIONS) read without it; should one write after all and meet a
+# locked database, its use case is run again with the lock taken up front.
+_write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "market_write_intent", default=True)
+
+
+def expect_writes(writes: bool = True) -> None:
+    """Declare whether the transactions this context begins from now on may write."""
+    _write_intent.set(writes)
+
+
+@contextlib.contextmanager
+def reading() -> Iterator[None]:
+    """The transactions begun inside only read (on SQLite: without taking the write lock)."""
+    token = _write_intent.set(False)
+    try:
+        yield
+    finally:
+        _write_intent.reset(token)
+
+
+def _sqlite_connect(busy_timeout_ms: int) -> Any:
+    def pragmas(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+    return pragmas
 
 
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+# PostgreSQL's "run it again" errors: serialization failure, deadlock detected.
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+_SQLITE_BUSY = ("database is locked", "database table is locked")
+
+
+def is_contention(error: BaseException) -> bool:
+    """Whether ``error`` means another transaction was in the way (a locked SQLite database,
+    a PostgreSQL serialization failure or deadlock): the use case rolled back and may be run
+    again as it is."""
+    if not isinstance(error, DBAPIError):
+        return False
+    orig = error.orig
+    if getattr(orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+        return True
+    return type(orig).__module__ == "sqlite3" and any(
+        text in str(orig) for text in _SQLITE_BUSY)
+
+
+def make_engine(url: str, *, busy_timeout_ms: int = 5000, **kwargs: Any) -> Engine:
     """An engine with the per-backend settings market relies on."""
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_connect(busy_timeout_ms))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)

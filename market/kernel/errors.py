@@ -20,6 +20,8 @@ class MarketError(Exception):
     code: ClassVar[str] = "internal_error"
     title: ClassVar[str] = "Internal error"
     detail_template: ClassVar[str | None] = None
+    # Seconds after which the same request may succeed (sent as Retry-After), if any.
+    retry_after: int | None = None
 
     def __init__(
         self,
@@ -55,6 +57,21 @@ class DatabaseNotMigrated(MarketError):
     status = 503
     code = "database_not_migrated"
     title = "Database not migrated"
+
+
+class DatabaseBusy(MarketError):
+    """Other transactions held the database for longer than the request may wait; nothing
+    of this request was written."""
+
+    status = 503
+    code = "database_busy"
+    title = "Database busy"
+    detail_template = ("Other requests held the database too long; nothing was changed. "
+                       "Retry after %(seconds)s s.")
+
+    def __init__(self, seconds: int = 1) -> None:
+        super().__init__(seconds=seconds)
+        self.retry_after = seconds
 
 
 # -- 4xx families -------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from flask import g, request
 
 from market.kernel.actor import ANONYMOUS, Actor
+from market.kernel.db import reading
 from market.kernel.errors import (
     InvalidApiKey,
     ParticipantNotAdmitted,
@@ -22,6 +23,7 @@ from market.kernel.idempotency import (
     IdempotencyStore,
 )
 from market.kernel.uow import UnitOfWork
+from market.kernel.web.contention import run_contended
 from market.kernel.web.context import request_sessions, state
 from market.kernel.web.parsing import unstorable_text
 
@@ -46,7 +48,8 @@ def current_actor() -> Actor:
             raise Unauthorized("use: Authorization: Bearer <api key>")
         if unstorable_text(token):
             raise InvalidApiKey()
-        actor = state().authenticate(token.strip(), request_sessions())
+        with reading():
+            actor = state().authenticate(token.strip(), request_sessions())
     g.market_actor = actor
     return actor
 
@@ -115,7 +118,7 @@ class AccessViews:
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 if not rule.public:
                     rule.check(current_actor(), request.method)
-                return func(*args, **kwargs)
+                return run_contended(func, state().settings.db_attempts, *args, **kwargs)
 
             wrapper._market_access = rule  # type: ignore[attr-defined]
             security: list[dict[str, list[str]]] = [{"bearerAuth": []}]

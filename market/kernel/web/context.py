@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from market.kernel.actor import Actor
 from market.kernel.clock import Clock
 from market.kernel.config import Settings
+from market.kernel.db import expect_writes
 from market.kernel.errors import (
     InvalidQuery,
     NotFound,
@@ -34,6 +35,7 @@ REQUEST_ID_HEADER = "X-Request-Id"
 # WSGI environ key of a request the application makes to itself as a given principal
 # (:mod:`.internal`); a server never puts such a key into a client's request.
 INTERNAL_ACTOR = "market.internal_actor"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 Authenticator = Callable[[str, Callable[[], Session]], Actor]
@@ -74,6 +76,7 @@ def request_sessions() -> Callable[[], Session]:
 
 
 def _release_connection(_error: BaseException | None) -> None:
+    expect_writes(True)
     connection = g.pop("market_connection", None)
     g.pop("market_sessions", None)
     if connection is not None:
@@ -84,6 +87,7 @@ def _release_connection(_error: BaseException | None) -> None:
 
 
 def _begin_request() -> None:
+    expect_writes(request.method not in SAFE_METHODS)
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
     g.request_id = incoming if _REQUEST_ID_RE.match(incoming) else new_id("req")
     # g can outlive a request when an app context was already pushed (tests, CLI).

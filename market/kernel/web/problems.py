@@ -92,7 +92,9 @@ def _render_market_error(error: MarketError) -> Response:
             detail = template % error.params if error.params else template
         except (KeyError, ValueError, TypeError):
             detail = error.rendered_detail()
-    headers = {"WWW-Authenticate": 'Bearer realm="market"'} if error.status == 401 else None
+    headers = {"WWW-Authenticate": 'Bearer realm="market"'} if error.status == 401 else {}
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
     return problem_response(error.status, error.code, error.title, detail, error.errors, headers)
 
 
