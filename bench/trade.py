@@ -79,6 +79,7 @@ from market.kernel import migrate
 from market.kernel.actor import Actor, system_actor
 from market.kernel.audit import AuditHead
 from market.kernel.clock import SystemClock
+from market.kernel.config import Settings
 from market.kernel.db import make_engine, make_session_factory
 from market.kernel.ids import new_id
 from market.kernel.uow import UnitOfWork
@@ -93,6 +94,7 @@ from market.listing.domain import (
 from market.listing.models import Offer, Product
 from market.participants import services as participants
 from market.participants.domain import random_credit_code
+from market.receipts import services as receipts
 from market.receipts.signing import Signer
 from market.rights import services as rights
 from market.rights.domain import (
@@ -652,7 +654,6 @@ def trace(url: str, signing_key: str, instance: Path, seeded: Seeded, trades: in
     from sqlalchemy import event
 
     from market.app import create_app
-    from market.kernel.config import Settings
 
     app = create_app(Settings(instance_path=instance, database_url=url,
                               secret_key=secrets.token_urlsafe(32), signing_key=signing_key))
@@ -871,6 +872,8 @@ def main(argv: list[str] | None = None) -> int:
     migrate.upgrade(engine)
     wiring.connect()
     signing_key = "0x" + secrets.token_hex(32)
+    receipts.configure(Settings(instance_path=Path(tempfile.gettempdir()), database_url=url,
+                                secret_key=secrets.token_urlsafe(32), signing_key=signing_key))
     seeded = seed(engine, Signer(signing_key), args.clients)
     log(f"seeded product {seeded.product_id}, {args.clients} buyers in {seeded.seconds}s")
     conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)

@@ -128,15 +128,50 @@ def is_contention(error: BaseException) -> bool:
         text in str(orig) for text in _SQLITE_BUSY)
 
 
+# Whether the connection's current transaction has sent anything but a read. A transaction
+# that only read ends with COMMIT rather than ROLLBACK (see :func:`end_reading`): on
+# PostgreSQL a ROLLBACK makes psycopg forget every prepared statement of the connection, so
+# nothing would ever stay prepared and each statement would be parsed and planned again.
+_WROTE = "market_wrote"
+_READS = ("SELECT", "select", "WITH", "with")
+
+
+def _track_writes(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    if not statement.lstrip().startswith(_READS):
+        conn.info[_WROTE] = True
+
+
+def _transaction_begun(conn: Any) -> None:
+    conn.info[_WROTE] = False
+
+
+def wrote(session: Session) -> bool:
+    """Whether the session's transaction may have written (True when unknown)."""
+    if not session.in_transaction():
+        return False
+    return bool(session.connection().info.get(_WROTE, True))
+
+
+def end_reading(session: Session) -> None:
+    """Commit the session's transaction if it only read; one that wrote is left for
+    ``close()`` to roll back (without expiring what was loaded)."""
+    if session.in_transaction() and not session.new and not session.dirty \
+            and not session.deleted and not wrote(session):
+        session.commit()
+
+
 def make_engine(url: str, *, busy_timeout_ms: int = 5000, **kwargs: Any) -> Engine:
     """An engine with the per-backend settings market relies on."""
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_connect(busy_timeout_ms))
         event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    else:
+        kwargs.setdefault("pool_pre_ping", True)
+        engine = create_engine(url, **kwargs)
+    event.listen(engine, "begin", _transaction_begun)
+    event.listen(engine, "before_cursor_execute", _track_writes)
+    return engine
 
 
 def make_session_factory(bind: Any, **kwargs: Any) -> sessionmaker[Session]:

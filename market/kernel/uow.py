@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from market.kernel.actor import Actor
 from market.kernel.audit import AuditLog
 from market.kernel.clock import Clock
+from market.kernel.db import end_reading
 from market.kernel.outbox import Outbox
 
 Hook = Callable[[Session], None]
@@ -61,6 +62,10 @@ class UnitOfWork:
         try:
             if exc_type is not None and not self.committed:
                 self.rollback()
+            elif not self.committed:
+                # A use case that only read ends with COMMIT, keeping the connection's
+                # prepared statements; one that wrote without committing is rolled back.
+                end_reading(session)
         finally:
             # close() ends any open transaction without expiring loaded objects, so a
             # read-only use case can hand its results back detached but intact.

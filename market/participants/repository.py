@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from market.kernel.actor import Actor, Role
 from market.kernel.clock import as_utc
-from market.kernel.db import one_or_none
+from market.kernel.db import one_or_none, record_type
 from market.kernel.pagination import Page, keyset_page, where_given
 from market.participants.models import (
     ApiKey,
@@ -57,6 +57,23 @@ _KEY_FOR_AUTH = (
     .join(Organisation, Organisation.id == ApiKey.organisation_id)
     .outerjoin(OrganisationRole, OrganisationRole.organisation_id == Organisation.id)
     .where(ApiKey.id == bindparam("p_key"))
+)
+
+
+
+def _labelled(model: Any, prefix: str) -> list[Any]:
+    return [attr.columns[0].label(prefix + attr.key) for attr in model.__mapper__.column_attrs]
+
+
+_USER_ATTRS = [attr.key for attr in User.__mapper__.column_attrs]
+_ORG_ATTRS = [attr.key for attr in Organisation.__mapper__.column_attrs]
+# A user and its organisation with their roles, in one statement (the roles aggregated in
+# Python: one row per role).
+_WHOAMI = (
+    select(*_labelled(User, "u_"), *_labelled(Organisation, "o_"), OrganisationRole.role)
+    .join(Organisation, Organisation.id == User.organisation_id)
+    .outerjoin(OrganisationRole, OrganisationRole.organisation_id == Organisation.id)
+    .where(User.id == bindparam("p_user"), User.organisation_id == bindparam("p_org"))
 )
 
 _FACTS = (select(Organisation.id, Organisation.name, Organisation.status,
@@ -140,6 +157,20 @@ class ParticipantRepository:
         if not actor.is_system:
             stmt = stmt.where(User.organisation_id == (actor.org_id or ""))
         return self.session.scalars(stmt).one_or_none()
+
+    def user_and_organisation(self, user_id: str, org_id: str
+                              ) -> tuple[Any, dict[str, Any]] | None:
+        """The user (a frozen record) and its organisation (its columns and ``roles``), in
+        one statement; None unless the user belongs to ``org_id``."""
+        rows = self.session.connection().execute(
+            _WHOAMI, {"p_user": user_id, "p_org": org_id}).all()
+        if not rows:
+            return None
+        first = rows[0]._mapping
+        user = record_type(User)(**{key: first["u_" + key] for key in _USER_ATTRS})
+        org = {key: first["o_" + key] for key in _ORG_ATTRS}
+        org["roles"] = sorted(row.role for row in rows if row.role)
+        return user, org
 
     def list_users(self, org_id: str, *, after: str | None, limit: int) -> Page[User]:
         stmt = select(User).where(User.organisation_id == org_id)

@@ -9,7 +9,7 @@ payment's receipt and its place in the log's queue, three for the audit chain. A
 accounts exist, four of them the receipts of the settlement and the filing with their queue
 rows. The counts are the same on SQLite and PostgreSQL. ``count_queries`` also sees the
 transaction control around them: in a test each unit of work is a savepoint
-(authentication's is rolled back, the use case's released), so two units of work add four
+(authentication's and the use case's both released), so two units of work add four
 statements.
 
 The acceptance count depends on the data as well as on the code: the first filing of a year
@@ -34,7 +34,7 @@ from tests.integration.trading_fixtures import Market, market_fixture  # noqa: F
 
 PAYMENT_QUERIES = 16
 ACCEPTANCE_QUERIES = 33
-UNITS_OF_WORK = 2  # authentication (rolled back) and the use case (released)
+UNITS_OF_WORK = 2  # authentication and the use case, each a savepoint released
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from market.kernel.actor import Actor
 from market.kernel.clock import Clock
+from market.kernel.db import end_reading
 from market.kernel.errors import InvalidApiKey, InvalidInput, ParticipantNotAdmitted
 from market.kernel.pagination import Page
 from market.kernel.uow import UnitOfWork
@@ -109,6 +110,7 @@ def authenticate(token: str, *, session_factory: Callable[[], Session], clock: C
     _, key_id, secret = parts
     with session_factory() as session:
         key = ParticipantRepository(session).get_key_for_auth(key_id)
+        end_reading(session)
     presented = hash_secret(secret)
     if key is None:
         hmac.compare_digest(presented, _DUMMY_HASH)

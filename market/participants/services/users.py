@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from market.kernel.db import present
 from market.kernel.ids import new_id
 from market.kernel.pagination import Page
 from market.kernel.uow import UnitOfWork
 from market.participants.errors import EmailTaken, OrganisationNotFound, UserNotFound
-from market.participants.models import Organisation, User
+from market.participants.models import User
 from market.participants.repository import ParticipantRepository
 
 
@@ -44,16 +46,18 @@ def list_users(
         return repo.list_users(org.id, after=after, limit=limit)
 
 
-def whoami(*, uow: UnitOfWork) -> tuple[User, Organisation]:
-    """The caller's user and organisation.
+def whoami(*, uow: UnitOfWork) -> tuple[Any, dict[str, Any]]:
+    """The caller's user (a frozen record) and organisation (its fields and ``roles``).
 
     Raises:
         UserNotFound: the actor is not a user (system or anonymous).
     """
+    actor = uow.actor
+    if not actor.user_id or not actor.org_id:
+        raise UserNotFound()
     with uow:
-        repo = ParticipantRepository(uow.session)
-        user = repo.get_user(uow.actor.user_id, uow.actor) if uow.actor.user_id else None
-        org = repo.get_org_unscoped(user.organisation_id) if user else None
-        if user is None or org is None:
+        found = ParticipantRepository(uow.session).user_and_organisation(
+            actor.user_id, actor.org_id)
+        if found is None:
             raise UserNotFound()
-        return user, org
+        return found
