@@ -70,6 +70,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from bare import CREATE_IDEMPOTENCY
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine, make_url
 
@@ -119,8 +120,13 @@ PRICE = 10_000  # 100.00 CNY in fen
 FUNDS = 10**13  # per buyer: never the limit
 APP_NAME = "market-bench-app"  # application_name of the server's connections (PGAPPNAME)
 RAW_NAME = "market-bench-raw"
-TARGET_RATE_RATIO = 0.25  # money-moving rate / raw SQL transfer rate, at least
-TARGET_P99_RATIO = 5.0  # money-moving p99 / minimal endpoint p99, at most
+# Against the bare stack (bench/bare.py: Flask + SQLAlchemy with text() statements, the
+# same gunicorn and clients), each rate at least this share of its bare counterpart's:
+TARGETS = {"authenticated_read": 0.6,  # GET /api/v1/me vs the bare authenticated read by id
+           "payment": 0.5,  # POST /orders/{id}/payment vs the bare idempotent transfer
+           "acceptance": 0.3}  # POST /orders/{id}/acceptance (splits, files, alert rules) too
+TARGET_P99_RATIO = 3.0  # each p99 / its bare counterpart's p99, at most
+TARGET_TRADES_PER_SECOND = 60.0  # whole trades on the machine, at least
 DAY = timedelta(days=1)
 
 # What the rights chain, the listing and the buyers' commitments say (as in the integration
@@ -299,10 +305,10 @@ class Http:
         self.sock, self.reader = sock, sock.makefile("rb", buffering=65536)
         self.connects += 1
 
-    def request(self, method: str, path: str, body: bytes | None = None
-                ) -> tuple[int, bytes]:
-        head = b"%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s" % (method.encode(), path.encode(),
-                                                             self.auth)
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: bytes = b"") -> tuple[int, bytes]:
+        head = b"%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s" % (
+            method.encode(), path.encode(), self.auth, headers)
         if body is not None:
             head += b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
         elif method != "GET":
@@ -758,16 +764,19 @@ def free_port() -> int:
 
 class Server:
     def __init__(self, url: str, workers: int, threads: int, instance: Path,
-                 signing_key: str) -> None:
+                 signing_key: str, *, bare: bool = False) -> None:
         self.port = free_port()
-        self.log_path = instance / "gunicorn.log"
+        self.ready_path = "/healthz" if bare else "/readyz"
+        instance.mkdir(parents=True, exist_ok=True)
+        self.log_path = instance / ("gunicorn-bare.log" if bare else "gunicorn.log")
         cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers),
-               "--bind", f"127.0.0.1:{self.port}", "--chdir", str(ROOT),
+               "--bind", f"127.0.0.1:{self.port}",
+               "--chdir", str(ROOT / "bench" if bare else ROOT),
                "--log-level", "warning", "--error-logfile", str(self.log_path),
                "--graceful-timeout", "5"]
         if threads > 1:
             cmd += ["--worker-class", "gthread", "--threads", str(threads)]
-        cmd.append("wsgi:app")
+        cmd.append("bare:app" if bare else "wsgi:app")
         env = {**os.environ, "MARKET_DATABASE_URL": url,
                "MARKET_INSTANCE_PATH": str(instance / "instance"),
                "MARKET_SECRET_KEY": secrets.token_urlsafe(32),
@@ -783,7 +792,7 @@ class Server:
                                    + self.log_tail())
             probe = Http(self.port)
             try:
-                if probe.request("GET", "/readyz")[0] == 200:
+                if probe.request("GET", self.ready_path)[0] == 200:
                     return
             except OSError:
                 pass
@@ -884,7 +893,18 @@ def main(argv: list[str] | None = None) -> int:
     server: Server | None = None
     sampler = Sampler(conninfo, args.sample_ms / 1000)
     previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    with engine.begin() as conn:
+        conn.exec_driver_sql(CREATE_IDEMPOTENCY)
     try:
+        bare_server = Server(url, args.workers, args.threads, tmp, signing_key, bare=True)
+        try:
+            bare_server.wait_ready()
+            log(f"bare stack on port {bare_server.port}")
+            local = make_url(url).host in (None, "", "localhost", "127.0.0.1", "::1")
+            bare = measure_bare(args, bare_server.port, seeded, CpuMeter(
+                bare_server.proc.pid, postmaster_pid(engine) if local else None))
+        finally:
+            bare_server.stop()
         try:
             server = Server(url, args.workers, args.threads, tmp, signing_key)
             server.wait_ready()
@@ -931,6 +951,8 @@ def main(argv: list[str] | None = None) -> int:
             "seed_seconds": seeded.seconds,
             "load_average_before": load_before, "load_average_after": list(os.getloadavg()),
         },
+        "bare_stack": bare,
+        **compare(bare, report.pop("_results")),
         **report,
         "in_process_trace": traced,
         "checks": {"ledger_ok": checked.ok, "ledger_problems": checked.problems[:5],
@@ -940,6 +962,66 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(output, ensure_ascii=False, indent=2))
     return 0 if checked.ok else 1
+
+
+def compare(bare: dict[str, Any], market: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Each request's rate and p99 against its bare counterpart's, and the targets."""
+    pairs = {"authenticated_read": ("me", "read"), "payment": ("payment", "transfer"),
+             "acceptance": ("acceptance", "transfer")}
+    ratios: dict[str, Any] = {}
+    targets: dict[str, Any] = {}
+    for name, (ours, theirs) in pairs.items():
+        rate = ratio(market[ours].get("per_second"), bare[theirs].get("per_second"), 3)
+        p99 = ratio(market[ours].get("p99_ms"), bare[theirs].get("p99_ms"))
+        ratios[f"{name}_rate"] = rate
+        ratios[f"{name}_p99"] = p99
+        targets[name] = {"rate_at_least": TARGETS[name], "rate_met": rate is not None
+                         and rate >= TARGETS[name], "p99_at_most": TARGET_P99_RATIO,
+                         "p99_met": p99 is not None and p99 <= TARGET_P99_RATIO}
+    trades = market["trade"].get("per_second")
+    targets["whole_trades"] = {"per_second_at_least": TARGET_TRADES_PER_SECOND,
+                               "met": trades is not None and trades >= TARGET_TRADES_PER_SECOND}
+    targets["all_met"] = all(v.get("met", v.get("rate_met") and v.get("p99_met"))
+                             for v in targets.values())
+    return {"ratios_to_bare_stack": ratios, "targets": targets}
+
+
+def measure_bare(args: argparse.Namespace, port: int, seeded: Seeded, cpu: CpuMeter
+                 ) -> dict[str, Any]:
+    """The bare stack (bench/bare.py) under the same clients: health, the authenticated read
+    by id, and the idempotent double-entry transfer."""
+    n = args.clients
+    anon = [Http(port) for _ in range(n)]
+    buyers = [Http(port, b.token) for b in seeded.buyers]
+    counter = [0] * n
+
+    def healthz(i: int, _: Any, __: Any) -> None:
+        expect(anon[i].request("GET", "/healthz"), 200, "bare healthz")
+
+    def read(i: int, _: Any, __: Any) -> None:
+        expect(buyers[i].request("GET", f"/orgs/{seeded.buyers[i].org_id}"), 200, "bare read")
+
+    def transfer(i: int, _: Any, __: Any) -> None:
+        counter[i] += 1
+        source, target = seeded.raw_accounts[i]
+        body = json.dumps({"source": source, "target": target, "amount": PRICE}).encode()
+        key = b"Idempotency-Key: bare-%d-%d\r\n" % (i, counter[i])
+        expect(buyers[i].request("POST", "/transfers", body, key), 200, "bare transfer")
+
+    run_phase("bare-warmup", [[None] * 20 for _ in range(n)], transfer)
+    out: dict[str, Any] = {}
+    for name, op, count in (("healthz", healthz, args.requests), ("read", read, args.requests),
+                            ("transfer", transfer, args.transfers)):
+        before = cpu.snapshot()
+        result = run_phase(f"bare {name}", [[None] * count for _ in range(n)], op)
+        after = cpu.snapshot()
+        stats = result.stats()
+        log(f"bare {name}: {stats.get('per_second')}/s p99 {stats.get('p99_ms')} ms")
+        out[name] = {**stats, "per_op": CpuMeter.ms_per_op(before, after, n * count),
+                     "cpus_used": CpuMeter.cores(before, after)}
+    for http in [*anon, *buyers]:
+        http.close()
+    return out
 
 
 def measure(args: argparse.Namespace, port: int, seeded: Seeded, engine: Engine,
@@ -1076,30 +1158,8 @@ def measure(args: argparse.Namespace, port: int, seeded: Seeded, engine: Engine,
     out["connections_opened"] = sum(h.connects for h in [*buyer_http, *merchant_http,
                                                           *anon_http])
 
-    raw_rate = raw.stats().get("per_second")
-    minimal_p99 = minimal.stats().get("p99_ms")
-    ratios: dict[str, Any] = {}
-    targets: dict[str, Any] = {"rate_ratio_at_least": TARGET_RATE_RATIO,
-                               "p99_ratio_at_most": TARGET_P99_RATIO}
-    met = []
-    for name, result in (("payment", paid), ("acceptance", accepted)):
-        stats = result.stats()
-        rate = ratio(stats.get("per_second"), raw_rate, 3)
-        p99 = ratio(stats.get("p99_ms"), minimal_p99)
-        ratios[f"{name}_rate_to_raw_transfer_rate"] = rate
-        ratios[f"{name}_p99_to_minimal_p99"] = p99
-        targets[f"{name}_rate_met"] = rate is not None and rate >= TARGET_RATE_RATIO
-        targets[f"{name}_p99_met"] = p99 is not None and p99 <= TARGET_P99_RATIO
-        met += [targets[f"{name}_rate_met"], targets[f"{name}_p99_met"]]
-    ratios["trade_rate_to_raw_transfer_rate"] = ratio(trades.stats().get("per_second"),
-                                                      raw_rate, 3)
-    # The floor: the cheapest authenticated request (one statement to check the key, a few
-    # reads). A money-moving endpoint authenticates too and does strictly more.
-    ratios["authenticated_get_rate_to_raw_transfer_rate"] = ratio(
-        me.stats().get("per_second"), raw_rate, 3)
-    ratios["authenticated_get_p99_to_minimal_p99"] = ratio(me.stats().get("p99_ms"),
-                                                           minimal_p99)
-    targets["all_met"] = all(met)
+    out["_results"] = {"me": me.stats(), "payment": paid.stats(),
+                       "acceptance": accepted.stats(), "trade": trades.stats()}
     other = max(v["cpus_used"]["other"] for v in notes.values())
     out["machine"] = {
         "max_cpus_used_by_other_work": other,
@@ -1107,8 +1167,6 @@ def measure(args: argparse.Namespace, port: int, seeded: Seeded, engine: Engine,
         "note": "other processes on the machine took CPU during the run: absolute numbers "
                 "and ratios are skewed; compare runs on a quiet machine" if other > 0.25
                 else "quiet"}
-    out["ratios"] = ratios
-    out["targets"] = targets
     out["where_time_goes"] = notes
     return out
 

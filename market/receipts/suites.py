@@ -21,7 +21,9 @@ import secrets
 from typing import Protocol
 
 from eth_account import Account
+from eth_account.messages import encode_typed_data
 from eth_keys.datatypes import PrivateKey
+from eth_utils.crypto import keccak
 
 from market.receipts.verifier import (
     EIP712_DOMAIN,
@@ -83,6 +85,11 @@ def _digest(digest_hex: str) -> bytes:
     return digest
 
 
+# keccak256 of the receipt's EIP-712 type (EIP712_TYPES["Receipt"] in encodeType's form).
+_RECEIPT_TYPE_HASH = keccak(
+    b"Receipt(string kind,string subject,bytes32 digest,uint64 issuedAt)")
+
+
 class Secp256k1Suite:
     """secp256k1-sha256 with the platform key (``MARKET_SIGNING_KEY``)."""
 
@@ -90,6 +97,20 @@ class Secp256k1Suite:
         digits = _private_hex(private_key)
         self._account = Account.from_key("0x" + digits)
         self._key = PrivateKey(bytes.fromhex(digits))
+        # EIP-712 for the one receipt type, hashed here rather than by eth-account's
+        # general encoder (the domain separator is computed once, by eth-account).
+        sample = {"kind": "k", "subject": "s", "digest": bytes(range(32)), "issuedAt": 1}
+        signable = encode_typed_data(EIP712_DOMAIN, EIP712_TYPES, sample)
+        self._domain_separator = bytes(signable.header)
+        if self._typed_hash("k", "s", bytes(range(32)), 1) != keccak(
+                b"\x19" + bytes(signable.version) + bytes(signable.header)
+                + bytes(signable.body)):
+            raise RuntimeError("the receipt's EIP-712 encoding differs from eth-account's")
+
+    def _typed_hash(self, kind: str, subject: str, digest: bytes, issued_at: int) -> bytes:
+        struct = keccak(_RECEIPT_TYPE_HASH + keccak(kind.encode()) + keccak(subject.encode())
+                        + digest + issued_at.to_bytes(32, "big"))
+        return keccak(b"\x19\x01" + self._domain_separator + struct)
 
     @property
     def name(self) -> str:
@@ -103,10 +124,9 @@ class Secp256k1Suite:
         return sha256(data)
 
     def sign_receipt(self, kind: str, subject: str, digest_hex: str, issued_at: int) -> str:
-        message = {"kind": kind, "subject": subject, "digest": _digest(digest_hex),
-                   "issuedAt": issued_at}
-        signed = self._account.sign_typed_data(EIP712_DOMAIN, EIP712_TYPES, message)
-        return "0x" + bytes(signed.signature).hex()
+        signed = self._key.sign_msg_hash(
+            self._typed_hash(kind, subject, _digest(digest_hex), issued_at)).to_bytes()
+        return "0x" + (signed[:64] + bytes([27 + signed[64]])).hex()
 
     def sign_note(self, text: bytes) -> bytes:
         # eth-keys signs with an RFC 6979 k and low s; its v is the recovery id 0 or 1.

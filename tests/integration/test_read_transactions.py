@@ -66,6 +66,17 @@ def test_reading_requests_commit_and_keep_their_statements_prepared(served, is_p
             assert prepared.scalar_one() >= 2
 
 
+def test_authenticating_opens_no_transaction_of_its_own_on_postgresql(served, is_postgres):
+    """The key is read in autocommit: one round trip, no BEGIN and COMMIT around it."""
+    client, token, engine = served
+    begun: list[int] = []
+    event.listen(engine, "begin", lambda conn: begun.append(1) if conn.get_execution_options()
+                 .get("isolation_level") != "AUTOCOMMIT" else None)
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200, me.get_json()
+    assert len(begun) == (1 if is_postgres else 2)
+
+
 def test_a_request_that_fails_rolls_back(served):
     client, token, engine = served
     ends = _ends(engine)

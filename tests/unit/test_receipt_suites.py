@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_account import Account
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from market.receipts import verifier as v
 from market.receipts.signing import Signer
@@ -220,3 +223,19 @@ def test_make_suite_refuses_unknown_suites_and_bad_keys() -> None:
     with pytest.raises(ValueError, match="64 hex digits"):
         make_suite("secp256k1-sha256", "0x1234")
     assert make_suite("sm2-sm3", "0x" + SM2_KEY).identity == SM2_PUBLIC
+
+
+@settings(max_examples=25, deadline=None)
+@given(kind=st.text(max_size=40), subject=st.text(max_size=80),
+       digest=st.binary(min_size=32, max_size=32), issued_at=st.integers(0, 2**64 - 1))
+def test_receipt_signatures_are_eth_accounts_eip712_signatures(
+    kind: str, subject: str, digest: bytes, issued_at: int,
+) -> None:
+    """The suite hashes the receipt type itself; the signature is exactly the one
+    eth-account's general EIP-712 signer makes, so any EIP-712 verifier accepts it."""
+    key = "0x" + hashlib.sha256(b"eip712 equivalence").hexdigest()
+    ours = Secp256k1Suite(key).sign_receipt(kind, subject, digest.hex(), issued_at)
+    theirs = Account.from_key(key).sign_typed_data(
+        v.EIP712_DOMAIN, v.EIP712_TYPES,
+        {"kind": kind, "subject": subject, "digest": digest, "issuedAt": issued_at})
+    assert ours == "0x" + bytes(theirs.signature).hex()

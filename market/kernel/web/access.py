@@ -24,7 +24,7 @@ from market.kernel.idempotency import (
 )
 from market.kernel.uow import UnitOfWork
 from market.kernel.web.contention import run_contended
-from market.kernel.web.context import request_sessions, state
+from market.kernel.web.context import autocommitting, request_sessions, state
 from market.kernel.web.parsing import unstorable_text
 
 ADMITTED = "admitted"
@@ -48,7 +48,7 @@ def current_actor() -> Actor:
             raise Unauthorized("use: Authorization: Bearer <api key>")
         if unstorable_text(token):
             raise InvalidApiKey()
-        with reading():
+        with reading(), autocommitting():
             actor = state().authenticate(token.strip(), request_sessions())
     g.market_actor = actor
     return actor

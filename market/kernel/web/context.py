@@ -3,10 +3,11 @@ language."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import cast
 
@@ -73,6 +74,25 @@ def request_sessions() -> Callable[[], Session]:
         sessions = factory
     g.market_sessions = sessions
     return cast(Callable[[], Session], sessions)
+
+
+@contextlib.contextmanager
+def autocommitting() -> Iterator[None]:
+    """Statements sent inside run on the request's connection in autocommit, for a single
+    read that needs no transaction (authenticating the caller): on PostgreSQL one round
+    trip instead of three (BEGIN, the read, COMMIT). Elsewhere, and when the request's
+    connection is already in a transaction, nothing changes."""
+    request_sessions()
+    connection = g.get("market_connection")
+    if connection is None or connection.dialect.name != "postgresql" \
+            or connection.in_transaction():
+        yield
+        return
+    connection.execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        yield
+    finally:
+        connection.execution_options(isolation_level=connection.default_isolation_level)
 
 
 def _release_connection(_error: BaseException | None) -> None:
