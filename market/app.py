@@ -22,7 +22,16 @@ from market.kernel.db import make_engine, make_session_factory
 from market.kernel.errors import ConfigurationError, DatabaseNotMigrated
 from market.kernel.health_audit_api import audit_bp, health_bp
 from market.kernel.idempotency import IdempotencyStore
-from market.kernel.web import Api, MarketState, register_request_hooks, select_locale
+from market.kernel.storage import FileStore, open_file_store
+from market.kernel.web import (
+    Api,
+    MarketState,
+    links,
+    ratelimits,
+    register_request_hooks,
+    select_locale,
+)
+from market.kernel.web.request_limits import register_request_limits
 from market.listing.api import bp as listing_bp
 from market.matching.api import bp as matching_bp
 from market.participants import services as participant_services
@@ -47,11 +56,13 @@ def create_app(
     *,
     session_factory: sessionmaker[Session] | None = None,
     clock: Clock | None = None,
+    files: FileStore | None = None,
 ) -> Flask:
     """Build the application.
 
     ``settings`` defaults to the ``MARKET_*`` environment read now. Tests may pass their own
-    ``session_factory`` (bound to a connection they roll back) and a pinned ``clock``.
+    ``session_factory`` (bound to a connection they roll back), a pinned ``clock`` and the
+    ``files`` store (else the one the settings choose, see :mod:`market.kernel.storage`).
 
     Raises:
         DatabaseNotMigrated: ``settings.check_schema`` is on and the database is not at the
@@ -80,6 +91,7 @@ def create_app(
             )
         session_factory = make_session_factory(engine)
     register_extensions(app, settings, session_factory, clock or SystemClock())
+    app.extensions["market.files"] = files or open_file_store(settings)
     register_api(app)
     return app
 
@@ -110,6 +122,10 @@ def register_extensions(
         ),
     )
     register_request_hooks(app)
+    ratelimits.register(app, settings)
+    register_request_limits(app, max_url_bytes=settings.max_url_bytes,
+                            max_header_count=settings.max_header_count,
+                            max_header_bytes=settings.max_header_bytes)
 
 
 def register_api(app: Flask) -> None:
@@ -138,7 +154,9 @@ def register_api(app: Flask) -> None:
             },
         },
     )
-    api = Api(app)
+    api = Api(app, spec_kwargs={"extra_plugins": [ratelimits.RateLimitDocs(),
+                                                  links.OperationIds()]})
+    ratelimits.document(api.spec)
     api.register_blueprint(participants_bp, url_prefix=API_PREFIX)
     api.register_blueprint(rights_bp, url_prefix=API_PREFIX)
     api.register_blueprint(listing_bp, url_prefix=API_PREFIX)
@@ -151,6 +169,7 @@ def register_api(app: Flask) -> None:
     api.register_blueprint(webhooks_bp, url_prefix=API_PREFIX)
     api.register_blueprint(audit_bp, url_prefix=API_PREFIX)
     api.register_blueprint(health_bp)
+    links.describe_links(api.spec)
 
     assets = swagger_ui_bundle.swagger_ui_path
 

@@ -27,6 +27,7 @@ from market.kernel.config import Settings, load_settings
 from market.kernel.db import make_engine, make_session_factory
 from market.kernel.errors import DatabaseNotMigrated, MarketError
 from market.kernel.outbox import Consumer, Delivery, Worker, noop_consumer
+from market.kernel.storage import open_file_store
 from market.kernel.uow import UnitOfWork
 from market.kernel.web.internal import get_as
 from market.matching import services as matching
@@ -484,10 +485,13 @@ def _retention_sweep(sessions: sessionmaker[Session], settings: Settings,
     def uow() -> UnitOfWork:
         return UnitOfWork(sessions, SystemClock(), system_actor("retention"))
     applied = compliance.apply_retention(settings.retention_years, uow=uow())
-    return {"retention_applied": applied, **trading.sweep_retention(
-        uow, storage=settings.instance_path / "deliveries",
-        sample_dir=settings.instance_path / "samples",
-        grace=timedelta(days=settings.destruction_grace_days))}
+    files = open_file_store(settings)
+    try:
+        return {"retention_applied": applied, **trading.sweep_retention(
+            uow, storage=files.under("deliveries"), sample_dir=files.under("samples"),
+            grace=timedelta(days=settings.destruction_grace_days))}
+    finally:
+        files.close()
 
 
 @main.group("retention")
@@ -827,7 +831,7 @@ def _card_demo(settings: Settings, made: dict[str, Any], say: Callable[[str], No
         return run_card_trade(sessions, SystemClock(), made,
                               rail=stripe_rail(sessions, stripe_settings), fake=fake,
                               webhook_secret=fake.webhook_secret,
-                              storage=settings.instance_path / "deliveries",
+                              storage=open_file_store(settings).under("deliveries"),
                               policy=trading.policy_of(stripe_settings), say=say)
 
 
@@ -843,7 +847,7 @@ def demo(as_json: bool, base_url: str, rail: str) -> None:
     lines: list[str] = []
     made = run_demo(_sessions(settings), SystemClock(), Signer(settings.signing_key),
                     key_ttl=timedelta(days=settings.api_key_default_ttl_days),
-                    storage=settings.instance_path / "deliveries",
+                    storage=open_file_store(settings).under("deliveries"),
                     policy=trading.policy_of(settings), say=lines.append)
     if rail == "stripe":
         made["card_trade"] = _card_demo(settings, made, lines.append)

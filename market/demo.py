@@ -11,7 +11,6 @@ import hashlib
 import io
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from market.compliance import services as compliance
 from market.kernel.actor import Actor, system_actor
 from market.kernel.clock import Clock
+from market.kernel.storage import FileStore
 from market.kernel.uow import UnitOfWork
 from market.listing import services as listing
 from market.listing.domain import DevelopmentLevel, OfferKind, OfferSpec, ProductType, UsageTerms
@@ -52,7 +52,7 @@ CAST = (
 
 def run_demo(
     session_factory: sessionmaker[Session], clock: Clock, signer: Signer, *, key_ttl: timedelta,
-    storage: Path, policy: Policy, say: Callable[[str], None] = lambda _: None,
+    storage: FileStore, policy: Policy, say: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """Create the cast and the chain resource_holding ← processing_use ← product_operation,
     then list the product and trade it."""
@@ -142,7 +142,7 @@ def run_demo(
 
 
 def _match(uow: Callable[[Actor], UnitOfWork], actors: dict[str, Actor], product_id: str, *,
-           storage: Path, policy: Policy, say: Callable[[str], None]) -> dict[str, Any]:
+           storage: FileStore, policy: Policy, say: Callable[[str], None]) -> dict[str, Any]:
     """The buyer posts a demand; the engine matches the listed product and explains its
     score; the processor answers with an offer, the buyer counters, the processor agrees,
     and the buyer orders the private offer through the order flow."""
@@ -211,7 +211,7 @@ def _yuan(amount: int) -> str:
 
 def _trade(uow: Callable[[Actor], UnitOfWork], actors: dict[str, Actor],
            made: dict[str, Any], product_id: str, resource_id: str, scope: Scope, *,
-           storage: Path, policy: Policy, say: Callable[[str], None]) -> dict[str, Any]:
+           storage: FileStore, policy: Policy, say: Callable[[str], None]) -> dict[str, Any]:
     """The processor lists the product; the buyer orders, pays, receives and accepts it."""
     terms = UsageTerms(purposes=tuple(sorted(scope.purposes)), scenarios=("城市交通治理",),
                        territory="domestic", duration_days=365, onward_transfer=False,
@@ -273,7 +273,7 @@ def _trade(uow: Callable[[Actor], UnitOfWork], actors: dict[str, Actor],
 
 
 def run_card_trade(session_factory: sessionmaker[Session], clock: Clock, made: dict[str, Any],
-                   *, rail: Any, fake: Any, webhook_secret: str, storage: Path,
+                   *, rail: Any, fake: Any, webhook_secret: str, storage: FileStore,
                    policy: Policy, say: Callable[[str], None] = lambda _: None,
                    ) -> dict[str, Any]:
     """The same product bought by card on the Stripe rail: the payees onboard as Connect

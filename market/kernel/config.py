@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from limits import parse_many
-from limits.storage import SCHEMES
+from limits.storage import SCHEMES  # type: ignore[attr-defined]  # (not in its __all__)
 
 from market.kernel.errors import ConfigurationError
 
@@ -34,6 +34,11 @@ class Settings:
     secret_key: str
     signing_key: str = ""
     max_body_bytes: int = 1024 * 1024
+    # Beyond these the application answers 414 uri_too_long / 431 headers_too_large (the
+    # server in front, see market/gunicorn_conf.py, lets somewhat more through to it).
+    max_url_bytes: int = 4096
+    max_header_count: int = 100
+    max_header_bytes: int = 16 * 1024
     max_upload_bytes: int = 2 * 1024 ** 3
     idempotency_ttl_seconds: int = 24 * 3600
     idempotency_lease_seconds: int = 60
@@ -110,6 +115,17 @@ class Settings:
     # from the start, at most this many times in all, then answered 503 with Retry-After.
     db_busy_timeout_ms: int = 5000
     db_attempts: int = 3
+    # Where delivered files, samples and evidence are kept: ``local`` (under instance_path)
+    # or ``s3``, an S3-compatible bucket every application machine shares (credentials left
+    # empty come from boto3's usual sources: AWS_ACCESS_KEY_ID, a profile, a role).
+    storage: str = "local"
+    s3_endpoint_url: str = ""
+    s3_bucket: str = ""
+    s3_region: str = ""
+    s3_prefix: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    s3_part_size: int = 8 * 1024 * 1024
     # Rate limits, answered 429 with Retry-After: failed authentications per API key id and
     # per client address, and costly endpoints (searches, exports, evidence bundles) per
     # organisation, else per address. Each limit is "N per period" (several joined by ";").
@@ -400,6 +416,37 @@ def _payments(env: Mapping[str, str]) -> dict[str, Any]:
     return settings
 
 
+STORAGES = ("local", "s3")
+
+
+def _storage(env: Mapping[str, str]) -> dict[str, Any]:
+    """``MARKET_STORAGE``: ``local`` (the default) or ``s3`` with ``MARKET_S3_BUCKET`` and
+    optionally its endpoint (any S3-compatible store), region, key prefix, credentials and
+    multipart part size (at least 5 MiB)."""
+    kind = (env.get(PREFIX + "STORAGE") or "local").strip().lower()
+    if kind not in STORAGES:
+        raise ConfigurationError(f"{PREFIX}STORAGE must be one of {', '.join(STORAGES)}")
+
+    def text(name: str) -> str:
+        return (env.get(PREFIX + name) or "").strip()
+
+    found: dict[str, Any] = {
+        "storage": kind, "s3_endpoint_url": text("S3_ENDPOINT_URL"),
+        "s3_bucket": text("S3_BUCKET"), "s3_region": text("S3_REGION"),
+        "s3_prefix": text("S3_PREFIX").strip("/"),
+        "s3_access_key_id": text("S3_ACCESS_KEY_ID"),
+        "s3_secret_access_key": text("S3_SECRET_ACCESS_KEY"),
+        "s3_part_size": _int(env, "S3_PART_SIZE", 8 * 1024 * 1024)}
+    if kind == "s3" and not found["s3_bucket"]:
+        raise ConfigurationError(f"{PREFIX}STORAGE=s3 needs {PREFIX}S3_BUCKET")
+    if found["s3_part_size"] < 5 * 1024 * 1024:
+        raise ConfigurationError(f"{PREFIX}S3_PART_SIZE must be at least 5 MiB (5242880)")
+    if bool(found["s3_access_key_id"]) != bool(found["s3_secret_access_key"]):
+        raise ConfigurationError(f"{PREFIX}S3_ACCESS_KEY_ID and {PREFIX}S3_SECRET_ACCESS_KEY "
+                                 "go together")
+    return found
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build :class:`Settings` from ``MARKET_*`` variables (``os.environ`` by default).
 
@@ -443,6 +490,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret_key=secret_key,
         signing_key=signing_key,
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
+        max_url_bytes=_int(env, "MAX_URL_BYTES", 4096),
+        max_header_count=_int(env, "MAX_HEADER_COUNT", 100),
+        max_header_bytes=_int(env, "MAX_HEADER_BYTES", 16 * 1024),
         max_upload_bytes=_int(env, "MAX_UPLOAD_BYTES", 2 * 1024 ** 3),
         idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
         idempotency_lease_seconds=_int(env, "IDEMPOTENCY_LEASE_SECONDS", 60),
@@ -496,6 +546,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         document_reminder_days=_reminder_days(env),
         db_busy_timeout_ms=_int(env, "DB_BUSY_TIMEOUT_MS", 5000),
         db_attempts=_int(env, "DB_ATTEMPTS", 3),
+        **_storage(env),
         **_rate_limits(env),
         log_level=_log_level(env),
         check_schema=_bool(env, "CHECK_SCHEMA", True),

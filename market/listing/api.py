@@ -7,15 +7,16 @@ import base64
 import binascii
 import json
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, request, send_file
+from flask import Response, request
 
 from market.kernel.actor import Role
 from market.kernel.errors import InvalidCursor, InvalidInput
+from market.kernel.storage import FileStore, sharded
 from market.kernel.web import ApiBlueprint, page_body, page_of, state, unit_of_work
+from market.kernel.web.files import send_stored, stored_files
 from market.kernel.web.pagination import PageQuery, decode_cursor, encode_cursor, page_args
 from market.listing import catalog, linked_data, services
 from market.listing.errors import OfferNotFound, ProductNotFound
@@ -43,8 +44,8 @@ bp = ApiBlueprint("listing", __name__,
 
 
 
-def _sample_dir() -> Path:
-    return state().settings.instance_path / "samples"
+def _sample_dir() -> FileStore:
+    return stored_files("samples")
 
 
 def _input(body: dict[str, Any]) -> services.ProductInput:
@@ -235,12 +236,14 @@ def catalog_sample(product_id: str) -> Response:
     """Download the small sample of a listed product before buying."""
     view = services.listed_version(product_id, uow=unit_of_work())
     sample = services.sample_of(view.version)
-    path = _sample_dir() / sample[0][:2] / sample[0] if sample else None
-    if sample is None or path is None or not path.exists():
-        raise ProductNotFound("this product has no sample")
-    response = send_file(path, mimetype=sample[2], as_attachment=True, download_name=sample[1],
-                         etag=sample[0])
-    return response
+    store = _sample_dir()
+    try:
+        if sample is None:
+            raise FileNotFoundError
+        return send_stored(store, sharded(sample[0]), media_type=sample[2], name=sample[1],
+                           etag=sample[0], conditional=False)
+    except FileNotFoundError:
+        raise ProductNotFound("this product has no sample") from None
 
 
 def _offset(cursor: str | None) -> int:
@@ -254,6 +257,7 @@ def _offset(cursor: str | None) -> int:
 
 @bp.route("/catalog", methods=["GET"])
 @bp.access(anonymous=True)
+@bp.rate_limited("search")
 @bp.arguments(CatalogQuery, location="query")
 @bp.response(200, CatalogPage)
 def search_catalog(query: dict[str, Any]) -> dict[str, Any]:
@@ -304,6 +308,7 @@ def _jsonld(document: dict[str, Any]) -> Response:
 
 @bp.route("/catalog.jsonld", methods=["GET"])
 @bp.access(anonymous=True)
+@bp.rate_limited("search")
 @bp.arguments(PageQuery, location="query")
 @bp.response(200, content_type="application/ld+json",
              description="DCAT-AP 3 catalogue (JSON-LD), a page of datasets")

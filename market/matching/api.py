@@ -286,6 +286,7 @@ def withdraw(body: dict[str, Any], negotiation_id: str) -> Any:
 
 @bp.route("/supply", methods=["GET"])
 @bp.access(roles=TRADERS)
+@bp.rate_limited("search")
 @bp.arguments(SupplyQuery, location="query")
 @bp.response(200, SupplyOut)
 def search_supply(query: dict[str, Any]) -> Any:

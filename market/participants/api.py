@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from market.kernel.actor import Role
 from market.kernel.errors import InvalidInput
+from market.kernel.storage import FileStore
 from market.kernel.web import ApiBlueprint, current_actor, state, unit_of_work
+from market.kernel.web.files import stored_files
 from market.kernel.web.pagination import PageQuery, page_args, page_body, page_of
 from market.participants import services
 from market.participants.document_schemas import (
@@ -281,8 +282,8 @@ def revoke_signing_key(body: dict[str, Any], org_id: str, signing_key_id: str) -
 # -- admission documents (主体资格), identities (实名制) and credit marks (信用标识) ----------
 
 
-def _storage() -> Path:
-    return state().settings.instance_path / "evidence"  # beside rights evidence, by SHA-256
+def _storage() -> FileStore:
+    return stored_files("evidence")  # beside rights evidence, by SHA-256
 
 
 def _identity_key() -> bytes:

@@ -50,6 +50,7 @@ def filings(query: dict[str, Any]) -> dict[str, Any]:
 
 @bp.route("/regulator/filings/export", methods=["GET"])
 @bp.access(roles=[Role.REGULATOR])
+@bp.rate_limited("export")
 @bp.arguments(ExportQuery, location="query")
 @bp.response(200, content_type="text/csv",
              description="CSV with a header row, or JSON Lines; streamed")

@@ -3,13 +3,14 @@ the rights chain of a product."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from flask import current_app
 
 from market.kernel.actor import Role
+from market.kernel.storage import FileStore
 from market.kernel.web import ApiBlueprint, state, unit_of_work
+from market.kernel.web.files import stored_files
 from market.kernel.web.pagination import PageQuery, page_args, page_body, page_of
 from market.receipts.services import Signer, verify
 from market.rights import services
@@ -54,8 +55,8 @@ def signer() -> Signer:
     return current_app.extensions["market.signer"]  # type: ignore[no-any-return]
 
 
-def _evidence_dir() -> Path:
-    return state().settings.instance_path / "evidence"
+def _evidence_dir() -> FileStore:
+    return stored_files("evidence")
 
 
 def _evidence(items: list[dict[str, Any]]) -> list[services.EvidenceInput]:

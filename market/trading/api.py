@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from flask import Response, request, send_file, url_for
+from flask import Response, request, url_for
 
 from market.kernel.actor import Role
+from market.kernel.storage import FileStore
 from market.kernel.web import (
     ApiBlueprint,
     PageQuery,
@@ -20,6 +20,7 @@ from market.kernel.web import (
     state,
     unit_of_work,
 )
+from market.kernel.web.files import send_stored, stored_files
 from market.settlement.services import RefundCause, RefundOut
 from market.trading import services
 from market.trading.domain import DeliveryMode, DisputeOutcome, Policy
@@ -67,8 +68,8 @@ def policy() -> Policy:
     return services.policy_of(state().settings)
 
 
-def storage() -> Path:
-    return state().settings.instance_path / "deliveries"
+def storage() -> FileStore:
+    return stored_files("deliveries")
 
 
 order_body = services.order_document
@@ -297,8 +298,8 @@ def download(token: str) -> Response:
         or (ranged is not None and len(ranged.ranges) == 1 and ranged.ranges[0][0] == 0))
     found = services.redeem_download(token, counted=counted, storage=storage(),
                                      uow=unit_of_work())
-    response = send_file(found.path, mimetype=found.media_type, as_attachment=True,
-                         download_name=found.name, conditional=True, etag=found.sha256)
+    response = send_stored(found.store, found.key, media_type=found.media_type,
+                           name=found.name, etag=found.sha256)
     response.headers["X-Content-SHA256"] = found.sha256
     response.headers["X-Downloads-Remaining"] = str(found.remaining)
     response.headers["Cache-Control"] = "no-store"

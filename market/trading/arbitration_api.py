@@ -71,6 +71,7 @@ def waive_escalation(dispute_id: str) -> Any:
 
 @bp.route("/disputes/<dispute_id>/evidence-bundle", methods=["GET"])
 @bp.access(object_scoped=True)
+@bp.rate_limited("export")
 @bp.response(200, EvidenceBundleOut)
 def evidence_bundle(dispute_id: str) -> Any:
     """The dispute's evidence bundle for the arbitration institution: contract,

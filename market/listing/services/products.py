@@ -5,6 +5,7 @@ a new version once it was on sale)."""
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,7 @@ from typing import Any
 from market.kernel.actor import Role, require
 from market.kernel.errors import Conflict, InvalidInput
 from market.kernel.ids import new_id
+from market.kernel.storage import FileStore, file_store, sharded
 from market.kernel.uow import UnitOfWork
 from market.listing import repository
 from market.listing.domain import (
@@ -90,17 +92,14 @@ def _validate(data: ProductInput) -> None:
         raise InvalidInput(errors=errors)
 
 
-def _store_sample(sample: Sample, sample_dir: Path | None) -> str:
-    digest = hashlib.sha256(sample.content).hexdigest()
-    if sample_dir is not None:
-        path = sample_dir / digest[:2] / digest
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            path.write_bytes(sample.content)
-    return digest
+def _store_sample(sample: Sample, sample_dir: FileStore | Path | None) -> str:
+    """The sample's SHA-256, the sample kept under it unless ``sample_dir`` is None."""
+    if sample_dir is None:
+        return hashlib.sha256(sample.content).hexdigest()
+    return file_store(sample_dir).put(io.BytesIO(sample.content), sharded).sha256
 
 
-def _fill(version: ProductVersion, data: ProductInput, sample_dir: Path | None) -> None:
+def _fill(version: ProductVersion, data: ProductInput, sample_dir: FileStore | Path | None) -> None:
     version.title = data.title
     version.description = data.description
     version.type = data.type.value
@@ -145,7 +144,8 @@ def _replace_offers(uow: UnitOfWork, version: ProductVersion, data: ProductInput
 
 
 def _new_version(uow: UnitOfWork, product: Product, number: int, data: ProductInput,
-                 sample_dir: Path | None, based_on: ProductVersion | None) -> ProductVersion:
+                 sample_dir: FileStore | Path | None, based_on: ProductVersion | None
+                 ) -> ProductVersion:
     now = uow.clock.now()
     version = ProductVersion(
         id=new_id("ver"), product_id=product.id, merchant_org_id=product.merchant_org_id,
@@ -167,7 +167,7 @@ def _new_version(uow: UnitOfWork, product: Product, number: int, data: ProductIn
 
 def create_product(
     data: ProductInput, *, uow: UnitOfWork, product_id: str | None = None,
-    sample_dir: Path | None = None,
+    sample_dir: FileStore | Path | None = None,
 ) -> ProductView:
     """A merchant drafts a product (version 1).
 
@@ -200,7 +200,8 @@ def create_product(
 
 
 def revise_product(
-    product_id: str, data: ProductInput, *, uow: UnitOfWork, sample_dir: Path | None = None
+    product_id: str, data: ProductInput, *, uow: UnitOfWork,
+    sample_dir: FileStore | Path | None = None,
 ) -> ProductView:
     """The merchant changes its product: a draft or returned version is edited in place; a
     listed (or suspended) product gets a new version that is reviewed while the listed one

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from market.kernel.storage import FileStore, file_store, sharded
 from market.kernel.uow import UnitOfWork
 from market.listing.domain import ListingStatus
 from market.listing.models import ProductVersion
@@ -19,12 +20,9 @@ ENDED = frozenset({ListingStatus.REJECTED.value, ListingStatus.DELISTED.value,
                    ListingStatus.SUPERSEDED.value})
 
 
-def sample_path(sample_dir: Path, sha256: str) -> Path:
-    return sample_dir / sha256[:2] / sha256
-
-
-def delete_unused_samples(*, sample_dir: Path, uow: UnitOfWork) -> list[str]:
+def delete_unused_samples(*, sample_dir: FileStore | Path, uow: UnitOfWork) -> list[str]:
     """Delete the stored samples no live version shows; returns their SHA-256."""
+    store = file_store(sample_dir)
     with uow:
         versions = uow.session.scalars(
             select(ProductVersion).where(ProductVersion.sample_sha256.is_not(None),
@@ -38,9 +36,7 @@ def delete_unused_samples(*, sample_dir: Path, uow: UnitOfWork) -> list[str]:
         for sha, showing in sorted(by_file.items()):
             if any(v.status not in ENDED for v in showing):
                 continue
-            path = sample_path(sample_dir, sha)
-            present = path.exists()
-            path.unlink(missing_ok=True)
+            present = store.delete(sharded(sha))
             for version in showing:
                 version.sample_deleted_at = now
                 uow.audit.record(uow.actor, "sample.deleted", "product_version", version.id, {

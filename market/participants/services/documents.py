@@ -12,6 +12,7 @@ and a verified renewal restores it.
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -23,6 +24,7 @@ from market.kernel.actor import Role, require
 from market.kernel.db import present
 from market.kernel.errors import RoleNotAllowed
 from market.kernel.ids import new_id
+from market.kernel.storage import FileStore, file_store, sharded
 from market.kernel.uow import UnitOfWork
 from market.participants import documents as rules
 from market.participants.domain import Status, credit_code_problem
@@ -92,7 +94,7 @@ class Papers:
 
     documents: Sequence[DocumentInput] = ()
     identity: IdentityInput | None = None
-    storage: Path | None = None
+    storage: FileStore | Path | None = None
     identity_key: bytes = field(default=b"", repr=False)
 
 
@@ -135,8 +137,8 @@ def _writer(uow: UnitOfWork, org_id: str) -> Organisation:
 # -- storing -----------------------------------------------------------------------------------
 
 
-def _store(uow: UnitOfWork, org: Organisation, item: DocumentInput, storage: Path | None, *,
-           verified: bool) -> OrganisationDocument:
+def _store(uow: UnitOfWork, org: Organisation, item: DocumentInput,
+           storage: FileStore | Path | None, *, verified: bool) -> OrganisationDocument:
     problem = rules.dates_problem(item.issued_on, item.expires_on)
     if problem:
         raise DocumentMismatch(f"{item.name}: {problem}", errors={"expires_on": [problem]})
@@ -147,10 +149,7 @@ def _store(uow: UnitOfWork, org: Organisation, item: DocumentInput, storage: Pat
                                    errors={"sha256": [f"{item.name}: sha256 mismatch"]})
         size = len(item.content)
         if storage is not None:  # content-addressed, as rights evidence is kept
-            path = storage / item.sha256[:2] / item.sha256
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not path.exists():
-                path.write_bytes(item.content)
+            file_store(storage).put(io.BytesIO(item.content), sharded)
     now = uow.clock.now()
     doc = OrganisationDocument(
         id=new_id("doc"), organisation_id=org.id, kind=item.kind.value, name=item.name,
@@ -240,7 +239,7 @@ def file_papers(uow: UnitOfWork, org: Organisation, papers: Papers, *,
 
 
 def submit_document(org_id: str, item: DocumentInput, *, uow: UnitOfWork,
-                    storage: Path | None = None) -> OrganisationDocument:
+                    storage: FileStore | Path | None = None) -> OrganisationDocument:
     """An organisation (or the operator for it) submits a document, new or renewing one of
     the same kind; it counts once the operator verifies it.
 

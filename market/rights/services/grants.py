@@ -10,6 +10,7 @@ from pathlib import Path
 
 from market.kernel.actor import Role, require
 from market.kernel.ids import new_id
+from market.kernel.storage import FileStore
 from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
 from market.rights.domain import LIVE, PENDING, RightKind, RightStatus, Scope, Term
@@ -31,7 +32,7 @@ class GrantInput:
 
 
 def create_grant(
-    data: GrantInput, *, uow: UnitOfWork, evidence_dir: Path | None = None
+    data: GrantInput, *, uow: UnitOfWork, evidence_dir: FileStore | Path | None = None
 ) -> Grant:
     """The holder of a registered resource holding right grants processing use (授权).
 

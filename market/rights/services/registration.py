@@ -11,6 +11,7 @@ from pathlib import Path
 from market.compliance import services as compliance
 from market.kernel.actor import Role, require
 from market.kernel.ids import new_id
+from market.kernel.storage import FileStore
 from market.kernel.uow import UnitOfWork
 from market.rights.domain import (
     Application,
@@ -94,7 +95,7 @@ def _application(
 
 
 def submit_right(
-    data: RightInput, *, uow: UnitOfWork, evidence_dir: Path | None = None
+    data: RightInput, *, uow: UnitOfWork, evidence_dir: FileStore | Path | None = None
 ) -> Right:
     """A merchant submits a right registration for review.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 from market.kernel.actor import Role, require
 from market.kernel.errors import InvalidInput
 from market.kernel.ids import new_id
+from market.kernel.storage import FileStore, file_store, sharded
 from market.kernel.uow import UnitOfWork
 from market.rights.domain import (
     HOME_COUNTRY,
@@ -57,7 +59,7 @@ class ResourceInput:
 
 def _store_evidence(
     uow: UnitOfWork, owner_type: str, owner_id: str, items: Sequence[EvidenceInput],
-    evidence_dir: Path | None,
+    evidence_dir: FileStore | Path | None,
 ) -> list[Evidence]:
     stored: list[Evidence] = []
     for item in items:
@@ -67,10 +69,7 @@ def _store_evidence(
                 raise EvidenceMismatch(errors={"evidence": [f"{item.name}: sha256 mismatch"]})
             size = len(item.content)
             if evidence_dir is not None:
-                path = evidence_dir / item.sha256[:2] / item.sha256
-                path.parent.mkdir(parents=True, exist_ok=True)
-                if not path.exists():
-                    path.write_bytes(item.content)
+                file_store(evidence_dir).put(io.BytesIO(item.content), sharded)
         evidence = Evidence(
             id=new_id("evd"), owner_type=owner_type, owner_id=owner_id, kind=item.kind.value,
             name=item.name, media_type=item.media_type, sha256=item.sha256, size=size,
@@ -95,7 +94,7 @@ def decode_content(content_base64: str | None) -> bytes | None:
 
 
 def register_resource(
-    data: ResourceInput, *, uow: UnitOfWork, evidence_dir: Path | None = None
+    data: ResourceInput, *, uow: UnitOfWork, evidence_dir: FileStore | Path | None = None
 ) -> DataResource:
     """A merchant registers a data resource it holds, with its source-legality evidence.
 
@@ -147,7 +146,7 @@ def register_resource(
 
 def add_evidence(
     owner_type: str, owner_id: str, items: Sequence[EvidenceInput], *, uow: UnitOfWork,
-    evidence_dir: Path | None = None,
+    evidence_dir: FileStore | Path | None = None,
 ) -> list[Evidence]:
     """The holder adds evidence to its resource, right or (as grantor) grant.
 

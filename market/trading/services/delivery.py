@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import shutil
-import tempfile
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +17,7 @@ from market.kernel.actor import system_actor
 from market.kernel.db import lock_name
 from market.kernel.errors import InvalidInput
 from market.kernel.ids import new_id
+from market.kernel.storage import FileStore, file_store, flat
 from market.kernel.uow import UnitOfWork
 from market.listing import services as listing
 from market.trading import metering, repository
@@ -36,7 +35,6 @@ from market.trading.services import _subscribed, retention, signing
 from market.trading.services._common import OrderView, _moved
 from market.trading.services.facts import trade_facts
 
-CHUNK = 1024 * 1024
 DOWNLOADABLE = frozenset({OrderStatus.DELIVERED.value, OrderStatus.ACCEPTED.value,
                           OrderStatus.SETTLED.value, OrderStatus.DISPUTED.value,
                           OrderStatus.RESOLVED.value})
@@ -59,29 +57,20 @@ class DeliveryInput:
     note: str | None = None
 
 
-def store_file(upload: FileUpload, storage: Path, *, uow: UnitOfWork) -> tuple[str, int]:
-    """Copy an upload into content-addressed storage while hashing it, in bounded memory;
-    returns (sha256, size). The file is placed under its ``stored_file_lock``, in ``uow``'s
-    transaction after it has written, so a retention sweep deleting the same content either
-    finished before (the file is placed again) or waits and sees this delivery."""
-    storage.mkdir(parents=True, exist_ok=True)
-    digest, size = hashlib.sha256(), 0
-    with tempfile.NamedTemporaryFile(dir=storage, delete=False) as out:
-        while chunk := upload.stream.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-            out.write(chunk)
-    sha = digest.hexdigest()
-    lock_name(uow.session, retention.stored_file_lock(sha))
-    target = storage / sha
-    if target.exists():
-        Path(out.name).unlink()
-    else:
-        shutil.move(out.name, target)
-    return sha, size
+def store_file(upload: FileUpload, storage: FileStore | Path, *, uow: UnitOfWork
+               ) -> tuple[str, int]:
+    """Copy an upload into content-addressed storage (key: its SHA-256) while hashing it,
+    in bounded memory; returns (sha256, size). The file is placed under its
+    ``stored_file_lock``, in ``uow``'s transaction after it has written, so a retention
+    sweep deleting the same content either finished before (the file is placed again) or
+    waits and sees this delivery."""
+    stored = file_store(storage).put(
+        upload.stream, flat,
+        before_placing=lambda sha: lock_name(uow.session, retention.stored_file_lock(sha)))
+    return stored.sha256, stored.size
 
 
-def deliver(order_id: str, data: DeliveryInput, *, storage: Path, policy: Policy,
+def deliver(order_id: str, data: DeliveryInput, *, storage: FileStore | Path, policy: Policy,
             uow: UnitOfWork) -> tuple[OrderView, str | None]:
     """The seller delivers a paid order. The rules judge the delivery now (the rights chain
     in term, both parties still admitted, the buyer's scenarios and territory within the
@@ -185,14 +174,20 @@ def issue_download_token(order_id: str, *, policy: Policy, uow: UnitOfWork
 
 @dataclass(frozen=True)
 class Download:
-    path: Path
+    store: FileStore
+    key: str
     name: str
     media_type: str
     sha256: str
     remaining: int
 
+    @property
+    def path(self) -> Path | None:
+        """The file on this machine, when the store keeps it locally."""
+        return self.store.local_path(self.key)
 
-def redeem_download(token: str, *, counted: bool, storage: Path, uow: UnitOfWork
+
+def redeem_download(token: str, *, counted: bool, storage: FileStore | Path, uow: UnitOfWork
                     ) -> Download:
     """The file a download token opens. ``counted`` requests (a whole download, or a range
     from the first byte) use one of the token's downloads; further ranges of the same
@@ -226,7 +221,8 @@ def redeem_download(token: str, *, counted: bool, storage: Path, uow: UnitOfWork
             raise DownloadNotAllowed()  # a range of a download that never started
         assert delivery.sha256 is not None
         uow.commit()
-        return Download(storage / delivery.sha256, delivery.file_name or "delivery",
+        return Download(file_store(storage), flat(delivery.sha256),
+                        delivery.file_name or "delivery",
                         delivery.media_type or "application/octet-stream", delivery.sha256,
                         record.max_uses - record.uses)
 

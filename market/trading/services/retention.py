@@ -25,6 +25,7 @@ from sqlalchemy import select
 from market.compliance import services as compliance
 from market.kernel.db import lock_name
 from market.kernel.errors import InvalidInput
+from market.kernel.storage import FileStore, file_store, flat
 from market.kernel.uow import UnitOfWork
 from market.listing import services as listing
 from market.trading import repository
@@ -262,7 +263,7 @@ def _reasons(uow: UnitOfWork, deliveries: Sequence[Delivery]) -> dict[str, str] 
     return reasons
 
 
-def delete_unneeded_files(*, storage: Path, uow: UnitOfWork) -> list[str]:
+def delete_unneeded_files(*, storage: FileStore | Path, uow: UnitOfWork) -> list[str]:
     """Delete from storage every delivered file that no order needs any more (none may still
     download it: each is refunded, cancelled or past its term); each delivery keeps its
     SHA-256 and is marked, every deletion audited. Returns the SHA-256 of the files.
@@ -272,6 +273,7 @@ def delete_unneeded_files(*, storage: Path, uow: UnitOfWork) -> list[str]:
     deliveries are marked before the file goes: a delivery of the same content in flight
     either waits and finds the file gone (and places it again) or commits first and keeps
     it."""
+    store = file_store(storage)
     with uow:
         by_file: dict[str, list[Delivery]] = defaultdict(list)
         for delivery in _delivered(uow):
@@ -289,9 +291,7 @@ def delete_unneeded_files(*, storage: Path, uow: UnitOfWork) -> list[str]:
             for delivery in deliveries:
                 delivery.file_deleted_at = now
             uow.session.flush()  # on SQLite: the write lock, held until the commit
-            path = storage / sha
-            present = path.exists()
-            path.unlink(missing_ok=True)
+            present = store.delete(flat(sha))
             for delivery in deliveries:
                 uow.audit.record(uow.actor, "delivery.file_deleted", "delivery", delivery.id, {
                     "order_id": delivery.order_id, "sha256": sha, "size": delivery.size,
@@ -312,8 +312,8 @@ def destruction_views(requests: Sequence[DestructionRequest], now: datetime
              "overdue": r.declared_at is None and r.due_by <= now} for r in requests]
 
 
-def sweep_retention(uow: Callable[[], UnitOfWork], *, storage: Path, sample_dir: Path,
-                    grace: timedelta) -> dict[str, list[str]]:
+def sweep_retention(uow: Callable[[], UnitOfWork], *, storage: FileStore | Path,
+                    sample_dir: FileStore | Path, grace: timedelta) -> dict[str, list[str]]:
     """The periodic retention duty, each step in its own transaction: ask for the
     destructions now due, alert the overdue ones, delete the delivered files and samples
     nothing needs any more. Returns what each step acted on."""
