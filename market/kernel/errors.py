@@ -206,6 +206,16 @@ class IdempotencyRequestInFlight(Conflict):
     title = "A request with this idempotency key is in progress"
 
 
+class IdempotencyAnswerLost(Conflict):
+    """The first request with this key took effect, but its process ended before the answer
+    was stored; repeating it would not take effect again."""
+
+    code = "idempotency_answer_lost"
+    title = "The request with this idempotency key took effect; its answer was lost"
+    detail_template = ("The request took effect once; its answer could not be kept. Do not "
+                       "repeat it: read the resource it changed or created instead.")
+
+
 class PayloadTooLarge(MarketError):
     """The body exceeds the configured limit."""
 

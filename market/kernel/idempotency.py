@@ -25,7 +25,12 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from market.kernel.clock import Clock
 from market.kernel.db import Base, JSONType, UTCDateTime
-from market.kernel.errors import IdempotencyKeyReused, IdempotencyRequestInFlight, InvalidInput
+from market.kernel.errors import (
+    IdempotencyAnswerLost,
+    IdempotencyKeyReused,
+    IdempotencyRequestInFlight,
+    InvalidInput,
+)
 from market.kernel.ids import new_id
 
 IN_FLIGHT, COMMITTED, COMPLETED = "in_flight", "committed", "completed"
@@ -116,6 +121,8 @@ class IdempotencyStore:
         Raises:
             IdempotencyKeyReused: the key was used with another request.
             IdempotencyRequestInFlight: the first request with this key is still running.
+            IdempotencyAnswerLost: the first request took effect, but its process ended
+                before storing the answer (its lease has run out).
         """
         for _ in range(3):
             claim = self._try_claim(principal, key, method, path, fingerprint)
@@ -154,6 +161,8 @@ class IdempotencyStore:
                 return Claim(existing.id, self._stored(existing))
             if existing.status == IN_FLIGHT and existing.lease_until <= now:
                 return self._take_over(session, existing, now, fingerprint, method, path)
+            if existing.status == COMMITTED and existing.lease_until <= now:
+                raise IdempotencyAnswerLost()  # took effect; its process died before answering
             raise IdempotencyRequestInFlight()
 
     def _take_over(

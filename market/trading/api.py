@@ -198,7 +198,7 @@ def get_card_payment(order_id: str) -> Any:
 
 @bp.route("/orders/<order_id>/deliveries", methods=["POST"])
 @bp.access(roles=[Role.MERCHANT], object_scoped=True)
-@bp.alt_response(409, response="CONFLICT")
+@bp.idempotent
 @bp.arguments(DeliveryIn)
 @bp.response(201, DeliveryResultOut)
 def deliver(body: dict[str, Any], order_id: str) -> tuple[dict[str, Any], int]:

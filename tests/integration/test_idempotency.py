@@ -375,6 +375,30 @@ def test_expired_lease_lets_a_retry_take_over(
     assert replay.get_data() == taken_over.get_data()
 
 
+def test_a_request_that_took_effect_but_lost_its_answer_is_not_repeated(
+    app: Flask, client: FlaskClient, clock: FixedClock,
+    session_factory: sessionmaker[Session],
+) -> None:
+    """The process died between committing the effect and storing the answer: a retry is
+    told so (a final 409) once the lease has run out, and nothing happens a second time."""
+    body = application()
+    claimed = claim_like_the_api(app, "anonymous", "apply-lost", APPLY, body)
+    participants.apply_for_admission(
+        org_input(body), key_ttl=KEY_TTL,
+        uow=UnitOfWork(session_factory, clock, ANONYMOUS,
+                       before_commit=[marking(claimed.record_id)]))
+
+    soon = client.post(APPLY, json=body, headers=idem("apply-lost"))
+    assert soon.status_code == 409
+    assert problem(soon)["code"] == "idempotency_request_in_flight"
+
+    clock.advance(lease(app))
+    late = client.post(APPLY, json=body, headers=idem("apply-lost"))
+    assert late.status_code == 409
+    assert problem(late)["code"] == "idempotency_answer_lost"
+    assert orgs_with_code(session_factory, body["credit_code"]) == 1
+
+
 def test_original_request_cannot_commit_after_its_lease_was_taken_over(
     app: Flask, client: FlaskClient, clock: FixedClock,
     session_factory: sessionmaker[Session],
