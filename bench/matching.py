@@ -433,6 +433,7 @@ def seed_listings(engine: Engine, cast: Cast, n: int, seed: int) -> dict[str, An
         conn.execute(insert(CatalogTermCount).from_select(
             ["term", "listings"],
             select(CatalogTerm.term, func.count()).group_by(CatalogTerm.term)))
+        catalog.recount_facets(conn)
         conn.execute(update(CatalogState).where(CatalogState.id == 1).values(
             token=os.urandom(16).hex(),
             listings=select(func.count()).select_from(CatalogEntry).scalar_subquery()))

@@ -23,10 +23,10 @@ import secrets
 import threading
 import unicodedata
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -38,10 +38,13 @@ from sqlalchemy import (
     String,
     delete,
     func,
+    insert,
     literal,
     null,
     or_,
     select,
+    tuple_,
+    union,
     union_all,
     update,
 )
@@ -57,6 +60,7 @@ MAX_QUERY_TERMS = 12
 COMMON_SHARE = 0.25  # a query word in more than this share of listings is "common" …
 COMMON_MIN_LISTINGS = 1000  # … once the catalogue has at least this many listings
 FACET_CACHE_SIZE = 1024
+RUN_CACHE_SIZE = 16384  # segmented runs of CJK text kept (a few MB)
 _WORD = re.compile(r"[0-9a-z]+(?:[-_.][0-9a-z]+)*")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 
@@ -65,10 +69,6 @@ class CatalogEntry(Base):
     """One listed product as the catalogue shows and filters it."""
 
     __tablename__ = "catalog_entries"
-    __table_args__ = (
-        Index("ix_catalog_entries_listed_at", "listed_at", "product_id"),
-        Index("ix_catalog_entries_price_order", "min_price", "listed_at", "product_id"),
-    )
 
     product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), primary_key=True)
     version_id: Mapped[str] = mapped_column(String(40), nullable=False)
@@ -94,10 +94,6 @@ class CatalogTerm(Base):
     """Inverted index: which listed products contain a term, how strongly, and since when."""
 
     __tablename__ = "catalog_terms"
-    __table_args__ = (
-        # Covers the search: the postings of a term with everything ranking needs.
-        Index("ix_catalog_terms_postings", "term", "weight", "listed_at", "product_id"),
-    )
 
     term: Mapped[str] = mapped_column(String(64), primary_key=True)
     product_id: Mapped[str] = mapped_column(ForeignKey("catalog_entries.product_id",
@@ -105,6 +101,36 @@ class CatalogTerm(Base):
                                             primary_key=True, index=True)
     weight: Mapped[int] = mapped_column(Integer, nullable=False)
     listed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+# Each index below is in exactly the order a page is read in, so a page is the first rows of
+# an index scan (no sort of every match): newest first, and cheapest first (no price last,
+# which is PostgreSQL's order for an ascending column) then newest.
+Index("ix_catalog_entries_newest", CatalogEntry.listed_at.desc(), CatalogEntry.product_id)
+Index("ix_catalog_entries_cheapest", CatalogEntry.min_price, CatalogEntry.listed_at.desc(),
+      CatalogEntry.product_id)
+# Covers the search: the postings of a term with everything ranking needs, strongest first.
+Index("ix_catalog_terms_ranked", CatalogTerm.term, CatalogTerm.weight.desc(),
+      CatalogTerm.listed_at.desc(), CatalogTerm.product_id)
+
+
+class CatalogFacetCount(Base):
+    """How many listed products share one combination of the facets a search can filter on
+    without a query: browsing reads totals and facet counts from these few rows instead of
+    counting every listing. Kept by :func:`refresh`."""
+
+    __tablename__ = "catalog_facet_counts"
+
+    type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    sector: Mapped[str] = mapped_column(String(60), primary_key=True)
+    region: Mapped[str] = mapped_column(String(60), primary_key=True)
+    development_level: Mapped[str] = mapped_column(String(16), primary_key=True)
+    classification: Mapped[str] = mapped_column(String(16), primary_key=True)
+    delivers_file: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    delivers_api: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    delivers_sandbox: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    has_free: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    listings: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
 class CatalogTermCount(Base):
@@ -147,12 +173,20 @@ def terms(text: str) -> list[str]:
     text = normalise(text)
     found: list[str] = []
     for run in _CJK.findall(text):
-        found += [w for w in _jieba().cut_for_search(run) if len(w) >= 1]
-        found += [run[i:i + 2] for i in range(len(run) - 1)]
-        if len(run) == 1:
-            found.append(run)
+        found += _run_terms(run)
     found += [w for w in _WORD.findall(text) if len(w) >= 2 or w.isdigit()]
     return [t[:64] for t in found]
+
+
+@lru_cache(maxsize=RUN_CACHE_SIZE)
+def _run_terms(run: str) -> tuple[str, ...]:
+    """The terms of one run of CJK characters. Listings repeat the same phrases (regions,
+    subjects, boilerplate), so segmenting each run once saves most of jieba's time."""
+    found = [w for w in _jieba().cut_for_search(run) if len(w) >= 1]
+    found += [run[i:i + 2] for i in range(len(run) - 1)]
+    if len(run) == 1:
+        found.append(run)
+    return tuple(found)
 
 
 def query_terms(text: str) -> list[str]:
@@ -195,8 +229,9 @@ def refresh(session: Session, product_id: str) -> None:
 
     old_terms = set(session.scalars(select(CatalogTerm.term)
                                     .where(CatalogTerm.product_id == product_id)))
-    was_listed = session.scalar(select(func.count()).select_from(CatalogEntry)
-                                .where(CatalogEntry.product_id == product_id)) or 0
+    old_facets = session.execute(select(*_FACET_KEY)
+                                 .where(CatalogEntry.product_id == product_id)).first()
+    was_listed = 1 if old_facets is not None else 0
     session.execute(delete(CatalogTerm).where(CatalogTerm.product_id == product_id))
     session.execute(delete(CatalogEntry).where(CatalogEntry.product_id == product_id))
     product = session.get(Product, product_id)
@@ -204,7 +239,8 @@ def refresh(session: Session, product_id: str) -> None:
                if product is not None and product.listed_version_id else None)
     if product is None or version is None or version.status != ListingStatus.LISTED.value:
         session.flush()
-        _account(session, removed=old_terms, added=set(), listings=-was_listed)
+        _account(session, removed=old_terms, added=set(), listings=-was_listed,
+                 facets=(_facets(old_facets), None))
         return
     offers = list(session.scalars(select(Offer).where(Offer.version_id == version.id,
                                                       Offer.buyer_org_id.is_(None))))
@@ -231,11 +267,29 @@ def refresh(session: Session, product_id: str) -> None:
     session.add_all(CatalogTerm(term=t, product_id=product.id, weight=w, listed_at=listed_at)
                     for t, w in weights.items())
     session.flush()
-    _account(session, removed=old_terms, added=set(weights), listings=1 - was_listed)
+    new_facets = session.execute(select(*_FACET_KEY)
+                                 .where(CatalogEntry.product_id == product_id)).first()
+    _account(session, removed=old_terms, added=set(weights), listings=1 - was_listed,
+             facets=(_facets(old_facets), _facets(new_facets)))
 
 
-def _account(session: Session, *, removed: set[str], added: set[str], listings: int) -> None:
-    """Keep the term counts and the catalogue state in step with a refresh."""
+def recount_facets(connection: Any) -> None:
+    """Count the facet combinations of every entry again (after entries were written in
+    bulk, bypassing :func:`refresh`); ``connection``: a Connection or Session."""
+    connection.execute(delete(CatalogFacetCount))
+    connection.execute(insert(CatalogFacetCount).from_select(
+        [c.key for c in _FACET_KEY] + ["listings"],
+        select(*_FACET_KEY, func.count()).group_by(*_FACET_KEY)))
+
+
+def _facets(row: Any) -> dict[str, Any] | None:
+    return None if row is None else dict(zip((c.key for c in _FACET_KEY), row, strict=True))
+
+
+def _account(session: Session, *, removed: set[str], added: set[str], listings: int,
+             facets: tuple[dict[str, Any] | None, dict[str, Any] | None]) -> None:
+    """Keep the term counts, the facet counts and the catalogue state in step with a
+    refresh; ``facets`` are the listing's facet values before and after (None: unlisted)."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     bump = (update(CatalogState).where(CatalogState.id == 1)
             .values(token=secrets.token_hex(16), listings=CatalogState.listings + listings))
@@ -261,6 +315,19 @@ def _account(session: Session, *, removed: set[str], added: set[str], listings: 
             index_elements=[CatalogTermCount.term],
             set_={"listings": CatalogTermCount.listings + stmt.excluded.listings},
         ), [{"term": t, "listings": 1} for t in new])
+    before, after = facets
+    if before == after:
+        return
+    if before is not None:
+        same = [CatalogFacetCount.__table__.c[k] == v for k, v in before.items()]
+        session.execute(update(CatalogFacetCount).where(*same)
+                        .values(listings=CatalogFacetCount.listings - 1))
+        session.execute(delete(CatalogFacetCount).where(*same, CatalogFacetCount.listings <= 0))
+    if after is not None:
+        stmt = dialect.insert(CatalogFacetCount).values(**after, listings=1)
+        session.execute(stmt.on_conflict_do_update(
+            index_elements=[c.key for c in _FACET_KEY],
+            set_={"listings": CatalogFacetCount.listings + stmt.excluded.listings}))
 
 
 # -- search --------------------------------------------------------------------------------
@@ -291,24 +358,27 @@ class SearchResult:
 FACETS = ("type", "sector", "region", "development_level", "classification")
 DELIVERY = {"file": CatalogEntry.delivers_file, "api": CatalogEntry.delivers_api,
             "sandbox": CatalogEntry.delivers_sandbox}
+# What catalog_facet_counts counts listings by: the facets and every yes/no filter.
+_FACET_KEY = tuple(CatalogEntry.__table__.c[name] for name in (
+    *FACETS, "delivers_file", "delivers_api", "delivers_sandbox", "has_free"))
 
 
-def _filtered(stmt: Any, f: Filters) -> Any:
-    for column, value in ((CatalogEntry.type, f.type), (CatalogEntry.sector, f.sector),
-                          (CatalogEntry.region, f.region),
-                          (CatalogEntry.development_level, f.development_level),
-                          (CatalogEntry.classification, f.classification),
-                          (CatalogEntry.merchant_org_id, f.merchant)):
+def _filtered(stmt: Any, f: Filters, table: Any = None) -> Any:
+    """``stmt`` narrowed by the filters, on the entries or on a table with their columns."""
+    c = (CatalogEntry.__table__ if table is None else table).c
+    for name, value in (("type", f.type), ("sector", f.sector), ("region", f.region),
+                        ("development_level", f.development_level),
+                        ("classification", f.classification), ("merchant_org_id", f.merchant)):
         if value:
-            stmt = stmt.where(column == value)
+            stmt = stmt.where(c[name] == value)
     if f.delivery_mode:
-        stmt = stmt.where(DELIVERY[f.delivery_mode].is_(True))
+        stmt = stmt.where(c[DELIVERY[f.delivery_mode].key].is_(True))
     if f.min_price is not None:
-        stmt = stmt.where(CatalogEntry.min_price >= f.min_price)
+        stmt = stmt.where(c.min_price >= f.min_price)
     if f.max_price is not None:
-        stmt = stmt.where(CatalogEntry.min_price <= f.max_price)
+        stmt = stmt.where(c.min_price <= f.max_price)
     if f.free_only:
-        stmt = stmt.where(CatalogEntry.has_free.is_(True))
+        stmt = stmt.where(c.has_free.is_(True))
     return stmt
 
 
@@ -357,20 +427,35 @@ def _selective(session: Session, words: list[str], listings: int) -> list[str]:
 
 def _totals(session: Session, words: list[str], filters: Filters,
             ) -> tuple[int, dict[str, dict[str, int]]]:
-    """The number of matching listings and the facet counts, in one statement."""
-    matched = _filtered(select(*(CatalogEntry.__table__.c[name] for name in FACETS),
-                               CatalogEntry.delivers_file, CatalogEntry.delivers_api,
-                               CatalogEntry.delivers_sandbox, CatalogEntry.has_free), filters)
-    if words:
-        matched = matched.where(CatalogEntry.product_id.in_(
-            select(CatalogTerm.product_id).where(CatalogTerm.term.in_(words))))
+    """The number of matching listings and the facet counts, in one statement. Without a
+    query, and with no filter on merchant or price, they are sums over the facet counts kept
+    by :func:`refresh` (a few thousand rows however large the catalogue) instead of counts
+    over every matching listing."""
+    if not words and filters.merchant is None and filters.min_price is None \
+            and filters.max_price is None:
+        counts = CatalogFacetCount.__table__
+        matched = _filtered(select(counts), filters, counts)
+
+        def count(m: Any, flag: Any = None) -> Any:
+            summed = func.sum(m.c.listings)
+            return func.coalesce(summed if flag is None else summed.filter(flag.is_(True)), 0)
+    else:
+        matched = _filtered(select(*_FACET_KEY), filters)
+        if words:
+            matched = matched.where(CatalogEntry.product_id.in_(
+                select(CatalogTerm.product_id).where(CatalogTerm.term.in_(words))))
+
+        def count(m: Any, flag: Any = None) -> Any:
+            return func.count() if flag is None else func.count().filter(flag.is_(True))
+    if session.get_bind().dialect.name == "postgresql":
+        return _totals_in_one_pass(session, matched, count)
     m = matched.cte("matched").prefix_with("MATERIALIZED")
     parts: list[Any] = [
-        select(literal(name), m.c[name], func.count()).group_by(m.c[name]) for name in FACETS]
-    parts.append(select(literal("total"), null(), func.count()).select_from(m))
-    parts += [select(literal(f"delivery_mode:{mode}"), null(), func.count())
+        select(literal(name), m.c[name], count(m)).group_by(m.c[name]) for name in FACETS]
+    parts.append(select(literal("total"), null(), count(m)).select_from(m))
+    parts += [select(literal(f"delivery_mode:{mode}"), null(), count(m))
               .where(m.c[f"delivers_{mode}"].is_(True)) for mode in DELIVERY]
-    parts.append(select(literal("free"), null(), func.count()).where(m.c.has_free.is_(True)))
+    parts.append(select(literal("free"), null(), count(m)).where(m.c.has_free.is_(True)))
     total = 0
     found: dict[str, dict[str, int]] = {name: {} for name in FACETS}
     found["delivery_mode"] = {}
@@ -383,6 +468,32 @@ def _totals(session: Session, words: list[str], filters: Filters,
             found["delivery_mode"][name.partition(":")[2]] = int(n)
         else:
             found[name][str(value)] = int(n)
+    return total, {name: dict(sorted(counts.items())) if name in FACETS else counts
+                   for name, counts in found.items()}
+
+
+def _totals_in_one_pass(session: Session, matched: Any, count: Callable[..., Any],
+                        ) -> tuple[int, dict[str, dict[str, int]]]:
+    """:func:`_totals` in one pass over the matches (PostgreSQL's grouping sets): a row per
+    value of each facet, and one row for all matches with the yes/no counts."""
+    m = matched.subquery("matched")
+    columns = [m.c[name] for name in FACETS]
+    flags = [m.c[f"delivers_{mode}"] for mode in DELIVERY] + [m.c.has_free]
+    stmt = (select(func.grouping(*columns), *columns, count(m), *(count(m, f) for f in flags))
+            .group_by(func.grouping_sets(*(tuple_(c) for c in columns), tuple_())))
+    everything = (1 << len(FACETS)) - 1
+    total = 0
+    found: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+    for row in session.execute(stmt):
+        grouped, values, n = row[0], row[1:1 + len(FACETS)], row[1 + len(FACETS)]
+        if grouped == everything:
+            total = int(n)
+            found["delivery_mode"] = {mode: int(v) for mode, v in zip(
+                DELIVERY, row[2 + len(FACETS):-1], strict=True)}
+            found["free"] = {"true": int(row[-1])}
+            continue
+        i = next(i for i in range(len(FACETS)) if not grouped >> (len(FACETS) - 1 - i) & 1)
+        found[FACETS[i]][str(values[i])] = int(n)
     return total, {name: dict(sorted(counts.items())) if name in FACETS else counts
                    for name, counts in found.items()}
 
@@ -421,36 +532,72 @@ def _has_filters(f: Filters) -> bool:
 def _ranked(session: Session, words: list[str], filters: Filters, sort: str, offset: int,
             limit: int) -> tuple[list[CatalogEntry], bool]:
     """A page of the listings matching ``words``: ranked on the postings alone when no filter
-    or price needs the entries, so only the page's entries are read."""
-    hits = (select(CatalogTerm.product_id.label("product_id"),
-                   func.count().label("matched"),
-                   func.sum(CatalogTerm.weight).label("score"),
-                   func.max(CatalogTerm.listed_at).label("listed_at"))
-            .where(CatalogTerm.term.in_(words))
-            .group_by(CatalogTerm.product_id))
-    order: list[Any] = []
-    if not _has_filters(filters) and sort != "price":
-        sub = hits.subquery()
-        if sort in ("relevance", ""):
-            order = [sub.c.matched.desc(), sub.c.score.desc()]
-        order += [sub.c.listed_at.desc(), sub.c.product_id.asc()]
-        ids = list(session.scalars(select(sub.c.product_id).order_by(*order)
-                                   .offset(offset).limit(limit + 1)))
-        found = entries(session, ids[:limit])
-        return [found[i] for i in ids[:limit] if i in found], len(ids) > limit
-    if sort in ("relevance", ""):
-        sub = hits.subquery()
-        stmt = _filtered(select(CatalogEntry)
-                         .join(sub, sub.c.product_id == CatalogEntry.product_id), filters)
-        order = [sub.c.matched.desc(), sub.c.score.desc()]
-    else:  # newest or price: no score needed, so the entries' own order can lead
+    needs the entries, so only the page's entries are read."""
+    if sort not in ("relevance", ""):
+        # Newest or cheapest first: no score needed, so the entries are read in the order of
+        # their index and each is checked for a posting, until the page is full.
         stmt = _filtered(select(CatalogEntry), filters).where(
             select(CatalogTerm.product_id)
             .where(CatalogTerm.term.in_(words),
                    CatalogTerm.product_id == CatalogEntry.product_id).exists())
-    rows = list(session.scalars(stmt.order_by(*order, *_entry_order(sort))
+        rows = list(session.scalars(stmt.order_by(*_entry_order(sort))
+                                    .offset(offset).limit(limit + 1)))
+        return rows[:limit], len(rows) > limit
+    plain = [w for w in words if not w.startswith("=")]
+    if len(plain) == 1:
+        return _ranked_one_word(session, words, plain[0], filters, offset, limit)
+    sub = (select(CatalogTerm.product_id.label("product_id"),
+                  func.count().label("matched"),
+                  func.sum(CatalogTerm.weight).label("score"),
+                  func.max(CatalogTerm.listed_at).label("listed_at"))
+           .where(CatalogTerm.term.in_(words))
+           .group_by(CatalogTerm.product_id)).subquery()
+    if not _has_filters(filters):
+        order = [sub.c.matched.desc(), sub.c.score.desc(), sub.c.listed_at.desc(),
+                 sub.c.product_id.asc()]
+        ids = list(session.scalars(select(sub.c.product_id).order_by(*order)
+                                   .offset(offset).limit(limit + 1)))
+        found = entries(session, ids[:limit])
+        return [found[i] for i in ids[:limit] if i in found], len(ids) > limit
+    stmt = _filtered(select(CatalogEntry)
+                     .join(sub, sub.c.product_id == CatalogEntry.product_id), filters)
+    rows = list(session.scalars(stmt.order_by(sub.c.matched.desc(), sub.c.score.desc(),
+                                              *_entry_order(sort))
                                 .offset(offset).limit(limit + 1)))
     return rows[:limit], len(rows) > limit
+
+
+def _ranked_one_word(session: Session, words: list[str], word: str, filters: Filters,
+                     offset: int, limit: int) -> tuple[list[CatalogEntry], bool]:
+    """A page of a query with one word besides the exact-title term: the candidates that can
+    be on it (:func:`_candidates`), each ranked on its own postings."""
+    mine = (CatalogTerm.term.in_(words), CatalogTerm.product_id == CatalogEntry.product_id)
+    matched = select(func.count()).where(*mine).scalar_subquery()
+    score = select(func.coalesce(func.sum(CatalogTerm.weight), 0)).where(*mine).scalar_subquery()
+    candidates = _candidates(word, [w for w in words if w.startswith("=")], filters,
+                             offset + limit + 1)
+    stmt = _filtered(select(CatalogEntry).where(CatalogEntry.product_id.in_(candidates)),
+                     filters)
+    rows = list(session.scalars(stmt.order_by(matched.desc(), score.desc(),
+                                              *_entry_order("relevance"))
+                                .offset(offset).limit(limit + 1)))
+    return rows[:limit], len(rows) > limit
+
+
+def _candidates(word: str, exact: list[str], filters: Filters, n: int) -> Any:
+    """The listings that can be among the first ``n`` of a query with one word (besides the
+    exact-title term): those with the exact title, and the first ``n`` of the others, which
+    rank by the word's weight, then newest, then id: the order of ``ix_catalog_terms_ranked``,
+    so they are the first rows of one index scan instead of every posting of the word."""
+    titled = select(CatalogTerm.product_id).where(CatalogTerm.term.in_(exact))
+    top = select(CatalogTerm.product_id).where(CatalogTerm.term == word,
+                                               CatalogTerm.product_id.not_in(titled))
+    if _has_filters(filters):
+        top = _filtered(top.join(CatalogEntry, CatalogEntry.product_id == CatalogTerm.product_id),
+                        filters)
+    first = (top.order_by(CatalogTerm.weight.desc(), CatalogTerm.listed_at.desc(),
+                          CatalogTerm.product_id.asc()).limit(n).subquery())
+    return union(select(first.c.product_id), titled)
 
 
 def _entry_order(sort: str) -> list[Any]:

@@ -296,3 +296,6 @@ def test_catalog_search_revision_backfills_an_existing_catalogue(fresh_engine: E
         assert dict(conn.execute(text("SELECT term, listings FROM catalog_term_counts")).all()) \
             == {term: 1 for term, _ in postings}
         assert conn.execute(text("SELECT listings FROM catalog_state")).scalar() == 1
+        assert [tuple(r) for r in conn.execute(text(
+            "SELECT type, sector, region, listings FROM catalog_facet_counts")).all()] == [
+            ("dataset", "交通运输", "武汉市", 1)]
