@@ -155,8 +155,10 @@ def wrote(session: Session) -> bool:
 def end_reading(session: Session) -> None:
     """Commit the session's transaction if it only read; one that wrote is left for
     ``close()`` to roll back (without expiring what was loaded)."""
-    if session.in_transaction() and not session.new and not session.dirty \
-            and not session.deleted and not wrote(session):
+    transaction = session.get_transaction()
+    if transaction is None or not transaction.is_active:  # none, or failed: close() ends it
+        return
+    if not session.new and not session.dirty and not session.deleted and not wrote(session):
         session.commit()
 
 
