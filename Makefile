@@ -38,7 +38,7 @@ worker: install
 	$(BIN)/market worker
 
 lint: install
-	$(BIN)/ruff check market tests bench migrations wsgi.py
+	$(BIN)/ruff check market tests bench migrations scripts wsgi.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
