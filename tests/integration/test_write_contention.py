@@ -31,7 +31,7 @@ from market.kernel.actor import system_actor
 from market.kernel.clock import SystemClock
 from market.kernel.config import Settings
 from market.kernel.db import is_contention, make_engine, make_session_factory
-from market.kernel.idempotency import IdempotencyRecord
+from market.kernel.idempotency import IdempotencyRecord, IdempotencyStore
 from market.kernel.uow import UnitOfWork
 from market.participants import services as participants
 from market.participants.domain import random_credit_code
@@ -158,6 +158,38 @@ def test_a_read_that_writes_after_another_writer_committed_runs_again(
     assert calls["n"] == 2
     assert begun[0] == "deferred"
     assert begun[-1] == "immediate"
+
+
+def test_an_idempotent_request_runs_again_under_the_claim_it_made(
+    sqlite_file, tmp_path, monkeypatch,
+):
+    """The claim is made once; the use case that met another transaction runs again under
+    it (neither released nor refused as 'in flight'), and has one effect."""
+    url, token, _path = sqlite_file
+    client = _app(tmp_path, url).test_client()
+    calls = {"n": 0}
+    original = participants.create_api_key
+
+    def meeting_a_writer_once(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("INSERT …", {}, sqlite3.OperationalError("database is locked"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(participants, "create_api_key", meeting_a_writer_once)
+    released: list[str] = []
+    monkeypatch.setattr(IdempotencyStore, "release",
+                        lambda _store, record_id: released.append(record_id))
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "rerun-1"}
+    created = client.post("/api/v1/keys", json={"name": "rerun"}, headers=headers)
+    assert created.status_code == 201, created.get_json()
+    assert calls["n"] == 2
+    assert released == []
+    assert _count(url, select(func.count()).select_from(ApiKey)
+                  .where(ApiKey.name == "rerun")) == 1
+    replay = client.post("/api/v1/keys", json={"name": "rerun"}, headers=headers)
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.get_data() == created.get_data()
 
 
 def _immediate(conn: Any) -> bool:

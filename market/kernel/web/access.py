@@ -118,6 +118,8 @@ class AccessViews:
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 if not rule.public:
                     rule.check(current_actor(), request.method)
+                if getattr(func, "_market_contended", False):  # it runs again by itself
+                    return func(*args, **kwargs)
                 return run_contended(func, state().settings.db_attempts, *args, **kwargs)
 
             wrapper._market_access = rule  # type: ignore[attr-defined]

@@ -4,7 +4,8 @@ again from the start, and a request that cannot get through in time is answered 
 SQLite queues writers for its busy timeout (see :mod:`market.kernel.db`); PostgreSQL may
 end a transaction with a serialization failure or a deadlock. Either way the unit of work
 rolled back whole, so the view is called again as it was: parsed arguments are read from
-the request again, an uploaded file from its start, an idempotency claim made again. After
+the request again, an uploaded file from its start; an idempotent view keeps its claim and
+runs only its use case again (see :mod:`.idempotent`). After
 ``db_attempts`` runs the client gets ``503 database_busy`` with ``Retry-After``; nothing of
 the request was written.
 """
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import g, request
+from sqlalchemy.exc import DBAPIError
 
 from market.kernel.db import expect_writes, is_contention
 from market.kernel.errors import DatabaseBusy
@@ -30,22 +32,23 @@ _LONGEST_PAUSE = 0.25
 
 def run_contended(view: Callable[..., Any], attempts: int, *args: Any, **kwargs: Any) -> Any:
     """``view(*args, **kwargs)``, run again when another transaction was in its way."""
-    for attempt in range(1, attempts + 1):
+    attempt = 1
+    while True:
         try:
             return view(*args, **kwargs)
-        except Exception as error:
+        except DBAPIError as error:
             if not is_contention(error):
                 raise
-            if attempt == attempts:
+            if attempt >= attempts:
                 log.warning("request %s gave up after %d attempts: %s",
-                            g.get("request_id", "-"), attempt, type(error.__cause__ or error))
+                            g.get("request_id", "-"), attempt, error.orig)
                 raise DatabaseBusy(seconds=1) from error
+            attempt += 1
             log.info("request %s met a concurrent transaction; running it again (attempt %d)",
-                     g.get("request_id", "-"), attempt + 1)
+                     g.get("request_id", "-"), attempt)
             _prepare_rerun()
             pause = min(_LONGEST_PAUSE, _FIRST_PAUSE * 2 ** attempt)
             time.sleep(random.uniform(0, pause))  # noqa: S311  (jitter, not a secret)
-    raise AssertionError("unreachable")
 
 
 def _prepare_rerun() -> None:
