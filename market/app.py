@@ -12,7 +12,7 @@ from flask import Flask, send_from_directory
 from flask_babel import Babel
 from sqlalchemy.orm import Session, sessionmaker
 
-from market import wiring
+from market import console, wiring
 from market.compliance import services as compliance
 from market.compliance.api import bp as compliance_bp
 from market.kernel import migrate
@@ -93,6 +93,7 @@ def create_app(
     register_extensions(app, settings, session_factory, clock or SystemClock())
     app.extensions["market.files"] = files or open_file_store(settings)
     register_api(app)
+    console.register(app)
     return app
 
 

@@ -204,6 +204,11 @@ def operator(make_party: Callable[..., Party]) -> Party:
 def committed_engine(engine: Engine) -> Iterator[Engine]:
     """The real engine, for tests whose transactions must commit; tables are emptied after."""
     yield engine
+    empty_tables(engine)
+
+
+def empty_tables(engine: Engine) -> None:
+    """Delete every row the tests committed, leaving the migrated singletons as new."""
     tables = [t.name for t in reversed(metadata.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":

@@ -43,6 +43,9 @@ class Settings:
     idempotency_ttl_seconds: int = 24 * 3600
     idempotency_lease_seconds: int = 60
     api_key_default_ttl_days: int = 365
+    # Web console sessions end after this long unused, and this long after login whatever.
+    console_idle_minutes: int = 30
+    console_lifetime_hours: int = 12
     outbox_max_attempts: int = 10
     outbox_lease_seconds: int = 60
     outbox_backoff_base_seconds: float = 2.0
@@ -50,6 +53,9 @@ class Settings:
     payment_window_hours: int = 24
     delivery_window_hours: int = 7 * 24
     acceptance_window_hours: int = 72
+    # When set (MARKET_ACCEPTANCE_WINDOW_SECONDS), the acceptance window in seconds instead
+    # of the hours above: for demonstrations and tests of the auto-acceptance.
+    acceptance_window_seconds: int = 0
     dispute_answer_hours: int = 72
     # Arbitration: a party may take the operator's decision to one of these institutions
     # this many hours after it (0: the decision is carried out at once); the escrow stays
@@ -497,6 +503,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
         idempotency_lease_seconds=_int(env, "IDEMPOTENCY_LEASE_SECONDS", 60),
         api_key_default_ttl_days=_int(env, "API_KEY_TTL_DAYS", 365),
+        console_idle_minutes=_int(env, "CONSOLE_IDLE_MINUTES", 30),
+        console_lifetime_hours=_int(env, "CONSOLE_LIFETIME_HOURS", 12),
         outbox_max_attempts=_int(env, "OUTBOX_MAX_ATTEMPTS", 10),
         outbox_lease_seconds=_int(env, "OUTBOX_LEASE_SECONDS", 60),
         outbox_backoff_base_seconds=_float(env, "OUTBOX_BACKOFF_BASE_SECONDS", 2.0),
@@ -504,6 +512,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         payment_window_hours=_int(env, "PAYMENT_WINDOW_HOURS", 24),
         delivery_window_hours=_int(env, "DELIVERY_WINDOW_HOURS", 7 * 24),
         acceptance_window_hours=_int(env, "ACCEPTANCE_WINDOW_HOURS", 72),
+        acceptance_window_seconds=_int(env, "ACCEPTANCE_WINDOW_SECONDS", 0),
         dispute_answer_hours=_int(env, "DISPUTE_ANSWER_HOURS", 72),
         arbitration_window_hours=_hours_or_zero(env, "ARBITRATION_WINDOW_HOURS", 7 * 24),
         arbitration_institutions=_institutions(env),

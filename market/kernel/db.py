@@ -93,6 +93,16 @@ def reading() -> Iterator[None]:
         _write_intent.reset(token)
 
 
+@contextlib.contextmanager
+def writing() -> Iterator[None]:
+    """The transactions begun inside may write (on SQLite: they take the write lock)."""
+    token = _write_intent.set(True)
+    try:
+        yield
+    finally:
+        _write_intent.reset(token)
+
+
 def _sqlite_connect(busy_timeout_ms: int) -> Any:
     def pragmas(dbapi_connection: Any, _record: Any) -> None:
         # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN.

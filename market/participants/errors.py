@@ -1,6 +1,13 @@
 """Named errors of the participants context."""
 
-from market.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
+from market.kernel.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RuleViolation,
+    Unauthorized,
+)
 
 
 class OrganisationNotFound(NotFound):
@@ -168,3 +175,12 @@ class CreditMarkNotFound(NotFound):
 
     code = "credit_mark_not_found"
     title = "No credit mark has been computed for this organisation yet"
+
+
+class ConsoleSessionEnded(Unauthorized):
+    """The console session is unknown or has ended (logout, timeout, or its key no longer
+    usable)."""
+
+    code = "console_session_ended"
+    title = "Your console session has ended"
+    detail_template = "Log in again with an API key."

@@ -340,3 +340,31 @@ class CreditMarkRow(Base):
     def state(self) -> dict[str, Any]:
         return {"organisation_id": self.organisation_id, "score": self.score,
                 "grade": self.grade, "components": self.components}
+
+
+class ConsoleSession(Base):
+    """A person's session in the web console, opened with an API key: the browser holds
+    only a random token, of which the SHA-256 is kept here. The session acts as its key, so
+    revoking the key, expiring it or suspending the organisation ends the session too."""
+
+    __tablename__ = "console_sessions"
+    __table_args__ = (
+        CheckConstraint("expires_at > created_at", name="console_session_expiry"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), nullable=False, index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), nullable=False)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(20))
+
+    def state(self) -> dict[str, Any]:
+        return {"id": self.id, "key_id": self.key_id, "user_id": self.user_id,
+                "organisation_id": self.organisation_id, "created_at": self.created_at,
+                "expires_at": self.expires_at, "ended_at": self.ended_at,
+                "end_reason": self.end_reason}

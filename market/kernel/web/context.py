@@ -154,9 +154,17 @@ def _end_request(response: Response) -> Response:
     return response
 
 
+LOCALES = ("en", "zh")
+
+
 def select_locale() -> str:
+    """The request's language: one an entry point chose (``g.market_locale``: the console's
+    switch), else the best of ``Accept-Language``."""
     try:
-        return request.accept_languages.best_match(["en", "zh"], default="en") or "en"
+        chosen = g.get("market_locale")
+        if chosen in LOCALES:
+            return str(chosen)
+        return request.accept_languages.best_match(list(LOCALES), default="en") or "en"
     except RuntimeError:  # outside a request (CLI)
         return "en"
 

@@ -7,6 +7,14 @@ from market.participants.credit import CreditInputs
 from market.participants.documents import DocumentKind, relation_links
 from market.participants.domain import Status, random_credit_code
 from market.participants.services._common import KEY_PREFIX, SCOPES, IssuedKey
+from market.participants.services.console_sessions import (
+    OpenedConsoleSession,
+    ResumedConsoleSession,
+    close_console_session,
+    open_console_session,
+    resume_console_session,
+    touch_console_session,
+)
 from market.participants.services.credit import (
     GRADE_CHANGED_TOPIC,
     CreditMarkView,
@@ -77,6 +85,12 @@ from market.participants.services.users import create_user, list_users, whoami
 from market.participants.signatures import KeyStatus, SigningSuite
 
 __all__ = [
+    "OpenedConsoleSession",
+    "ResumedConsoleSession",
+    "close_console_session",
+    "open_console_session",
+    "resume_console_session",
+    "touch_console_session",
     "ADMITTING",
     "EXPIRING_TOPIC",
     "GRADE_CHANGED_TOPIC",

@@ -18,7 +18,7 @@ from market.kernel.uow import UnitOfWork
 from market.participants.domain import Status
 from market.participants.errors import ApiKeyNotFound, ScopesNotAllowed, UserNotFound
 from market.participants.models import ApiKey
-from market.participants.repository import ParticipantRepository
+from market.participants.repository import KeyFacts, ParticipantRepository
 from market.participants.services._common import (
     KEY_PREFIX,
     SCOPES,
@@ -117,7 +117,17 @@ def authenticate(token: str, *, session_factory: Callable[[], Session], clock: C
         raise InvalidApiKey()
     if not hmac.compare_digest(presented, key.secret_hash):
         raise InvalidApiKey()
-    if not key.is_usable(clock.now()) or not key.user_active:
+    return actor_of_key(key, clock.now())
+
+
+def actor_of_key(key: KeyFacts, now: datetime) -> Actor:
+    """The principal a key stands for now.
+
+    Raises:
+        InvalidApiKey: the key is revoked or expired, or its user inactive.
+        ParticipantNotAdmitted: the organisation has exited or is blacklisted.
+    """
+    if not key.is_usable(now) or not key.user_active:
         raise InvalidApiKey()
     if key.org_status in (Status.EXITED.value, Status.BLACKLISTED.value):
         raise ParticipantNotAdmitted(f"organisation is {key.org_status}")
