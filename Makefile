@@ -1,4 +1,5 @@
-# make run  — set up and serve the API on the embedded defaults (SQLite under instance/)
+# make run  — set up and serve the exchange on the embedded defaults (SQLite under instance/):
+#              gunicorn and the worker, stopped together by Ctrl-C
 # make test — set up, lint, and run the whole suite on SQLite and on a throwaway PostgreSQL
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
@@ -7,7 +8,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: install contracts run test test-sqlite test-postgres lint bench demo worker clean crash model fuzz
+.PHONY: install browser-deps contracts run test test-sqlite test-postgres lint bench demo worker clean crash model fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +27,13 @@ $(CONTRACTS_STAMP): contracts/package-lock.json
 
 contracts: $(CONTRACTS_STAMP)
 
+# Chromium, ChromeDriver and a Chinese font for the console's browser tests (Debian packages).
+browser-deps:
+	scripts/browser-deps
+
 run: install
 	$(BIN)/market db upgrade
-	$(BIN)/market serve --host $(HOST) --port $(PORT)
+	$(BIN)/market run --host $(HOST) --port $(PORT)
 
 demo: install
 	$(BIN)/market db upgrade
@@ -46,10 +51,10 @@ lint: install
 # seed for all, so every worker collects the same test ids.
 PYTEST := env PYTHONHASHSEED=0 $(BIN)/python -m pytest -q -p no:cacheprovider -n auto --maxprocesses 4
 
-test-sqlite: install contracts
+test-sqlite: install contracts browser-deps
 	env -u MARKET_TEST_DATABASE_URL $(PYTEST)
 
-test-postgres: install contracts
+test-postgres: install contracts browser-deps
 	scripts/with-postgres $(PYTEST)
 
 test: lint test-sqlite test-postgres

@@ -299,3 +299,23 @@ def test_the_429_answer_is_documented_where_it_can_happen(client: FlaskClient) -
     assert len(operations) > 150
     for method, path, operation in operations:
         assert operation["responses"].get("429") == ref, (method, path)
+
+
+def test_failed_console_logins_count_like_failed_api_authentications(
+    client: FlaskClient, make_party: Callable[..., Party],
+) -> None:
+    buyer = make_party("buyer")
+    page = client.get("/console/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+
+    def log_in(key: str) -> Any:
+        return client.post("/console/login", data={"api_key": key, "csrf_token": token})
+
+    for _ in range(3):
+        assert log_in(wrong_secret(buyer)).status_code == 401
+    assert_rate_limited(log_in(wrong_secret(buyer)))
+    # the right key waits out the window too; the API counts the same failures
+    assert_rate_limited(log_in(buyer.token))
+    assert_rate_limited(client.get(f"{API}/me", headers=buyer.headers))
+    # a login without a key is not counted against anyone
+    assert log_in("").status_code == 422

@@ -56,6 +56,11 @@ def login() -> Response:
     return response
 
 
+# Failed logins count against the key id and the address like failed API authentications
+# (market.kernel.web.ratelimits): guessing keys here is as slow as through the API.
+login._market_key_field = "api_key"  # type: ignore[attr-defined]
+
+
 @bp.post("/logout")
 @page()
 def logout() -> Response:

@@ -71,18 +71,35 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def presented_key_id() -> str:
-    """The id of the API key the request presents, or "" when it presents none that can be
-    read (only the address is counted then). The secret is never looked at here."""
+def _form_key_field() -> str | None:
+    """The form field a view takes an API key in (``_market_key_field``: the console's
+    login form), if it declares one."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "_market_key_field", None) if view is not None else None
+
+
+def _presented_token() -> str | None:
+    field = _form_key_field()
+    if field is not None and request.method == "POST":
+        return request.form.get(field) or None
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    parts = token.strip().split(".")
-    if scheme.lower() != "bearer" or len(parts) != 3 or not _KEY_ID_RE.match(parts[1]):
+    if "Authorization" not in request.headers:
+        return None
+    return token if scheme.lower() == "bearer" else ""
+
+
+def presented_key_id() -> str:
+    """The id of the API key the request presents (in its Authorization header, or in the
+    form field a view takes one in), or "" when it presents none that can be read (only the
+    address is counted then). The secret is never looked at here."""
+    parts = (_presented_token() or "").strip().split(".")
+    if len(parts) != 3 or not _KEY_ID_RE.match(parts[1]):
         return ""
     return parts[1]
 
 
 def _no_key() -> bool:
-    return "Authorization" not in request.headers
+    return _presented_token() is None
 
 
 def _kind() -> str | None:
