@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext, refresh
+from werkzeug.wrappers import Response as BaseResponse
 
 from market.console import format as fmt
 from market.console.calls import ApiRefused, new_form_key
@@ -93,7 +94,7 @@ def user() -> SignedIn:
     return found
 
 
-def _to_login() -> Response:
+def _to_login() -> BaseResponse:
     target = request.full_path if request.method == "GET" else request.path
     return redirect(url_for("console.login", next=target.rstrip("?")))
 
@@ -110,7 +111,7 @@ def safe_next(target: str | None) -> str:
 
 
 @bp.before_request
-def _before() -> Response | None:
+def _before() -> BaseResponse | None:
     g.pop("console_user", None)  # g outlives a request where an app context was pushed
     chosen = request.cookies.get(LANGUAGE_COOKIE)
     g.market_locale = chosen if chosen in LOCALES else None
@@ -138,7 +139,7 @@ def _after(response: Response) -> Response:
 
 @bp.app_context_processor
 def _context() -> dict[str, Any]:
-    if not request.blueprint == "console":
+    if request.blueprint != "console":
         return {}
     me = g.get("console_user")
     menu = [(endpoint, label) for roles, endpoint, label in MENU

@@ -74,7 +74,7 @@ def _dispatch(app: Flask, actor: Actor, method: str, path: str, *, query: Any,
         data = response.get_data()
         response.close()
     decoded: Any = None
-    if data and (response.is_json or response.mimetype.endswith("+json")):
+    if data and (response.is_json or (response.mimetype or "").endswith("+json")):
         decoded = json.loads(data)
     return Answer(response.status_code, decoded, dict(response.headers)), None
 

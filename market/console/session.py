@@ -17,7 +17,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import Response, current_app, g, request
+from flask import current_app, g, request
+from werkzeug.wrappers import Response
 
 from market.kernel.actor import Actor, system_actor
 from market.kernel.db import writing

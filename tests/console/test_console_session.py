@@ -33,12 +33,15 @@ def test_login_exchanges_the_key_for_an_httponly_strict_session_cookie(
         "api_key": buyer.token, "csrf_token": csrf_of(page.text)})
     assert response.status_code == 303
     cookie = _cookie(response, "market_console")
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/console" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=Strict" in cookie
+    assert "Path=/console" in cookie
     assert "Secure" not in cookie  # plain HTTP here; over HTTPS it is Secure
     assert buyer.token not in cookie  # the browser never holds the key
     with session_factory() as session:
         row = session.scalars(select(ConsoleSession)).one()
-    assert row.key_id == buyer.key_id and row.ended_at is None
+    assert row.key_id == buyer.key_id
+    assert row.ended_at is None
 
 
 def test_session_cookie_is_secure_over_https(
@@ -96,7 +99,8 @@ def test_logout_ends_the_session_on_the_server(
     assert response.status_code == 303
     with session_factory() as session:
         row = session.scalars(select(ConsoleSession)).one()
-    assert row.ended_at is not None and row.end_reason == "logout"
+    assert row.ended_at is not None
+    assert row.end_reason == "logout"
     # the old cookie, replayed, opens nothing
     client.set_cookie("market_console", stolen.value, path="/console")
     assert client.get("/console/").status_code == 302
@@ -156,7 +160,8 @@ def test_pages_carry_a_csp_without_script_and_refuse_framing(
     for path in ("/console/login", "/console/"):
         response = client.get(path, follow_redirects=True)
         csp = response.headers["Content-Security-Policy"]
-        assert "script-src" not in csp and "default-src 'none'" in csp
+        assert "script-src" not in csp
+        assert "default-src 'none'" in csp
         assert "frame-ancestors 'none'" in csp
         assert response.headers["X-Frame-Options"] == "DENY"
         assert "<script" not in response.text
