@@ -35,6 +35,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from market import wiring
+from market.cli.common import Progress
 from market.kernel import migrate
 from market.kernel.config import Settings
 from market.kernel.db import make_engine
@@ -128,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outbox-workers", default="1,2", help="outbox worker counts")
     parser.add_argument("--trades", type=int, default=10, help="whole trades per client")
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar on standard error while seeding")
     args = parser.parse_args(argv)
     url = trade.database_url(args.database_url)
     engine = make_engine(url)
@@ -139,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
                                 secret_key=secrets.token_urlsafe(32), signing_key=signing_key))
     began = time.perf_counter()
     try:
-        seeded = trade.seed(engine, Signer(signing_key), args.clients)
+        with Progress("seeding", quiet=args.quiet) as bar:
+            seeded = trade.seed(engine, Signer(signing_key), args.clients, progress=bar)
         drain(url, signing_key, engine, 1, tmp)  # the seeding's own events
         runs = [trades(args, url, seeded, signing_key, int(w), tmp)
                 for w in args.workers.split(",")]

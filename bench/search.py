@@ -53,6 +53,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 import market.models  # noqa: F401  (every table, so foreign keys resolve)
+from market.cli.common import Progress
 from market.kernel import migrate
 from market.kernel.db import make_engine, make_session_factory
 from market.listing import catalog
@@ -745,6 +746,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     parser.add_argument("--keep", action="store_true",
                         help="keep the SQLite file (and report its path) for EXPLAIN")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar on standard error while seeding")
     args = parser.parse_args(argv)
 
     engines: dict[str, Engine] = {}
@@ -763,13 +766,15 @@ def main(argv: list[str] | None = None) -> int:
             each.begin(generator.organisations)
         log(f"seeding {', '.join(engines)} …")
         done = 0
-        for batch in generator.batches():
-            for each in loaders.values():
-                each.write(batch)
-            done += len(batch.products)
-            if done % (20 * BATCH) == 0:
-                log(f"  {done} listings, {round(time.perf_counter() - t)}s, "
-                    f"peak RSS {peak_rss_mb()} MB")
+        with Progress("seeding", quiet=args.quiet) as bar:
+            for batch in generator.batches():
+                for each in loaders.values():
+                    each.write(batch)
+                done += len(batch.products)
+                bar(done, args.listings)
+                if done % (20 * BATCH) == 0 and not bar.shown:
+                    log(f"  {done} listings, {round(time.perf_counter() - t)}s, "
+                        f"peak RSS {peak_rss_mb()} MB")
         del batch
         for name, each in loaders.items():
             log(f"indexing {name} …")

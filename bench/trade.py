@@ -76,6 +76,7 @@ from sqlalchemy.engine import Engine, make_url
 
 import market.models  # noqa: F401  (every table, so foreign keys resolve)
 from market import wiring
+from market.cli.common import Progress
 from market.kernel import migrate
 from market.kernel.actor import Actor, system_actor
 from market.kernel.audit import AuditHead
@@ -204,11 +205,19 @@ def _evidence(kind: EvidenceKind) -> rights.EvidenceInput:
                                 sha256=hashlib.sha256(name.encode()).hexdigest())
 
 
-def seed(engine: Engine, signer: Signer, clients: int) -> Seeded:
-    """Everything the trades need, through the services (as the API would make it)."""
+def seed(engine: Engine, signer: Signer, clients: int,
+         progress: Callable[[int, int], None] | None = None) -> Seeded:
+    """Everything the trades need, through the services (as the API would make it);
+    ``progress(done, total)`` is told of each party registered and each buyer funded."""
     started = time.perf_counter()
     factory = make_session_factory(engine)
     clock = SystemClock()
+    total, done = 2 * clients + 4, [0]
+
+    def step() -> None:
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], total)
 
     def uow(party: Party | None = None) -> UnitOfWork:
         return UnitOfWork(factory, clock, party.actor if party else system_actor("bench"))
@@ -216,7 +225,12 @@ def seed(engine: Engine, signer: Signer, clients: int) -> Seeded:
     operator = _register(factory, "operator", "operator")
     holder = _register(factory, "holder", "merchant")
     merchant = _register(factory, "merchant", "merchant")
-    buyers = [_register(factory, f"buyer{i}", "buyer") for i in range(clients)]
+    for _ in range(3):
+        step()
+    buyers = []
+    for i in range(clients):
+        buyers.append(_register(factory, f"buyer{i}", "buyer"))
+        step()
 
     start = clock.now() - DAY
 
@@ -265,6 +279,7 @@ def seed(engine: Engine, signer: Signer, clients: int) -> Seeded:
     for buyer in buyers:  # the operator's offline rail, as a system actor would record it
         settlement.record_top_up(buyer.org_id, FUNDS, "CNY", f"BENCH-{buyer.org_id}",
                                  uow=uow())
+        step()
     raw_accounts = []
     with uow() as work:  # the raw transfers' accounts, opened the way the ledger opens them
         now = clock.now()
@@ -275,6 +290,7 @@ def seed(engine: Engine, signer: Signer, clients: int) -> Seeded:
                                     f"bench-raw-{i}", at=now)
             raw_accounts.append((available.id, escrow.id))
         work.commit()
+    step()
     return Seeded(operator, holder, merchant, buyers, product_id, offer_id, raw_accounts,
                   round(time.perf_counter() - started, 2))
 
@@ -868,6 +884,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=2, help="untimed trades per client")
     parser.add_argument("--trace", type=int, default=10,
                         help="trades traced in process after the HTTP phases (0: none)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar on standard error while seeding")
     parser.add_argument("--sample-ms", type=float, default=20.0,
                         help="pg_stat_activity sampling interval (0: off)")
     args = parser.parse_args(argv)
@@ -883,7 +901,8 @@ def main(argv: list[str] | None = None) -> int:
     signing_key = "0x" + secrets.token_hex(32)
     receipts.configure(Settings(instance_path=Path(tempfile.gettempdir()), database_url=url,
                                 secret_key=secrets.token_urlsafe(32), signing_key=signing_key))
-    seeded = seed(engine, Signer(signing_key), args.clients)
+    with Progress("seeding", quiet=args.quiet) as bar:
+        seeded = seed(engine, Signer(signing_key), args.clients, progress=bar)
     log(f"seeded product {seeded.product_id}, {args.clients} buyers in {seeded.seconds}s")
     conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with engine.connect() as conn:

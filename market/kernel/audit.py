@@ -15,7 +15,7 @@ when someone bypasses them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -195,18 +195,27 @@ class ChainVerification:
         }
 
 
-def verify_chain(session: Session) -> ChainVerification:
-    """Recompute the whole chain and name the first entry that does not fit."""
+def verify_chain(
+    session: Session, *, progress: Callable[[int, int], None] | None = None
+) -> ChainVerification:
+    """Recompute the whole chain and name the first entry that does not fit.
+
+    ``progress(checked, head_seq)`` is called every thousand entries and at the end.
+    """
     head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
     head_seq, head_hash = int(head[0]), str(head[1])
     stmt = select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=1000)
     # A streamed result holds a server-side cursor on PostgreSQL; close it on early return.
     with session.scalars(stmt) as entries:
-        return _verify_entries(entries, head_seq, head_hash)
+        result = _verify_entries(entries, head_seq, head_hash, progress)
+    if progress is not None:
+        progress(result.checked, head_seq)
+    return result
 
 
 def _verify_entries(
-    entries: Iterator[AuditEntry], head_seq: int, head_hash: str
+    entries: Iterator[AuditEntry], head_seq: int, head_hash: str,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ChainVerification:
     expected_seq = 1
     prev = GENESIS_HASH
@@ -235,6 +244,8 @@ def _verify_entries(
         prev = entry.hash
         expected_seq += 1
         checked += 1
+        if progress is not None and checked % 1000 == 0:
+            progress(checked, head_seq)
     if checked < head_seq:
         return ChainVerification(False, checked, head_seq, checked + 1,
                                  f"entry {checked + 1} is missing")

@@ -16,7 +16,7 @@ postings.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -302,24 +302,35 @@ class Verification:
                 "postings": self.postings, "problems": self.problems}
 
 
-def verify(session: Session) -> Verification:
+def verify(session: Session, *, progress: Callable[[int, int], None] | None = None,
+           ) -> Verification:
     """Recompute the ledger from its postings and check every invariant: each journal sums
     to zero per currency; each account's cached balance equals the sum of its postings and
     its running balances follow one another; postings carry their account's currency;
     non-negative accounts are not below zero; reservations equal the pending holds; closed
-    escrow accounts are empty; and all accounts of a currency sum to zero."""
+    escrow accounts are empty; and all accounts of a currency sum to zero.
+
+    ``progress(done, total)`` counts the steps: the journals' sums, every thousand
+    accounts, the postings' currencies and their running balances."""
     report = Verification(
         accounts=session.scalar(select(func.count()).select_from(Account)) or 0,
         journals=session.scalar(select(func.count()).select_from(Journal)) or 0,
         postings=session.scalar(select(func.count()).select_from(Posting)) or 0,
     )
+    total = report.accounts + 3
+
+    def advance(done: int) -> None:
+        if progress is not None:
+            progress(done, total)
+
     problems = report.problems
-    for journal_id, currency, total in session.execute(
+    for journal_id, currency, off_by in session.execute(
         select(Posting.journal_id, Posting.currency, func.sum(Posting.amount))
         .group_by(Posting.journal_id, Posting.currency).having(func.sum(Posting.amount) != 0)
     ):
         problems.append({"problem": "journal_unbalanced", "journal_id": journal_id,
-                         "currency": currency, "off_by": int(total)})
+                         "currency": currency, "off_by": int(off_by)})
+    advance(1)
     sums = (select(Posting.account_id, func.coalesce(func.sum(Posting.amount), 0).label("s"))
             .group_by(Posting.account_id).subquery())
     pending = (select(Hold.debit_account_id,
@@ -332,7 +343,9 @@ def verify(session: Session) -> Verification:
         .outerjoin(pending, pending.c.debit_account_id == Account.id)
         .order_by(Account.id))
     totals: dict[str, int] = {}
-    for acc, posted, reserved in rows:
+    for checked, (acc, posted, reserved) in enumerate(rows, start=1):
+        if checked % 1000 == 0:
+            advance(1 + checked)
         posted, reserved = int(posted), int(reserved)
         totals[acc.currency] = totals.get(acc.currency, 0) + posted
         if acc.balance != posted:
@@ -350,25 +363,29 @@ def verify(session: Session) -> Verification:
         if acc.closed_at is not None and posted != 0:
             problems.append({"problem": "closed_escrow_not_empty", "account_id": acc.id,
                              "balance": posted})
-    for currency, total in sorted(totals.items()):
-        if total != 0:
+    advance(1 + report.accounts)
+    for currency, summed in sorted(totals.items()):
+        if summed != 0:
             problems.append({"problem": "currency_does_not_sum_to_zero",
-                             "currency": currency, "total": total})
+                             "currency": currency, "total": summed})
     for posting_id, account_id in session.execute(
         select(Posting.id, Posting.account_id).join(Account, Account.id == Posting.account_id)
         .where(Posting.currency != Account.currency)
     ):
         problems.append({"problem": "currency_differs", "posting_id": posting_id,
                          "account_id": account_id})
+    advance(2 + report.accounts)
     running = select(
         Posting.id, Posting.account_id, Posting.balance_after,
         func.sum(Posting.amount).over(partition_by=Posting.account_id,
                                       order_by=Posting.id).label("running"),
     ).subquery()
-    for posting_id, account_id, after, total in session.execute(
+    for posting_id, account_id, after, recomputed in session.execute(
         select(running).where(running.c.balance_after != running.c.running)
         .order_by(running.c.id).limit(100)
     ):
         problems.append({"problem": "running_balance_differs", "posting_id": posting_id,
-                         "account_id": account_id, "recorded": after, "recomputed": int(total)})
+                         "account_id": account_id, "recorded": after,
+                         "recomputed": int(recomputed)})
+    advance(total)
     return report

@@ -3,7 +3,7 @@ allocations, and the ledger's verification."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -91,12 +91,14 @@ def journal_postings(journal_ids: Sequence[str], *, uow: UnitOfWork
             in repository.postings_of(uow.session, journal_ids).items()}
 
 
-def verify(*, uow: UnitOfWork) -> ledger.Verification:
-    """Recompute the ledger (operator, regulators, the command line).
+def verify(*, uow: UnitOfWork, progress: Callable[[int, int], None] | None = None,
+           ) -> ledger.Verification:
+    """Recompute the ledger (operator, regulators, the command line); ``progress(done,
+    total)`` is told how far it is.
 
     Raises:
         RoleNotAllowed: the actor is neither the operator nor a regulator.
     """
     require(uow.actor, Role.OPERATOR, Role.REGULATOR)
     with uow:
-        return ledger.verify(uow.session)
+        return ledger.verify(uow.session, progress=progress)

@@ -36,7 +36,9 @@ def policy_of(settings: Any) -> Policy:
         review_window=timedelta(hours=settings.review_window_hours),
         payment_window=timedelta(hours=settings.payment_window_hours),
         delivery_window=timedelta(hours=settings.delivery_window_hours),
-        acceptance_window=timedelta(hours=settings.acceptance_window_hours),
+        acceptance_window=timedelta(
+            seconds=getattr(settings, "acceptance_window_seconds", 0)
+            or settings.acceptance_window_hours * 3600),
         answer_window=timedelta(hours=settings.dispute_answer_hours),
         download_ttl=timedelta(seconds=settings.download_ttl_seconds),
         download_limit=settings.download_limit,
