@@ -10,10 +10,11 @@ PORT   ?= 5000
 
 .PHONY: install browser-deps contracts run test test-sqlite test-postgres lint bench demo worker clean crash model fuzz
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e clients/python
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -43,8 +44,9 @@ worker: install
 	$(BIN)/market worker
 
 lint: install
-	$(BIN)/ruff check market tests bench migrations scripts wsgi.py
+	$(BIN)/ruff check market tests bench migrations scripts clients wsgi.py
 	$(BIN)/mypy
+	$(BIN)/mypy --strict clients/python/market_client
 	$(BIN)/lint-imports
 
 # One pytest-xdist worker per core (at most 4), each with a database of its own; one hash
