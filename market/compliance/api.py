@@ -238,7 +238,8 @@ def list_reviews(query: dict[str, Any]) -> dict[str, Any]:
     the rules that sent each there, how many different reviewers must approve it (two for
     raw data and sensitive personal information, 双重审核) and the approvals so far."""
     return page_body(services.list_reviews(uow=unit_of_work(), status=query["status"],
-                                           kind=query["kind"], **page_args(query)))
+                                           kind=query["kind"], subject_id=query["subject_id"],
+                                           **page_args(query)))
 
 
 @bp.route("/reviews/<item_id>", methods=["GET"])

@@ -260,6 +260,8 @@ class ReviewQuery(PageQuery):
     status = fields.String(load_default=None,
                            validate=validate.OneOf(["open", "claimed", "closed"]))
     kind = fields.String(load_default=None, validate=validate.OneOf(["listing", "right", "order"]))
+    subject_id = fields.String(load_default=None, validate=validate.Length(1, 40), metadata={
+        "description": "only the items of this subject: a product version, right or order id"})
 
 
 class AssessmentReportIn(ma.Schema):

@@ -60,6 +60,9 @@ def test_a_listing_version_goes_through_the_queue(desk: Desk) -> None:
     items = [i for i in queue(desk) if i["subject_id"] == version_id]
     assert [i["status"] for i in items] == ["closed", "open"]
     assert queue(desk, status="open", kind="listing") == [items[-1]]
+    assert queue(desk, subject_id=version_id) == items
+    assert queue(desk, subject_id=version_id, status="closed") == items[:1]
+    assert queue(desk, subject_id="pv_unknown") == []
 
 
 def test_a_right_registration_goes_through_the_queue(desk: Desk) -> None:

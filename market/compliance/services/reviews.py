@@ -120,12 +120,14 @@ def missing_assessment(subject_id: str, *, uow: UnitOfWork) -> list[str]:
 
 
 def list_reviews(*, uow: UnitOfWork, status: str | None = None, kind: str | None = None,
-                 after: str | None = None, limit: int = 50) -> Page[ReviewItem]:
-    """The review queue across contexts, oldest first (operator, assessors, regulators)."""
+                 subject_id: str | None = None, after: str | None = None,
+                 limit: int = 50) -> Page[ReviewItem]:
+    """The review queue across contexts, oldest first (operator, assessors, regulators),
+    optionally only the items of one subject (a product version, a right, an order)."""
     require(uow.actor, *REVIEWERS, Role.REGULATOR)
     with uow:
         stmt = where_given(select(ReviewItem), (ReviewItem.status, status),
-                                (ReviewItem.kind, kind))
+                           (ReviewItem.kind, kind), (ReviewItem.subject_id, subject_id))
         return keyset_page(uow.session, stmt, ReviewItem.id, after=after, limit=limit)
 
 
