@@ -9,7 +9,7 @@ The commands live in modules by topic; importing them registers them on :data:`m
 
 from __future__ import annotations
 
-from market.cli import admin, demo, duties, payments, receipts, run, worker
+from market.cli import admin, catalog, demo, duties, payments, receipts, run, worker
 from market.cli.common import main
 from market.cli.consumers import (
     CONSUMERS,
@@ -20,6 +20,6 @@ from market.cli.consumers import (
     stripe_rail,
 )
 
-__all__ = ["CONSUMERS", "LISTING_CHANGES", "NEGOTIATION_ACTIONS", "TOPICS", "admin",
+__all__ = ["CONSUMERS", "LISTING_CHANGES", "NEGOTIATION_ACTIONS", "TOPICS", "admin", "catalog",
            "consumers", "demo", "duties", "main", "payments", "receipts", "run",
            "stripe_rail", "worker"]

@@ -153,3 +153,45 @@ def test_the_regulator_exports_filings_to_a_file_even_when_cut(
     regulator.regulator.export_filings(tmp_path / "filings.jsonl", format="jsonl")
     lines = (tmp_path / "filings.jsonl").read_text(encoding="utf-8").splitlines()
     assert sorted(json.loads(line)["order_id"] for line in lines) == sorted(orders)
+
+
+class _Terminal:
+    """Standard error on a terminal, kept."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_a_resumed_download_reports_its_progress_to_the_end(
+    world: World, delivered: str, tmp_path: Path
+) -> None:
+    from market_client._output import Bar
+
+    target = tmp_path / "data.csv"
+    _interrupted(world, delivered, target, after=150_000)
+    seen: list[tuple[int, int | None]] = []
+    world.as_("buyer").orders.download(delivered, target,
+                                       progress=lambda done, total: seen.append((done, total)))
+    assert seen[0][0] > 150_000  # counted from the byte the partial file had reached
+    assert seen[-1] == (len(CONTENT), len(CONTENT))
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+    terminal, quiet = _Terminal(), _Terminal()
+    for stream, is_quiet in ((terminal, False), (quiet, True)):
+        bar = Bar("download", stream, quiet=is_quiet)  # type: ignore[arg-type]
+        for done, total in seen:
+            bar(done, total)
+        bar.close()
+    assert "100%" in terminal.text
+    assert f"{len(CONTENT):,}/{len(CONTENT):,} B" in terminal.text
+    assert quiet.text == ""

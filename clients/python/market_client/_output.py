@@ -70,3 +70,33 @@ def record(obj: Mapping[str, Any], out: TextIO, fields: Sequence[Column] | None 
 
 def dump(value: Any, out: TextIO) -> None:
     out.write(json.dumps(value, ensure_ascii=False, indent=2, sort_keys=False) + "\n")
+
+
+class Bar:
+    """Progress of a transfer on a terminal: bytes so far (and of how many, with the share
+    when the exchange says), redrawn in place on standard error; nothing when ``quiet`` or
+    when standard error is not a terminal."""
+
+    def __init__(self, label: str, stream: TextIO, *, quiet: bool) -> None:
+        self.label, self.stream = label, stream
+        self.shown = not quiet and stream.isatty()
+        self.drawn = False
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if not self.shown:
+            return
+        if total:
+            share = min(done * 100 // total, 100)
+            filled = share * 24 // 100
+            text = f"{self.label} [{'#' * filled}{'-' * (24 - filled)}] {share:3d}% " \
+                   f"{done:,}/{total:,} B"
+        else:
+            text = f"{self.label} {done:,} B"
+        self.stream.write("\r" + text)
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()

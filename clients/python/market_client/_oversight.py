@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
 
 from market_client._base import Group, seg, without_none
-from market_client.download import Saved, save
+from market_client.download import Progress, Saved, save
 from market_client.proofs import ProofReport, verify_proof_bundle
 from market_client.types import (
     JSON,
@@ -104,12 +104,14 @@ class Regulator(Group):
                        party: str | None = None, product: str | None = None,
                        sector: str | None = None, kind: str | None = None,
                        currency: str | None = None, min_amount: int | None = None,
-                       max_amount: int | None = None) -> Saved:
-        """Stream the filings passing the filters to ``dest`` as ``csv`` or ``jsonl``."""
+                       max_amount: int | None = None, progress: Progress | None = None,
+                       ) -> Saved:
+        """Stream the filings passing the filters to ``dest`` as ``csv`` or ``jsonl``
+        (``progress(bytes, None)`` told as they arrive)."""
         found = _filters(concluded_from, concluded_to, party, product, sector, kind,
                          currency, min_amount, max_amount)
         return save(self._http, "/regulator/filings/export", dest,
-                    params={**found, "format": format})
+                    params={**found, "format": format}, progress=progress)
 
     def orders(self, *, status: str | None = None, role: str | None = None,
                product: str | None = None, party: str | None = None,

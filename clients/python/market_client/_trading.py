@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from market_client._base import Group, seg, without_none
-from market_client.download import Downloaded, download, saved_link
+from market_client.download import Downloaded, Progress, download, saved_link
 from market_client.types import (
     JSON,
     Account,
@@ -113,13 +113,15 @@ class Orders(Group):
         return cast(DownloadToken, self._http.post(f"/orders/{seg(order_id)}/download-tokens"))
 
     def download(self, order_id: str, dest: str | os.PathLike[str], *,
-                 url: str | None = None, expected_sha256: str | None = None) -> Downloaded:
+                 url: str | None = None, expected_sha256: str | None = None,
+                 progress: Progress | None = None) -> Downloaded:
         """Download the delivered file to ``dest``: streamed, resumed from ``DEST.part``
         through the link it started with, checked against the declared SHA-256. Without
         ``url`` (and no unfinished download to resume) a new link is issued; each download
         uses one of a link's downloads, its resumed ranges none."""
         link = url or saved_link(dest) or self.download_token(order_id)["url"]
-        return download(self._http, link, dest, expected_sha256=expected_sha256)
+        return download(self._http, link, dest, expected_sha256=expected_sha256,
+                        progress=progress)
 
     def accept(self, order_id: str, *, sha256: str | None = None,
                idempotency_key: str | None = None) -> Order:

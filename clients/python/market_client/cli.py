@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--api-key", default=None, help="API key (default $MARKET_API_KEY)")
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     parser.add_argument("--language", default=None, help="Accept-Language, e.g. zh-CN")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="no progress bar on standard error for downloads and exports")
     parser.add_argument("--retries", type=int, default=4, help="retries (default 4)")
     parser.add_argument("--version", action="version", version=f"market-client {VERSION}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -214,13 +216,25 @@ class Run:
         self._order(self.client.orders.accept(a.order_id, sha256=a.sha256,
                                               idempotency_key=a.idempotency_key))
 
+    def bar(self, label: str) -> show.Bar:
+        return show.Bar(label, sys.stderr, quiet=self.args.quiet)
+
     def orders_download(self) -> None:
-        done = self.client.orders.download(self.args.order_id, self.args.output)
+        bar = self.bar("download")
+        try:
+            done = self.client.orders.download(self.args.order_id, self.args.output,
+                                               progress=bar)
+        finally:
+            bar.close()
         self._downloaded(done.path, done.size, done.sha256, done.resumed_from)
 
     def download(self) -> None:
-        done = self.client.download(self.args.url, self.args.output,
-                                    expected_sha256=self.args.sha256)
+        bar = self.bar("download")
+        try:
+            done = self.client.download(self.args.url, self.args.output,
+                                        expected_sha256=self.args.sha256, progress=bar)
+        finally:
+            bar.close()
         self._downloaded(done.path, done.size, done.sha256, done.resumed_from)
 
     def _downloaded(self, path: Path, size: int, sha256: str, resumed_from: int) -> None:
@@ -234,8 +248,12 @@ class Run:
 
     def filings_export(self) -> None:
         filters = {name: getattr(self.args, name) for name in FILING_FILTERS}
-        saved = self.client.regulator.export_filings(self.args.output, format=self.args.format,
-                                                     **filters)
+        bar = self.bar("export")
+        try:
+            saved = self.client.regulator.export_filings(
+                self.args.output, format=self.args.format, progress=bar, **filters)
+        finally:
+            bar.close()
         self.print({"path": str(saved.path), "size": saved.size,
                     "media_type": saved.media_type})
 

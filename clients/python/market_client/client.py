@@ -22,7 +22,7 @@ from market_client._oversight import (
 )
 from market_client._parties import Participants, Rights
 from market_client._trading import Disputes, Ledger, Orders
-from market_client.download import Downloaded, download
+from market_client.download import Downloaded, Progress, download
 
 VERSION = "0.1.0"
 
@@ -84,9 +84,11 @@ class Client:
                               idempotent=idempotent, idempotency_key=idempotency_key)
 
     def download(self, url: str, dest: str | os.PathLike[str], *,
-                 expected_sha256: str | None = None) -> Downloaded:
+                 expected_sha256: str | None = None, progress: Progress | None = None,
+                 ) -> Downloaded:
         """Download a link (a download token's ``url``) to ``dest``, resumed and checked."""
-        return download(self.http, url, dest, expected_sha256=expected_sha256)
+        return download(self.http, url, dest, expected_sha256=expected_sha256,
+                        progress=progress)
 
     # -- lifetime ------------------------------------------------------------------------
 

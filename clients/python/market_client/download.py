@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -111,8 +112,12 @@ def _total(response: httpx.Response) -> int | None:
     return int(length) if length and length.isdigit() else None
 
 
+Progress = Callable[[int, int | None], None]
+
+
 def download(http: Http, url: str, dest: str | os.PathLike[str], *,
-             expected_sha256: str | None = None) -> Downloaded:
+             expected_sha256: str | None = None, progress: Progress | None = None,
+             ) -> Downloaded:
     """Download ``url`` (a path under the API, e.g. a download link's ``url``) to ``dest``.
 
     A ``DEST.part`` left by an earlier attempt is continued from its last byte; a connection
@@ -120,7 +125,8 @@ def download(http: Http, url: str, dest: str | os.PathLike[str], *,
     ``If-Range`` on the ETag, so a changed file is sent whole instead), up to the client's
     retries. At the end the whole file's SHA-256 must equal the one the exchange declares
     (and ``expected_sha256`` when given, e.g. the delivery's fingerprint); otherwise the
-    partial file is removed and :class:`ChecksumMismatch` raised.
+    partial file is removed and :class:`ChecksumMismatch` raised. ``progress(bytes, total)``
+    is told how far it got as the bytes arrive (total None when the exchange does not say).
 
     Raises:
         ChecksumMismatch: the bytes do not hash to the declared SHA-256.
@@ -171,6 +177,8 @@ def download(http: Http, url: str, dest: str | os.PathLike[str], *,
                     for block in response.iter_raw():
                         handle.write(block)
                         offset += len(block)
+                        if progress is not None:
+                            progress(offset, total)
         except (httpx.NetworkError, httpx.TimeoutException, httpx.RemoteProtocolError) as exc:
             drops += 1
             if drops > http.retries:
@@ -224,10 +232,11 @@ class Saved:
 
 
 def save(http: Http, path: str, dest: str | os.PathLike[str], *,
-         params: dict[str, object] | None = None) -> Saved:
+         params: dict[str, object] | None = None, progress: Progress | None = None) -> Saved:
     """Stream a GET answer (an export) into ``dest`` in flat memory; the file takes its name
     only once the answer is complete. An answer that drops mid-stream is asked for again
     from the start (exports have no ranges), up to the client's retries.
+    ``progress(bytes, None)`` is told how far it got (an export's size is not known ahead).
 
     Raises:
         ConnectionFailed: it dropped more often than the retries allow.
@@ -245,6 +254,8 @@ def save(http: Http, path: str, dest: str | os.PathLike[str], *,
                 for block in response.iter_bytes(CHUNK):
                     out.write(block)
                     size += len(block)
+                    if progress is not None:
+                        progress(size, None)
         except (httpx.NetworkError, httpx.TimeoutException, httpx.RemoteProtocolError) as exc:
             drops += 1
             if drops > http.retries:

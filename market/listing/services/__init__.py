@@ -36,6 +36,7 @@ from market.listing.services.queries import (
     listed_views,
     sample_of,
     search_catalog,
+    version_classifications,
     views_of,
 )
 from market.listing.services.reactions import (
@@ -43,6 +44,7 @@ from market.listing.services.reactions import (
     on_rights_unavailable,
     on_suspension_ordered,
 )
+from market.listing.services.reindex import Reindexed, reindex_catalog
 from market.listing.services.retention import delete_unused_samples
 from market.listing.services.reviews import change_listing_status, claim_review, decide_review
 from market.listing.services.submission import submit_listing
@@ -72,6 +74,7 @@ __all__ = [
     "ProductInput",
     "ProductType",
     "ProductView",
+    "Reindexed",
     "Sample",
     "UsageTerms",
     "candidate",
@@ -96,6 +99,7 @@ __all__ = [
     "on_suspension_ordered",
     "private_offer",
     "query_terms",
+    "reindex_catalog",
     "release_unit",
     "reserve_unit",
     "revise_product",
@@ -103,5 +107,6 @@ __all__ = [
     "search_catalog",
     "set_distribution_rule",
     "submit_listing",
+    "version_classifications",
     "views_of",
 ]

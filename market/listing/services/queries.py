@@ -97,6 +97,14 @@ def search_catalog(
                               limit=limit, facets=facets)
 
 
+def version_classifications(version_ids: Sequence[str], *, uow: UnitOfWork,
+                            ) -> dict[str, str]:
+    """The data classification (general / important / core) each of these versions was
+    declared with; a version never declared is left out."""
+    with uow:
+        return repository.classifications(uow.session, sorted(set(version_ids)))
+
+
 def catalog_statistics(*, uow: UnitOfWork) -> dict[str, dict[str, int]]:
     with uow:
         return catalog.statistics(uow.session)
