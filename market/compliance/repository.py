@@ -172,19 +172,21 @@ def next_filing_number(session: Session, year: int) -> str:
 
 
 def filing_totals(session: Session, filters: FilingFilters) -> dict[str, list[dict[str, Any]]]:
-    """Count and volume of filed trades by day, sector and product type (per currency)."""
+    """Count and volume of filed trades by day, sector, product type and listed version (per
+    currency; a trade reported from off the exchange has no version: its key is None)."""
     if session.get_bind().dialect.name == "postgresql":  # the calendar day in UTC
         day: Any = func.to_char(func.timezone("UTC", Filing.concluded_at), "YYYY-MM-DD")
     else:  # stored as UTC text
         day = func.substr(Filing.concluded_at, 1, 10)
     out: dict[str, list[dict[str, Any]]] = {}
     for name, column in (("by_day", day), ("by_sector", Filing.sector),
-                         ("by_product_type", Filing.product_type)):
+                         ("by_product_type", Filing.product_type),
+                         ("by_version", Filing.version_id)):
         stmt = filtered_filings(
             select(column.label("key"), Filing.currency, func.count(), func.sum(Filing.amount))
             .group_by(column, Filing.currency).order_by(column, Filing.currency), filters)
-        out[name] = [{"key": str(key), "currency": currency, "count": int(count),
-                      "amount": int(amount or 0)}
+        out[name] = [{"key": None if key is None else str(key), "currency": currency,
+                      "count": int(count), "amount": int(amount or 0)}
                      for key, currency, count, amount in session.execute(stmt)]
     return out
 

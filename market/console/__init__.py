@@ -23,9 +23,5 @@ PAGES = ("auth", "regulator", "operator", "merchant", "buyer")
 def register(app: Flask) -> None:
     """Serve the console under ``/console``."""
     for name in PAGES:
-        try:
-            importlib.import_module(f"market.console.views.{name}")
-        except ModuleNotFoundError as missing:
-            if missing.name != f"market.console.views.{name}":
-                raise
+        importlib.import_module(f"market.console.views.{name}")
     app.register_blueprint(bp)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextvars
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,7 +117,8 @@ def passthrough(actor: Actor, path: str, **query: Any) -> Response:
         if name in request.headers:
             headers[name] = request.headers[name]
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    answer, response = contextvars.copy_context().run(
+    context = contextvars.copy_context()
+    answer, response = context.run(
         _dispatch, app, actor, "GET", path,
         query={k: v for k, v in query.items() if v not in (None, "")}, body=None, form=None,
         headers=headers, stream=True)
@@ -129,7 +130,30 @@ def passthrough(actor: Actor, path: str, **query: Any) -> Response:
                                 answer.headers))
     for name in ("Content-Security-Policy", "X-Request-Id"):
         response.headers.pop(name, None)
+    if response.is_streamed:
+        response.response = _InContext(context, response.response)
     return response
+
+
+class _InContext:
+    """A streamed body read, and closed, in the context its API call ran in: a stream that
+    holds that call's request context (``stream_with_context``) can leave it only where it
+    was entered."""
+
+    def __init__(self, context: contextvars.Context, body: Iterable[Any]) -> None:
+        self._context = context
+        self._body = context.run(iter, body)
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        return self._context.run(next, self._body)
+
+    def close(self) -> None:
+        close = getattr(self._body, "close", None)
+        if close is not None:
+            self._context.run(close)
 
 
 def new_form_key() -> str:

@@ -63,6 +63,18 @@ def get_version(session: Session, version_id: str | None) -> ProductVersion | No
     return session.get(ProductVersion, version_id) if version_id else None
 
 
+def classifications(session: Session, version_ids: list[str]) -> dict[str, str]:
+    """The classification each of these versions was declared with (undeclared: left out)."""
+    found: dict[str, str] = {}
+    for start in range(0, len(version_ids), 500):
+        for version_id, classification in session.execute(
+                select(ProductVersion.id, ProductVersion.classification)
+                .where(ProductVersion.id.in_(version_ids[start:start + 500]),
+                       ProductVersion.classification.is_not(None))):
+            found[version_id] = str(classification)
+    return found
+
+
 def latest_version(session: Session, product: Product) -> ProductVersion:
     """The product's newest version (every product has one from its creation)."""
     version = session.get(ProductVersion, product.latest_version_id)

@@ -99,7 +99,9 @@ def order(order_id: str) -> dict[str, Any]:
 @bp.arguments(compliance.FilingQuery, location="query")
 @bp.response(200, StatisticsOut)
 def statistics(query: dict[str, Any]) -> dict[str, Any]:
-    """Filed trades: count and volume by day, sector and product type, per currency."""
+    """Filed trades: count and volume by day, month, sector, product type and data class
+    (general, important, core; unclassified when reported from off the exchange), per
+    currency."""
     return services.statistics(compliance.filing_filters(query), uow=unit_of_work())
 
 

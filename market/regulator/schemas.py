@@ -45,8 +45,14 @@ class RelatedPriceOut(StatisticsRowOut):
 
 class StatisticsOut(ma.Schema):
     by_day = fields.List(fields.Nested(StatisticsRowOut))
+    by_month = fields.List(fields.Nested(StatisticsRowOut), metadata={
+        "description": "by month (key YYYY-MM, UTC)"})
     by_sector = fields.List(fields.Nested(StatisticsRowOut))
     by_product_type = fields.List(fields.Nested(StatisticsRowOut))
+    by_classification = fields.List(fields.Nested(StatisticsRowOut), metadata={
+        "description": "by data class (分类分级: key general, important or core, as the "
+                       "version sold was declared; unclassified for a trade reported from "
+                       "off the exchange)"})
     related_party_only = fields.List(fields.Nested(RelatedPriceOut), metadata={
         "description": "products whose every filed trade was between related parties (关联方: "
                        "a wash-trading alert on each): a price that says nothing of the market"})

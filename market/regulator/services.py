@@ -22,6 +22,7 @@ from market.kernel.actor import Actor, Role, require
 from market.kernel.ids import new_id
 from market.kernel.pagination import Page, keyset_page, where_given
 from market.kernel.uow import UnitOfWork
+from market.listing import services as listing
 from market.participants import services as participants
 from market.regulator.models import SupervisionRead
 from market.settlement import services as settlement
@@ -77,11 +78,49 @@ def order_record(order_id: str, *, uow: UnitOfWork) -> InspectedOrder:
         return InspectedOrder(found, compliance.filing_of_order(order_id, uow=uow.joined()))
 
 
+# The data classes (分类分级) in the order the statistics show them; a trade reported from
+# off the exchange has no listed version and so no declared class.
+CLASSIFICATIONS = ("general", "important", "core")
+UNCLASSIFIED = "unclassified"
+
+
 def statistics(filters: compliance.FilingFilters, *, uow: UnitOfWork,
                ) -> dict[str, list[dict[str, Any]]]:
+    """Filed trades: count and volume by day, month, sector, product type and data class
+    (the classification the version sold was declared with), per currency."""
     require_regulator(uow.actor)
     with uow:
-        return compliance.filing_statistics(filters, uow=uow.joined())
+        stats = compliance.filing_statistics(filters, uow=uow.joined())
+        by_version = stats.pop("by_version")
+        classes = listing.version_classifications(
+            [row["key"] for row in by_version if row["key"]], uow=uow.joined())
+    by_class: dict[tuple[str, str], list[int]] = {}
+    for row in by_version:
+        cell = by_class.setdefault(
+            (classes.get(row["key"] or "", UNCLASSIFIED), row["currency"]), [0, 0])
+        cell[0] += row["count"]
+        cell[1] += row["amount"]
+    rank = {name: i for i, name in enumerate((*CLASSIFICATIONS, UNCLASSIFIED))}
+    by_classification = sorted(_totals(by_class),
+                               key=lambda row: rank.get(row["key"], len(rank)))
+    return {**stats, "by_month": _totals(_by_month(stats["by_day"])),
+            "by_classification": by_classification}
+
+
+def _by_month(by_day: list[dict[str, Any]]) -> dict[tuple[str, str], list[int]]:
+    """Daily rows summed by month (``YYYY-MM``) and currency: ``{(month, currency): [count,
+    amount]}``."""
+    by_month: dict[tuple[str, str], list[int]] = {}
+    for row in by_day:
+        cell = by_month.setdefault((row["key"][:7], row["currency"]), [0, 0])
+        cell[0] += row["count"]
+        cell[1] += row["amount"]
+    return by_month
+
+
+def _totals(cells: dict[tuple[str, str], list[int]]) -> list[dict[str, Any]]:
+    return [{"key": key, "currency": currency, "count": count, "amount": amount}
+            for (key, currency), (count, amount) in sorted(cells.items())]
 
 
 def retention_overview(*, uow: UnitOfWork) -> dict[str, Any]:
@@ -239,11 +278,7 @@ def market_statistics(*, uow: UnitOfWork) -> dict[str, Any]:
     price would be its volume)."""
     with uow:
         stats = compliance.filing_statistics(compliance.FilingFilters(), uow=uow.joined())
-    by_month: dict[tuple[str, str], list[int]] = {}
-    for row in stats["by_day"]:
-        cell = by_month.setdefault((row["key"][:7], row["currency"]), [0, 0])
-        cell[0] += row["count"]
-        cell[1] += row["amount"]
+    by_month = _by_month(stats["by_day"])
 
     def shown(key: str, currency: str, count: int, amount: int) -> dict[str, Any]:
         return {"key": key, "currency": currency, "count": count,

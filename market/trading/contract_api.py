@@ -10,7 +10,12 @@ from market.kernel.actor import Role
 from market.kernel.web import unit_of_work
 from market.trading import services
 from market.trading.api import bp
-from market.trading.schemas import ContractDeclineIn, ContractOut, ContractSignatureIn
+from market.trading.schemas import (
+    ContractDeclineIn,
+    ContractOut,
+    ContractSignatureIn,
+    OrderCommitmentOut,
+)
 
 
 def contract_body(view: services.ContractView) -> dict[str, Any]:
@@ -27,6 +32,16 @@ def get_contract(order_id: str) -> Any:
     """The order's contract: what both sides agreed, frozen, with its digest, and each
     party's signature (key id, suite, time) or its decline."""
     return contract_body(services.get_contract(order_id, uow=unit_of_work()))
+
+
+@bp.route("/orders/<order_id>/commitment", methods=["GET"])
+@bp.access(object_scoped=True)
+@bp.response(200, OrderCommitmentOut)
+def get_commitment(order_id: str) -> Any:
+    """The buyer's purchase commitment (购买承诺) the order was placed under: the use the
+    buyer declared, for the order's two parties, the operator and regulators. Its `sha256`
+    is the contract's `declarations.purchase_sha256`."""
+    return services.order_commitment(order_id, uow=unit_of_work())
 
 
 @bp.route("/orders/<order_id>/contract/signatures", methods=["POST"])

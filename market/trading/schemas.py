@@ -102,6 +102,25 @@ class ContractOut(RecordSchema, model=Contract):
                        "/orders/{id}/contract"})
 
 
+class OrderCommitmentOut(ma.Schema):
+    """The buyer's purchase commitment (购买承诺) an order was placed under."""
+
+    id = fields.String()
+    kind = fields.String(metadata={"description": "purchase"})
+    template = fields.String(metadata={"description": "the declaration template answered"})
+    org_id = fields.String(metadata={"description": "the buyer that declared"})
+    subject_type = fields.String()
+    subject_id = fields.String()
+    answers = fields.Dict(keys=fields.String(), values=fields.Raw(), metadata={
+        "description": "what the buyer declared about the data's use"})
+    sha256 = fields.String(metadata={
+        "description": "its digest, as in the contract's declarations.purchase_sha256"})
+    signer_address = fields.String(allow_none=True)
+    signed_at = fields.DateTime()
+    vouched = fields.Boolean(metadata={
+        "description": "signed by a verified, unrevoked key of the buyer's organisation"})
+
+
 class ContractSignatureIn(ma.Schema):
     key_id = fields.String(required=True, validate=_ID, metadata={
         "description": "a verified, unrevoked signing key of your organisation"})

@@ -584,6 +584,11 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
         OWN:       (NA,     NA,     OK,     OK,     NA,     NA,     NA,     NA,     NOTADM, OK),
         FOREIGN:   (UNAUTH, OK,     NO_ORD, NO_ORD, NO_ORD, NO_ORD, OK,     NOTADM, NOTADM, NO_ORD),
     },
+    # The buyer's purchase commitment is read like the contract it is part of.
+    ("GET", f"{API}/orders/<order_id>/commitment"): {
+        OWN:       (NA,     NA,     OK,     OK,     NA,     NA,     NA,     NA,     NOTADM, OK),
+        FOREIGN:   (UNAUTH, OK,     NO_ORD, NO_ORD, NO_ORD, NO_ORD, OK,     NOTADM, NOTADM, NO_ORD),
+    },
     ("GET", f"{API}/orders/<order_id>/history"): {
         OWN:       (NA,     NA,     OK,     OK,     NA,     NA,     NA,     NA,     NOTADM, OK),
         FOREIGN:   (UNAUTH, OK,     NO_ORD, NO_ORD, NO_ORD, NO_ORD, OK,     NOTADM, NOTADM, NO_ORD),
@@ -1064,7 +1069,9 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[Expected, ...]]] = {
 
 # Routes that are documentation, not API: flask-smorest's OpenAPI document and Swagger UI.
 UNDECLARED_ENDPOINTS = {"static", "swagger_assets"}
-UNDECLARED_PREFIXES = ("api-docs.",)
+# The console's pages are not API endpoints: their own matrix is tests/console/test_*_pages.py
+# (checked complete by tests/console/test_console_matrix.py).
+UNDECLARED_PREFIXES = ("api-docs.", "console.")
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
 
 
@@ -1194,6 +1201,7 @@ TRADING_OBJECTS: dict[tuple[str, str], str] = {
     ("POST", f"{API}/orders"): "listed",
     ("GET", f"{API}/orders/<order_id>"): "awaiting payment",
     ("GET", f"{API}/orders/<order_id>/contract"): "awaiting payment",
+    ("GET", f"{API}/orders/<order_id>/commitment"): "awaiting payment",
     ("GET", f"{API}/orders/<order_id>/history"): "awaiting payment",
     ("GET", f"{API}/orders/<order_id>/ledger"): "paid",
     ("POST", f"{API}/orders/<order_id>/refunds"): "settled",

@@ -21,7 +21,18 @@ from market.compliance.models import Filing
 from market.kernel.actor import system_actor
 from market.kernel.audit import AuditEntry
 from market.kernel.uow import UnitOfWork
+from market.listing.domain import OfferKind, OfferSpec
+from market.rights.domain import Classification
+from market.trading import services as trading
+from market.trading.domain import DeliveryMode
 from tests.conftest import START, Party, problem
+from tests.integration.rights_fixtures import (  # noqa: F401
+    Chain,
+    rights_fixture,
+    signer_fixture,
+)
+from tests.integration.test_listing_services import DECLARATION
+from tests.integration.trading_fixtures import Market, market_fixture  # noqa: F401
 
 API = "/api/v1"
 DIGEST = "cd" * 32
@@ -199,6 +210,41 @@ def test_statistics_count_and_sum_by_day_sector_and_type(client, parties) -> Non
         {"key": "2026-11-19", "currency": "CNY", "count": 2, "amount": 307}]
     assert stats["by_product_type"] == [
         {"key": "dataset", "currency": "CNY", "count": 4, "amount": 5_407}]
+    assert stats["by_month"] == [
+        {"key": "2026-11", "currency": "CNY", "count": 4, "amount": 5_407}]
+    # reported from off the exchange: no listed version, so no declared data class
+    assert stats["by_classification"] == [
+        {"key": "unclassified", "currency": "CNY", "count": 4, "amount": 5_407}]
+
+
+def test_statistics_count_trades_by_the_data_class_of_the_version_sold(
+        client: FlaskClient, market: Market, parties: dict[str, Party]) -> None:
+    market.trade(market.listed(amount=1_000))
+    rights = market.rights
+    holder, grantee = rights.party("holder"), rights.party("grantee")
+    resource = rights.resource(holder, classification=Classification.IMPORTANT)
+    holding = rights.holding(holder, resource)
+    grant = rights.grant(holder, holding, grantee)
+    use = rights.use(grantee, holding, grant)
+    chain = Chain(holder, grantee, resource, holding, grant, use, rights.product(grantee, use))
+    market.shop.draft(chain, offers=[("标准版", OfferSpec(OfferKind.ONE_TIME, amount=2_500))],
+                      delivery_modes=["api"])
+    market.shop.submit(chain, {**DECLARATION, "contains_important_data": True})
+    market.shop.review(chain.product_id)
+    order = market.place(chain)
+    market.pay(order)
+    trading.deliver(order.id, trading.DeliveryInput(
+        mode=DeliveryMode.API, endpoint="https://api.example.cn/v1/scores"),
+        storage=market.storage, policy=market.policy, uow=market.uow(grantee))
+    market.accept(order)
+    _file(client, parties["seller"], parties["buyer"], amount=70)
+    stats = client.get(f"{API}/regulator/statistics",
+                       headers=parties["regulator"].headers).json
+    assert stats["by_classification"] == [
+        {"key": "general", "currency": "CNY", "count": 1, "amount": 1_000},
+        {"key": "important", "currency": "CNY", "count": 1, "amount": 2_500},
+        {"key": "unclassified", "currency": "CNY", "count": 1, "amount": 70}]
+    assert [(row["count"], row["amount"]) for row in stats["by_month"]] == [(3, 3_570)]
 
 
 def test_every_regulator_read_is_audited_and_nothing_else_is(client, parties,

@@ -22,9 +22,11 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.wait import WebDriverWait
 from sqlalchemy import make_url, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -187,13 +189,37 @@ def shoot(browser: WebDriver, request: pytest.FixtureRequest) -> Callable[[str],
 
 
 def sign_in(browser: WebDriver, world: World, who: str) -> None:
-    """Log ``who`` in through the login form (a fresh session: cookies cleared first)."""
+    """Log ``who`` in through the login form (a fresh session: cookies cleared first),
+    waiting until the console has opened (right after the click the browser may still show
+    the login page)."""
     browser.get(world.url("/console/login"))
     browser.delete_all_cookies()
     browser.get(world.url("/console/login"))
     browser.find_element(By.ID, "api_key").send_keys(world.members[who].token)
     browser.find_element(By.ID, "login").click()
-    assert "/console/login" not in browser.current_url, browser.page_source[:2000]
+    WebDriverWait(browser, 20).until(lambda b: "/console/login" not in b.current_url,
+                                     message="still on the login page")
+
+
+def follow(browser: WebDriver, element: Any) -> None:
+    """Click a link or button that loads a new page, and wait until it has (reading the
+    page right after the click may still find the old one)."""
+    old = browser.find_element(By.TAG_NAME, "html")
+    element.click()
+
+    def gone(_: WebDriver) -> bool:
+        try:
+            old.is_enabled()
+        except WebDriverException:  # stale, or a node of a document that was replaced
+            return True
+        return False
+
+    WebDriverWait(browser, 20).until(gone, message="the page did not change")
+
+
+def click_and_wait(browser: WebDriver, element_id: str) -> None:
+    """:func:`follow` the element with this id."""
+    follow(browser, browser.find_element(By.ID, element_id))
 
 
 def text_of(browser: WebDriver) -> str:

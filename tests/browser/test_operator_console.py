@@ -19,8 +19,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from market.demo import LISTING_DECLARATION, PURCHASE_COMMITMENT
 from market.kernel.actor import system_actor
@@ -35,7 +34,7 @@ from market.rights.domain import RightKind, Scope, Term, Territory
 from market.settlement import services as settlement
 from market.trading import services as trading
 from market.trading.domain import DeliveryMode
-from tests.browser.conftest import World, sign_in, text_of
+from tests.browser.conftest import World, follow, sign_in, text_of
 from tests.conftest import TEST_SIGNING_KEY
 from tests.papers import papers
 
@@ -109,9 +108,7 @@ def _dispute(world: World) -> str:
 
 def press(browser: WebDriver, button: WebElement) -> None:
     """Click a button or link that leaves the page, and wait for the page it leads to."""
-    old = browser.find_element(By.TAG_NAME, "main")
-    button.click()
-    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(old))
+    follow(browser, button)
 
 
 def whole(browser: WebDriver, shoot: Callable[[str], Path], name: str) -> None:

@@ -242,8 +242,8 @@ def stream_filings(filters: FilingFilters, *, uow: UnitOfWork, batch: int = 1000
 
 def filing_statistics(filters: FilingFilters, *, uow: UnitOfWork,
                       ) -> dict[str, list[dict[str, Any]]]:
-    """Count and volume of filed trades by day, sector and product type (per currency), and
-    the products whose price only related parties' trades have set."""
+    """Count and volume of filed trades by day, sector, product type and listed version (per
+    currency), and the products whose price only related parties' trades have set."""
     return {**repository.filing_totals(uow.session, filters),
             "related_party_only": related_party_prices(filters, uow=uow)}
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from market.compliance import services as compliance
+from market.compliance.errors import DeclarationNotFound
 from market.kernel.db import record
 from market.kernel.pagination import Page
 from market.kernel.uow import UnitOfWork
@@ -38,6 +40,23 @@ def list_orders(filters: OrderFilters, *, uow: UnitOfWork, after: str | None = N
     with uow:
         return repository.order_page(uow.session, uow.actor, filters, after=after,
                                      limit=limit).map(record)
+
+
+def order_commitment(order_id: str, *, uow: UnitOfWork) -> Any:
+    """The buyer's purchase commitment (购买承诺) the order was placed under, a frozen
+    record, for the order's parties, the operator and regulators: the seller learns what
+    the buyer declared about the data's use (its digest is in the contract).
+
+    Raises:
+        OrderNotFound: no such order visible to the caller.
+        DeclarationNotFound: the order carries no commitment.
+    """
+    with uow:
+        order = repository.get_order(uow.session, uow.actor, order_id)
+        found = compliance.get_declaration_record(order.commitment_id, uow=uow.joined())
+        if found is None:
+            raise DeclarationNotFound()
+        return found
 
 
 def order_history(order_id: str, *, uow: UnitOfWork, after: str | None = None,
