@@ -98,7 +98,7 @@ def _fresh_database(tmp: Path, worker_id: str, module: str) -> str:
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
-def _add_member(sessions: sessionmaker[Session], role: str, name: str) -> Member:
+def add_member(sessions: sessionmaker[Session], role: str, name: str) -> Member:
     code = random_credit_code()
     reg = participants.register_organisation(
         participants.OrganisationInput(
@@ -134,8 +134,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, worker_id: str,
         key = demo[label]["api_key"]
         actor = participants.authenticate(key, session_factory=sessions, clock=SystemClock())
         members[label] = Member(demo[label]["organisation_id"], key, actor)
-    members["regulator"] = _add_member(sessions, "regulator", "示例监管机构")
-    members["other_merchant"] = _add_member(sessions, "merchant", "另一数据商有限公司")
+    members["regulator"] = add_member(sessions, "regulator", "示例监管机构")
+    members["other_merchant"] = add_member(sessions, "merchant", "另一数据商有限公司")
     app = create_app(settings, session_factory=sessions)
     server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

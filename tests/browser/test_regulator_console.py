@@ -26,7 +26,7 @@ from market.kernel.clock import SystemClock
 from market.participants import services as participants
 from market.participants.domain import Status
 from market.receipts import services as receipts
-from tests.browser.conftest import World, _add_member, follow, sign_in, text_of
+from tests.browser.conftest import World, add_member, follow, sign_in, text_of
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -60,7 +60,7 @@ def _seed(world: World) -> None:
             evidence_sha256=["ab" * 32]), uow=world.uow(reporter))
     for name, status in (("暂停整改数据公司", Status.SUSPENDED),
                          ("虚假交易数据公司", Status.BLACKLISTED)):
-        member = _add_member(world.sessions, "buyer", name)
+        member = add_member(world.sessions, "buyer", name)
         participants.change_status(member.org_id, status, "监管处置",
                                    uow=world.uow(system_actor("test")))
 

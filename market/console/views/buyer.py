@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response
 from market.console.blueprint import bp
 from market.console.blueprint import page as console_page
 from market.console.calls import ApiRefused, call, fetch, passthrough
+from market.console.forms import post
 from market.console.views.buyer_common import (
     BUYER,
     actor,
@@ -32,7 +33,6 @@ from market.console.views.buyer_common import (
     minor_units,
     money_error,
     page,
-    post,
     refusal,
 )
 

@@ -7,14 +7,13 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import redirect, render_template, request, url_for
+from flask import render_template, request
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _p
-from werkzeug.wrappers import Response
 
 from market.console.blueprint import user
-from market.console.calls import Answer, ApiRefused, call
+from market.console.calls import Answer, call
 from market.kernel.actor import Actor
 
 BUYER = ["buyer"]
@@ -133,26 +132,6 @@ def page(template: str, status: int = 200, /, **context: Any) -> tuple[str, int]
     done = DONE.get(request.args.get("done", ""))
     return render_template(f"console/buyer/{template}", label=label, done=done,
                            **context), status
-
-
-def post(path: str, body: dict[str, Any] | None = None) -> Answer:
-    """The form's write as the buyer, with the form's Idempotency-Key."""
-    return call(actor(), "POST", path, body=body,
-                idempotency_key=request.form.get("idempotency_key") or None)
-
-
-def after(answer: Answer, endpoint: str, done: str, **values: Any) -> Response | None:
-    """303 to ``endpoint`` when the API took the form; None when it answered 422 (the page
-    is shown again with its errors).
-
-    Raises:
-        ApiRefused: any other refusal.
-    """
-    if answer.ok:
-        return redirect(url_for(endpoint, done=done, **values), code=303)
-    if answer.status != 422:
-        raise ApiRefused(answer)
-    return None
 
 
 def flat_errors(errors: Any, prefix: str = "") -> dict[str, str]:

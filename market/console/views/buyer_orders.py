@@ -16,14 +16,13 @@ from werkzeug.wrappers import Response
 from market.console.blueprint import bp
 from market.console.blueprint import page as console_page
 from market.console.calls import ApiRefused, call, fetch, passthrough
+from market.console.forms import after, post
 from market.console.views.buyer_common import (
     BUYER,
     LABELS,
     actor,
-    after,
     lines,
     page,
-    post,
     refusal,
     titles_of,
 )

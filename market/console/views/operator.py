@@ -17,16 +17,15 @@ from flask_babel import lazy_gettext as _l
 
 from market.console.blueprint import bp, page
 from market.console.calls import Answer, fetch
+from market.console.forms import after, post
 from market.console.views.operator_forms import (
     LIMIT,
     OPERATOR,
-    after,
     cursor,
     done_message,
     last,
     me,
     names_of,
-    post,
     refusal,
     status_of,
 )

@@ -7,12 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from flask import redirect, request, url_for
+from flask import request
 from flask_babel import lazy_gettext as _l
-from werkzeug.wrappers import Response
 
 from market.console.blueprint import user
-from market.console.calls import Answer, ApiRefused, call, fetch
+from market.console.calls import Answer, ApiRefused, fetch
 from market.kernel.actor import Actor
 
 OPERATOR = ["operator"]
@@ -47,26 +46,6 @@ def names_of(org_ids: Iterable[str | None]) -> dict[str, str]:
         except ApiRefused:
             found[org_id] = org_id
     return found
-
-
-def post(path: str, body: dict[str, Any] | None = None) -> Answer:
-    """The form's write as the operator, with the form's Idempotency-Key."""
-    return call(me(), "POST", path, body=body,
-                idempotency_key=request.form.get("idempotency_key") or None)
-
-
-def after(answer: Answer, endpoint: str, code: str, **values: Any) -> Response | None:
-    """303 to ``endpoint`` when the API took the form; None when it answered 422 (the page
-    is shown again with its errors).
-
-    Raises:
-        ApiRefused: any other refusal.
-    """
-    if answer.ok:
-        return redirect(url_for(endpoint, done=code, **values), code=303)
-    if answer.status != 422:
-        raise ApiRefused(answer)
-    return None
 
 
 def refusal(answer: Answer | None) -> dict[str, Any]:
