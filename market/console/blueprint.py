@@ -50,6 +50,10 @@ class ConsoleForbidden(Exception):
     """The signed-in participant has none of the roles a page is for."""
 
 
+class ConsolePageNotFound(Exception):
+    """No console page at this address."""
+
+
 class CsrfRefused(Exception):
     """A form came back without the token its page gave it."""
 
@@ -176,6 +180,11 @@ def _market_error(error: MarketError) -> Any:
 def _forbidden(_error: ConsoleForbidden) -> Any:
     return _error_page(403, "console_role_not_allowed",
                        gettext("This page is not for your organisation's role."))
+
+
+@bp.errorhandler(ConsolePageNotFound)
+def _no_such_page(_error: ConsolePageNotFound) -> Any:
+    return _error_page(404, "console_page_not_found", gettext("There is no such console page."))
 
 
 @bp.errorhandler(CsrfRefused)

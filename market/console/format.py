@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 # Minor units per major unit of the currencies the exchange is set up for; any other is
@@ -38,3 +39,24 @@ def when(value: Any) -> str:
 def short(identifier: Any, size: int = 14) -> str:
     text = str(identifier or "")
     return text if len(text) <= size else text[:size] + "…"
+
+
+def minor_units(text: str | None, currency: str | None = "CNY") -> int | None:
+    """An amount typed in major units (``"1,234.5"`` yuan) as integer minor units of
+    ``currency`` (fen; none for JPY); None when nothing was typed.
+
+    Raises:
+        ValueError: not an amount, negative, or finer than the currency's minor unit.
+    """
+    cleaned = (text or "").replace(",", "").replace("，", "").strip()
+    if not cleaned:
+        return None
+    places = _DECIMALS.get((currency or "CNY").upper(), 2)
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise ValueError(cleaned) from None
+    minor = value * (10 ** places)
+    if not value.is_finite() or value < 0 or minor != minor.to_integral_value():
+        raise ValueError(cleaned)
+    return int(minor)

@@ -16,6 +16,7 @@ ROLES = ("merchant", "buyer", "operator", "regulator", "assessor", "broker")
 
 MATRIX = {
     ("GET", "/console/"): {"anonymous": LOGIN, **{role: (200, 302) for role in ROLES}},
+    ("GET", "/console/<path:unknown>"): {"anonymous": LOGIN, **{role: 404 for role in ROLES}},
     ("POST", "/console/logout"): {"anonymous": LOGIN, **{role: 303 for role in ROLES}},
 }
 
@@ -26,7 +27,8 @@ def test_console_pages_answer_each_caller_as_the_matrix_says(
     client: FlaskClient, login: Callable[[Party], FlaskClient],
     make_party: Callable[..., Party], route: tuple[str, str], caller: str,
 ) -> None:
-    method, path = route
+    method, rule = route
+    path = rule.replace("<path:unknown>", "no/such/page")
     expected = MATRIX[route][caller]
     data = {}
     if caller != "anonymous":
@@ -37,3 +39,6 @@ def test_console_pages_answer_each_caller_as_the_matrix_says(
     assert response.status_code in allowed, response.text[:500]
     if expected == LOGIN:
         assert response.headers["Location"].startswith("/console/login")
+    if expected == 404:  # the console's page, not the API's problem+json
+        assert response.mimetype == "text/html"
+        assert 'id="problem-code">console_page_not_found<' in response.text

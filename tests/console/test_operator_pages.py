@@ -398,8 +398,12 @@ def test_the_operator_decides_a_dispute_through_the_form(
         client, page, outcome="partial_refund", refund_amount="", reason="部分数据缺失"))
     assert partial.status_code == 422
     assert 'class="field-error"' in partial.text
+    finer = client.post(f"{page}/decision", data=form(
+        client, page, outcome="partial_refund", refund_amount="300.005", reason="部分数据缺失"))
+    assert finer.status_code == 422
+    assert "Enter an amount in yuan" in finer.text
     decided = client.post(f"{page}/decision", data=form(
-        client, page, outcome="partial_refund", refund_amount="30000",
+        client, page, outcome="partial_refund", refund_amount="300.00",
         reason="九月数据缺失，退还三成"))
     assert (decided.status_code, decided.headers["Location"]) == (303, f"{page}?done=decided")
     dispute = scene.api("GET", f"/disputes/{dispute_id}", scene.operator)

@@ -8,7 +8,7 @@ from flask import current_app, make_response, redirect, render_template, request
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
-from market.console.blueprint import bp, page, safe_next, user
+from market.console.blueprint import ConsolePageNotFound, bp, page, safe_next, user
 from market.console.session import (
     LANGUAGE_COOKIE,
     PATH,
@@ -96,3 +96,10 @@ def home() -> Any:
     if endpoint is not None:
         return redirect(url_for(endpoint))
     return render_template("console/home.html")
+
+
+@bp.get("/<path:unknown>")
+@page()
+def unknown(unknown: str) -> Any:
+    """Any other console address: the console's own 404 page (not the API's JSON)."""
+    raise ConsolePageNotFound()

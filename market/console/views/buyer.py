@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response
 from market.console.blueprint import bp
 from market.console.blueprint import page as console_page
 from market.console.calls import ApiRefused, call, fetch, passthrough
+from market.console.format import minor_units
 from market.console.forms import post
 from market.console.views.buyer_common import (
     BUYER,
@@ -30,7 +31,6 @@ from market.console.views.buyer_common import (
     flat_errors,
     label,
     lines,
-    minor_units,
     money_error,
     page,
     refusal,

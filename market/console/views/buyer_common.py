@@ -4,7 +4,6 @@ in yuan, and the names of the exchange's codes in the page's language."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import render_template, request
@@ -157,24 +156,6 @@ def refusal(answer: Answer) -> dict[str, Any]:
     problem = answer.problem
     return {"title": problem.get("title", ""), "detail": problem.get("detail"),
             "errors": flat_errors(answer.field_errors)}
-
-
-def minor_units(text: str | None) -> int | None:
-    """An amount typed in yuan (``"1,234.5"``) as integer fen; None when empty.
-
-    Raises:
-        ValueError: not an amount with at most two decimals, or negative.
-    """
-    cleaned = (text or "").replace(",", "").replace("，", "").strip()
-    if not cleaned:
-        return None
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise ValueError(cleaned) from None
-    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
-        raise ValueError(cleaned)
-    return int(value * 100)
 
 
 def money_error() -> str:

@@ -15,13 +15,13 @@ from werkzeug.datastructures import MultiDict
 from market.console.blueprint import bp
 from market.console.blueprint import page as console_page
 from market.console.calls import ApiRefused, fetch
+from market.console.format import minor_units
 from market.console.forms import after, post
 from market.console.views.buyer_common import (
     BUYER,
     LABELS,
     actor,
     lines,
-    minor_units,
     money_error,
     page,
     refusal,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import redirect, render_template, request, url_for
@@ -22,6 +21,7 @@ from werkzeug.wrappers import Response
 
 from market.console.blueprint import bp, page, user
 from market.console.calls import Answer, ApiRefused, call, fetch
+from market.console.format import minor_units
 from market.kernel.actor import Actor
 from market.kernel.web import state
 
@@ -198,21 +198,16 @@ def merchant_negotiations() -> tuple[str, int]:
     return _negotiations_page()
 
 
-def minor_units(text: str, currency: str) -> int:
-    """``"3,800.50"`` yuan → 380050 fen (no decimals for JPY).
+def positive_minor_units(text: str, currency: str) -> int:
+    """A price typed in major units, which must be above zero, in minor units.
 
     Raises:
         ValueError: not a positive amount with at most the currency's decimals.
     """
-    places = 0 if currency.upper() == "JPY" else 2
-    try:
-        amount = Decimal(text.replace(",", "").strip())
-    except InvalidOperation:
-        raise ValueError(text) from None
-    minor = amount * (10 ** places)
-    if not amount.is_finite() or amount <= 0 or minor != minor.to_integral_value():
+    amount = minor_units(text, currency)
+    if not amount:
         raise ValueError(text)
-    return int(minor)
+    return amount
 
 
 @bp.post("/merchant/negotiations/<negotiation_id>")
@@ -227,7 +222,7 @@ def merchant_negotiate(negotiation_id: str) -> Response | tuple[str, int]:
     if move in ("offer", "counter"):
         currency = request.form.get("currency") or "CNY"
         try:
-            terms: dict[str, Any] = {"amount": minor_units(request.form.get("amount", ""),
+            terms: dict[str, Any] = {"amount": positive_minor_units(request.form.get("amount", ""),
                                                            currency)}
         except ValueError:
             return _negotiations_page(failed=negotiation_id, local_errors={

@@ -7,10 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import render_template, request
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from market.console.blueprint import bp, page
 from market.console.calls import Answer, fetch
+from market.console.format import minor_units
 from market.console.forms import after, post
 from market.console.views.operator_forms import (
     LIMIT,
@@ -150,7 +152,15 @@ def operator_dispute_decide(dispute_id: str) -> Any:
                             "reason": request.form.get("reason", "")}
     refund = request.form.get("refund_amount", "").strip()
     if refund:
-        body["refund_amount"] = refund  # the API checks it is a whole number of minor units
+        order_id = fetch(me(), f"/disputes/{dispute_id}")["order_id"]
+        currency = fetch(me(), f"/orders/{order_id}")["currency"]
+        try:
+            body["refund_amount"] = minor_units(refund, currency)
+        except ValueError:
+            return _dispute_page(dispute_id, Answer(422, {
+                "code": "invalid_input", "title": gettext("Invalid input"),
+                "errors": {"refund_amount": [gettext(
+                    "Enter an amount in yuan, such as 1200 or 1200.50.")]}}))
     answer = post(f"/disputes/{dispute_id}/decision", body)
     return after(answer, "console.operator_dispute", "decided", dispute_id=dispute_id) \
         or _dispute_page(dispute_id, answer)

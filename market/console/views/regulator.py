@@ -10,7 +10,6 @@ and the audit log, with its console path, by the regulator context's after-reque
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import render_template, request
@@ -64,11 +63,10 @@ def _day(text: str, *, end: bool) -> str:
 
 def _minor(text: str, currency: str | None) -> int:
     """An amount typed in major units (``1,000.50``) in minor units of ``currency``."""
-    places = fmt._DECIMALS.get((currency or "CNY").upper(), 0)
-    value = Decimal(text.replace(",", "")) * 10 ** places
-    if value < 0 or value != value.to_integral_value():
-        raise InvalidOperation(text)
-    return int(value)
+    amount = fmt.minor_units(text, currency)
+    if amount is None:
+        raise ValueError(text)
+    return amount
 
 
 def _api_query(given: dict[str, str], dates: tuple[str, str]) -> tuple[dict[str, Any],
@@ -88,7 +86,7 @@ def _api_query(given: dict[str, str], dates: tuple[str, str]) -> tuple[dict[str,
         if name in given:
             try:
                 query[name] = _minor(given[name], given.get("currency"))
-            except (InvalidOperation, ValueError):
+            except ValueError:
                 errors[name] = [gettext("Enter an amount such as 1000.00.")]
     return query, errors
 
