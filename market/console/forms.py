@@ -13,13 +13,19 @@ from market.console.calls import Answer, ApiRefused, call
 from market.console.session import signed_in
 
 
-def post(path: str, body: dict[str, Any] | None = None) -> Answer:
-    """The form's write (``POST path`` under the API) as the person signed in, with the
-    Idempotency-Key the form was rendered with: sent twice, it has one effect."""
+def form_key() -> str | None:
+    """The Idempotency-Key the form was rendered with."""
+    return request.form.get("idempotency_key") or None
+
+
+def post(path: str, body: dict[str, Any] | None = None, *,
+         form: dict[str, Any] | None = None) -> Answer:
+    """The form's write (``POST path`` under the API: a JSON ``body``, or multipart
+    ``form`` parts) as the person signed in, with the Idempotency-Key the form was rendered
+    with: sent twice, it has one effect."""
     user = signed_in()
     assert user is not None, "a form is posted only from a signed-in page"
-    return call(user.actor, "POST", path, body=body,
-                idempotency_key=request.form.get("idempotency_key") or None)
+    return call(user.actor, "POST", path, body=body, form=form, idempotency_key=form_key())
 
 
 def after(answer: Answer, endpoint: str, done: str, **values: Any) -> Response | None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from flask import redirect, render_template, request, url_for
+from flask import render_template, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response
 from market.console.blueprint import bp, page, user
 from market.console.calls import Answer, ApiRefused, call, fetch
 from market.console.format import minor_units
+from market.console.forms import after, form_key
 from market.kernel.actor import Actor
 from market.kernel.web import state
 
@@ -87,24 +88,6 @@ def refusal(answer: Answer | None) -> dict[str, Any]:
             errors.update(errors.pop(nested))
     return {"problem": answer.problem, "errors": errors,
             "violations": violations if isinstance(violations, list) else []}
-
-
-def after(answer: Answer, endpoint: str, code: str, **values: Any) -> Response | None:
-    """303 to ``endpoint`` when the API took the form; None on 422 (the page is shown again
-    with its errors).
-
-    Raises:
-        ApiRefused: any other refusal.
-    """
-    if answer.ok:
-        return redirect(url_for(endpoint, done=code, **values), code=303)
-    if answer.status != 422:
-        raise ApiRefused(answer)
-    return None
-
-
-def form_key() -> str | None:
-    return request.form.get("idempotency_key") or None
 
 
 # -- overview, resources, rights, products ------------------------------------------------

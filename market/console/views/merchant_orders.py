@@ -16,13 +16,12 @@ from werkzeug.wrappers import Response
 
 from market.console.blueprint import bp, page
 from market.console.calls import Answer, ApiRefused, call, fetch
+from market.console.forms import after, form_key
 from market.console.views.merchant import (
     LIMIT,
     MERCHANT,
-    after,
     cursor,
     done_message,
-    form_key,
     me,
     product_titles,
     refusal,
