@@ -15,7 +15,16 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale, gettext, refresh
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -30,6 +39,7 @@ from market.console.session import (
     signed_in,
 )
 from market.kernel.errors import MarketError
+from market.kernel.web import state
 from market.kernel.web.context import LOCALES
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
@@ -63,9 +73,12 @@ class CsrfRefused(Exception):
 MENU: list[tuple[frozenset[str], str, Any]] = []
 
 
-def page(*, roles: Iterable[str] | None = None, nav: Any = None) -> Callable[[F], F]:
+def page(*, roles: Iterable[str] | None = None, nav: Any = None,
+         uploads: bool = False) -> Callable[[F], F]:
     """Declare a console page: for anyone signed in (``roles`` None) or for these roles;
-    with ``nav`` (a lazily translated label) it is in the menu of those roles."""
+    with ``nav`` (a lazily translated label) it is in the menu of those roles; with
+    ``uploads`` its form may carry a file as large as the API takes one
+    (``MARKET_MAX_UPLOAD_BYTES``) instead of the request body limit."""
     allowed = frozenset(roles) if roles is not None else None
 
     def decorator(func: F) -> F:
@@ -82,6 +95,7 @@ def page(*, roles: Iterable[str] | None = None, nav: Any = None) -> Callable[[F]
             return func(*args, **kwargs)
 
         wrapper._console_roles = allowed  # type: ignore[attr-defined]
+        wrapper._console_uploads = uploads  # type: ignore[attr-defined]
         return cast(F, wrapper)
 
     return decorator
@@ -117,6 +131,8 @@ def safe_next(target: str | None) -> str:
 @bp.before_request
 def _before() -> BaseResponse | None:
     g.pop("console_user", None)  # g outlives a request where an app context was pushed
+    if request.endpoint == "console.static":  # the stylesheet needs no session
+        return None
     chosen = request.cookies.get(LANGUAGE_COOKIE)
     g.market_locale = chosen if chosen in LOCALES else None
     refresh()
@@ -124,6 +140,9 @@ def _before() -> BaseResponse | None:
     if current is not None:
         g.market_actor = current.actor  # who the audit and the supervision trace name
     if request.method == "POST":
+        view = current_app.view_functions.get(request.endpoint or "")
+        if getattr(view, "_console_uploads", False):  # before the form is read, for CSRF
+            request.max_content_length = state().settings.max_upload_bytes
         if request.endpoint == "console.login":
             if not login_csrf_ok():
                 raise CsrfRefused()

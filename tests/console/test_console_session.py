@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -194,3 +195,30 @@ def test_redirects_after_login_stay_in_the_console(
         "api_key": buyer.token, "csrf_token": csrf_of(page.text),
         "next": "https://evil.example/console"})
     assert response.headers["Location"] == "/console/"
+
+
+def test_a_key_the_database_cannot_store_is_refused_like_a_wrong_one(
+    client: FlaskClient, session_factory: sessionmaker[Session],
+) -> None:
+    page = client.get("/console/login")
+    response = client.post("/console/login", data={
+        "api_key": "mk.key_\x00nul.secret", "csrf_token": csrf_of(page.text)})
+    assert response.status_code == 401
+    assert 'id="login-error"' in response.text
+    with session_factory() as session:
+        assert session.scalars(select(ConsoleSession)).all() == []
+
+
+def test_the_stylesheet_is_served_without_looking_up_the_session(
+    login: Callable[[Party], FlaskClient], make_party: Callable[..., Party],
+    count_queries: Any,
+) -> None:
+    client = login(make_party("buyer"))
+    with count_queries() as counted:
+        response = client.get("/console/static/console.css")
+        assert response.status_code == 200
+        response.close()
+    assert counted.queries == []
+    with count_queries() as counted:
+        assert _in(client.get("/console/"))
+    assert counted.queries  # a page does look the session up

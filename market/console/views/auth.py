@@ -20,8 +20,9 @@ from market.console.session import (
     set_session_cookie,
     signed_in,
 )
-from market.kernel.errors import MarketError
+from market.kernel.errors import InvalidApiKey, MarketError
 from market.kernel.web.context import LOCALES
+from market.kernel.web.parsing import unstorable_text
 
 # The first page of each audience, in the order a participant holding several roles sees
 # them.
@@ -48,6 +49,8 @@ def login() -> Response:
     if not api_key:
         return _login_page(gettext("Enter your API key."), 422)
     try:
+        if unstorable_text(api_key):  # as the API treats such a bearer token
+            raise InvalidApiKey()
         token, _ = open_session(api_key)
     except MarketError as refused:
         return _login_page(gettext(refused.title), refused.status)

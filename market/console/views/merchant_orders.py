@@ -26,21 +26,11 @@ from market.console.views.merchant import (
     product_titles,
     refusal,
 )
-from market.kernel.web import state
 
 ORDER_STATUSES = ("created", "awaiting_payment", "paid", "delivered", "accepted", "settled",
                   "cancelled", "disputed", "resolved", "refunded")
 # A paid order waits for the merchant's delivery.
 DELIVERABLE = "paid"
-FILE_DELIVERY = "merchant_deliver_file"
-
-
-@bp.url_value_preprocessor
-def _uploads_may_be_large(endpoint: str | None, _values: Any) -> None:
-    """A file delivery may be as large as the API takes one (the page reads its form, for
-    the CSRF token, before any view runs, so the limit is raised here, first)."""
-    if endpoint == f"console.{FILE_DELIVERY}":
-        request.max_content_length = state().settings.max_upload_bytes
 
 
 @bp.get("/merchant/orders")
@@ -100,7 +90,7 @@ def merchant_order(order_id: str) -> tuple[str, int]:
 
 
 @bp.post("/merchant/orders/<order_id>/deliveries/file")
-@page(roles=MERCHANT)
+@page(roles=MERCHANT, uploads=True)
 def merchant_deliver_file(order_id: str) -> Response | tuple[str, int]:
     """Deliver the order as a file: the API stores it with its SHA-256."""
     parts: dict[str, Any] = {}

@@ -22,8 +22,8 @@ from market.kernel.uow import UnitOfWork
 from market.participants.errors import ConsoleSessionEnded
 from market.participants.models import ConsoleSession
 from market.participants.repository import ParticipantRepository
-from market.participants.services._common import KEY_PREFIX, hash_secret
-from market.participants.services.keys import actor_of_key
+from market.participants.services._common import hash_secret
+from market.participants.services.keys import actor_of_key, matching_key, token_parts
 
 # A session's last use is written at most this often (so idle timeouts are this coarse):
 # pages that only read do not write on every request.
@@ -58,15 +58,9 @@ def open_console_session(api_key: str, *, uow: UnitOfWork, lifetime: timedelta,
         InvalidApiKey: malformed, unknown, revoked or expired key, or inactive user.
         ParticipantNotAdmitted: the organisation has exited or is blacklisted.
     """
-    parts = api_key.strip().split(".")
-    if len(parts) != 3 or parts[0] != KEY_PREFIX:
-        raise InvalidApiKey()
-    _, key_id, secret = parts
+    key_id, secret = token_parts(api_key.strip())
     with uow:
-        key = ParticipantRepository(uow.session).get_key_for_auth(key_id)
-        presented = hash_secret(secret)
-        if key is None or not secrets.compare_digest(presented, key.secret_hash):
-            raise InvalidApiKey()
+        key = matching_key(ParticipantRepository(uow.session).get_key_for_auth(key_id), secret)
         now = uow.clock.now()
         actor = actor_of_key(key, now)
         token = secrets.token_urlsafe(32)
@@ -121,7 +115,8 @@ def touch_console_session(session_id: str, *, uow: UnitOfWork) -> None:
 
 
 def close_console_session(token: str, *, uow: UnitOfWork) -> bool:
-    """Log out: end the session ``token`` names. False when there was none open."""
+    """Log out: end the session ``token`` names (audited as ``uow``'s actor, the person
+    signed in). False when there was none open."""
     with uow:
         row = uow.session.scalars(select(ConsoleSession).where(
             ConsoleSession.token_hash == hash_secret(token)).with_for_update()).one_or_none()
@@ -130,9 +125,7 @@ def close_console_session(token: str, *, uow: UnitOfWork) -> bool:
         row.ended_at = uow.clock.now()
         row.end_reason = "logout"
         uow.session.flush()
-        actor = uow.actor if not uow.actor.is_anonymous else Actor(
-            kind="user", label=row.user_id, user_id=row.user_id, org_id=row.organisation_id)
-        uow.audit.record(actor, "console.session_closed", "console_session", row.id,
+        uow.audit.record(uow.actor, "console.session_closed", "console_session", row.id,
                          row.state())
         uow.commit()
         return True

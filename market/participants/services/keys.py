@@ -104,20 +104,39 @@ def authenticate(token: str, *, session_factory: Callable[[], Session], clock: C
         InvalidApiKey: malformed, unknown, revoked or expired key, or inactive user.
         Forbidden: the organisation has exited or is blacklisted.
     """
-    parts = token.split(".")
-    if len(parts) != 3 or parts[0] != KEY_PREFIX:
-        raise InvalidApiKey()
-    _, key_id, secret = parts
+    key_id, secret = token_parts(token)
     with session_factory() as session:
         key = ParticipantRepository(session).get_key_for_auth(key_id)
         end_reading(session)
+    return actor_of_key(matching_key(key, secret), clock.now())
+
+
+def token_parts(token: str) -> tuple[str, str]:
+    """``mk.<key id>.<secret>`` → (key id, secret).
+
+    Raises:
+        InvalidApiKey: not a token of that form.
+    """
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        raise InvalidApiKey()
+    return parts[1], parts[2]
+
+
+def matching_key(key: KeyFacts | None, secret: str) -> KeyFacts:
+    """``key`` if ``secret`` is its secret, compared in constant time (an unknown key takes
+    as long as a known one).
+
+    Raises:
+        InvalidApiKey: no such key, or another secret.
+    """
     presented = hash_secret(secret)
     if key is None:
         hmac.compare_digest(presented, _DUMMY_HASH)
         raise InvalidApiKey()
     if not hmac.compare_digest(presented, key.secret_hash):
         raise InvalidApiKey()
-    return actor_of_key(key, clock.now())
+    return key
 
 
 def actor_of_key(key: KeyFacts, now: datetime) -> Actor:

@@ -37,7 +37,7 @@ def policy_of(settings: Any) -> Policy:
         payment_window=timedelta(hours=settings.payment_window_hours),
         delivery_window=timedelta(hours=settings.delivery_window_hours),
         acceptance_window=timedelta(
-            seconds=getattr(settings, "acceptance_window_seconds", 0)
+            seconds=settings.acceptance_window_seconds
             or settings.acceptance_window_hours * 3600),
         answer_window=timedelta(hours=settings.dispute_answer_hours),
         download_ttl=timedelta(seconds=settings.download_ttl_seconds),
